@@ -1,0 +1,29 @@
+/* slimnn: analyse, lighten, prune, train and run CNNs. */
+#include <string.h>
+#include "cli.h"
+
+static const struct { const char *name; int (*run)(int, char **); const char *help; } cmds[] = {
+	{"train", cmd_train, "train or fine-tune a model on Fashion-MNIST"},
+	{"eval", cmd_eval, "test accuracy, loss and confusion matrix"},
+	{"infer", cmd_infer, "run a model on a NumPy .npy batch"},
+	{"summary", cmd_summary, "layers, shapes, parameters, mult-adds, sizes (A vs B)"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: slimnn COMMAND [options]   (slimnn COMMAND --help for details)\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\nModels are architecture files (.arch, see models/README.md) or trained .slim files.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) { usage(stderr); return EXIT_USAGE; }
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+	if (!strcmp(argv[1], "--version")) { printf("slimnn %s\n", SN_VERSION); return 0; }
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+		if (!strcmp(argv[1], cmds[i].name)) return cmds[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "slimnn: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,57 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include "cli.h"
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "slimnn %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'slimnn %s --help' for usage.\n", cmd);
+	return EXIT_USAGE;
+}
+
+int cli_fail(void)
+{
+	fprintf(stderr, "slimnn: %s\n", sn_errmsg());
+	return 1;
+}
+
+int cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return cli_usage(cmd, "%s expects an integer in [%ld, %ld], got '%s'", flag, lo, hi, s);
+	*out = (int)v;
+	return 0;
+}
+
+int cli_float(const char *cmd, const char *flag, const char *s, double lo, double hi, float *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+		return cli_usage(cmd, "%s expects a number in [%g, %g], got '%s'", flag, lo, hi, s);
+	*out = (float)v;
+	return 0;
+}
+
+void cli_reset_getopt(void) { optind = 1; opterr = 0; }
+
+int cli_load_data(const char *dir, int limit, const sn_meta *meta, sn_dataset *tr, sn_dataset *te)
+{
+	int rc = sn_fmnist_load(dir, tr, te, limit);
+	if (rc) return rc;
+	if (meta && meta->norm_std > 0) {
+		tr->mean = te->mean = meta->norm_mean;
+		tr->std = te->std = meta->norm_std;
+	}
+	return SN_OK;
+}

@@ -1,0 +1,16 @@
+/* Thread-local error message: every failing call leaves one sentence here. */
+#include <stdarg.h>
+#include "slimnn.h"
+
+static _Thread_local char errbuf[1024];
+
+const char *sn_errmsg(void) { return errbuf[0] ? errbuf : "no error"; }
+
+int sn_seterr(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
+	va_end(ap);
+	return status;
+}

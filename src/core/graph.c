@@ -1,0 +1,330 @@
+/* The graph: nodes in topological order (inputs always precede their consumers), tensors laid
+ * out in two flat vectors (trainable params, buffers), and one arena for the runtime. */
+#include <math.h>
+#include <omp.h>
+#include "core/internal.h"
+
+sn_graph *sn_graph_new(void)
+{
+	sn_graph *g = calloc(1, sizeof *g);
+	if (g) sn_rng_seed(&g->rng, 1);
+	return g;
+}
+
+void sn_graph_free(sn_graph *g)
+{
+	if (!g) return;
+	for (int i = 0; i < g->n_tensor; i++) free(g->tensor[i].mask);
+	free(g->node); free(g->tensor);
+	free(g->w); free(g->gw); free(g->buf);
+	free(g->arena);
+	free(g);
+}
+
+int sn_graph_find(const sn_graph *g, const char *name)
+{
+	for (int i = 0; i < g->n_node; i++)
+		if (!strcmp(g->node[i].name, name)) return i;
+	return -1;
+}
+
+int sn_tensor_find(const sn_graph *g, const char *name)
+{
+	for (int i = 0; i < g->n_tensor; i++)
+		if (!strcmp(g->tensor[i].name, name)) return i;
+	return -1;
+}
+
+int sn_graph_add(sn_graph *g, const sn_node *src)
+{
+	if (sn_graph_find(g, src->name) >= 0)
+		return sn_seterr(SN_EINVAL, "layer name '%s' is used twice; names must be unique", src->name);
+	for (int i = 0; i < src->n_in; i++)
+		if (src->in[i] < 0 || src->in[i] >= g->n_node)
+			return sn_seterr(SN_EINVAL, "layer '%s': input %d does not exist", src->name, i);
+	if (g->n_node == g->cap_node) {
+		int cap = g->cap_node ? 2 * g->cap_node : 16;
+		sn_node *p = realloc(g->node, cap * sizeof *p);
+		if (!p) return sn_seterr(SN_ENOMEM, "out of memory");
+		g->node = p; g->cap_node = cap;
+	}
+	sn_node *n = &g->node[g->n_node];
+	*n = *src;
+	for (int i = 0; i < SN_T_MAX; i++) n->t[i] = -1;
+	n->y = n->dy = NULL; n->saved = NULL;
+	return g->n_node++;
+}
+
+/* ---------------------------------------------------------------- tensors */
+
+static void remove_tensor(sn_graph *g, int k)
+{
+	free(g->tensor[k].mask);
+	memmove(&g->tensor[k], &g->tensor[k + 1], (g->n_tensor - k - 1) * sizeof *g->tensor);
+	g->n_tensor--;
+	for (int i = 0; i < g->n_node; i++)
+		for (int s = 0; s < SN_T_MAX; s++) {
+			if (g->node[i].t[s] == k) g->node[i].t[s] = -1;
+			else if (g->node[i].t[s] > k) g->node[i].t[s]--;
+		}
+}
+
+void sn_drop_tensor(sn_graph *g, sn_node *n, int slot)
+{
+	if (n->t[slot] >= 0) remove_tensor(g, n->t[slot]);
+}
+
+int sn_need_tensor(sn_graph *g, sn_node *n, int slot, const char *suffix, sn_tensor_kind kind,
+                   int ndim, const int *dims)
+{
+	size_t numel = 1;
+	for (int i = 0; i < ndim; i++) {
+		if (dims[i] <= 0)
+			return sn_seterr(SN_ESHAPE, "layer '%s': %s would have a dimension of %d", n->name, suffix, dims[i]);
+		numel *= (size_t)dims[i];
+	}
+	if (numel > (size_t)1 << 31)
+		return sn_seterr(SN_ESHAPE, "layer '%s': %s would have %zu values (too many)", n->name, suffix, numel);
+	sn_tensor *t = sn_t(g, n, slot);
+	if (t) {
+		int same = t->ndim == ndim && t->kind == kind;
+		for (int i = 0; same && i < ndim; i++) same = t->dims[i] == dims[i];
+		if (same) return SN_OK;
+		if (g->shapes_locked)
+			return sn_seterr(SN_ESHAPE, "layer '%s': its trained %s does not fit this input (the shape would change); "
+			                 "use the input shape the model was trained on", n->name, suffix);
+		t->data = NULL; /* different shape: values start again from zero */
+		free(t->mask); t->mask = NULL;
+	} else {
+		if (g->n_tensor == g->cap_tensor) {
+			int cap = g->cap_tensor ? 2 * g->cap_tensor : 32;
+			sn_tensor *p = realloc(g->tensor, cap * sizeof *p);
+			if (!p) return sn_seterr(SN_ENOMEM, "out of memory");
+			g->tensor = p; g->cap_tensor = cap;
+		}
+		n->t[slot] = g->n_tensor++;
+		t = &g->tensor[n->t[slot]];
+		memset(t, 0, sizeof *t);
+	}
+	snprintf(t->name, sizeof t->name, "%s.%s", n->name, suffix);
+	t->node = (int)(n - g->node);
+	t->kind = kind;
+	t->ndim = ndim;
+	for (int i = 0; i < 4; i++) t->dims[i] = i < ndim ? dims[i] : 1;
+	t->n = numel;
+	return SN_OK;
+}
+
+/* Lays the tensors out in fresh flat vectors, keeping every value whose tensor kept its shape.
+ * Tensors with data == NULL (new or reshaped) start at zero. */
+static int layout(sn_graph *g)
+{
+	size_t nw = 0, nb = 0;
+	for (int i = 0; i < g->n_tensor; i++) {
+		sn_tensor *t = &g->tensor[i];
+		if (t->kind == SN_TENSOR_PARAM) nw += t->n; else nb += t->n;
+	}
+	float *w = calloc(nw ? nw : 1, sizeof *w), *gw = calloc(nw ? nw : 1, sizeof *gw);
+	float *b = calloc(nb ? nb : 1, sizeof *b);
+	if (!w || !gw || !b) { free(w); free(gw); free(b); return sn_seterr(SN_ENOMEM, "out of memory for parameters"); }
+	size_t ow = 0, ob = 0;
+	for (int i = 0; i < g->n_tensor; i++) {
+		sn_tensor *t = &g->tensor[i];
+		float *dst = t->kind == SN_TENSOR_PARAM ? w + ow : b + ob;
+		if (t->data) memcpy(dst, t->data, t->n * sizeof *dst);
+		t->off = t->kind == SN_TENSOR_PARAM ? ow : ob;
+		t->data = dst;
+		t->grad = t->kind == SN_TENSOR_PARAM ? gw + ow : NULL;
+		if (t->kind == SN_TENSOR_PARAM) ow += t->n; else ob += t->n;
+	}
+	free(g->w); free(g->gw); free(g->buf);
+	g->w = w; g->gw = gw; g->buf = b; g->n_w = nw; g->n_buf = nb;
+	return SN_OK;
+}
+
+int sn_shape_error(const sn_node *n, sn_shape got, const char *expected)
+{
+	char s[64];
+	return sn_seterr(SN_ESHAPE, "layer '%s' (%s): input shape %s does not fit: %s", n->name,
+	                 sn_op_get(n->op)->torch, sn_shape_str(got, s, sizeof s), expected);
+}
+
+int sn_graph_infer(sn_graph *g)
+{
+	if (g->n_node == 0 || g->node[0].op != SN_OP_INPUT)
+		return sn_seterr(SN_EINVAL, "a model must start with an input layer");
+	for (int i = 0; i < g->n_node; i++) {
+		sn_node *n = &g->node[i];
+		const sn_op_def *d = sn_op_get(n->op);
+		if (n->n_in < d->min_in || n->n_in > d->max_in)
+			return sn_seterr(SN_EINVAL, "layer '%s' (%s) takes %d..%d inputs, got %d", n->name, d->torch,
+			                 d->min_in, d->max_in, n->n_in);
+		int rc = d->run(g, n, SN_ACT_SHAPE);
+		if (rc) return rc;
+		if (n->out.c <= 0 || n->out.h <= 0 || n->out.w <= 0) {
+			char si[64], so[64];
+			return sn_seterr(SN_ESHAPE, "layer '%s' (%s): input shape %s gives an empty output %s; the input is too small for it",
+			                 n->name, d->torch, sn_shape_str(n->n_in ? g->node[n->in[0]].out : n->out, si, sizeof si),
+			                 sn_shape_str(n->out, so, sizeof so));
+		}
+	}
+	size_t total = 0;
+	for (int i = 0; i < g->n_tensor; i++) total += g->tensor[i].n;
+	if (total > SN_VALUES_MAX)
+		return sn_seterr(SN_ESHAPE, "the model would have %zu parameters and buffers, more than slimnn's limit of %zu",
+		                 total, SN_VALUES_MAX);
+	g->planned_batch = 0; /* shapes may have changed: plan again */
+	return layout(g);
+}
+
+/* ---------------------------------------------------------------- initialisation */
+
+static void uniform_fill(sn_rng *r, float *p, size_t n, float bound)
+{
+	for (size_t i = 0; i < n; i++) p[i] = (2.0f * sn_rng_uniform(r) - 1.0f) * bound;
+}
+
+void sn_graph_init_params(sn_graph *g, uint64_t seed)
+{
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	for (int i = 0; i < g->n_node; i++) {
+		sn_node *n = &g->node[i];
+		sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
+		if (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) {
+			/* kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), the same as the bias */
+			size_t fan_in = w->n / (size_t)w->dims[0];
+			float bound = 1.0f / sqrtf((float)fan_in);
+			uniform_fill(&r, w->data, w->n, bound);
+			if (b) uniform_fill(&r, b->data, b->n, bound);
+		} else if (n->op == SN_OP_BN) {
+			for (size_t k = 0; k < w->n; k++) w->data[k] = 1.0f;
+			memset(b->data, 0, b->n * sizeof(float));
+			memset(sn_t(g, n, SN_T_MEAN)->data, 0, w->n * sizeof(float));
+			for (size_t k = 0; k < w->n; k++) sn_t(g, n, SN_T_VAR)->data[k] = 1.0f;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- runtime */
+
+int sn_graph_plan(sn_graph *g, int batch, int train)
+{
+	if (batch <= 0) return sn_seterr(SN_EINVAL, "batch size must be positive");
+	/* a training plan also serves inference (it holds everything forward needs) */
+	if (g->planned_batch >= batch && g->planned_train >= train && g->planned_input_grad == g->input_grad) {
+		g->train = train;
+		return SN_OK;
+	}
+	sn_get_threads();
+	g->batch = batch;
+	g->train = train;
+	size_t total = 0, ws = 0;
+	for (int i = 0; i < g->n_node; i++) {
+		sn_node *n = &g->node[i];
+		int has_param = 0;
+		for (int s = 0; s < SN_T_MAX; s++)
+			if (n->t[s] >= 0 && g->tensor[n->t[s]].kind == SN_TENSOR_PARAM && !n->frozen) has_param = 1;
+		n->needs_grad = train && (has_param || (n->op == SN_OP_INPUT && g->input_grad));
+		for (int k = 0; k < n->n_in; k++) n->needs_grad |= g->node[n->in[k]].needs_grad;
+		n->saved_bytes = n->ws_bytes = 0;
+		sn_op_get(n->op)->run(g, n, SN_ACT_SIZES);
+		size_t out = (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
+		if (n->op != SN_OP_INPUT) total += sn_align(out);
+		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) total += sn_align(out);
+		total += sn_align(n->saved_bytes);
+		ws = SN_MAX(ws, n->ws_bytes);
+	}
+	total += sn_align(ws);
+	free(g->arena);
+	g->arena = aligned_alloc(SN_ALIGN, sn_align(total ? total : SN_ALIGN));
+	if (!g->arena) return sn_seterr(SN_ENOMEM, "out of memory: the batch of %d needs %zu MB", batch, total >> 20);
+	g->arena_bytes = total;
+	unsigned char *p = g->arena;
+	for (int i = 0; i < g->n_node; i++) {
+		sn_node *n = &g->node[i];
+		size_t out = (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
+		n->y = n->dy = NULL; n->saved = NULL;
+		if (n->op != SN_OP_INPUT) { n->y = (float *)p; p += sn_align(out); }
+		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) { n->dy = (float *)p; p += sn_align(out); }
+		if (n->saved_bytes) { n->saved = p; p += sn_align(n->saved_bytes); }
+	}
+	g->ws = (float *)p; g->ws_bytes = ws;
+	g->planned_batch = batch;
+	g->planned_train = train;
+	g->planned_input_grad = g->input_grad;
+	return SN_OK;
+}
+
+const float *sn_graph_forward(sn_graph *g, const float *x, int batch)
+{
+	g->batch = batch;
+	g->node[0].y = (float *)x;
+	for (int i = 1; i < g->n_node; i++) {
+		double t0 = g->profile ? omp_get_wtime() : 0;
+		sn_op_get(g->node[i].op)->run(g, &g->node[i], SN_ACT_FORWARD);
+		if (g->profile) g->node[i].t_fwd += omp_get_wtime() - t0;
+	}
+	return g->node[g->n_node - 1].y;
+}
+
+void sn_graph_backward(sn_graph *g, const float *dlogits)
+{
+	sn_node *last = &g->node[g->n_node - 1];
+	for (int i = 0; i < g->n_node; i++) g->node[i].dy_written = 0;
+	memcpy(last->dy, dlogits, (size_t)g->batch * sn_shape_numel(last->out) * sizeof(float));
+	last->dy_written = 1;
+	for (int i = g->n_node - 1; i > 0; i--) {
+		sn_node *n = &g->node[i];
+		if (!n->dy_written || !n->needs_grad) continue;
+		double t0 = g->profile ? omp_get_wtime() : 0;
+		sn_op_get(n->op)->run(g, n, SN_ACT_BACKWARD);
+		if (g->profile) n->t_bwd += omp_get_wtime() - t0;
+	}
+}
+
+void sn_graph_zero_grad(sn_graph *g) { memset(g->gw, 0, g->n_w * sizeof *g->gw); }
+
+sn_graph *sn_graph_clone(const sn_graph *src)
+{
+	sn_graph *g = sn_graph_new();
+	if (!g) return NULL;
+	for (int i = 0; i < src->n_node; i++) {
+		if (sn_graph_add(g, &src->node[i]) < 0) { sn_graph_free(g); return NULL; }
+	}
+	if (sn_graph_infer(g)) { sn_graph_free(g); return NULL; }
+	for (int i = 0; i < src->n_tensor; i++) {
+		const sn_tensor *s = &src->tensor[i];
+		int k = sn_tensor_find(g, s->name);
+		if (k < 0 || g->tensor[k].n != s->n) continue;
+		memcpy(g->tensor[k].data, s->data, s->n * sizeof(float));
+		if (s->mask) {
+			g->tensor[k].mask = malloc(s->n);
+			if (g->tensor[k].mask) memcpy(g->tensor[k].mask, s->mask, s->n);
+		}
+	}
+	g->rng = src->rng;
+	return g;
+}
+
+sn_shape sn_graph_input_shape(const sn_graph *g) { return g->node[0].out; }
+sn_shape sn_graph_output_shape(const sn_graph *g) { return g->node[g->n_node - 1].out; }
+
+int sn_graph_set_input(sn_graph *g, int c, int h, int w)
+{
+	if (c <= 0 || h <= 0 || w <= 0) return sn_seterr(SN_EINVAL, "input shape must be positive, got %dx%dx%d", c, h, w);
+	g->node[0].a.input = (sn_input_attr){c, h, w};
+	return sn_graph_infer(g);
+}
+
+size_t sn_graph_count(const sn_graph *g, sn_tensor_kind kind, int trainable_only)
+{
+	size_t n = 0;
+	for (int i = 0; i < g->n_tensor; i++) {
+		const sn_tensor *t = &g->tensor[i];
+		if (t->kind != kind) continue;
+		if (trainable_only && g->node[t->node].frozen) continue;
+		n += t->n;
+	}
+	return n;
+}

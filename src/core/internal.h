@@ -1,0 +1,60 @@
+/* Internal helpers shared by the graph runtime and the operators. */
+#ifndef SN_INTERNAL_H
+#define SN_INTERNAL_H
+#include <stdlib.h>
+#include <string.h>
+#include "slimnn.h"
+
+#define SN_ALIGN 64
+/* Caps that keep hostile files from asking for absurd sizes: one dimension, and all the
+ * parameters and buffers of a graph together (2^28 floats = 1 GiB, over twice VGG-16). */
+#define SN_DIM_MAX (1LL << 28)
+#define SN_VALUES_MAX ((size_t)1 << 28)
+#define SN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SN_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static inline sn_node *sn_in(sn_graph *g, const sn_node *n, int i) { return &g->node[n->in[i]]; }
+static inline sn_tensor *sn_t(sn_graph *g, const sn_node *n, int slot)
+{
+	return n->t[slot] >= 0 ? &g->tensor[n->t[slot]] : NULL;
+}
+static inline size_t sn_align(size_t x) { return (x + SN_ALIGN - 1) & ~(size_t)(SN_ALIGN - 1); }
+
+/* Declares that node n needs tensor `slot` named "<node>.<suffix>" with these dims; keeps an
+ * existing tensor of the same dims (and its values), replaces one of other dims. */
+int sn_need_tensor(sn_graph *g, sn_node *n, int slot, const char *suffix, sn_tensor_kind kind,
+                   int ndim, const int *dims);
+/* Removes tensor `slot` of node n if present (e.g. bias turned off). */
+void sn_drop_tensor(sn_graph *g, sn_node *n, int slot);
+
+/* Backward: returns 1 if the gradient into producer p must be accumulated (another consumer
+ * already wrote it), 0 if this is the first write (and marks it written). */
+static inline int sn_dy_accumulate(sn_node *p)
+{
+	int acc = p->dy_written;
+	p->dy_written = 1;
+	return acc;
+}
+
+/* C = alpha * op(A) op(B) + beta * C, row-major; split over OpenMP threads when called outside
+ * a parallel region and large enough. BLAS itself stays single-threaded. */
+void sn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+
+/* Per-op entry points (src/ops/) */
+int sn_op_input(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_conv(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_bn(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_activation(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_pool(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_gap(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_linear(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_flatten(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_dropout(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_add(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_concat(sn_graph *g, sn_node *n, sn_action a);
+
+/* Shape error naming the layer and both shapes. */
+int sn_shape_error(const sn_node *n, sn_shape got, const char *expected);
+
+#endif

@@ -1,0 +1,43 @@
+/* Linear: y = x W^T + b over a flat input [N, in]. */
+#include "core/internal.h"
+
+static int linear_shape(sn_graph *g, sn_node *n)
+{
+	sn_shape in = sn_in(g, n, 0)->out;
+	if (in.rank != 2) return sn_shape_error(n, in, "Linear needs a flat input [N, features]; add a flatten layer before it");
+	n->out = (sn_shape){2, n->a.linear.out, 1, 1};
+	int wd[2] = {n->a.linear.out, in.c};
+	int rc = sn_need_tensor(g, n, SN_T_WEIGHT, "weight", SN_TENSOR_PARAM, 2, wd);
+	if (rc) return rc;
+	if (n->a.linear.bias) return sn_need_tensor(g, n, SN_T_BIAS, "bias", SN_TENSOR_PARAM, 1, &n->a.linear.out);
+	sn_drop_tensor(g, n, SN_T_BIAS);
+	return SN_OK;
+}
+
+int sn_op_linear(sn_graph *g, sn_node *n, sn_action act)
+{
+	if (act == SN_ACT_SHAPE) return linear_shape(g, n);
+	if (act == SN_ACT_SIZES) return SN_OK;
+	sn_node *p = sn_in(g, n, 0);
+	const int B = g->batch, I = p->out.c, O = n->out.c;
+	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
+	if (act == SN_ACT_FORWARD) {
+		if (b) for (int r = 0; r < B; r++) memcpy(n->y + (size_t)r * O, b->data, O * sizeof(float));
+		sn_gemm(0, 1, B, O, I, 1.0f, p->y, I, w->data, I, b ? 1.0f : 0.0f, n->y, O);
+		return SN_OK;
+	}
+	if (!n->frozen) {
+		sn_gemm(1, 0, O, I, B, 1.0f, n->dy, O, p->y, I, 1.0f, w->grad, I);
+		if (b)
+			for (int o = 0; o < O; o++) {
+				float s = 0;
+				for (int r = 0; r < B; r++) s += n->dy[(size_t)r * O + o];
+				b->grad[o] += s;
+			}
+	}
+	if (p->needs_grad) {
+		int acc = sn_dy_accumulate(p);
+		sn_gemm(0, 0, B, I, O, 1.0f, n->dy, O, w->data, I, acc ? 1.0f : 0.0f, p->dy, I);
+	}
+	return SN_OK;
+}

@@ -1,0 +1,130 @@
+/* MaxPool2d and AvgPool2d with per-side padding, stride and ceil_mode, sized as PyTorch does.
+ * MaxPool keeps the argmax of each window for backward; AvgPool follows count_include_pad. */
+#include <float.h>
+#include "core/internal.h"
+
+static int out_size(int in, int k, int p0, int p1, int s, int ceil_mode)
+{
+	int num = in + p0 + p1 - k + (ceil_mode ? s - 1 : 0);
+	if (num < 0) return 0;
+	int o = num / s + 1;
+	if (ceil_mode && (o - 1) * s >= in + p0) o--;   /* the last window may not start in the padding */
+	return o;
+}
+
+static int pool_shape(sn_graph *g, sn_node *n)
+{
+	const sn_pool_attr *a = &n->a.pool;
+	sn_shape in = sn_in(g, n, 0)->out;
+	if (in.rank != 4) return sn_shape_error(n, in, "pooling needs an image input [N, C, H, W]");
+	if (2 * SN_MAX(a->pt, a->pb) > a->kh || 2 * SN_MAX(a->pl, a->pr) > a->kw)
+		return sn_seterr(SN_EINVAL, "layer '%s': padding must be at most half the kernel size", n->name);
+	n->out = (sn_shape){4, in.c, out_size(in.h, a->kh, a->pt, a->pb, a->sh, a->ceil_mode),
+	                    out_size(in.w, a->kw, a->pl, a->pr, a->sw, a->ceil_mode)};
+	return SN_OK;
+}
+
+/* Window of output (oh, ow) clipped to the image; *div is AvgPool's divisor. */
+static void window(const sn_pool_attr *a, sn_shape in, int oh, int ow, int *h0, int *h1, int *w0, int *w1, int *div)
+{
+	int hs = oh * a->sh - a->pt, ws = ow * a->sw - a->pl;
+	int he = SN_MIN(hs + a->kh, in.h + a->pb), we = SN_MIN(ws + a->kw, in.w + a->pr);
+	int full = (he - hs) * (we - ws);
+	*h0 = SN_MAX(hs, 0); *w0 = SN_MAX(ws, 0); *h1 = SN_MIN(he, in.h); *w1 = SN_MIN(we, in.w);
+	*div = a->count_include_pad ? full : (*h1 - *h0) * (*w1 - *w0);
+}
+
+/* MaxPool 2x2 stride 2 without padding: the common case, without the per-window bounds logic.
+ * NaN propagates as in the general path. */
+static void maxpool2x2(const float *x, sn_shape in, sn_shape out, float *y, int32_t *arg)
+{
+	for (int oh = 0; oh < out.h; oh++) {
+		const float *r0 = x + (size_t)2 * oh * in.w, *r1 = r0 + in.w;
+		for (int ow = 0; ow < out.w; ow++) {
+			int j = 2 * ow, k = 2 * oh * in.w + j;
+			float v = r0[j];
+			if (r0[j + 1] > v || r0[j + 1] != r0[j + 1]) { v = r0[j + 1]; k = 2 * oh * in.w + j + 1; }
+			if (r1[j] > v || r1[j] != r1[j]) { v = r1[j]; k = (2 * oh + 1) * in.w + j; }
+			if (r1[j + 1] > v || r1[j + 1] != r1[j + 1]) { v = r1[j + 1]; k = (2 * oh + 1) * in.w + j + 1; }
+			y[oh * out.w + ow] = v;
+			if (arg) arg[oh * out.w + ow] = k;
+		}
+	}
+}
+
+static int is_2x2(const sn_pool_attr *a)
+{
+	return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && !a->pt && !a->pb && !a->pl && !a->pr;
+}
+
+static void pool_forward(sn_graph *g, sn_node *n)
+{
+	const sn_pool_attr *a = &n->a.pool;
+	sn_shape in = sn_in(g, n, 0)->out, out = n->out;
+	const float *X = sn_in(g, n, 0)->y;
+	const int planes = g->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
+	int32_t *arg = n->saved;
+	#pragma omp parallel for schedule(static)
+	for (int pl = 0; pl < planes; pl++) {
+		const float *x = X + (size_t)pl * in.h * in.w;
+		float *y = n->y + (size_t)pl * out.h * out.w;
+		if (is_max && is_2x2(a)) { maxpool2x2(x, in, out, y, arg ? arg + (size_t)pl * out.h * out.w : NULL); continue; }
+		for (int oh = 0; oh < out.h; oh++)
+		for (int ow = 0; ow < out.w; ow++) {
+			int h0, h1, w0, w1, div, best = -1;
+			window(a, in, oh, ow, &h0, &h1, &w0, &w1, &div);
+			float v = is_max ? -FLT_MAX : 0.0f;
+			for (int i = h0; i < h1; i++)
+				for (int j = w0; j < w1; j++) {
+					float t = x[i * in.w + j];
+					if (!is_max) v += t;
+					else if (t > v || best < 0 || t != t) { v = t; best = i * in.w + j; }
+				}
+			size_t o = (size_t)pl * out.h * out.w + oh * out.w + ow;
+			if (is_max) { y[oh * out.w + ow] = v; if (arg) arg[o] = best; }
+			else y[oh * out.w + ow] = v / div;
+		}
+	}
+}
+
+static void pool_backward(sn_graph *g, sn_node *n)
+{
+	sn_node *p = sn_in(g, n, 0);
+	if (!p->needs_grad) return;
+	const sn_pool_attr *a = &n->a.pool;
+	sn_shape in = p->out, out = n->out;
+	const int planes = g->batch * in.c, acc = sn_dy_accumulate(p);
+	const int32_t *arg = n->saved;
+	#pragma omp parallel for schedule(static)
+	for (int pl = 0; pl < planes; pl++) {
+		float *dx = p->dy + (size_t)pl * in.h * in.w;
+		const float *dy = n->dy + (size_t)pl * out.h * out.w;
+		if (!acc) memset(dx, 0, (size_t)in.h * in.w * sizeof *dx);
+		for (int oh = 0; oh < out.h; oh++)
+		for (int ow = 0; ow < out.w; ow++) {
+			float d = dy[oh * out.w + ow];
+			if (n->op == SN_OP_MAXPOOL) {
+				int k = arg[(size_t)pl * out.h * out.w + oh * out.w + ow];
+				if (k >= 0) dx[k] += d;
+				continue;
+			}
+			int h0, h1, w0, w1, div;
+			window(a, in, oh, ow, &h0, &h1, &w0, &w1, &div);
+			for (int i = h0; i < h1; i++)
+				for (int j = w0; j < w1; j++) dx[i * in.w + j] += d / div;
+		}
+	}
+}
+
+int sn_op_pool(sn_graph *g, sn_node *n, sn_action act)
+{
+	switch (act) {
+	case SN_ACT_SHAPE: return pool_shape(g, n);
+	case SN_ACT_SIZES:
+		if (g->train && n->op == SN_OP_MAXPOOL) n->saved_bytes = (size_t)g->batch * sn_shape_numel(n->out) * sizeof(int32_t);
+		return SN_OK;
+	case SN_ACT_FORWARD: pool_forward(g, n); return SN_OK;
+	case SN_ACT_BACKWARD: pool_backward(g, n); return SN_OK;
+	}
+	return SN_OK;
+}

@@ -1,0 +1,161 @@
+/* Operators that move or combine values without parameters: Input, Flatten, global average
+ * pooling, Add (residual) and channel Concat. */
+#include "core/internal.h"
+
+int sn_op_input(sn_graph *g, sn_node *n, sn_action act)
+{
+	if (act == SN_ACT_SHAPE) {
+		const sn_input_attr *a = &n->a.input;
+		if (a->c <= 0 || a->h <= 0 || a->w <= 0)
+			return sn_seterr(SN_EINVAL, "input layer '%s' needs a positive shape CxHxW", n->name);
+		n->out = (sn_shape){4, a->c, a->h, a->w};
+	}
+	return SN_OK; /* forward: the graph points y at the caller's data */
+}
+
+/* Flatten and global pooling both map [C,H,W] to a per-channel vector; a copy for Flatten,
+ * a mean over H*W for pooling. */
+int sn_op_flatten(sn_graph *g, sn_node *n, sn_action act)
+{
+	sn_node *p = sn_in(g, n, 0);
+	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+	switch (act) {
+	case SN_ACT_SHAPE:
+		if (sn_shape_numel(p->out) > SN_DIM_MAX) return sn_shape_error(n, p->out, "too many values to flatten");
+		n->out = (sn_shape){2, (int)sn_shape_numel(p->out), 1, 1};
+		return SN_OK;
+	case SN_ACT_SIZES: return SN_OK;
+	case SN_ACT_FORWARD: memcpy(n->y, p->y, N * sizeof(float)); return SN_OK;
+	case SN_ACT_BACKWARD:
+		if (!p->needs_grad) return SN_OK;
+		if (sn_dy_accumulate(p)) for (size_t i = 0; i < N; i++) p->dy[i] += n->dy[i];
+		else memcpy(p->dy, n->dy, N * sizeof(float));
+		return SN_OK;
+	}
+	return SN_OK;
+}
+
+int sn_op_gap(sn_graph *g, sn_node *n, sn_action act)
+{
+	sn_node *p = sn_in(g, n, 0);
+	const int HW = p->out.h * p->out.w, planes = g->batch * p->out.c;
+	switch (act) {
+	case SN_ACT_SHAPE:
+		if (p->out.rank != 4) return sn_shape_error(n, p->out, "global average pooling needs an image input [N, C, H, W]");
+		n->out = (sn_shape){4, p->out.c, 1, 1};
+		return SN_OK;
+	case SN_ACT_SIZES: return SN_OK;
+	case SN_ACT_FORWARD:
+		#pragma omp parallel for schedule(static)
+		for (int i = 0; i < planes; i++) {
+			const float *x = p->y + (size_t)i * HW;
+			float s = 0;
+			for (int k = 0; k < HW; k++) s += x[k];
+			n->y[i] = s / HW;
+		}
+		return SN_OK;
+	case SN_ACT_BACKWARD: {
+		if (!p->needs_grad) return SN_OK;
+		int acc = sn_dy_accumulate(p);
+		#pragma omp parallel for schedule(static)
+		for (int i = 0; i < planes; i++) {
+			float *dx = p->dy + (size_t)i * HW, d = n->dy[i] / HW;
+			for (int k = 0; k < HW; k++) dx[k] = acc ? dx[k] + d : d;
+		}
+		return SN_OK;
+	}
+	}
+	return SN_OK;
+}
+
+static int same_shape(sn_shape a, sn_shape b) { return a.rank == b.rank && a.c == b.c && a.h == b.h && a.w == b.w; }
+
+int sn_op_add(sn_graph *g, sn_node *n, sn_action act)
+{
+	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+	switch (act) {
+	case SN_ACT_SHAPE: {
+		sn_shape s0 = sn_in(g, n, 0)->out;
+		for (int i = 1; i < n->n_in; i++) {
+			sn_shape si = sn_in(g, n, i)->out;
+			if (!same_shape(s0, si)) {
+				char a[64], b[64], msg[200];
+				snprintf(msg, sizeof msg, "Add needs equal shapes, but input '%s' is %s and input '%s' is %s",
+				         sn_in(g, n, 0)->name, sn_shape_str(s0, a, sizeof a), sn_in(g, n, i)->name,
+				         sn_shape_str(si, b, sizeof b));
+				return sn_seterr(SN_ESHAPE, "layer '%s' (Add): %s", n->name, msg);
+			}
+		}
+		n->out = s0;
+		return SN_OK;
+	}
+	case SN_ACT_SIZES: return SN_OK;
+	case SN_ACT_FORWARD:
+		memcpy(n->y, sn_in(g, n, 0)->y, N * sizeof(float));
+		for (int i = 1; i < n->n_in; i++) {
+			const float *x = sn_in(g, n, i)->y;
+			#pragma omp parallel for simd schedule(static)
+			for (size_t k = 0; k < N; k++) n->y[k] += x[k];
+		}
+		return SN_OK;
+	case SN_ACT_BACKWARD:
+		for (int i = 0; i < n->n_in; i++) {
+			sn_node *p = sn_in(g, n, i);
+			if (!p->needs_grad) continue;
+			if (sn_dy_accumulate(p)) {
+				#pragma omp parallel for simd schedule(static)
+				for (size_t k = 0; k < N; k++) p->dy[k] += n->dy[k];
+			} else {
+				memcpy(p->dy, n->dy, N * sizeof(float));
+			}
+		}
+		return SN_OK;
+	}
+	return SN_OK;
+}
+
+/* Concat along channels: per sample, input i occupies a contiguous block of the output. */
+int sn_op_concat(sn_graph *g, sn_node *n, sn_action act)
+{
+	const size_t ys = sn_shape_numel(n->out);
+	switch (act) {
+	case SN_ACT_SHAPE: {
+		sn_shape s0 = sn_in(g, n, 0)->out;
+		long long c = 0;
+		for (int i = 0; i < n->n_in; i++) {
+			sn_shape si = sn_in(g, n, i)->out;
+			if (si.rank != s0.rank || si.h != s0.h || si.w != s0.w) {
+				char a[64], b[64];
+				return sn_seterr(SN_ESHAPE, "layer '%s' (Concat): inputs must agree except in channels, but '%s' is %s and '%s' is %s",
+				                 n->name, sn_in(g, n, 0)->name, sn_shape_str(s0, a, sizeof a),
+				                 sn_in(g, n, i)->name, sn_shape_str(si, b, sizeof b));
+			}
+			c += si.c;
+		}
+		if (c > SN_DIM_MAX) return sn_seterr(SN_ESHAPE, "layer '%s' (Concat): %lld channels is too many", n->name, c);
+		n->out = (sn_shape){s0.rank, (int)c, s0.h, s0.w};
+		return SN_OK;
+	}
+	case SN_ACT_SIZES: return SN_OK;
+	case SN_ACT_FORWARD:
+	case SN_ACT_BACKWARD: {
+		size_t off = 0;
+		for (int i = 0; i < n->n_in; i++) {
+			sn_node *p = sn_in(g, n, i);
+			const size_t xs = sn_shape_numel(p->out);
+			int acc = act == SN_ACT_BACKWARD && p->needs_grad ? sn_dy_accumulate(p) : 0;
+			if (act == SN_ACT_FORWARD || p->needs_grad)
+				for (int b = 0; b < g->batch; b++) {
+					if (act == SN_ACT_FORWARD) { memcpy(n->y + b * ys + off, p->y + b * xs, xs * sizeof(float)); continue; }
+					float *dx = p->dy + b * xs;
+					const float *dy = n->dy + b * ys + off;
+					if (acc) for (size_t k = 0; k < xs; k++) dx[k] += dy[k];
+					else memcpy(dx, dy, xs * sizeof(float));
+				}
+			off += xs;
+		}
+		return SN_OK;
+	}
+	}
+	return SN_OK;
+}

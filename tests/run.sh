@@ -1,0 +1,25 @@
+#!/bin/bash
+# Runs every suite — the C tests (plain build and ASan+UBSan build) and the CLI tests — and
+# prints one closing line "N passed, N failed" over all of them.
+cd "$(dirname "$0")/.." || exit 2
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+pass=0; fail=0
+run() { # NAME CMD...: run a suite, add its "N passed, N failed" line to the totals
+	local name=$1; shift
+	echo "== $name"
+	local out rc
+	out=$("$@"); rc=$?
+	echo "$out" | tail -n 5
+	local line; line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+	if [ -z "$line" ]; then echo "$name: no result line (exit $rc)"; fail=$((fail + 1)); return; fi
+	local p f; p=${line%% passed*}; f=${line#*, }; f=${f%% failed*}
+	pass=$((pass + p)); fail=$((fail + f))
+	[ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || { echo "$name: exit $rc"; fail=$((fail + 1)); }
+}
+run "unit tests" ./build/slimnn_tests
+run "unit tests (ASan+UBSan)" ./build-asan/slimnn_tests
+run "CLI tests" bash tests/cli.sh ./build/slimnn
+run "CLI tests (ASan+UBSan)" bash tests/cli.sh ./build-asan/slimnn
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,41 @@
+/* A minimal test framework: TEST(name) { ... } registers itself; CHECK* record failures and
+ * continue; the runner prints one line per failure and the closing "N passed, N failed". */
+#ifndef SN_TEST_H
+#define SN_TEST_H
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef void (*sn_test_fn)(void);
+void sn_test_register(const char *name, const char *file, sn_test_fn fn);
+extern int sn_test_failed_now;
+
+#define TEST(name)                                                                    \
+	static void test_##name(void);                                                    \
+	__attribute__((constructor)) static void reg_##name(void)                         \
+	{ sn_test_register(#name, __FILE__, test_##name); }                              \
+	static void test_##name(void)
+
+#define CHECK(cond)                                                                   \
+	do { if (!(cond)) { sn_test_failed_now = 1;                                        \
+		fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECKF(cond, ...)                                                             \
+	do { if (!(cond)) { sn_test_failed_now = 1;                                        \
+		fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__);   \
+		fputc('\n', stderr); } } while (0)
+#define CHECK_NEAR(a, b, tol)                                                         \
+	do { double a_ = (a), b_ = (b);                                                    \
+		if (!(fabs(a_ - b_) <= (tol))) { sn_test_failed_now = 1;                        \
+		fprintf(stderr, "  %s:%d: %s = %.8g, expected %.8g (tol %g)\n", __FILE__, __LINE__, #a, a_, b_, (double)(tol)); } } while (0)
+/* a fatal check: stop this test */
+#define REQUIRE(cond)                                                                 \
+	do { if (!(cond)) { sn_test_failed_now = 1;                                        \
+		fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, #cond); return; } } while (0)
+
+/* max |a-b| / max(1, max|b|) over n values */
+double sn_test_maxrel(const float *a, const float *b, size_t n);
+/* path of the test fixtures folder (tests/fixtures) */
+const char *sn_test_fixtures(void);
+/* a fresh temporary directory for this test run */
+const char *sn_test_tmpdir(void);
+#endif
