@@ -8,6 +8,9 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_infer(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
+int cmd_lighten(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 runtime error (bad file, diverged...), 2 usage error. */
 enum { EXIT_USAGE = 2 };

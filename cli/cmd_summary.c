@@ -36,23 +36,25 @@ static int load(model_info *m, const char *path, int c, int h, int w, int batch)
 	return sn_summarize(m->g, batch, &m->s);
 }
 
-static void compare_line(const char *what, double a, double b, const char *fmt)
+static void compare_line(const char *what, uint64_t a, uint64_t b)
 {
 	char sa[32], sb[32];
-	snprintf(sa, sizeof sa, fmt, a);
-	snprintf(sb, sizeof sb, fmt, b);
-	if (b > 0) printf("%-18s %14s → %-14s (%.2f×)\n", what, sa, sb, a / b);
+	sn_thousands(a, sa);
+	sn_thousands(b, sb);
+	if (b > 0) printf("%-18s %14s → %-14s (%.2f×)\n", what, sa, sb, (double)a / b);
 	else printf("%-18s %14s → %-14s\n", what, sa, sb);
 }
 
 static void compare(const model_info *a, const model_info *b)
 {
 	printf("A: %s\nB: %s\n\n", a->path, b->path);
-	compare_line("params", (double)a->s.params, (double)b->s.params, "%.0f");
-	compare_line("non-zero params", (double)a->s.nonzero, (double)b->s.nonzero, "%.0f");
-	compare_line("mult-adds", (double)a->s.macs, (double)b->s.macs, "%.0f");
-	compare_line("non-zero mult-adds", (double)a->s.macs_nonzero, (double)b->s.macs_nonzero, "%.0f");
-	if (a->bytes >= 0 && b->bytes >= 0) compare_line("file bytes", (double)a->bytes, (double)b->bytes, "%.0f");
+	compare_line("params", a->s.params, b->s.params);
+	/* non-zero counts matter once a model is sparse (pruned); dense ones only repeat params */
+	int sparse = a->s.nonzero < 0.99 * a->s.params || b->s.nonzero < 0.99 * b->s.params;
+	if (sparse) compare_line("non-zero params", a->s.nonzero, b->s.nonzero);
+	compare_line("mult-adds", a->s.macs, b->s.macs);
+	if (sparse) compare_line("non-zero mult-adds", a->s.macs_nonzero, b->s.macs_nonzero);
+	if (a->bytes >= 0 && b->bytes >= 0) compare_line("file bytes", (uint64_t)a->bytes, (uint64_t)b->bytes);
 	if (a->meta.test_accuracy >= 0 && b->meta.test_accuracy >= 0)
 		printf("%-18s %13.2f%% → %.2f%% (%+.2f points)\n", "test accuracy", 100 * a->meta.test_accuracy,
 		       100 * b->meta.test_accuracy, 100 * (b->meta.test_accuracy - a->meta.test_accuracy));
@@ -102,7 +104,12 @@ int cmd_summary(int argc, char **argv)
 		sn_summary_json(stdout, &m[0].s, m[0].path, &m[0].meta, m[0].bytes);
 	} else {
 		sn_summary_print(stdout, &m[0].s, macs ? SN_SUMMARY_MACS : 0);
-		if (m[0].bytes >= 0) printf("Model file size (bytes): %ld\n", m[0].bytes);
+		if (m[0].bytes >= 0) {
+			char a[32], b[32];
+			/* dense = every parameter and buffer as a 4-byte float, what an unpruned file holds */
+			printf("Model file size (bytes): %s as stored, %s dense\n", sn_thousands((uint64_t)m[0].bytes, a),
+			       sn_thousands(4 * (uint64_t)(m[0].s.params + m[0].s.buffers), b));
+		}
 		if (m[0].meta.test_accuracy >= 0)
 			printf("Test accuracy: %.2f%% (%s, %d epochs)\n", 100 * m[0].meta.test_accuracy, m[0].meta.dataset, m[0].meta.epochs);
 	}

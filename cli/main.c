@@ -7,13 +7,16 @@ static const struct { const char *name; int (*run)(int, char **); const char *he
 	{"eval", cmd_eval, "test accuracy, loss and confusion matrix"},
 	{"infer", cmd_infer, "run a model on a NumPy .npy batch"},
 	{"summary", cmd_summary, "layers, shapes, parameters, mult-adds, sizes (A vs B)"},
+	{"prune", cmd_prune, "prune weights or filters in rounds with fine-tuning; sparse .slim storage"},
+	{"export", cmd_export, "write a model as ONNX (opset 13) for PyTorch-side tools"},
+	{"lighten", cmd_lighten, "replace layers by cheaper ones (depthwise-separable, ...), recover by distillation"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: slimnn COMMAND [options]   (slimnn COMMAND --help for details)\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "\nModels are architecture files (.arch, see models/README.md) or trained .slim files.\n");
+	fprintf(f, "\nModels are architecture files (.arch, see models/README.md), trained .slim files or .onnx files.\n");
 }
 
 int main(int argc, char **argv)

@@ -111,7 +111,9 @@ typedef struct sn_node {
 	int line;                          /* line in the architecture file, 0 if none */
 	sn_shape out;                      /* inferred by sn_graph_infer() */
 	/* runtime, in the graph's arena (valid after sn_graph_plan) */
-	float *y, *dy;                     /* output and its gradient, [batch x out] */
+	float *y, *dy;                     /* output and its gradient, [batch x out]; a ReLU, ReLU6 or
+	                                    * Flatten that is a node's only consumer shares its buffers
+	                                    * (in place), so after forward such a y holds that output */
 	void *saved;                       /* what forward keeps for backward */
 	size_t saved_bytes, ws_bytes;      /* requested by the op for the planned batch */
 	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
@@ -196,6 +198,24 @@ int sn_op_from_key(const char *key);              /* -1 if unknown */
  * nonzero_only counts only non-zero parameter values (the work a sparse kernel does). */
 uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only);
 
+/* ---------------------------------------------------------------- graph rewriting */
+/* Passes (lighten, structured pruning) build a new graph from an old one, node by node:
+ *   sn_rewrite *rw = sn_rewrite_begin(g);
+ *   for each old node i: either sn_rewrite_keep(rw, i), or emit replacement nodes with
+ *       sn_rewrite_emit(rw, &node) (inputs given as NEW indices, e.g. sn_rewrite_input(rw, old))
+ *       and say which new node now produces old node i's output with sn_rewrite_map(rw, i, j);
+ *   sn_graph *h = sn_rewrite_end(rw);   // shapes inferred; every tensor whose name and dims
+ *                                       // match the old graph keeps its values (and mask)
+ * New or reshaped tensors start at zero: the pass then fills them. */
+typedef struct sn_rewrite sn_rewrite;
+sn_rewrite *sn_rewrite_begin(const sn_graph *src);
+int sn_rewrite_keep(sn_rewrite *rw, int old);                 /* new index, or < 0 */
+int sn_rewrite_emit(sn_rewrite *rw, const sn_node *n);        /* new index, or < 0 */
+void sn_rewrite_map(sn_rewrite *rw, int old, int new_index);
+int sn_rewrite_input(const sn_rewrite *rw, int old);          /* new index producing old's output */
+sn_graph *sn_rewrite_end(sn_rewrite *rw);                     /* NULL + sn_errmsg() on failure */
+void sn_rewrite_abort(sn_rewrite *rw);
+
 /* ---------------------------------------------------------------- random numbers */
 void sn_rng_seed(sn_rng *r, uint64_t seed);
 uint64_t sn_rng_u64(sn_rng *r);
@@ -257,7 +277,7 @@ typedef struct {
 int sn_model_save(const sn_graph *g, const sn_meta *meta, const sn_train_state *st, const char *path);
 /* Loads and validates everything (sizes, shapes, offsets, checksum). st may be NULL. */
 sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st);
-/* Architecture file (.arch) or model file (.slim), chosen by content. */
+/* Architecture file (.arch), model file (.slim) or ONNX model (.onnx), chosen by content. */
 sn_graph *sn_load_any(const char *path, sn_meta *meta);
 /* Writes `len` bytes to path via temp file + fsync + rename: no partial files. */
 int sn_write_atomic(const char *path, const void *data, size_t len);
@@ -280,6 +300,11 @@ typedef struct {
 	int progress;                     /* live progress bar on stderr */
 	const char *checkpoint;           /* written atomically after every epoch (NULL: none) */
 	float max_loss;                   /* stop as diverged above this (and on NaN) */
+	/* knowledge distillation (NULL: plain cross-entropy): the teacher runs forward in inference
+	 * mode on the same augmented batch; loss = kd_alpha * kd_t^2 * KL(teacher || student at
+	 * temperature kd_t) + (1 - kd_alpha) * cross-entropy. Not const: its forward uses its arena. */
+	sn_graph *teacher;
+	float kd_alpha, kd_t;
 } sn_train_opts;
 
 sn_train_opts sn_train_defaults(void);
@@ -330,6 +355,7 @@ typedef struct {
 } sn_summary;
 
 int sn_summarize(const sn_graph *g, int batch, sn_summary *s);
+const char *sn_thousands(uint64_t v, char buf[32]);   /* 1234567 -> "1,234,567" */
 void sn_summary_free(sn_summary *s);
 enum { SN_SUMMARY_MACS = 1 };         /* extra columns: kernel, mult-adds, non-zero, sparsity */
 void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags);
@@ -338,6 +364,162 @@ void sn_summary_json(FILE *f, const sn_summary *s, const char *model, const sn_m
 /* ---------------------------------------------------------------- threads */
 void sn_set_threads(int n);           /* OpenMP threads for kernels; BLAS stays single-threaded */
 int sn_get_threads(void);
+
+/* ---------------------------------------------------------------- lighten */
+/* Structural lightening of a trained model (slimnn lighten, docs/lighten.md): layers are
+ * replaced by cheaper ones initialised in closed form from the trained weights.
+ *   SN_LIGHTEN_DSC       Conv2d kxk (groups 1) -> depthwise kxk (groups Cin, multiplier M) then
+ *                        pointwise 1x1, from the top-M SVD of each input channel's slice
+ *                        W[:, i] (Cout x kh*kw); optionally with BN+ReLU between (MobileNet)
+ *   SN_LIGHTEN_GAP_HEAD  flatten -> Linear(C*H*W -> n)  ->  gap -> flatten -> Linear(C -> n),
+ *                        weights summed over the spatial positions
+ *   SN_LIGHTEN_ASYM      Conv2d kxk -> kx1 (Cin -> r) then 1xk (r -> Cout), truncated SVD of W
+ *                        rearranged as a (Cout*kw) x (Cin*kh) matrix
+ *   SN_LIGHTEN_SMALL_KERNELS  Conv2d kxk, odd k >= 5 -> a stack of (k-1)/2 3x3 convs (Cin -> Cm ->
+ *                        ... -> Cout, Cm = min(Cin, Cout)), least squares on the composed kernel
+ * A conv asked to take several gets the first that applies: small-kernels, asym, dsc. */
+enum { SN_LIGHTEN_DSC = 1, SN_LIGHTEN_GAP_HEAD = 2, SN_LIGHTEN_ASYM = 4, SN_LIGHTEN_SMALL_KERNELS = 8 };
+typedef enum {
+	SN_DSC_AUTO,      /* BN+ReLU between when the conv feeds a BatchNorm and calib is given */
+	SN_DSC_LINEAR,    /* depthwise then pointwise, nothing between: a pure approximation */
+	SN_DSC_BN         /* always BN+ReLU between */
+} sn_dsc_mode;
+
+typedef struct {
+	unsigned transforms;              /* SN_LIGHTEN_* bits */
+	int multiplier;                   /* dsc: depthwise outputs per input channel (1) */
+	sn_dsc_mode dsc_mode;
+	int rank;                         /* asym: middle channels; 0: from keep */
+	float keep;                       /* asym: fraction of the layer's weights to keep (0.5) */
+	const char *layers;               /* comma-separated layer names; NULL or "": every eligible layer */
+	double min_saving;                /* skip a layer whose transform saves less than this fraction
+	                                   * of the whole model's mult-adds (0.02) */
+	const sn_dataset *calib;          /* images that set the statistics of inserted BatchNorms so the
+	                                   * closed form holds (NULL: identity BN; ReLU may clip) */
+	int calib_n;                      /* how many of them (512) */
+	int recalibrate;                  /* with calib: the BatchNorm after a replaced layer gets the new
+	                                   * layer's output statistics as its running mean and var (1) */
+} sn_lighten_opts;
+sn_lighten_opts sn_lighten_defaults(void);
+
+typedef struct {
+	char layer[SN_NAME_MAX];
+	char transform[16];               /* "dsc", "gap-head", "asym", "small-kernels" */
+	char replaced_by[160];            /* the new layers: "conv2_dw 3x3 g32, conv2_pw 1x1" */
+	size_t old_params, new_params;
+	uint64_t old_macs, new_macs;      /* per sample, as sn_node_macs counts them */
+	double error;                     /* ||W - W^|| / ||W|| of the closed-form weights */
+} sn_lighten_layer;
+
+typedef struct {
+	char layer[SN_NAME_MAX];
+	char transform[16];
+	char reason[160];
+} sn_lighten_skip;
+
+typedef struct {
+	int n_layers, n_skipped;
+	sn_lighten_layer *layers;
+	sn_lighten_skip *skipped;
+	size_t params_before, params_after;
+	uint64_t macs_before, macs_after;
+} sn_lighten_report;
+
+/* A new graph with the selected layers replaced (g is not changed); r (may be NULL) gets the
+ * report, to be freed with sn_lighten_report_free. NULL + sn_errmsg() on failure. */
+sn_graph *sn_lighten(const sn_graph *g, const sn_lighten_opts *o, sn_lighten_report *r);
+void sn_lighten_report_free(sn_lighten_report *r);
+
+/* Distillation loss over n rows, summed: alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) +
+ * (1 - alpha) * cross-entropy(s, labels). Writes d(mean loss)/d(student) if dlogits is not NULL;
+ * counts the student's correct predictions into *correct (may be NULL). */
+double sn_distill_xent(const float *student, const float *teacher, const uint8_t *labels, int n,
+                       int classes, float alpha, float T, float *dlogits, int *correct);
+
+/* ---------------------------------------------------------------- prune */
+/* Pruning (docs/prune.md). Weight granularity zeroes the smallest-magnitude weights of the
+ * prunable layers and masks them (masks hold through training; .slim files store the survivors
+ * sparsely). Filter granularity removes whole conv output channels together with everything
+ * that reads them (BN channels, the next conv's input channels, depthwise convs and their
+ * outputs, Linear columns after flatten or pooling), keeps the branches of a residual Add in
+ * step and maps channels through Concat by offset: the result is a smaller dense model. */
+typedef enum { SN_GRAN_WEIGHT, SN_GRAN_FILTER } sn_granularity;
+typedef enum { SN_CRIT_L1, SN_CRIT_L2, SN_CRIT_BN } sn_criterion;
+typedef enum { SN_SCOPE_LAYER, SN_SCOPE_GLOBAL } sn_scope;
+typedef enum { SN_PSCHED_ONESHOT, SN_PSCHED_LINEAR, SN_PSCHED_AGP } sn_prune_schedule;
+
+typedef struct {
+	sn_granularity granularity;
+	sn_criterion criterion;
+	sn_scope scope;
+	float target;                     /* fraction of the units removed in the end, [0, 1) */
+	int steps;                        /* prune, fine-tune, evaluate: this many rounds */
+	int finetune_epochs;              /* per round */
+	sn_prune_schedule schedule;
+	float max_drop;                   /* accuracy points; stop before a larger drop (< 0: no limit) */
+	const char *ignore;               /* layers left alone, "a,b"; NULL: the first conv and the
+	                                     last Linear; "none": nothing */
+	sn_train_opts train;              /* fine-tuning recipe; epochs and seed are set per round */
+	int distill;                      /* 1: the model before pruning teaches every round */
+	int eval_batch;
+} sn_prune_opts;
+
+sn_prune_opts sn_prune_defaults(void);
+/* Sparsity the schedule reaches after round t (1..o->steps), starting from s0:
+ * oneshot: target at once; linear: s0 + (target - s0) t/steps; agp (Zhu & Gupta):
+ * target + (s0 - target)(1 - t/steps)^3. */
+float sn_prune_schedule_at(const sn_prune_opts *o, float s0, int t);
+/* prunable[i] (g->n_node entries): 1 for the layers a granularity may prune: convs and Linears
+ * (weight) or convs without groups (filter), minus the ignored ones. Unknown names are errors. */
+int sn_prune_select(const sn_graph *g, sn_granularity gran, const char *ignore, unsigned char *prunable);
+/* Weight granularity: zeroes and masks the smallest |w| so that exactly round(s * n) weights of
+ * each prunable tensor (layer scope) or of all of them together (global scope) are pruned.
+ * Weights masked before stay masked. BN parameters and biases are never touched. */
+int sn_prune_weights(sn_graph *g, const unsigned char *prunable, sn_scope scope, float s);
+/* Fraction of zero weights in the prunable tensors (weight) or of the prunable channels removed
+ * relative to ref (filter); counts in *done / *total when not NULL. */
+double sn_prune_sparsity(const sn_graph *g, const sn_graph *ref, sn_granularity gran,
+                         const unsigned char *prunable, size_t *done, size_t *total);
+/* Filter granularity: a new graph without the least important channels (criterion c, summed
+ * over each coupled group), so that round(s * channels) of each group (layer scope) or of all
+ * groups (global scope, importance normalised per group) are gone, counted against ref (the
+ * graph before any filter pruning; NULL: g). Every group keeps at least one channel. */
+sn_graph *sn_prune_filters(const sn_graph *g, const sn_graph *ref, const unsigned char *prunable,
+                           sn_criterion c, sn_scope scope, float s);
+/* Prints the coupled channel groups: producers, the Adds and Concats that tie them, the layers
+ * that carry the channels (BN, depthwise) and those that read them. */
+int sn_prune_print_groups(FILE *f, const sn_graph *g, const unsigned char *prunable);
+
+typedef struct {
+	int step;                         /* 0: the model before pruning */
+	float target, sparsity;           /* asked and reached (fraction of weights or filters) */
+	size_t params, nonzero;
+	uint64_t macs, macs_nonzero;      /* per sample; nonzero: counting non-zero weights only */
+	long file_bytes;                  /* the .slim file of this model */
+	double accuracy, seconds;
+	int over_budget;                  /* the drop exceeded max_drop: this round was undone */
+} sn_prune_step;
+typedef void (*sn_prune_cb)(const sn_prune_step *s, void *user);
+
+/* Statistics of a model for the report (accuracy and seconds left to the caller). */
+int sn_prune_measure(const sn_graph *g, const sn_meta *meta, sn_prune_step *s);
+/* The loop: evaluate, then per round prune to the schedule's sparsity, fine-tune, evaluate and
+ * report (cb may be NULL); stops before the accuracy drop exceeds max_drop, keeping the last
+ * model within budget. *g is replaced by the pruned model; meta gets its accuracy. */
+int sn_prune_run(sn_graph **g, const sn_dataset *train, const sn_dataset *test, const sn_prune_opts *o,
+                 sn_meta *meta, sn_prune_cb cb, void *user);
+
+/* ---------------------------------------------------------------- onnx */
+/* ONNX exchange (docs/onnx.md). Import reads opsets 9-17 of what torch.onnx.export writes for
+ * the operators slimnn has (Conv, Gemm, BatchNormalization, Relu, Clip(0,6), Sigmoid,
+ * HardSwish, pools, Flatten and the view(N, -1) chain, Add, Concat...); anything else is an
+ * error naming the operator, the node and the opset. The file is untrusted: every size, index
+ * and shape is checked. meta (may be NULL) gets defaults, or what sn_onnx_save stored. */
+sn_graph *sn_onnx_load(const char *path, sn_meta *meta);
+sn_graph *sn_onnx_read(const void *data, size_t len, sn_meta *meta);   /* from memory */
+/* Writes g as an opset-13 ONNX model (weights as initializers, batch dimension 'N'),
+ * atomically; meta (may be NULL) goes into metadata_props. */
+int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,7 @@ expect 0 "^Total params: 123$" "$B" summary models/seed/separable.arch
 expect 0 "^Total params: 824,554$" "$B" summary models/cnn.arch
 expect 0 "Total mult-adds \(M\): 4.64" "$B" summary models/cnn.arch --macs
 expect 0 "\"total_params\": 824554" "$B" summary models/cnn.arch --json
-expect 0 "params .*824554 → .*\([0-9.]+×\)" "$B" summary models/cnn.arch models/cnn-dsc.arch
+expect 0 "params .*824,554 → 808,522 .*\(1.02×\)" "$B" summary models/cnn.arch models/cnn-dsc.arch
 
 # bad input: clear messages, non-zero exits, no crashes
 expect 1 "/nonexistent-dir.*dataset-fashion-mnist" "$B" eval models/cnn.arch --data /nonexistent-dir
@@ -67,6 +67,18 @@ expect 0 "" "$B" infer "$T/m.slim" --input "$T/x.npy" --output "$T/y.npy"
 [ "$(head -c 6 "$T/y.npy" | tail -c 5)" = "NUMPY" ] && grep -aq "(2, 10)" "$T/y.npy" && ok || bad "infer wrote no [2, 10] .npy"
 expect 1 "has shape \[2, 1, 28, 28\] but the model expects \[-1, 3, 16, 16\]" "$B" infer models/seed/conv.arch --input "$T/x.npy" --output "$T/z.npy"
 [ ! -e "$T/z.npy" ] && ok || bad "a failed infer left an output file"
+
+# ONNX: export a trained model, use the .onnx wherever a model goes, same logits
+expect 0 "usage: slimnn export" "$B" export --help
+expect 0 "" "$B" export "$T/m.slim" -o "$T/m.onnx"
+expect 0 "^Total params: 824,554$" "$B" summary "$T/m.onnx"
+expect 0 "" "$B" infer "$T/m.onnx" --input "$T/x.npy" --output "$T/y2.npy"
+cmp -s "$T/y.npy" "$T/y2.npy" && ok || bad "the exported ONNX model gives other logits than the .slim"
+printf 'input x shape=1x8x8\nconv c out=2 k=3 pad=1 mode=circular\n' >"$T/circ.arch"
+expect 1 "circular" "$B" export "$T/circ.arch" -o "$T/circ.onnx"
+[ ! -e "$T/circ.onnx" ] && ok || bad "a failed export left a file"
+head -c 100 "$T/m.onnx" >"$T/cut.onnx"
+expect 1 "cut.onnx" "$B" summary "$T/cut.onnx"
 
 # resume: 1 epoch + resume to 2 equals 2 straight epochs (constant schedule: same lr path)
 r="--limit 300 --quiet --schedule const --lr 0.02"

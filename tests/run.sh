@@ -3,6 +3,8 @@
 # prints one closing line "N passed, N failed" over all of them.
 cd "$(dirname "$0")/.." || exit 2
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+# idle OpenMP threads sleep instead of spinning: suites stay fast when the machine is shared
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 pass=0; fail=0
 run() { # NAME CMD...: run a suite, add its "N passed, N failed" line to the totals
@@ -19,7 +21,10 @@ run() { # NAME CMD...: run a suite, add its "N passed, N failed" line to the tot
 }
 run "unit tests" ./build/slimnn_tests
 run "unit tests (ASan+UBSan)" ./build-asan/slimnn_tests
-run "CLI tests" bash tests/cli.sh ./build/slimnn
-run "CLI tests (ASan+UBSan)" bash tests/cli.sh ./build-asan/slimnn
+for t in tests/cli.sh tests/cli_*.sh; do
+	[ -e "$t" ] || continue
+	run "$t" bash "$t" ./build/slimnn
+	run "$t (ASan+UBSan)" bash "$t" ./build-asan/slimnn
+done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

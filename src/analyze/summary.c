@@ -2,6 +2,7 @@
  * torchsummary does (4 bytes a value, MB = 1024^2, forward/backward = 2 x every layer output),
  * mult-adds as torchinfo counts them, and non-zero counts for pruned models. */
 #include <math.h>
+#include <stdarg.h>
 #include "core/internal.h"
 
 static size_t count_nonzero(const sn_tensor *t)
@@ -22,17 +23,36 @@ uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only)
 	return n->op == SN_OP_CONV ? m * (uint64_t)n->out.h * n->out.w : m;
 }
 
+/* Appends to the text in buf, truncating at len. */
+__attribute__((format(printf, 3, 4))) static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t k = strlen(buf);
+	if (k + 1 >= len) return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + k, len - k, fmt, ap);
+	va_end(ap);
+}
+
+/* " s2" or " s2x1": a stride or dilation, with both sides where they differ */
+static void append_pair(char *buf, size_t len, char tag, int h, int w)
+{
+	if (h == w) append(buf, len, " %c%d", tag, h);
+	else append(buf, len, " %c%dx%d", tag, h, w);
+}
+
 static void kernel_text(const sn_graph *g, const sn_node *n, char *buf, size_t len)
 {
 	buf[0] = 0;
 	if (n->op == SN_OP_CONV) {
 		const sn_conv_attr *a = &n->a.conv;
-		int k = snprintf(buf, len, "%dx%d", a->kh, a->kw);
-		if (a->sh > 1 || a->sw > 1) k += snprintf(buf + k, len - k, " s%d", a->sh);
-		if (a->dh > 1 || a->dw > 1) k += snprintf(buf + k, len - k, " d%d", a->dh);
-		if (a->groups > 1) snprintf(buf + k, len - k, " g%d", a->groups);
+		append(buf, len, "%dx%d", a->kh, a->kw);
+		if (a->sh > 1 || a->sw > 1) append_pair(buf, len, 's', a->sh, a->sw);
+		if (a->dh > 1 || a->dw > 1) append_pair(buf, len, 'd', a->dh, a->dw);
+		if (a->groups > 1) append(buf, len, " g%d", a->groups);
 	} else if (n->op == SN_OP_MAXPOOL || n->op == SN_OP_AVGPOOL) {
-		snprintf(buf, len, "%dx%d s%d", n->a.pool.kh, n->a.pool.kw, n->a.pool.sh);
+		append(buf, len, "%dx%d", n->a.pool.kh, n->a.pool.kw);
+		append_pair(buf, len, 's', n->a.pool.sh, n->a.pool.sw);
 	} else if (n->op == SN_OP_LINEAR) {
 		snprintf(buf, len, "%d->%d", g->node[n->in[0]].out.c, n->a.linear.out);
 	}
@@ -77,7 +97,7 @@ int sn_summarize(const sn_graph *g, int batch, sn_summary *s)
 void sn_summary_free(sn_summary *s) { free(s->rows); s->rows = NULL; }
 
 /* 1234567 -> "1,234,567" */
-static const char *commas(uint64_t v, char *buf)
+const char *sn_thousands(uint64_t v, char buf[32])
 {
 	char tmp[32];
 	int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)v), o = 0;
@@ -110,20 +130,20 @@ void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags)
 	for (int i = 0; i < s->n_rows; i++) {
 		const sn_summary_row *r = &s->rows[i];
 		shape_text(r->out, s->batch, sh, sizeof sh);
-		fprintf(f, "%20s  %25s %15s", r->label, sh, commas(r->params, a));
+		fprintf(f, "%20s  %25s %15s", r->label, sh, sn_thousands(r->params, a));
 		if (wide) {
 			char sp[16] = "";
 			if (r->params) snprintf(sp, sizeof sp, "%.1f%%", 100.0 * (1.0 - (double)r->nonzero / r->params));
-			fprintf(f, " %12s %14s %9s", r->kernel, commas(r->macs, b), sp);
+			fprintf(f, " %12s %14s %9s", r->kernel, sn_thousands(r->macs, b), sp);
 		}
 		fputc('\n', f);
 	}
 	fprintf(f, "%s%s\n", eq, extra_eq);
-	fprintf(f, "Total params: %s\n", commas(s->params, a));
-	fprintf(f, "Trainable params: %s\n", commas(s->trainable, a));
-	fprintf(f, "Non-trainable params: %s\n", commas(s->params - s->trainable, a));
+	fprintf(f, "Total params: %s\n", sn_thousands(s->params, a));
+	fprintf(f, "Trainable params: %s\n", sn_thousands(s->trainable, a));
+	fprintf(f, "Non-trainable params: %s\n", sn_thousands(s->params - s->trainable, a));
 	if (wide) {
-		fprintf(f, "Non-zero params: %s (%.2f%% sparse)\n", commas(s->nonzero, a),
+		fprintf(f, "Non-zero params: %s (%.2f%% sparse)\n", sn_thousands(s->nonzero, a),
 		        s->params ? 100.0 * (1.0 - (double)s->nonzero / s->params) : 0.0);
 		fprintf(f, "Total mult-adds (M): %.2f\n", (double)s->macs * fabs((double)s->batch) / 1e6);
 		if (s->macs_nonzero != s->macs)

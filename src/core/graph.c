@@ -208,6 +208,17 @@ void sn_graph_init_params(sn_graph *g, uint64_t seed)
 
 /* ---------------------------------------------------------------- runtime */
 
+/* ReLU, ReLU6 and Flatten may work in place on their producer's output (and gradient) when
+ * they are its only consumer, the producer is not the caller's input, and the producer's own
+ * backward does not read its output (Sigmoid, ReLU, ReLU6 do; those aliased already count). */
+static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, const char *aliased)
+{
+	if (n->op != SN_OP_RELU && n->op != SN_OP_RELU6 && n->op != SN_OP_FLATTEN) return 0;
+	int p = n->in[0];
+	sn_op po = g->node[p].op;
+	return p > 0 && consumers[p] == 1 && !aliased[p] && po != SN_OP_SIGMOID && po != SN_OP_RELU && po != SN_OP_RELU6;
+}
+
 int sn_graph_plan(sn_graph *g, int batch, int train)
 {
 	if (batch <= 0) return sn_seterr(SN_EINVAL, "batch size must be positive");
@@ -219,6 +230,12 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 	sn_get_threads();
 	g->batch = batch;
 	g->train = train;
+	int *consumers = calloc(g->n_node, sizeof *consumers);
+	char *aliased = calloc(g->n_node, 1);
+	if (!consumers || !aliased) { free(consumers); free(aliased); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	for (int i = 0; i < g->n_node; i++)
+		for (int k = 0; k < g->node[i].n_in; k++) consumers[g->node[i].in[k]]++;
+	for (int i = 1; i < g->n_node; i++) aliased[i] = (char)can_alias(g, &g->node[i], consumers, aliased);
 	size_t total = 0, ws = 0;
 	for (int i = 0; i < g->n_node; i++) {
 		sn_node *n = &g->node[i];
@@ -229,7 +246,7 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 		for (int k = 0; k < n->n_in; k++) n->needs_grad |= g->node[n->in[k]].needs_grad;
 		n->saved_bytes = n->ws_bytes = 0;
 		sn_op_get(n->op)->run(g, n, SN_ACT_SIZES);
-		size_t out = (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
+		size_t out = aliased[i] ? 0 : (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
 		if (n->op != SN_OP_INPUT) total += sn_align(out);
 		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) total += sn_align(out);
 		total += sn_align(n->saved_bytes);
@@ -238,21 +255,30 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 	total += sn_align(ws);
 	free(g->arena);
 	g->arena = aligned_alloc(SN_ALIGN, sn_align(total ? total : SN_ALIGN));
-	if (!g->arena) return sn_seterr(SN_ENOMEM, "out of memory: the batch of %d needs %zu MB", batch, total >> 20);
+	if (!g->arena) {
+		free(consumers); free(aliased);
+		return sn_seterr(SN_ENOMEM, "out of memory: the batch of %d needs %zu MB", batch, total >> 20);
+	}
 	g->arena_bytes = total;
 	unsigned char *p = g->arena;
 	for (int i = 0; i < g->n_node; i++) {
 		sn_node *n = &g->node[i];
 		size_t out = (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
 		n->y = n->dy = NULL; n->saved = NULL;
-		if (n->op != SN_OP_INPUT) { n->y = (float *)p; p += sn_align(out); }
-		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) { n->dy = (float *)p; p += sn_align(out); }
+		if (aliased[i]) {
+			n->y = g->node[n->in[0]].y;
+			n->dy = g->node[n->in[0]].dy;
+		} else {
+			if (n->op != SN_OP_INPUT) { n->y = (float *)p; p += sn_align(out); }
+			if (train && (n->op != SN_OP_INPUT || n->needs_grad)) { n->dy = (float *)p; p += sn_align(out); }
+		}
 		if (n->saved_bytes) { n->saved = p; p += sn_align(n->saved_bytes); }
 	}
 	g->ws = (float *)p; g->ws_bytes = ws;
 	g->planned_batch = batch;
 	g->planned_train = train;
 	g->planned_input_grad = g->input_grad;
+	free(consumers); free(aliased);
 	return SN_OK;
 }
 

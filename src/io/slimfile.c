@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <strings.h>
 #include <zlib.h>
 #include "core/internal.h"
 #include "io/io_internal.h"
+#include "sparse/sparse.h"
 
 /* ---------------------------------------------------------------- format constants */
 
@@ -39,8 +41,8 @@ static const unsigned char slim_magic[8] = {0x89, 'S', 'L', 'I', 'M', '\r', '\n'
 #define SLIM_TRNS_M 1u
 #define SLIM_TRNS_V 2u
 
-enum { SLIM_TENSOR_DENSE_F32 = 0 };       /* tensor value encodings */
-enum { SLIM_MASK_BITMAP = 0 };            /* mask encodings */
+enum { SLIM_TENSOR_DENSE_F32 = 0 };       /* tensor value encodings; sparse ones: src/sparse */
+enum { SLIM_MASK_BITMAP = 0, SLIM_MASK_IMPLIED = 1 };  /* mask encodings */
 
 /* ---------------------------------------------------------------- errors */
 
@@ -116,13 +118,15 @@ static const char *dec_dense_f32(const unsigned char *p, size_t len, float *out,
 
 static const slim_codec codecs[] = {
 	[SLIM_TENSOR_DENSE_F32] = {"dense f32", enc_dense_f32, dec_dense_f32},
+	[SN_ENC_CSR8] = {"csr u8", sn_enc_csr8, sn_dec_csr8},
+	[SN_ENC_CSR16] = {"csr u16", sn_enc_csr16, sn_dec_csr16},
+	[SN_ENC_BITMAP] = {"bitmap", sn_enc_bitmap, sn_dec_bitmap},
 };
 #define N_CODECS ((int)(sizeof codecs / sizeof codecs[0]))
 
 static int choose_encoding(const sn_tensor *t)
 {
-	(void)t;
-	return SLIM_TENSOR_DENSE_F32;
+	return sn_sparse_choose(t);   /* the smallest payload; dense for small tensors and ties */
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -212,11 +216,14 @@ static void put_masks(sn_buf *b, const sn_graph *g)
 	for (int i = 0; i < g->n_tensor; i++) {
 		const sn_tensor *t = &g->tensor[i];
 		if (!t->mask) continue;
-		size_t nb = (t->n + 7) / 8;
+		/* a mask that is exactly "value != 0" costs nothing: the values already say it */
+		int implied = sn_mask_implied(t);
+		size_t nb = implied ? 0 : (t->n + 7) / 8;
 		sn_buf_put(b, t->name, strnlen(t->name, SLIM_NAME_BYTES - 1));
 		put_u8(b, 0);
-		put_u8(b, SLIM_MASK_BITMAP);
+		put_u8(b, implied ? SLIM_MASK_IMPLIED : SLIM_MASK_BITMAP);
 		sn_buf_u64(b, nb);
+		if (implied) continue;
 		if (sn_buf_reserve(b, nb)) return;
 		unsigned char *q = b->p + b->len;
 		memset(q, 0, nb);
@@ -645,18 +652,18 @@ static int read_one_mask(slim_rd *r, const slim_file *f, sn_graph *g, unsigned c
 	int k = sn_tensor_find(g, name);
 	if (k < 0) return bad(f->path, "has a mask for tensor '%s' that its architecture does not define", shown);
 	if (seen[k]) return bad(f->path, "is malformed: it holds two masks for tensor '%s'", shown);
-	if (enc != SLIM_MASK_BITMAP)
+	if (enc != SLIM_MASK_BITMAP && enc != SLIM_MASK_IMPLIED)
 		return bad(f->path, "stores the mask of tensor '%s' in encoding %u, which this build does not know", shown, enc);
 	sn_tensor *t = &g->tensor[k];
-	size_t nb = (t->n + 7) / 8;
+	size_t nb = enc == SLIM_MASK_IMPLIED ? 0 : (t->n + 7) / 8;
 	if (plen != nb)
 		return bad(f->path, "is malformed: the mask of tensor '%s' has %llu bytes, its %zu values need %zu",
 		           shown, (unsigned long long)plen, t->n, nb);
-	if (t->n % 8 && (q[nb - 1] >> (t->n % 8)))
+	if (nb && t->n % 8 && (q[nb - 1] >> (t->n % 8)))
 		return bad(f->path, "is malformed: the mask of tensor '%s' has bits set past its last value", shown);
 	uint8_t *m = malloc(t->n ? t->n : 1);
 	if (!m) return sn_seterr(SN_ENOMEM, "out of memory reading model file '%s'", f->path);
-	for (size_t i = 0; i < t->n; i++) m[i] = (q[i / 8] >> (i % 8)) & 1;
+	for (size_t i = 0; i < t->n; i++) m[i] = enc == SLIM_MASK_IMPLIED ? t->data[i] != 0.0f : (q[i / 8] >> (i % 8)) & 1;
 	free(t->mask);
 	t->mask = m;
 	seen[k] = 1;
@@ -785,7 +792,14 @@ sn_graph *sn_load_any(const char *path, sn_meta *meta)
 	/* The signature's first byte is not text: even a model file cut short after one byte is
 	 * reported as a damaged model file rather than as nonsense architecture text. */
 	if (head[0] == slim_magic[0]) return sn_model_load(path, meta, NULL);
+	/* ONNX by extension, or by content: a ModelProto starts with field 1 (ir_version, varint:
+	 * 0x08) or, from some writers, another field tag; architecture text never starts with 0x08 */
+	size_t pl = strlen(path);
+	if (head[0] == 0x08 || (pl > 5 && !strcasecmp(path + pl - 5, ".onnx"))) return sn_onnx_load(path, meta);
 	sn_graph *g = sn_arch_load(path);
-	if (g && meta) meta_defaults(meta);
+	if (!g) return NULL;
+	/* an architecture is used as PyTorch would build it: default-initialised weights */
+	sn_graph_init_params(g, 0);
+	if (meta) meta_defaults(meta);
 	return g;
 }

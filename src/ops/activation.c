@@ -13,12 +13,13 @@ static inline float act_f(sn_op op, float x)
 	}
 }
 
-/* derivative from input x and output y */
+/* derivative from input x and output y. ReLU and ReLU6 read only y (y in (0, 6) exactly when
+ * x is), which lets them run in place on their producer's buffer (see sn_graph_plan). */
 static inline float act_d(sn_op op, float x, float y)
 {
 	switch (op) {
-	case SN_OP_RELU: return x > 0;
-	case SN_OP_RELU6: return x > 0 && x < 6;
+	case SN_OP_RELU: return y > 0;
+	case SN_OP_RELU6: return y > 0 && y < 6;
 	case SN_OP_SIGMOID: return y * (1 - y);
 	default: return x < -3 ? 0 : x <= 3 ? x / 3 + 0.5f : 1;
 	}
@@ -51,7 +52,7 @@ int sn_op_activation(sn_graph *g, sn_node *n, sn_action act)
 		float *dx = p->dy;
 		if (!acc && op == SN_OP_RELU) { /* the hot one, branch-free */
 			#pragma omp parallel for simd schedule(static)
-			for (size_t i = 0; i < N; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;
+			for (size_t i = 0; i < N; i++) dx[i] = y[i] > 0 ? dy[i] : 0.0f;
 			return SN_OK;
 		}
 		#pragma omp parallel for schedule(static)

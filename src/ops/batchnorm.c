@@ -28,16 +28,16 @@ static void bn_forward(sn_graph *g, sn_node *n)
 	for (int c = 0; c < C; c++) {
 		float mean, istd;
 		if (g->train) {
+			/* one pass: sum and sum of squares in double (no cancellation at these scales) */
 			double s = 0, ss = 0;
 			for (int b = 0; b < B; b++) {
 				const float *xc = x + ((size_t)b * C + c) * HW;
-				for (int i = 0; i < HW; i++) s += xc[i];
+				#pragma omp simd reduction(+ : s, ss)
+				for (int i = 0; i < HW; i++) { s += xc[i]; ss += (double)xc[i] * xc[i]; }
 			}
 			double m = (double)B * HW, mu = s / m;
-			for (int b = 0; b < B; b++) {
-				const float *xc = x + ((size_t)b * C + c) * HW;
-				for (int i = 0; i < HW; i++) { double d = xc[i] - mu; ss += d * d; }
-			}
+			ss = ss - s * mu;   /* sum of squared deviations */
+			if (ss < 0) ss = 0;
 			double var = ss / m;
 			mean = (float)mu;
 			istd = (float)(1.0 / sqrt(var + eps));

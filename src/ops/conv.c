@@ -101,34 +101,54 @@ static void forward_image(sn_graph *g, sn_node *n, const float *x, float *col, s
 			for (int p = 0; p < ohw; p++) y[(size_t)o * ohw + p] += b->data[o];
 }
 
+/* [B][rows][hw] <-> [rows][B*hw]; to_rows = 1 goes left to right. bias (may be NULL) is added
+ * per row on the way back. */
+static void batch_transpose(float *batched, int B, int rows, size_t hw, float *byrow, int to_rows, const float *bias)
+{
+	#pragma omp parallel for schedule(static)
+	for (int r = 0; r < rows; r++)
+		for (int b = 0; b < B; b++) {
+			float *x = batched + ((size_t)b * rows + r) * hw, *t = byrow + ((size_t)r * B + b) * hw;
+			if (to_rows) { memcpy(t, x, hw * sizeof *t); continue; }
+			if (!bias) { memcpy(x, t, hw * sizeof *x); continue; }
+			for (size_t q = 0; q < hw; q++) x[q] = t[q] + bias[r];
+		}
+}
+
+/* Training plans keep the batch's col as one matrix, so forward is one large GEMM per group
+ * into [Cout x B*OH*OW] (in the workspace), then a transpose to NCHW. */
+static void forward_batched(sn_graph *g, sn_node *n)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	sn_shape in = sn_in(g, n, 0)->out;
+	sn_conv_geom ge = geom(n, in);
+	const int B = g->batch, G = a->groups, mg = a->out_c / G, kg = in.c / G * a->kh * a->kw;
+	const size_t ohw = (size_t)n->out.h * n->out.w, K = B * ohw, xs = sn_shape_numel(in);
+	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
+	float *col = n->saved, *yT = g->ws;
+	#pragma omp parallel for schedule(static)
+	for (int b = 0; b < B; b++) sn_im2col(X + b * xs, &ge, col + b * ohw, K);
+	for (int gi = 0; gi < G; gi++)
+		sn_gemm(0, 0, mg, (int)K, kg, 1.0f, w + (size_t)gi * mg * kg, kg, col + (size_t)gi * kg * K, (int)K, 0.0f,
+		        yT + (size_t)gi * mg * K, (int)K);
+	sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
+	batch_transpose(n->y, B, a->out_c, ohw, yT, 0, bias ? bias->data : NULL);
+}
+
 static void conv_forward(sn_graph *g, sn_node *n)
 {
 	sn_shape in = sn_in(g, n, 0)->out;
 	const float *X = sn_in(g, n, 0)->y;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), cs = col_floats(n, in);
-	const size_t ohw = (size_t)n->out.h * n->out.w;
-	const int B = g->batch, T = sn_get_threads();
-	float *keep = n->saved;   /* present in training plans: the batch's col, kept for dW */
-	const size_t ld = keep ? B * ohw : ohw;
+	const int B = g->batch, T = sn_get_threads(), ohw = n->out.h * n->out.w;
+	if (n->saved) { forward_batched(g, n); return; }
 	if (B < T) { /* few images: parallelise inside each GEMM instead */
-		for (int b = 0; b < B; b++)
-			forward_image(g, n, X + b * xs, keep ? keep + b * ohw : g->ws, ld, n->y + b * ys);
+		for (int b = 0; b < B; b++) forward_image(g, n, X + b * xs, g->ws, ohw, n->y + b * ys);
 		return;
 	}
 	#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++) {
-		float *col = keep ? keep + b * ohw : g->ws + (size_t)omp_get_thread_num() * cs;
-		forward_image(g, n, X + b * xs, col, ld, n->y + b * ys);
-	}
-}
-
-/* [B][rows][hw] -> [rows][B*hw] */
-static void batch_transpose(const float *src, int B, int rows, size_t hw, float *dst)
-{
-	#pragma omp parallel for schedule(static)
-	for (int r = 0; r < rows; r++)
-		for (int b = 0; b < B; b++)
-			memcpy(dst + ((size_t)r * B + b) * hw, src + ((size_t)b * rows + r) * hw, hw * sizeof *dst);
+	for (int b = 0; b < B; b++)
+		forward_image(g, n, X + b * xs, g->ws + (size_t)omp_get_thread_num() * cs, ohw, n->y + b * ys);
 }
 
 /* dW += dY' col'^T per group, one GEMM over the whole batch; db = row sums of dY'. */
@@ -139,10 +159,10 @@ static void weight_grad(sn_graph *g, sn_node *n)
 	const int G = a->groups, mg = a->out_c / G, B = g->batch, kg = p->out.c / G * a->kh * a->kw;
 	const size_t ohw = (size_t)n->out.h * n->out.w, K = B * ohw;
 	float *dyT = g->ws, *col = n->saved;
-	batch_transpose(n->dy, B, a->out_c, ohw, dyT);
+	batch_transpose(n->dy, B, a->out_c, ohw, dyT, 1, NULL);
 	if (is_pointwise(a)) {
 		col = dyT + (size_t)a->out_c * K;
-		batch_transpose(p->y, B, p->out.c, ohw, col);
+		batch_transpose(p->y, B, p->out.c, ohw, col, 1, NULL);
 	}
 	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *bias = sn_t(g, n, SN_T_BIAS);
 	for (int gi = 0; gi < G; gi++)

@@ -25,11 +25,13 @@ int sn_op_flatten(sn_graph *g, sn_node *n, sn_action act)
 		n->out = (sn_shape){2, (int)sn_shape_numel(p->out), 1, 1};
 		return SN_OK;
 	case SN_ACT_SIZES: return SN_OK;
-	case SN_ACT_FORWARD: memcpy(n->y, p->y, N * sizeof(float)); return SN_OK;
+	case SN_ACT_FORWARD:
+		if (n->y != p->y) memcpy(n->y, p->y, N * sizeof(float));   /* else aliased: nothing to do */
+		return SN_OK;
 	case SN_ACT_BACKWARD:
 		if (!p->needs_grad) return SN_OK;
 		if (sn_dy_accumulate(p)) for (size_t i = 0; i < N; i++) p->dy[i] += n->dy[i];
-		else memcpy(p->dy, n->dy, N * sizeof(float));
+		else if (p->dy != n->dy) memcpy(p->dy, n->dy, N * sizeof(float));
 		return SN_OK;
 	}
 	return SN_OK;

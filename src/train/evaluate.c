@@ -1,11 +1,11 @@
 /* Test-set evaluation: mean loss, accuracy and the confusion matrix, in inference mode. */
 #include "core/internal.h"
+#include "train/train_internal.h"
 
-int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
+int sn_check_data(const sn_graph *g, const sn_dataset *d)
 {
-	memset(r, 0, sizeof *r);
-	const int classes = sn_graph_output_shape(g).c;
 	sn_shape in = sn_graph_input_shape(g);
+	const int classes = sn_graph_output_shape(g).c;
 	if ((size_t)d->c * d->h * d->w != sn_shape_numel(in)) {
 		char s[64];
 		return sn_seterr(SN_ESHAPE, "the model expects inputs %s but the data set has %dx%dx%d images",
@@ -13,9 +13,20 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 	}
 	if (classes < d->classes || classes > 16)
 		return sn_seterr(SN_ESHAPE, "the model has %d outputs but the data set has %d classes", classes, d->classes);
-	if (d->n == 0) return sn_seterr(SN_EINVAL, "the evaluation set is empty");
+	if (d->n == 0) return sn_seterr(SN_EINVAL, "the data set is empty");
+	return SN_OK;
+}
+
+int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
+{
+	memset(r, 0, sizeof *r);
+	const int classes = sn_graph_output_shape(g).c;
+	sn_shape in = sn_graph_input_shape(g);
+	int rc = sn_check_data(g, d);
+	if (rc) return rc;
 	batch = SN_MIN(batch, d->n);
-	int train = g->train, rc = sn_graph_plan(g, batch, 0);
+	int train = g->train;
+	rc = sn_graph_plan(g, batch, 0);
 	if (rc) return rc;
 	g->train = 0;
 	float *x = malloc((size_t)batch * sn_shape_numel(in) * sizeof *x);

@@ -1,8 +1,10 @@
 /* Learning-rate schedules: constant, step, cosine (per step, to zero), and one-cycle with
  * PyTorch's OneCycleLR defaults (cosine warm-up from lr/25 over pct_start, then cosine
- * annealing to lr/25/1e4; momentum cycled 0.95 -> 0.85 -> 0.95). */
+ * annealing to lr/25/1e4; momentum cycled inversely, see sn_schedule_momentum). */
 #include <math.h>
 #include "train/train_internal.h"
+
+#define SN_MINF(a, b) ((a) < (b) ? (a) : (b))
 
 static double cos_anneal(double start, double end, double pct)
 {
@@ -26,7 +28,7 @@ float sn_schedule_lr(const sn_train_opts *o, uint64_t step, uint64_t total, int 
 		int epoch = (int)(step / (uint64_t)steps_per_epoch);
 		return o->lr * powf(o->gamma, (float)(epoch / (o->step_size > 0 ? o->step_size : 1)));
 	}
-	case SN_SCHED_COSINE: return (float)cos_anneal(o->lr, 0.0, total > 1 ? (double)step / (total - 1) : 1.0);
+	case SN_SCHED_COSINE: return (float)cos_anneal(o->lr, 0.0, total ? (double)step / total : 1.0);   /* CosineAnnealingLR, T_max = total */
 	case SN_SCHED_ONECYCLE: {
 		double pct, lo = o->lr / 25.0, fin = lo / 1e4;
 		return onecycle_phase(o, step, total, &pct) == 1 ? (float)cos_anneal(lo, o->lr, pct)
@@ -36,9 +38,12 @@ float sn_schedule_lr(const sn_train_opts *o, uint64_t step, uint64_t total, int 
 	}
 }
 
+/* One-cycle cycles momentum (Adam: beta1) inversely to the lr, +-0.05 around the configured
+ * value: PyTorch's 0.95 -> 0.85 -> 0.95 for the default 0.9. */
 float sn_schedule_momentum(const sn_train_opts *o, uint64_t step, uint64_t total)
 {
-	if (o->schedule != SN_SCHED_ONECYCLE || o->optimizer != SN_OPT_SGD) return o->optimizer == SN_OPT_ADAM ? o->beta1 : o->momentum;
-	double pct, hi = o->momentum, lo = o->momentum - 0.1;
+	const float m = o->optimizer == SN_OPT_ADAM ? o->beta1 : o->momentum;
+	if (o->schedule != SN_SCHED_ONECYCLE || m == 0) return m;
+	double pct, hi = SN_MINF(m + 0.05, 0.999), lo = m - 0.05 > 0 ? m - 0.05 : 0;
 	return onecycle_phase(o, step, total, &pct) == 1 ? (float)cos_anneal(hi, lo, pct) : (float)cos_anneal(lo, hi, pct);
 }

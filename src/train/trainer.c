@@ -15,7 +15,7 @@ sn_train_opts sn_train_defaults(void)
 		.beta1 = 0.9f, .beta2 = 0.999f, .adam_eps = 1e-8f,
 		.optimizer = SN_OPT_SGD, .schedule = SN_SCHED_ONECYCLE, .step_size = 3, .gamma = 0.1f,
 		.pct_start = 0.3f, .augment = {2, 0}, .seed = 1, .progress = -1, .checkpoint = NULL,
-		.max_loss = 1e4f,
+		.max_loss = 1e4f, .teacher = NULL, .kd_alpha = 0.7f, .kd_t = 4.0f,
 	};
 }
 
@@ -73,7 +73,9 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		int n = SN_MIN(o->batch, tr->n - s);
 		sn_dataset_batch(tr, b->perm + s, n, &o->augment, &st->rng, b->x, b->y);
 		const float *z = sn_graph_forward(g, b->x, n);
-		double l = sn_softmax_xent(z, b->y, n, classes, b->dlogits, &correct);
+		double l = o->teacher ? sn_distill_xent(z, sn_graph_forward(o->teacher, b->x, n), b->y, n, classes, o->kd_alpha,
+		                                        o->kd_t, b->dlogits, &correct)
+		                      : sn_softmax_xent(z, b->y, n, classes, b->dlogits, &correct);
 		if (!isfinite(l) || l / n > o->max_loss)
 			return sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr", isfinite(l) ? "exploded" : "NaN",
 			                 st->epoch + 1, k + 1);
@@ -107,19 +109,25 @@ static int save_checkpoint(sn_graph *g, const sn_train_opts *o, sn_train_state *
 	return sn_model_save(g, meta, st, o->checkpoint);
 }
 
+/* The teacher runs in inference mode on the student's batches: same input and outputs. */
+static int plan_teacher(const sn_train_opts *o, int classes, sn_shape in)
+{
+	sn_shape ti = sn_graph_input_shape(o->teacher);
+	if (sn_shape_numel(ti) != sn_shape_numel(in) || sn_graph_output_shape(o->teacher).c != classes)
+		return sn_seterr(SN_ESHAPE, "the teacher must take the student's input and give its %d outputs", classes);
+	if (!(o->kd_t > 0) || !(o->kd_alpha >= 0 && o->kd_alpha <= 1))
+		return sn_seterr(SN_EINVAL, "distillation needs a temperature > 0 and an alpha in [0, 1]");
+	return sn_graph_plan(o->teacher, o->batch, 0);
+}
+
 int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_train_opts *o,
              sn_train_state *st_in, sn_meta *meta)
 {
 	sn_train_state local = {0}, *st = st_in ? st_in : &local;
 	const int classes = sn_graph_output_shape(g).c;
 	sn_shape in = sn_graph_input_shape(g);
-	if ((size_t)tr->c * tr->h * tr->w != sn_shape_numel(in)) {
-		char s[64];
-		return sn_seterr(SN_ESHAPE, "the model expects inputs %s but the data set has %dx%dx%d images",
-		                 sn_shape_str(in, s, sizeof s), tr->c, tr->h, tr->w);
-	}
-	if (classes < tr->classes)
-		return sn_seterr(SN_ESHAPE, "the model has %d outputs but the data set has %d classes", classes, tr->classes);
+	int rc0 = sn_check_data(g, tr);
+	if (rc0) return rc0;
 	if (o->batch <= 0 || o->epochs < 0 || tr->n == 0) return sn_seterr(SN_EINVAL, "nothing to train: check --batch, --epochs and the data");
 	if (!st->present) {
 		sn_rng_seed(&st->rng, o->seed);
@@ -134,6 +142,7 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	int rc = !st->opt_m || (o->optimizer == SN_OPT_ADAM && !st->opt_v) ? sn_seterr(SN_ENOMEM, "out of memory") : SN_OK;
 	if (!rc) rc = alloc_buffers(&b, sn_shape_numel(in), o->batch, classes, tr->n);
 	if (!rc) rc = sn_graph_plan(g, o->batch, 1);
+	if (!rc && o->teacher) rc = plan_teacher(o, classes, in);
 	int show = o->progress < 0 ? isatty(2) : o->progress;
 	g->profile = getenv("SN_PROFILE") != NULL;
 	sn_apply_masks(g);

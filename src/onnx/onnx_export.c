@@ -1,0 +1,370 @@
+/* slimnn graph -> ONNX (opset 13). One ONNX node per slimnn node, named like it, and its output
+ * value named like it too, so a model keeps its layer names through a round trip; parameters
+ * and buffers become float32 initializers named like the tensors ("conv1.weight"). A few
+ * operators need two ONNX nodes: padding modes other than zeros (Pad + Conv), Hardswish
+ * (HardSigmoid + Mul, as torch writes it below opset 14). Every allocation goes into one list
+ * freed at the end, so the builder has no per-message cleanup. */
+#include <math.h>
+#include "onnx/onnx_internal.h"
+#include "io/io_internal.h"
+
+typedef struct {
+	void **mem; size_t n_mem, cap_mem;
+	int oom;
+	Onnx__NodeProto **node; size_t n_node, cap_node;
+	Onnx__TensorProto **init; size_t n_init, cap_init;
+} ex;
+
+static void *grow(ex *e, void **arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap) return *arr;
+	size_t c = *cap ? 2 * *cap : 16;
+	void *p = realloc(*arr, c * size);
+	if (!p) { e->oom = 1; return NULL; }
+	*arr = p; *cap = c;
+	return p;
+}
+
+static void *al(ex *e, size_t size)
+{
+	if (e->oom || !grow(e, (void **)&e->mem, &e->cap_mem, e->n_mem, sizeof *e->mem)) return NULL;
+	void *p = calloc(1, size ? size : 1);
+	if (!p) { e->oom = 1; return NULL; }
+	return e->mem[e->n_mem++] = p;
+}
+
+static char *str(ex *e, const char *s)
+{
+	char *p = al(e, strlen(s) + 1);
+	if (p) strcpy(p, s);
+	return p;
+}
+
+static char *strf(ex *e, const char *a, const char *b)
+{
+	char buf[3 * SN_NAME_MAX];
+	snprintf(buf, sizeof buf, "%s%s", a, b);
+	return str(e, buf);
+}
+
+/* ---------------------------------------------------------------- attributes */
+
+static Onnx__AttributeProto *attr_new(ex *e, const char *name, Onnx__AttributeProto__AttributeType type)
+{
+	Onnx__AttributeProto *a = al(e, sizeof *a);
+	if (!a) return NULL;
+	onnx__attribute_proto__init(a);
+	a->name = str(e, name);
+	a->has_type = 1;
+	a->type = type;
+	return a;
+}
+
+static Onnx__AttributeProto *a_int(ex *e, const char *name, int64_t v)
+{
+	Onnx__AttributeProto *a = attr_new(e, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+	if (a) { a->has_i = 1; a->i = v; }
+	return a;
+}
+
+static Onnx__AttributeProto *a_float(ex *e, const char *name, float v)
+{
+	Onnx__AttributeProto *a = attr_new(e, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+	if (a) { a->has_f = 1; a->f = v; }
+	return a;
+}
+
+static Onnx__AttributeProto *a_ints(ex *e, const char *name, int n, const int *v)
+{
+	Onnx__AttributeProto *a = attr_new(e, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+	int64_t *p = al(e, n * sizeof *p);
+	if (!a || !p) return NULL;
+	for (int i = 0; i < n; i++) p[i] = v[i];
+	a->n_ints = n;
+	a->ints = p;
+	return a;
+}
+
+static Onnx__AttributeProto *a_str(ex *e, const char *name, const char *v)
+{
+	Onnx__AttributeProto *a = attr_new(e, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+	char *s = str(e, v);
+	if (!a || !s) return NULL;
+	a->has_s = 1;
+	a->s.data = (uint8_t *)s;
+	a->s.len = strlen(s);
+	return a;
+}
+
+/* ---------------------------------------------------------------- nodes and initializers */
+
+/* Appends a node; inputs is a NULL-terminated list, attrs a NULL-terminated list. */
+static void add_node(ex *e, const char *op, const char *name, const char *const *inputs, const char *output,
+                     Onnx__AttributeProto *const *attrs)
+{
+	Onnx__NodeProto *n = al(e, sizeof *n);
+	if (!n || !grow(e, (void **)&e->node, &e->cap_node, e->n_node, sizeof *e->node)) return;
+	onnx__node_proto__init(n);
+	size_t ni = 0, na = 0;
+	while (inputs[ni]) ni++;
+	while (attrs && attrs[na]) na++;
+	n->op_type = str(e, op);
+	n->name = str(e, name);
+	n->input = al(e, ni * sizeof *n->input);
+	n->output = al(e, sizeof *n->output);
+	n->attribute = al(e, na * sizeof *n->attribute);
+	if (!n->input || !n->output || !n->attribute) return;
+	for (size_t i = 0; i < ni; i++) n->input[i] = str(e, inputs[i]);
+	n->n_input = ni;
+	n->output[0] = str(e, output);
+	n->n_output = 1;
+	for (size_t i = 0; i < na; i++) n->attribute[i] = attrs[i];
+	n->n_attribute = na;
+	e->node[e->n_node++] = n;
+}
+
+static Onnx__TensorProto *add_init(ex *e, const char *name, int type, int ndim, const int64_t *dims, size_t bytes)
+{
+	Onnx__TensorProto *t = al(e, sizeof *t);
+	if (!t || !grow(e, (void **)&e->init, &e->cap_init, e->n_init, sizeof *e->init)) return NULL;
+	onnx__tensor_proto__init(t);
+	t->name = str(e, name);
+	t->has_data_type = 1;
+	t->data_type = type;
+	t->dims = al(e, ndim * sizeof *t->dims);
+	t->raw_data.data = al(e, bytes);
+	if (!t->dims || !t->raw_data.data) return NULL;
+	if (ndim) memcpy(t->dims, dims, ndim * sizeof *dims);
+	t->n_dims = ndim;
+	t->has_raw_data = 1;
+	t->raw_data.len = bytes;
+	e->init[e->n_init++] = t;
+	return t;
+}
+
+/* float32 values, little-endian whatever the host */
+static void init_floats(ex *e, const char *name, int ndim, const int64_t *dims, const float *v, size_t n)
+{
+	Onnx__TensorProto *t = add_init(e, name, SN_ONNX_FLOAT, ndim, dims, n * 4);
+	if (!t) return;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &v[i], 4);
+		for (int b = 0; b < 4; b++) t->raw_data.data[4 * i + b] = (uint8_t)(u >> (8 * b));
+	}
+}
+
+static void init_int64s(ex *e, const char *name, int n, const int64_t *v)
+{
+	int64_t dim = n;
+	Onnx__TensorProto *t = add_init(e, name, SN_ONNX_INT64, 1, &dim, (size_t)n * 8);
+	if (!t) return;
+	for (int i = 0; i < n; i++)
+		for (int b = 0; b < 8; b++) t->raw_data.data[8 * i + b] = (uint8_t)((uint64_t)v[i] >> (8 * b));
+}
+
+static void init_tensor(ex *e, const sn_tensor *t)
+{
+	int64_t d[4];
+	for (int i = 0; i < t->ndim; i++) d[i] = t->dims[i];
+	init_floats(e, t->name, t->ndim, d, t->data, t->n);
+}
+
+static Onnx__ValueInfoProto *value_info(ex *e, const char *name, sn_shape s)
+{
+	Onnx__ValueInfoProto *v = al(e, sizeof *v);
+	Onnx__TypeProto *tp = al(e, sizeof *tp);
+	Onnx__TypeProto__Tensor *tt = al(e, sizeof *tt);
+	Onnx__TensorShapeProto *sh = al(e, sizeof *sh);
+	Onnx__TensorShapeProto__Dimension **dims = al(e, 4 * sizeof *dims);
+	if (!v || !tp || !tt || !sh || !dims) return NULL;
+	onnx__value_info_proto__init(v);
+	onnx__type_proto__init(tp);
+	onnx__type_proto__tensor__init(tt);
+	onnx__tensor_shape_proto__init(sh);
+	const int rank = s.rank == 2 ? 2 : 4, val[4] = {0, s.c, s.h, s.w};
+	for (int i = 0; i < rank; i++) {
+		Onnx__TensorShapeProto__Dimension *d = al(e, sizeof *d);
+		if (!d) return NULL;
+		onnx__tensor_shape_proto__dimension__init(d);
+		if (i == 0) { d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM; d->dim_param = str(e, "N"); }
+		else { d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE; d->dim_value = val[i]; }
+		dims[i] = d;
+	}
+	sh->n_dim = rank;
+	sh->dim = dims;
+	tt->has_elem_type = 1;
+	tt->elem_type = SN_ONNX_FLOAT;
+	tt->shape = sh;
+	tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+	tp->tensor_type = tt;
+	v->name = str(e, name);
+	v->type = tp;
+	return v;
+}
+
+/* ---------------------------------------------------------------- operators */
+
+static int export_node(ex *e, const sn_graph *g, const sn_node *n)
+{
+	const char *x = g->node[n->in[0]].name, *y = n->name;
+	const sn_tensor *t[SN_T_MAX];
+	for (int s = 0; s < SN_T_MAX; s++) t[s] = n->t[s] >= 0 ? &g->tensor[n->t[s]] : NULL;
+	switch (n->op) {
+	case SN_OP_CONV: {
+		const sn_conv_attr *a = &n->a.conv;
+		int k[2] = {a->kh, a->kw}, s[2] = {a->sh, a->sw}, d[2] = {a->dh, a->dw};
+		int p[4] = {a->pt, a->pl, a->pb, a->pr}, zero[4] = {0, 0, 0, 0};
+		if (a->mode == SN_PAD_CIRCULAR)
+			return sn_seterr(SN_EINVAL, "layer '%s': circular padding has no ONNX form before opset 19; "
+			                 "slimnn writes opset 13", n->name);
+		if (a->mode != SN_PAD_ZEROS) {   /* Pad(reflect|edge) then an unpadded Conv */
+			const char *pads = strf(e, n->name, ".pads"), *xp = strf(e, n->name, ".pad");
+			int64_t pv[8] = {0, 0, a->pt, a->pl, 0, 0, a->pb, a->pr};
+			init_int64s(e, pads, 8, pv);
+			Onnx__AttributeProto *pa[] = {a_str(e, "mode", a->mode == SN_PAD_REFLECT ? "reflect" : "edge"), NULL};
+			add_node(e, "Pad", xp, (const char *[]){x, pads, NULL}, xp, pa);
+			x = xp;
+		}
+		Onnx__AttributeProto *ca[] = {a_ints(e, "kernel_shape", 2, k), a_ints(e, "strides", 2, s),
+		                              a_ints(e, "pads", 4, a->mode == SN_PAD_ZEROS ? p : zero),
+		                              a_ints(e, "dilations", 2, d), a_int(e, "group", a->groups), NULL};
+		add_node(e, "Conv", y, (const char *[]){x, t[0]->name, t[1] ? t[1]->name : NULL, NULL}, y, ca);
+		break;
+	}
+	case SN_OP_BN: {
+		Onnx__AttributeProto *ba[] = {a_float(e, "epsilon", n->a.bn.eps), a_float(e, "momentum", 1.0f - n->a.bn.momentum), NULL};
+		add_node(e, "BatchNormalization", y, (const char *[]){x, t[0]->name, t[1]->name, t[2]->name, t[3]->name, NULL}, y, ba);
+		break;
+	}
+	case SN_OP_RELU: add_node(e, "Relu", y, (const char *[]){x, NULL}, y, NULL); break;
+	case SN_OP_SIGMOID: add_node(e, "Sigmoid", y, (const char *[]){x, NULL}, y, NULL); break;
+	case SN_OP_RELU6: {
+		const char *lo = strf(e, n->name, ".min"), *hi = strf(e, n->name, ".max");
+		const float v0 = 0, v6 = 6;
+		init_floats(e, lo, 0, NULL, &v0, 1);
+		init_floats(e, hi, 0, NULL, &v6, 1);
+		add_node(e, "Clip", y, (const char *[]){x, lo, hi, NULL}, y, NULL);
+		break;
+	}
+	case SN_OP_HARDSWISH: {   /* x * HardSigmoid(x), alpha 1/6, beta 1/2: torch's form below opset 14 */
+		const char *h = strf(e, n->name, ".hardsigmoid");
+		Onnx__AttributeProto *ha[] = {a_float(e, "alpha", 1.0f / 6), a_float(e, "beta", 0.5f), NULL};
+		add_node(e, "HardSigmoid", h, (const char *[]){x, NULL}, h, ha);
+		add_node(e, "Mul", y, (const char *[]){x, h, NULL}, y, NULL);
+		break;
+	}
+	case SN_OP_MAXPOOL:
+	case SN_OP_AVGPOOL: {
+		const sn_pool_attr *a = &n->a.pool;
+		int k[2] = {a->kh, a->kw}, s[2] = {a->sh, a->sw}, p[4] = {a->pt, a->pl, a->pb, a->pr};
+		int avg = n->op == SN_OP_AVGPOOL;
+		Onnx__AttributeProto *pa[] = {a_ints(e, "kernel_shape", 2, k), a_ints(e, "strides", 2, s), a_ints(e, "pads", 4, p),
+		                              a_int(e, "ceil_mode", a->ceil_mode),
+		                              avg ? a_int(e, "count_include_pad", a->count_include_pad) : NULL, NULL};
+		add_node(e, avg ? "AveragePool" : "MaxPool", y, (const char *[]){x, NULL}, y, pa);
+		break;
+	}
+	case SN_OP_GAP: add_node(e, "GlobalAveragePool", y, (const char *[]){x, NULL}, y, NULL); break;
+	case SN_OP_LINEAR: {
+		Onnx__AttributeProto *ga[] = {a_int(e, "transB", 1), NULL};
+		add_node(e, "Gemm", y, (const char *[]){x, t[0]->name, t[1] ? t[1]->name : NULL, NULL}, y, ga);
+		break;
+	}
+	case SN_OP_FLATTEN: {
+		Onnx__AttributeProto *fa[] = {a_int(e, "axis", 1), NULL};
+		add_node(e, "Flatten", y, (const char *[]){x, NULL}, y, fa);
+		break;
+	}
+	case SN_OP_DROPOUT: add_node(e, "Identity", y, (const char *[]){x, NULL}, y, NULL); break;   /* inference */
+	case SN_OP_ADD:
+	case SN_OP_CONCAT: {
+		const char *in[SN_MAX_IN + 1] = {0};
+		for (int i = 0; i < n->n_in; i++) in[i] = g->node[n->in[i]].name;
+		Onnx__AttributeProto *ca[] = {a_int(e, "axis", 1), NULL};
+		if (n->op == SN_OP_CONCAT) add_node(e, "Concat", y, in, y, ca);
+		else add_node(e, n->n_in == 2 ? "Add" : "Sum", y, in, y, NULL);
+		break;
+	}
+	default:
+		return sn_seterr(SN_EINVAL, "layer '%s' (%s) has no ONNX export", n->name, sn_op_get(n->op)->torch);
+	}
+	for (int s = 0; s < SN_T_MAX; s++)
+		if (t[s]) init_tensor(e, t[s]);
+	return SN_OK;
+}
+
+static Onnx__StringStringEntryProto *prop(ex *e, const char *key, const char *value)
+{
+	Onnx__StringStringEntryProto *p = al(e, sizeof *p);
+	if (!p) return NULL;
+	onnx__string_string_entry_proto__init(p);
+	p->key = str(e, key);
+	p->value = str(e, value);
+	return p;
+}
+
+int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path)
+{
+	if (!g || !path || !*path) return sn_seterr(SN_EINVAL, "sn_onnx_save: missing model or path");
+	if (g->n_node < 2 || g->node[0].op != SN_OP_INPUT)
+		return sn_seterr(SN_EINVAL, "sn_onnx_save: the model has no layers to export");
+	ex e = {0};
+	int rc = SN_OK;
+	for (int i = 1; i < g->n_node && !rc; i++) rc = export_node(&e, g, &g->node[i]);
+
+	Onnx__ModelProto m;
+	Onnx__GraphProto gp;
+	Onnx__OperatorSetIdProto op;
+	onnx__model_proto__init(&m);
+	onnx__graph_proto__init(&gp);
+	onnx__operator_set_id_proto__init(&op);
+	op.domain = str(&e, "");
+	op.has_version = 1;
+	op.version = SN_ONNX_OPSET_OUT;
+	Onnx__OperatorSetIdProto *ops[1] = {&op};
+	Onnx__ValueInfoProto *in = value_info(&e, g->node[0].name, g->node[0].out);
+	Onnx__ValueInfoProto *out = value_info(&e, g->node[g->n_node - 1].name, g->node[g->n_node - 1].out);
+	gp.name = str(&e, "slimnn");
+	gp.n_node = e.n_node; gp.node = e.node;
+	gp.n_initializer = e.n_init; gp.initializer = e.init;
+	gp.n_input = 1; gp.input = &in;
+	gp.n_output = 1; gp.output = &out;
+	m.has_ir_version = 1;
+	m.ir_version = 7;   /* the IR of opset 13 */
+	m.producer_name = str(&e, "slimnn");
+	m.producer_version = str(&e, SN_VERSION);
+	m.n_opset_import = 1;
+	m.opset_import = ops;
+	m.graph = &gp;
+	Onnx__StringStringEntryProto *props[4];
+	if (meta) {
+		char buf[64];
+		size_t k = 0;
+		if (meta->dataset[0]) props[k++] = prop(&e, SN_ONNX_META_DATASET, meta->dataset);
+		if (meta->norm_std > 0) {
+			snprintf(buf, sizeof buf, "%.9g", meta->norm_mean);
+			props[k++] = prop(&e, SN_ONNX_META_MEAN, buf);
+			snprintf(buf, sizeof buf, "%.9g", meta->norm_std);
+			props[k++] = prop(&e, SN_ONNX_META_STD, buf);
+		}
+		if (meta->test_accuracy >= 0) {
+			snprintf(buf, sizeof buf, "%.9g", meta->test_accuracy);
+			props[k++] = prop(&e, SN_ONNX_META_ACC, buf);
+		}
+		m.n_metadata_props = k;
+		m.metadata_props = props;
+	}
+	if (!rc && e.oom) rc = sn_seterr(SN_ENOMEM, "out of memory while building the ONNX model");
+	if (!rc) {
+		size_t len = onnx__model_proto__get_packed_size(&m);
+		uint8_t *buf = malloc(len ? len : 1);
+		if (!buf) rc = sn_seterr(SN_ENOMEM, "out of memory for the %zu-byte ONNX file", len);
+		else if (onnx__model_proto__pack(&m, buf) != len) rc = sn_seterr(SN_EINVAL, "ONNX serialisation failed");
+		else rc = sn_write_atomic(path, buf, len);
+		free(buf);
+	}
+	for (size_t i = 0; i < e.n_mem; i++) free(e.mem[i]);
+	free(e.mem); free(e.node); free(e.init);
+	return rc;
+}

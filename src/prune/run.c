@@ -1,0 +1,242 @@
+/* The pruning loop: evaluate the model, then round by round prune to the schedule's sparsity,
+ * fine-tune (masks hold through every optimizer step), evaluate and report; stop before the
+ * accuracy drop exceeds the budget and keep the last model within it. */
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/internal.h"
+#include "prune/prune.h"
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Bytes of the model's .slim file: written to a temporary file and measured, so the report
+ * shows what the encodings really give. */
+static long stored_bytes(const sn_graph *g, const sn_meta *meta)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[512];
+	snprintf(path, sizeof path, "%s/slimnn-prune-XXXXXX", dir && *dir ? dir : "/tmp");
+	int fd = mkstemp(path);
+	if (fd < 0) return -1;
+	close(fd);
+	struct stat st;
+	long bytes = sn_model_save(g, meta, NULL, path) == SN_OK && stat(path, &st) == 0 ? (long)st.st_size : -1;
+	unlink(path);
+	return bytes;
+}
+
+int sn_prune_measure(const sn_graph *g, const sn_meta *meta, sn_prune_step *s)
+{
+	sn_summary sm;
+	int rc = sn_summarize(g, -1, &sm);
+	if (rc) return rc;
+	s->params = sm.params;
+	s->nonzero = sm.nonzero;
+	s->macs = sm.macs;
+	s->macs_nonzero = sm.macs_nonzero;
+	sn_summary_free(&sm);
+	s->file_bytes = stored_bytes(g, meta);
+	return SN_OK;
+}
+
+static int check_opts(const sn_prune_opts *o)
+{
+	if (!(o->target >= 0 && o->target < 1)) return sn_seterr(SN_EINVAL, "the target must lie in [0, 1), got %g", o->target);
+	if (o->steps < 1) return sn_seterr(SN_EINVAL, "pruning needs at least one step, got %d", o->steps);
+	if (o->finetune_epochs < 0) return sn_seterr(SN_EINVAL, "fine-tuning epochs must not be negative");
+	return SN_OK;
+}
+
+/* Prunes one round: a new graph at sparsity s (the input is left as it is). */
+static sn_graph *prune_round(const sn_graph *g, const sn_graph *ref, const unsigned char *prunable,
+                             const sn_prune_opts *o, float s)
+{
+	if (o->granularity == SN_GRAN_FILTER) return sn_prune_filters(g, ref, prunable, o->criterion, o->scope, s);
+	sn_graph *h = sn_graph_clone(g);
+	if (!h) { sn_seterr(SN_ENOMEM, "out of memory"); return NULL; }
+	if (sn_prune_weights(h, prunable, o->scope, s)) { sn_graph_free(h); return NULL; }
+	return h;
+}
+
+/* Fine-tunes (or only evaluates) h; its accuracy lands in m. */
+static int finetune(sn_graph *h, const sn_dataset *tr, const sn_dataset *te, const sn_prune_opts *o, int t,
+                    sn_graph *teacher, sn_meta *m)
+{
+	if (o->finetune_epochs > 0) {
+		sn_train_opts to = o->train;
+		to.teacher = teacher;
+		to.epochs = o->finetune_epochs;
+		to.seed = o->train.seed + (uint64_t)t;   /* a fresh data order each round */
+		to.checkpoint = NULL;
+		return sn_train(h, tr, te, &to, NULL, m);
+	}
+	sn_eval_result ev;
+	int rc = sn_evaluate(h, te, o->eval_batch, &ev);
+	if (!rc) { m->test_accuracy = ev.accuracy; m->test_loss = ev.loss; }
+	return rc;
+}
+
+/* ---------------------------------------------------------------- gradual weight rounds */
+
+/* Zhu & Gupta prune every few hundred training steps, not once per round: a weight round
+ * raises the sparsity in RAMP sub-steps over the first half of its first epoch, each followed
+ * by training on the next slice of a shuffled copy of the training set at a constant rate; the
+ * rest of the round fine-tunes at the final masks with the cosine decay. The round still sees
+ * E epochs of data. */
+#define RAMP 4
+
+static sn_dataset view(const sn_dataset *d, int from, int to)
+{
+	sn_dataset v = *d;
+	size_t chw = (size_t)d->c * d->h * d->w;
+	v.images = d->images + (size_t)from * chw;
+	v.labels = d->labels + from;
+	v.n = to - from;
+	return v;
+}
+
+static int shuffled_copy(const sn_dataset *d, uint64_t seed, sn_dataset *s)
+{
+	const size_t chw = (size_t)d->c * d->h * d->w;
+	*s = *d;
+	s->images = malloc((size_t)d->n * chw + 1);
+	s->labels = malloc((size_t)d->n + 1);
+	int *perm = malloc(((size_t)d->n + 1) * sizeof *perm);
+	if (!s->images || !s->labels || !perm) { free(perm); sn_dataset_free(s); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	for (int i = 0; i < d->n; i++) perm[i] = i;
+	for (int i = d->n - 1; i > 0; i--) {
+		int j = (int)sn_rng_below(&r, (uint32_t)i + 1), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (int i = 0; i < d->n; i++) {
+		memcpy(s->images + (size_t)i * chw, d->images + (size_t)perm[i] * chw, chw);
+		s->labels[i] = d->labels[perm[i]];
+	}
+	free(perm);
+	return SN_OK;
+}
+
+/* Trains h for one pass over d; intermediate passes are checked on a few test images only. */
+static int pass(sn_graph *h, const sn_dataset *d, const sn_dataset *te, sn_train_opts to, int epochs, sn_meta *m)
+{
+	if (d->n <= 0) return SN_OK;
+	to.epochs = epochs;
+	return sn_train(h, d, te, &to, NULL, m);
+}
+
+static int gradual_round(sn_graph *h, const unsigned char *prunable, const sn_dataset *tr, const sn_dataset *te,
+                         const sn_prune_opts *o, int t, float from, float to_s, sn_graph *teacher, sn_meta *m)
+{
+	sn_dataset sh;
+	int rc = shuffled_copy(tr, o->train.seed + (uint64_t)t, &sh);
+	if (rc) return rc;
+	const int half = sh.n / 2, epochs = m->epochs;
+	sn_dataset probe = view(te, 0, SN_MIN(te->n, 256));
+	sn_train_opts to = o->train;
+	to.seed = o->train.seed + (uint64_t)t;
+	to.checkpoint = NULL;
+	to.schedule = SN_SCHED_CONST;
+	to.teacher = teacher;
+	for (int r = 1; r <= RAMP && !rc; r++) {
+		rc = sn_prune_weights(h, prunable, o->scope, from + (to_s - from) * (float)r / RAMP);
+		sn_dataset v = view(&sh, (r - 1) * half / RAMP, r * half / RAMP);
+		if (!rc) rc = pass(h, &v, &probe, to, 1, m);
+	}
+	sn_dataset rest = view(&sh, half, sh.n);
+	if (!rc && o->finetune_epochs > 1) rc = pass(h, &rest, &probe, to, 1, m);
+	to.schedule = o->train.schedule;
+	if (!rc) rc = o->finetune_epochs > 1 ? pass(h, tr, te, to, o->finetune_epochs - 1, m) : pass(h, &rest, te, to, 1, m);
+	m->epochs = epochs + o->finetune_epochs;
+	sn_dataset_free(&sh);
+	return rc;
+}
+
+static int check_prunable(const sn_graph *g, const unsigned char *prunable)
+{
+	for (int i = 0; i < g->n_node; i++)
+		if (prunable[i]) return SN_OK;
+	return sn_seterr(SN_EINVAL, "nothing to prune: every layer of this granularity is ignored (see --ignore)");
+}
+
+typedef struct {
+	sn_graph *best, *ref;             /* the last model within budget; the model before pruning */
+	sn_meta meta;
+	unsigned char *prunable;
+	double acc0;
+	float s0;
+} run_state;
+
+static int baseline(run_state *r, const sn_dataset *te, const sn_prune_opts *o, sn_prune_cb cb, void *user)
+{
+	sn_eval_result ev;
+	double t0 = now();
+	int rc = sn_evaluate(r->best, te, o->eval_batch, &ev);
+	if (rc) return rc;
+	r->acc0 = r->meta.test_accuracy = ev.accuracy;
+	r->meta.test_loss = ev.loss;
+	sn_prune_step st = {.step = 0, .accuracy = ev.accuracy};
+	r->s0 = o->granularity == SN_GRAN_WEIGHT ? (float)sn_prune_sparsity(r->best, NULL, o->granularity, r->prunable, NULL, NULL) : 0;
+	st.target = st.sparsity = r->s0;
+	rc = sn_prune_measure(r->best, &r->meta, &st);
+	st.seconds = now() - t0;
+	if (!rc && cb) cb(&st, user);
+	return rc;
+}
+
+/* One round; *stop is set when it went over budget (and was undone). */
+static int round_t(run_state *r, const sn_dataset *tr, const sn_dataset *te, const sn_prune_opts *o, int t,
+                   sn_prune_cb cb, void *user, int *stop)
+{
+	double t0 = now();
+	float s = sn_prune_schedule_at(o, r->s0, t), s_prev = sn_prune_schedule_at(o, r->s0, t - 1);
+	int gradual = o->granularity == SN_GRAN_WEIGHT && o->schedule != SN_PSCHED_ONESHOT && o->finetune_epochs > 0 &&
+	              s > s_prev;
+	sn_graph *h = gradual ? sn_graph_clone(r->best) : prune_round(r->best, r->ref, r->prunable, o, s);
+	if (!h) return gradual ? sn_seterr(SN_ENOMEM, "out of memory") : SN_EINVAL;   /* the message is set */
+	sn_meta m = r->meta;
+	sn_graph *teacher = o->distill ? r->ref : NULL;
+	int rc = gradual ? gradual_round(h, r->prunable, tr, te, o, t, s_prev, s, teacher, &m)
+	                 : finetune(h, tr, te, o, t, teacher, &m);
+	sn_prune_step st = {.step = t, .target = s, .accuracy = m.test_accuracy};
+	if (!rc) rc = sn_prune_measure(h, &m, &st);
+	if (rc) { sn_graph_free(h); return rc; }
+	st.sparsity = (float)sn_prune_sparsity(h, r->ref, o->granularity, r->prunable, NULL, NULL);
+	st.over_budget = o->max_drop >= 0 && 100.0 * (r->acc0 - m.test_accuracy) > o->max_drop;
+	st.seconds = now() - t0;
+	if (cb) cb(&st, user);
+	if (st.over_budget) { sn_graph_free(h); *stop = 1; return SN_OK; }
+	sn_graph_free(r->best);
+	r->best = h;
+	r->meta = m;
+	return SN_OK;
+}
+
+int sn_prune_run(sn_graph **g, const sn_dataset *tr, const sn_dataset *te, const sn_prune_opts *o,
+                 sn_meta *meta, sn_prune_cb cb, void *user)
+{
+	int rc = check_opts(o);
+	if (rc) return rc;
+	run_state r = {.best = *g, .meta = *meta};
+	r.prunable = malloc((size_t)(*g)->n_node);
+	if (!r.prunable) return sn_seterr(SN_ENOMEM, "out of memory");
+	rc = sn_prune_select(*g, o->granularity, o->ignore, r.prunable);
+	if (!rc) rc = check_prunable(*g, r.prunable);
+	if (!rc && !(r.ref = sn_graph_clone(*g))) rc = sn_seterr(SN_ENOMEM, "out of memory");
+	if (!rc) rc = baseline(&r, te, o, cb, user);
+	int stop = 0;
+	for (int t = 1; !rc && !stop && t <= o->steps; t++) rc = round_t(&r, tr, te, o, t, cb, user, &stop);
+	*g = r.best;       /* the last model within budget (the input itself if no round was) */
+	*meta = r.meta;
+	sn_graph_free(r.ref);
+	free(r.prunable);
+	return rc;
+}
