@@ -33,10 +33,10 @@ static const char *HELP =
 	"  --data DIR          Fashion-MNIST IDX files (default " SN_FMNIST_DIR "): accuracy of\n"
 	"                      the original and the new model, BN calibration, fine-tuning\n"
 	"  --finetune-epochs N epochs of fine-tuning (default 2 when --data is given, else 0)\n"
-	"  --kd-alpha A        weight of the distillation term (default 0.7)\n"
+	"  --kd-alpha A        weight of the distillation term (default 0.5)\n"
 	"  --kd-temperature T  softmax temperature of the distillation term (default 4)\n"
 	"  --no-distill        fine-tune with plain cross-entropy\n"
-	"  --lr X              learning rate, cosine-annealed; SGD + Nesterov (default 0.01)\n"
+	"  --lr X              learning rate, cosine-annealed; SGD + Nesterov (default 0.02)\n"
 	"  --batch B           mini-batch size (default 128)\n"
 	"  --seed S            seed of the fine-tuning (default 1)\n"
 	"  --limit N           use the first N images of each split\n"
@@ -139,7 +139,7 @@ static void print_acc(const char *what, double a)
 static void print_text(const lighten_cli *c, const sn_lighten_report *r, const accuracies *acc)
 {
 	char a[32], b[32];
-	printf("\n%-10s %-9s %-24s %26s %32s %8s\n", "layer", "transform", "replaced by", "params", "mult-adds", "error");
+	printf("\n%-16s %-13s %28s %34s %8s\n", "layer", "transform", "params", "mult-adds", "error");
 	for (int i = 0; i < r->n_layers; i++) {
 		const sn_lighten_layer *L = &r->layers[i];
 		char p[96], m[96];
@@ -147,13 +147,14 @@ static void print_text(const lighten_cli *c, const sn_lighten_report *r, const a
 		         ratio(L->old_params, L->new_params));
 		snprintf(m, sizeof m, "%s → %s (%.2f×)", commas(L->old_macs, a), commas(L->new_macs, b),
 		         ratio(L->old_macs, L->new_macs));
-		/* the arrow and times sign are 3 and 2 bytes for one column each: pad by hand */
-		printf("%-10s %-9s %-24s %*s %*s %8.4f\n", L->layer, L->transform, L->replaced_by, 26 + 3, p, 32 + 3, m, L->error);
+		/* the arrow and the times sign take 5 bytes for 2 columns: pad by 3 more */
+		printf("%-16s %-13s %*s %*s %8.4f\n", L->layer, L->transform, 28 + 3, p, 34 + 3, m, L->error);
+		printf("%-16s   = %s\n", "", L->replaced_by);
 	}
 	if (!r->n_layers) printf("(no layer replaced)\n");
 	for (int i = 0; i < r->n_skipped; i++)
 		printf("skipped %s (%s): %s\n", r->skipped[i].layer, r->skipped[i].transform, r->skipped[i].reason);
-	printf("\ntotals\n  params     %12s → %-12s (%.2f×)\n", commas(r->params_before, a), commas(r->params_after, b),
+	printf("\ntotals\n  params     %12s → %s (%.2f×)\n", commas(r->params_before, a), commas(r->params_after, b),
 	       ratio(r->params_before, r->params_after));
 	printf("  mult-adds  %10.2f M → %.2f M (%.2f×)\n", r->macs_before / 1e6, r->macs_after / 1e6,
 	       ratio(r->macs_before, r->macs_after));
@@ -238,7 +239,7 @@ static int finetune(const lighten_cli *c, sn_graph *student, sn_graph *teacher, 
 	int saved = -1;
 	if (c->json) { fflush(stdout); saved = dup(1); dup2(2, 1); }
 	if (!c->json)
-		printf("\nfine-tuning: %d epochs, %s, SGD+Nesterov lr %g cosine, batch %d\n", c->epochs,
+		printf("\nfine-tuning: %d epoch%s, %s, SGD+Nesterov lr %g cosine, batch %d\n", c->epochs, c->epochs == 1 ? "" : "s",
 		       c->distill ? "distillation from the original" : "cross-entropy", c->lr, c->batch);
 	int rc = sn_train(student, tr, te, &o, NULL, meta);
 	if (saved >= 0) { fflush(stdout); dup2(saved, 1); close(saved); }
@@ -285,7 +286,7 @@ static int run(lighten_cli *c, sn_graph *g, sn_meta *meta)
 
 int cmd_lighten(int argc, char **argv)
 {
-	lighten_cli c = {.data = SN_FMNIST_DIR, .epochs = -1, .distill = 1, .batch = 128, .lr = 0.01f, .alpha = 0.7f,
+	lighten_cli c = {.data = SN_FMNIST_DIR, .epochs = -1, .distill = 1, .batch = 128, .lr = 0.02f, .alpha = 0.5f,
 	                 .temp = 4.0f, .seed = 1, .lo = sn_lighten_defaults()};
 	int rc = parse(argc, argv, &c);
 	if (rc) return rc;

@@ -1,20 +1,7 @@
 #!/bin/bash
 # Command-line tests: what a user meets. Usage: tests/cli.sh path/to/slimnn
 B=${1:-./build/slimnn}
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d /tmp/slimnn-cli-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect RC PATTERN CMD...: exit status RC and output (stdout+stderr) matching PATTERN
-expect() {
-	local rc=$1 pat=$2; shift 2
-	local out; out=$("$@" 2>&1); local got=$?
-	if [ "$got" -ne "$rc" ]; then bad "$* -> exit $got, expected $rc: $(echo "$out" | tail -n 2)"; return; fi
-	if ! echo "$out" | grep -Eq -- "$pat"; then bad "$* -> output lacks /$pat/: $(echo "$out" | tail -n 2)"; return; fi
-	ok
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # usage and help
 expect 2 "usage: slimnn" "$B"
@@ -88,5 +75,4 @@ expect 0 "resuming at epoch 2 of 2" "$B" train --resume "$T/ck.slim" --epochs 2 
 a=$("$B" eval "$T/a.slim" --limit 300 --json 2>&1); b=$("$B" eval "$T/b.slim" --limit 300 --json 2>&1)
 [ "${a#*samples}" = "${b#*samples}" ] && ok || bad "resumed run differs from the straight run: $a / $b"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

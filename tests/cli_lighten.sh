@@ -1,20 +1,7 @@
 #!/bin/bash
 # Command-line tests of `slimnn lighten`. Usage: tests/cli_lighten.sh path/to/slimnn
 B=${1:-./build/slimnn}
-DATA=/usr/share/datasets/fashion-mnist
-T=$(mktemp -d /tmp/slimnn-cli-lighten-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect RC PATTERN CMD...: exit status RC and output (stdout+stderr) matching PATTERN
-expect() {
-	local rc=$1 pat=$2; shift 2
-	local out; out=$("$@" 2>&1); local got=$?
-	if [ "$got" -ne "$rc" ]; then bad "$* -> exit $got, expected $rc: $(echo "$out" | tail -n 2)"; return; fi
-	if ! echo "$out" | grep -Eq -- "$pat"; then bad "$* -> output lacks /$pat/: $(echo "$out" | tail -n 2)"; return; fi
-	ok
-}
+. "$(dirname "$0")/cli_lib.sh"
 
 # usage errors
 expect 0 "usage: slimnn lighten" "$B" lighten --help
@@ -65,5 +52,4 @@ expect 0 "^conv2 +asym" "$B" lighten "$T/m.slim" --asym --rank 8 --limit 200 -o 
 expect 1 "nodir" "$B" lighten "$T/m.slim" --dsc --limit 200 -o "$T/nodir/x.slim"
 [ -z "$(ls "$T" | grep -E '\.tmp')" ] && ok || bad "temporary files left behind: $(ls "$T")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

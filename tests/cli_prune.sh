@@ -1,19 +1,7 @@
 #!/bin/bash
 # Command-line tests of `slimnn prune`. Usage: tests/cli_prune.sh path/to/slimnn
 B=${1:-./build/slimnn}
-T=$(mktemp -d /tmp/slimnn-cli-prune-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-# expect RC PATTERN CMD...: exit status RC and output (stdout+stderr) matching PATTERN
-expect() {
-	local rc=$1 pat=$2; shift 2
-	local out; out=$("$@" 2>&1); local got=$?
-	if [ "$got" -ne "$rc" ]; then bad "$* -> exit $got, expected $rc: $(echo "$out" | tail -n 2)"; return; fi
-	if ! echo "$out" | grep -Eq -- "$pat"; then bad "$* -> output lacks /$pat/: $(echo "$out" | tail -n 2)"; return; fi
-	ok
-}
+. "$(dirname "$0")/cli_lib.sh"
 # json_get FILE KEY: the first number after "KEY": in FILE
 json_get() { grep -o "\"$2\": [-0-9.e]*" "$1" | head -n 1 | sed 's/.*: //'; }
 
@@ -30,6 +18,8 @@ expect 2 "taylor is not supported yet" "$B" prune models/cnn.arch --target 0.5 -
 expect 2 "criterion bn ranks channels" "$B" prune models/cnn.arch --target 0.5 --criterion bn -o "$T/x.slim"
 expect 2 "--steps expects an integer" "$B" prune models/cnn.arch --target 0.5 --steps 0 -o "$T/x.slim"
 expect 2 "unknown option '--bogus'" "$B" prune models/cnn.arch --bogus
+expect 2 "--augment: unknown value 'jitter'" "$B" prune models/cnn.arch --target 0.5 --augment jitter -o "$T/x.slim"
+expect 2 "--distill expects an integer in \[0, 1\]" "$B" prune models/cnn.arch --target 0.5 --distill 2 -o "$T/x.slim"
 expect 1 "no layer 'nosuch'" "$B" prune models/cnn.arch --target 0.5 --ignore conv1,nosuch --limit 100 -o "$T/x.slim"
 expect 1 "nothing to prune" "$B" prune models/cnn.arch --target 0.5 --ignore conv1,conv2,fc1,fc2 --limit 100 -o "$T/x.slim"
 [ ! -e "$T/x.slim" ] && ok || bad "a failed prune left an output file"
@@ -75,7 +65,7 @@ expect 0 "Conv2d-5 +\[-1, 26, 14, 14\] +7,488" "$B" summary "$T/f.slim"
 "$B" summary "$T/f.slim" --json >"$T/f.json" 2>&1
 [ "$(json_get "$T/f.json" mult_adds)" -lt 2320000 ] && ok || bad "filter pruning did not halve the mult-adds: $(json_get "$T/f.json" mult_adds)"
 expect 0 "saved" "$B" prune "$T/m.slim" --granularity channel --criterion bn --scope global --target 0.5 --steps 1 --finetune-epochs 0 --limit 200 --quiet -o "$T/fb.slim"
+expect 0 "saved" "$B" prune "$T/m.slim" --target 0.5 --steps 1 --finetune-epochs 1 --distill 1 --augment crop,flip --limit 200 --quiet -o "$T/kd.slim"
 expect 0 "saved" "$B" prune models/resnet.arch --granularity filter --target 0.5 --steps 1 --finetune-epochs 0 --limit 100 --quiet -o "$T/r.slim"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

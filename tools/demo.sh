@@ -1,6 +1,8 @@
 #!/bin/bash
 # make demo: the main job end to end on Fashion-MNIST — analyse the baseline CNN, train it with
-# the default recipe, evaluate it, and compare it with its depthwise-separable sibling.
+# the default recipe, evaluate it, then lighten it (depthwise-separable + distillation) and prune
+# it (95 % of the weights, sparse storage), comparing each result with the original.
+# EPOCHS (10), DATA and OUT (demo/) may be set in the environment.
 set -e
 cd "$(dirname "$0")/.."
 B=./build/slimnn
@@ -19,3 +21,11 @@ $B eval "$OUT/cnn.slim" --data "$DATA"
 echo
 echo "== 4. the same net with conv2 as depthwise + pointwise, side by side"
 $B summary "$OUT/cnn.slim" models/cnn-dsc.arch
+echo
+echo "== 5. lighten: conv2 -> depthwise + pointwise from the SVD of its kernel, 2 epochs of distillation"
+$B lighten "$OUT/cnn.slim" --dsc --data "$DATA" --finetune-epochs 2 -o "$OUT/cnn-dsc.slim"
+$B summary "$OUT/cnn.slim" "$OUT/cnn-dsc.slim"
+echo
+echo "== 6. prune: 95% of the weights to zero in 3 rounds with fine-tuning, stored sparse"
+$B prune "$OUT/cnn.slim" --data "$DATA" --granularity weight --target 0.95 --steps 3 --finetune-epochs 1 -o "$OUT/cnn-pruned.slim"
+$B summary "$OUT/cnn.slim" "$OUT/cnn-pruned.slim"

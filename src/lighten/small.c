@@ -35,6 +35,11 @@ int lt_small_plan(lt_ctx *c, int i, char *why, size_t len)
 		return LT_SKIP;
 	}
 	const int L = (a->kh - 1) / 2, cin = in_c(c, i), cout = a->out_c, cm = SN_MIN(cin, cout);
+	if (4 * cm < cout) {   /* a first layer reading 1 or 3 image channels */
+		snprintf(why, len, "reads %d channel%s: the stack would pass all %d outputs through %d inner map%s", cin,
+		         cin == 1 ? "" : "s", cout, cm, cm == 1 ? "" : "s");
+		return LT_SKIP;
+	}
 	sn_shape in = g->node[n->in[0]].out;
 	lt_plan *p = &c->plan[i];
 	p->rank = cm;

@@ -102,25 +102,21 @@ static float key_of(const sn_tensor *t, size_t i)
 static int prune_set(sn_tensor **ts, int nt, float s)
 {
 	size_t total = 0, masked = 0, at = 0;
-	for (int j = 0; j < nt; j++) {
-		total += ts[j]->n;
-		if (!ts[j]->mask && (ts[j]->mask = malloc(ts[j]->n))) memset(ts[j]->mask, 1, ts[j]->n);
-		if (!ts[j]->mask) return sn_seterr(SN_ENOMEM, "out of memory");
-	}
-	if (!total) return SN_OK;
-	float *keys = malloc(total * sizeof *keys);
+	for (int j = 0; j < nt; j++) total += ts[j]->n;
+	float *keys = malloc((total + 1) * sizeof *keys);
 	if (!keys) return sn_seterr(SN_ENOMEM, "out of memory");
 	for (int j = 0; j < nt; j++)
 		for (size_t i = 0; i < ts[j]->n; i++) masked += (keys[at++] = key_of(ts[j], i)) < 0;
-	size_t k = SN_MAX((size_t)llround((double)s * total), masked);
-	float thr = -2.0f;
-	size_t below = 0;
-	if (k) {
-		qsort(keys, total, sizeof *keys, cmp_float);
-		thr = keys[k - 1];
-		while (below < k && keys[below] < thr) below++;
-	}
+	size_t k = SN_MAX((size_t)llround((double)s * total), masked), below = 0;
+	if (!k) { free(keys); return SN_OK; }   /* nothing to prune: no masks either */
+	qsort(keys, total, sizeof *keys, cmp_float);
+	const float thr = keys[k - 1];
+	while (below < k && keys[below] < thr) below++;
 	size_t equal = k - below;
+	for (int j = 0; j < nt; j++) {
+		if (!ts[j]->mask && (ts[j]->mask = malloc(ts[j]->n))) memset(ts[j]->mask, 1, ts[j]->n);
+		if (!ts[j]->mask) { free(keys); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	}
 	for (int j = 0; j < nt; j++) {
 		sn_tensor *t = ts[j];
 		for (size_t i = 0; i < t->n; i++) {
