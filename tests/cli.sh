@@ -1,7 +1,7 @@
 #!/bin/bash
 # Command-line tests: what a user meets. Usage: tests/cli.sh path/to/slimnn
 B=${1:-./build/slimnn}
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/cli-lib.sh"
 
 # usage and help
 expect 2 "usage: slimnn" "$B"

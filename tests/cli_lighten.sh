@@ -1,7 +1,7 @@
 #!/bin/bash
 # Command-line tests of `slimnn lighten`. Usage: tests/cli_lighten.sh path/to/slimnn
 B=${1:-./build/slimnn}
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/cli-lib.sh"
 
 # usage errors
 expect 0 "usage: slimnn lighten" "$B" lighten --help

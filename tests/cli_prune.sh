@@ -1,7 +1,7 @@
 #!/bin/bash
 # Command-line tests of `slimnn prune`. Usage: tests/cli_prune.sh path/to/slimnn
 B=${1:-./build/slimnn}
-. "$(dirname "$0")/cli_lib.sh"
+. "$(dirname "$0")/cli-lib.sh"
 # json_get FILE KEY: the first number after "KEY": in FILE
 json_get() { grep -o "\"$2\": [-0-9.e]*" "$1" | head -n 1 | sed 's/.*: //'; }
 
