@@ -115,18 +115,6 @@ static int parse(int argc, char **argv, lighten_cli *c)
 
 /* ---------------------------------------------------------------- output */
 
-static const char *commas(uint64_t v, char *buf)
-{
-	char t[32];
-	int n = snprintf(t, sizeof t, "%llu", (unsigned long long)v), k = 0;
-	for (int i = 0; i < n; i++) {
-		if (i && (n - i) % 3 == 0) buf[k++] = ',';
-		buf[k++] = t[i];
-	}
-	buf[k] = 0;
-	return buf;
-}
-
 static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 typedef struct { double original, closed, tuned; } accuracies;   /* < 0: not measured */
@@ -143,9 +131,9 @@ static void print_text(const lighten_cli *c, const sn_lighten_report *r, const a
 	for (int i = 0; i < r->n_layers; i++) {
 		const sn_lighten_layer *L = &r->layers[i];
 		char p[96], m[96];
-		snprintf(p, sizeof p, "%s → %s (%.2f×)", commas(L->old_params, a), commas(L->new_params, b),
+		snprintf(p, sizeof p, "%s → %s (%.2f×)", sn_thousands(L->old_params, a), sn_thousands(L->new_params, b),
 		         ratio(L->old_params, L->new_params));
-		snprintf(m, sizeof m, "%s → %s (%.2f×)", commas(L->old_macs, a), commas(L->new_macs, b),
+		snprintf(m, sizeof m, "%s → %s (%.2f×)", sn_thousands(L->old_macs, a), sn_thousands(L->new_macs, b),
 		         ratio(L->old_macs, L->new_macs));
 		/* the arrow and the times sign take 5 bytes for 2 columns: pad by 3 more */
 		printf("%-16s %-13s %*s %*s %8.4f\n", L->layer, L->transform, 28 + 3, p, 34 + 3, m, L->error);
@@ -154,7 +142,7 @@ static void print_text(const lighten_cli *c, const sn_lighten_report *r, const a
 	if (!r->n_layers) printf("(no layer replaced)\n");
 	for (int i = 0; i < r->n_skipped; i++)
 		printf("skipped %s (%s): %s\n", r->skipped[i].layer, r->skipped[i].transform, r->skipped[i].reason);
-	printf("\ntotals\n  params     %12s → %s (%.2f×)\n", commas(r->params_before, a), commas(r->params_after, b),
+	printf("\ntotals\n  params     %12s → %s (%.2f×)\n", sn_thousands(r->params_before, a), sn_thousands(r->params_after, b),
 	       ratio(r->params_before, r->params_after));
 	printf("  mult-adds  %10.2f M → %.2f M (%.2f×)\n", r->macs_before / 1e6, r->macs_after / 1e6,
 	       ratio(r->macs_before, r->macs_after));

@@ -194,17 +194,6 @@ static void on_step(const sn_prune_step *s, void *user)
 	text_row(r->out, s, r->acc0);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\') fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20) fprintf(f, "\\u%04x", *s);
-		else fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void json_row(FILE *f, const sn_prune_step *s)
 {
 	fprintf(f, "{\"step\": %d, \"target\": %.6f, \"sparsity\": %.6f, \"nonzero_params\": %zu, \"total_params\": %zu, "
@@ -226,9 +215,9 @@ static void print_json(FILE *f, const prune_cli *c, const report *r)
 {
 	const sn_prune_opts *o = &c->o;
 	fprintf(f, "{\"model\": ");
-	json_str(f, c->model);
+	sn_json_str(f, c->model);
 	fprintf(f, ", \"output\": ");
-	json_str(f, c->out);
+	sn_json_str(f, c->out);
 	fprintf(f, ", \"granularity\": \"%s\", \"criterion\": \"%s\", \"scope\": \"%s\", \"schedule\": \"%s\", "
 	        "\"target\": %.6f, \"finetune_epochs\": %d, \"steps\": [",
 	        GRAN[o->granularity], CRIT[o->criterion], SCOPE[o->scope], SCHED[o->schedule], o->target, o->finetune_epochs);

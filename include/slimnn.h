@@ -356,6 +356,7 @@ typedef struct {
 
 int sn_summarize(const sn_graph *g, int batch, sn_summary *s);
 const char *sn_thousands(uint64_t v, char buf[32]);   /* 1234567 -> "1,234,567" */
+void sn_json_str(FILE *f, const char *s);            /* s as a quoted, escaped JSON string */
 void sn_summary_free(sn_summary *s);
 enum { SN_SUMMARY_MACS = 1 };         /* extra columns: kernel, mult-adds, non-zero, sparsity */
 void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags);

@@ -157,7 +157,7 @@ void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags)
 	fprintf(f, "%s%s\n", line, extra_rule);
 }
 
-static void json_str(FILE *f, const char *s)
+void sn_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -187,7 +187,7 @@ void sn_summary_json(FILE *f, const sn_summary *s, const char *model, const sn_m
 {
 	char sh[64];
 	fprintf(f, "{\"model\": ");
-	json_str(f, model ? model : "");
+	sn_json_str(f, model ? model : "");
 	fprintf(f, ", ");
 	json_totals(f, s, meta, file_bytes);
 	fprintf(f, ", \"layers\": [");
