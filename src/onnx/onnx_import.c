@@ -373,6 +373,18 @@ static int give(ctx *c, int k, int slot, float *data, size_t n)
 	return SN_OK;
 }
 
+/* Hands a layer's weight and (optional) bias to the graph; takes ownership of both arrays and
+ * clears the caller's pointers, so its cleanup path frees nothing twice. */
+static int give_weight_bias(ctx *c, int k, float **w, size_t nw, float **b, size_t nb)
+{
+	int rc = give(c, k, SN_T_WEIGHT, *w, nw);
+	*w = NULL;
+	if (!rc && *b) rc = give(c, k, SN_T_BIAS, *b, nb);
+	else free(*b);
+	*b = NULL;
+	return rc;
+}
+
 /* The tensor slimnn made for node k, slot, must have the initializer's dims exactly. */
 static int check_dims(ctx *c, int k, int slot, const Onnx__TensorProto *t, const char *what)
 {
@@ -465,9 +477,7 @@ static int op_conv(ctx *c)
 	if (id < 0) { rc = id; goto out; }
 	if ((rc = check_dims(c, id, SN_T_WEIGHT, wt, "weight"))) goto out;
 	if (b && (rc = check_dims(c, id, SN_T_BIAS, bt, "bias"))) goto out;
-	rc = give(c, id, SN_T_WEIGHT, w, nw);
-	w = NULL;
-	if (!rc && b) { rc = give(c, id, SN_T_BIAS, b, nb); b = NULL; }
+	rc = give_weight_bias(c, id, &w, nw, &b, nb);
 out:
 	free(w); free(b);
 	return rc;
@@ -511,9 +521,7 @@ static int op_linear(ctx *c, int matmul)
 			for (int o = 0; o < out_f; o++) wt_data[(size_t)o * in_f + i] = w[(size_t)i * out_f + o];
 		free(w); w = wt_data;
 	}
-	rc = give(c, id, SN_T_WEIGHT, w, nw);
-	w = NULL;
-	if (!rc && b) { rc = give(c, id, SN_T_BIAS, b, nb); b = NULL; }
+	rc = give_weight_bias(c, id, &w, nw, &b, nb);
 out:
 	free(w); free(b);
 	return rc;
