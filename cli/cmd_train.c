@@ -10,7 +10,7 @@ static const char *HELP =
 	"usage: slimnn train MODEL [--data DIR] [options] -o OUT.slim\n"
 	"       slimnn train --resume CHECKPOINT [--data DIR] [options] -o OUT.slim\n\n"
 	"MODEL is an architecture file (trained from scratch) or a .slim model (fine-tuned).\n"
-	"Defaults are the recipe that reaches >= 92.5%% with models/cnn.arch in 10 epochs.\n\n"
+	"Defaults are the recipe that reaches >= 92.5% with models/cnn.arch in 10 epochs.\n\n"
 	"  --data DIR          Fashion-MNIST IDX files (default " SN_FMNIST_DIR ")\n"
 	"  --epochs N          epochs (default 10)\n"
 	"  --batch B           mini-batch size (default 128)\n"
@@ -23,6 +23,8 @@ static const char *HELP =
 	"  --step-size N, --gamma G   step schedule: lr *= G every N epochs (3, 0.1)\n"
 	"  --augment A         none | crop | flip | crop,flip (default crop)\n"
 	"  --crop-pad P        padding of the random crop in pixels (default 2)\n"
+	"  --label-smoothing E cross-entropy against (1-E) on the label + E/classes (default 0)\n"
+	"  --clean-epochs N    the last N epochs without augmentation (default 0)\n"
 	"  --seed S            seed of every random choice (default 1)\n"
 	"  --limit N           use the first N samples of each split\n"
 	"  --threads T         threads (default: all cores)\n"
@@ -38,13 +40,14 @@ typedef struct {
 } train_cli;
 
 enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_WD, O_OPT, O_SCHED, O_STEP, O_GAMMA, O_AUG,
-	O_CROP, O_SEED, O_LIMIT, O_THREADS, O_CKPT, O_RESUME, O_QUIET, O_HELP };
+	O_CROP, O_LS, O_CLEAN, O_SEED, O_LIMIT, O_THREADS, O_CKPT, O_RESUME, O_QUIET, O_HELP };
 
 static const struct option opts[] = {
 	{"data", 1, 0, O_DATA}, {"epochs", 1, 0, O_EPOCHS}, {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR},
 	{"momentum", 1, 0, O_MOM}, {"nesterov", 1, 0, O_NEST}, {"weight-decay", 1, 0, O_WD},
 	{"optimizer", 1, 0, O_OPT}, {"schedule", 1, 0, O_SCHED}, {"step-size", 1, 0, O_STEP},
-	{"gamma", 1, 0, O_GAMMA}, {"augment", 1, 0, O_AUG}, {"crop-pad", 1, 0, O_CROP}, {"seed", 1, 0, O_SEED},
+	{"gamma", 1, 0, O_GAMMA}, {"augment", 1, 0, O_AUG}, {"crop-pad", 1, 0, O_CROP},
+	{"label-smoothing", 1, 0, O_LS}, {"clean-epochs", 1, 0, O_CLEAN}, {"seed", 1, 0, O_SEED},
 	{"limit", 1, 0, O_LIMIT}, {"threads", 1, 0, O_THREADS}, {"checkpoint", 1, 0, O_CKPT},
 	{"resume", 1, 0, O_RESUME}, {"quiet", 0, 0, O_QUIET}, {"output", 1, 0, 'o'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
 
@@ -87,6 +90,8 @@ static int parse(int argc, char **argv, train_cli *c)
 		case O_GAMMA: rc = cli_float("train", "--gamma", optarg, 0, 1, &c->o.gamma); break;
 		case O_AUG: aug = optarg; break;
 		case O_CROP: rc = cli_int("train", "--crop-pad", optarg, 0, 16, &crop); break;
+		case O_LS: rc = cli_float("train", "--label-smoothing", optarg, 0, 0.999, &c->o.label_smoothing); break;
+		case O_CLEAN: rc = cli_int("train", "--clean-epochs", optarg, 0, 100000, &c->o.clean_epochs); break;
 		case O_SEED: rc = cli_int("train", "--seed", optarg, 0, 2147483647, &v); c->o.seed = (uint64_t)v; break;
 		case O_LIMIT: rc = cli_int("train", "--limit", optarg, 0, 100000000, &c->o.limit); break;
 		case O_THREADS: rc = cli_int("train", "--threads", optarg, 1, 1024, &c->o.threads); break;
@@ -112,11 +117,12 @@ static int parse(int argc, char **argv, train_cli *c)
 static void recipe(const sn_train_opts *o, char *buf, size_t len)
 {
 	snprintf(buf, len, "--epochs %d --batch %d --optimizer %s --lr %.9g --momentum %.9g --nesterov %d "
-	         "--weight-decay %.9g --schedule %s --step-size %d --gamma %.9g --augment %s --crop-pad %d --seed %llu --limit %d",
+	         "--weight-decay %.9g --schedule %s --step-size %d --gamma %.9g --augment %s --crop-pad %d "
+	         "--label-smoothing %.9g --clean-epochs %d --seed %llu --limit %d",
 	         o->epochs, o->batch, o->optimizer == SN_OPT_ADAM ? "adam" : "sgd", o->lr, o->momentum, o->nesterov,
 	         o->weight_decay, SCHED[o->schedule], o->step_size, o->gamma,
 	         o->augment.crop_pad ? (o->augment.hflip ? "crop,flip" : "crop") : (o->augment.hflip ? "flip" : "none"),
-	         o->augment.crop_pad ? o->augment.crop_pad : 2, (unsigned long long)o->seed, o->limit);
+	         o->augment.crop_pad ? o->augment.crop_pad : 2, o->label_smoothing, o->clean_epochs, (unsigned long long)o->seed, o->limit);
 }
 
 static int parse_recipe(const char *text, train_cli *c)

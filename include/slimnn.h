@@ -305,6 +305,8 @@ typedef struct {
 	 * temperature kd_t) + (1 - kd_alpha) * cross-entropy. Not const: its forward uses its arena. */
 	sn_graph *teacher;
 	float kd_alpha, kd_t;
+	float label_smoothing;            /* cross-entropy target (1 - e) on the label, e / classes on all */
+	int clean_epochs;                 /* the last this many epochs run without augmentation */
 } sn_train_opts;
 
 sn_train_opts sn_train_defaults(void);
@@ -322,6 +324,9 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r);
  * returns the summed loss, counts correct predictions into *correct. */
 double sn_softmax_xent(const float *logits, const uint8_t *labels, int n, int classes,
                        float *dlogits, int *correct);
+/* The same with label smoothing e in [0, 1) (e = 0 is sn_softmax_xent). */
+double sn_softmax_xent_smooth(const float *logits, const uint8_t *labels, int n, int classes, float smoothing,
+                              float *dlogits, int *correct);
 
 typedef struct {
 	int epoch;

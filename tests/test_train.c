@@ -137,6 +137,24 @@ TEST(train_softmax_xent)
 	CHECK(isfinite(db[2]) && fabsf(db[2]) < 1e-30f);
 }
 
+TEST(train_softmax_xent_label_smoothing)
+{
+	/* PyTorch: F.cross_entropy(z, y, label_smoothing=0.1, reduction='sum'), gradient of the mean */
+	const float z[6] = {1, 2, 3, 0.5f, -1, 0.25f};
+	const uint8_t y[2] = {2, 1};
+	const double grad[6] = {0.02834861991852355, 0.10569756886073216, -0.13404618877925578,
+	                        0.2330921982399408, -0.4109379311415653, 0.17784573290162442};
+	float d[6], d0[6];
+	int correct = 0;
+	CHECK_NEAR(sn_softmax_xent_smooth(z, y, 2, 3, 0.1f, d, &correct), 2.6100514841796283, 1e-6);
+	CHECK(correct == 1);
+	for (int i = 0; i < 6; i++) CHECK_NEAR(d[i], grad[i], 1e-7);
+	/* smoothing 0 is plain cross-entropy, bit for bit */
+	sn_softmax_xent_smooth(z, y, 2, 3, 0.0f, d, NULL);
+	sn_softmax_xent(z, y, 2, 3, d0, NULL);
+	CHECK(!memcmp(d, d0, sizeof d));
+}
+
 /* ---------------------------------------------------------------- schedules */
 
 TEST(train_schedule_onecycle)

@@ -5,6 +5,15 @@
 double sn_softmax_xent(const float *logits, const uint8_t *labels, int n, int classes,
                        float *dlogits, int *correct)
 {
+	return sn_softmax_xent_smooth(logits, labels, n, classes, 0.0f, dlogits, correct);
+}
+
+/* With smoothing e the target is (1 - e) on the label plus e / classes on every class:
+ * loss = lse - sum_k q_k z_k, gradient p_k - q_k. */
+double sn_softmax_xent_smooth(const float *logits, const uint8_t *labels, int n, int classes, float smoothing,
+                              float *dlogits, int *correct)
+{
+	const double off = (double)smoothing / classes, on = 1.0 - smoothing + off;
 	double total = 0;
 	for (int r = 0; r < n; r++) {
 		const float *z = logits + (size_t)r * classes;
@@ -14,10 +23,12 @@ double sn_softmax_xent(const float *logits, const uint8_t *labels, int n, int cl
 		double s = 0;
 		for (int k = 0; k < classes; k++) s += exp((double)z[k] - z[arg]);
 		double lse = log(s) + z[arg];
-		total += lse - z[labels[r]];
+		double zq = 0;
+		for (int k = 0; k < classes; k++) zq += (k == labels[r] ? on : off) * z[k];
+		total += lse - zq;
 		if (dlogits)
 			for (int k = 0; k < classes; k++)
-				dlogits[(size_t)r * classes + k] = (float)((exp(z[k] - lse) - (k == labels[r])) / n);
+				dlogits[(size_t)r * classes + k] = (float)((exp(z[k] - lse) - (k == labels[r] ? on : off)) / n);
 	}
 	return total;
 }

@@ -69,13 +69,14 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 	}
 	double loss = 0, t0 = now(), last = 0;
 	int correct = 0, seen = 0;
+	const sn_augment none = {0, 0}, *aug = st->epoch >= o->epochs - o->clean_epochs ? &none : &o->augment;
 	for (int s = 0, k = 0; s < tr->n; s += o->batch, k++) {
 		int n = SN_MIN(o->batch, tr->n - s);
-		sn_dataset_batch(tr, b->perm + s, n, &o->augment, &st->rng, b->x, b->y);
+		sn_dataset_batch(tr, b->perm + s, n, aug, &st->rng, b->x, b->y);
 		const float *z = sn_graph_forward(g, b->x, n);
 		double l = o->teacher ? sn_distill_xent(z, sn_graph_forward(o->teacher, b->x, n), b->y, n, classes, o->kd_alpha,
 		                                        o->kd_t, b->dlogits, &correct)
-		                      : sn_softmax_xent(z, b->y, n, classes, b->dlogits, &correct);
+		                      : sn_softmax_xent_smooth(z, b->y, n, classes, o->label_smoothing, b->dlogits, &correct);
 		if (!isfinite(l) || l / n > o->max_loss)
 			return sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr", isfinite(l) ? "exploded" : "NaN",
 			                 st->epoch + 1, k + 1);
