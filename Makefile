@@ -65,8 +65,42 @@ demo: deps all
 deps:
 	@bash tools/deps.sh $(DEPS_DEB)
 
-bench: all
-	@bash bench/run.sh
+# bench/: programs that time slimnn (compared with PyTorch by bench/run.sh; see bench/README.md)
+BENCH_BIN := $(B)/bench_kernels $(B)/sgemm_peak
+$(B)/bench/kernels.o $(B)/bench/sgemm_peak.o: bench/timing.h
+$(B)/bench_kernels: $(B)/bench/kernels.o $(B)/libslimnn.a
+	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
+$(B)/sgemm_peak: $(B)/bench/sgemm_peak.o
+	$(CC) $(LDSAN) -o $@ $< -lopenblas
+
+bench: all $(BENCH_BIN)
+	@bash bench/run.sh --build $(B)
+
+# libFuzzer targets (tests/fuzz, docs/onnx.md): the ONNX importer, the .slim reader and the
+# architecture parser, each from memory, built with clang, ASan and UBSan into $(FB) with a
+# seed corpus from the fixtures. Run one: $(FB)/fuzz_onnx $(FB)/corpus-onnx -max_total_time=300
+FB         := $(B)/fuzz
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OPT   := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed
+FUZZ_BIN   := $(FB)/fuzz_onnx $(FB)/fuzz_slim $(FB)/fuzz_arch
+fuzz: $(FUZZ_BIN) $(FB)/corpus-onnx $(FB)/corpus-slim $(FB)/corpus-arch
+$(FB)/lib/libslimnn.a: FORCE   # the sub-make knows what is out of date
+	$(MAKE) B=$(FB)/lib CC=clang OPT="$(FUZZ_OPT)" $@
+FORCE:
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/lib/libslimnn.a
+	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -Iinclude -o $@ $< $(FB)/lib/libslimnn.a $(LDLIBS)
+$(FB)/corpus-onnx: $(wildcard tests/fixtures/onnx/*/*.onnx)
+	@mkdir -p $@
+	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
+$(FB)/corpus-arch: $(wildcard models/*.arch models/seed/*.arch tests/fixtures/ops/*/model.arch)
+	@mkdir -p $@
+	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
+$(FB)/corpus-slim: $(B)/slimnn_seeds $(wildcard models/*.arch models/seed/*.arch)
+	@mkdir -p $@
+	$(B)/slimnn_seeds $@ models/cnn.arch models/cnn-dsc.arch models/resnet.arch models/mobilenetv2.arch \
+		models/mobilenetv3.arch models/shufflenetv2.arch models/inception.arch models/seed/separable.arch
+$(B)/slimnn_seeds: tests/fuzz/make_seeds.c $(B)/libslimnn.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -81,4 +115,4 @@ install: all
 clean:
 	rm -rf $(B) $(BA)
 
-.PHONY: all asan test demo deps bench install clean
+.PHONY: all asan test demo deps bench install clean fuzz FORCE

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# bench/run.sh — training throughput of slimnn against PyTorch, same machine, same run.
+# bench/run.sh — slimnn against PyTorch, same machine, same run: kernels, models, training.
 #
-#   bash bench/run.sh            one full epoch (60,000 images) each; a few minutes
-#   bash bench/run.sh --quick    the first 10,000 images each (--limit 10000), for iteration
+#   bash bench/run.sh                  everything (a few minutes on an idle machine)
+#   bash bench/run.sh --quick          fewer timed runs, training on the first 10,000 images
+#   bash bench/run.sh --only conv,sparse,models,train   some sections (or BENCH_ONLY=...)
+#   bash bench/run.sh --build DIR      binaries from DIR (make B=DIR), default build
 #
 # What it does, strictly one thing after another (never two measurements at once):
-#   1. checks the tools, prints the machine and the load average (warns above 0.5);
-#   2. builds bench/sgemm_peak.c and measures OpenBLAS's 1024^3 sgemm with 1 and 2 threads;
-#   3. trains models/cnn.arch for one epoch with slimnn (its epoch line gives img/s);
-#   4. trains the same network with the same recipe in PyTorch (bench/torch_train.py);
-#   5. prints one table: img/s, the ratio, peak RSS (/usr/bin/time -v) and the settings.
+#   1. checks the tools, builds the bench programs, prints the machine and the load average;
+#   2. measures OpenBLAS's 1024^3 sgemm with 1 and 2 threads (bench/sgemm_peak.c);
+#   3. conv: eight single convolutions, slimnn (bench/kernels.c) then PyTorch (torch_kernels.py);
+#   4. sparse: a 1x1 conv 256->256 on 56x56 at 0-95 % unstructured sparsity, both engines;
+#   5. models: batch-1 latency of MobileNetV2-224 and ResNet-18-224, both engines;
+#      then prints the tables of 3-5 with their ratios (bench/tables.py);
+#   6. train: models/cnn.arch for one epoch with slimnn, then with the same recipe in PyTorch
+#      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings.
 # See bench/README.md for what exactly is timed on each side.
 set -euo pipefail
 
@@ -19,20 +24,34 @@ THREADS=2                  # the thread count for both engines (the dev machine 
 BATCH=128                  # slimnn's default batch, passed explicitly to PyTorch
 WARMUP=20                  # untimed PyTorch steps at the start of the epoch
 LOAD_LIMIT=0.5             # warn if the 1-minute load average is above this before starting
-SLIMNN=build/slimnn
 PYTHON=/usr/bin/python3    # Debian's python3 with python3-torch and python3-numpy
 TIME=/usr/bin/time         # GNU time (Debian package `time`), for peak RSS
 DATA=/usr/share/datasets/fashion-mnist
 LIMIT=0                    # 0: the full training split
+BUILD=build                # where make puts slimnn and the bench programs
+KRUNS=21                   # timed forward passes per kernel/model case (the median is reported)
+KWARMUP=3                  # untimed passes before them
+ONLY=${BENCH_ONLY:-conv,sparse,models,train}
+SECTIONS=conv,sparse,models,train
+
+# The cases, written once and handed to both engines (bench/kernels.c documents the words).
+CONV_CASES=(                                    # N,Cin,H,W,Cout,k,stride,groups; padding k/2
+	conv:1,3,224,224,32,3,2,1 conv:1,32,112,112,32,3,1,32 conv:1,32,112,112,64,1,1,1
+	conv:1,128,56,56,128,3,1,1 conv:1,128,56,56,128,3,1,128 conv:1,256,28,28,256,1,1,1
+	conv:32,1,28,28,32,3,1,1 conv:32,32,14,14,64,3,1,1)
+SPARSE_CASES=(sparse:1,256,56,56,256,{0,70,80,90,95})   # N,Cin,H,W,Cout,percent zeroed
+MODEL_CASES=(model:models/mobilenetv2-224.arch model:models/resnet18-224.arch)
 
 usage() {
-	sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--quick) LIMIT=10000 ;;
+	--quick) LIMIT=10000 KRUNS=7 KWARMUP=2 ;;
+	--only) [ $# -gt 1 ] || usage 2 >&2; ONLY=$2; shift ;;
+	--build) [ $# -gt 1 ] || usage 2 >&2; BUILD=$2; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "bench/run.sh: unknown option '$1'" >&2; usage 2 >&2 ;;
 	esac
@@ -40,11 +59,21 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "bench/run.sh: $*" >&2; exit 1; }
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+for s in ${ONLY//,/ }; do
+	[[ ",$SECTIONS," == *",$s,"* ]] || die "unknown section '$s' in --only: expected some of $SECTIONS"
+done
 
 # ------------------------------------------------------------------------- preflight
-[ -x "$SLIMNN" ] || { echo "building slimnn (make)..."; make -s >/dev/null; }
-[ -x "$SLIMNN" ] || die "$SLIMNN is missing; run make"
-if [ ! -x "$TIME" ]; then
+SLIMNN=$BUILD/slimnn
+KERNELS=$BUILD/bench_kernels
+SGEMM=$BUILD/sgemm_peak
+command -v cc >/dev/null || die "no C compiler: apt-get install build-essential"
+MAKE_LOG=$(mktemp "${TMPDIR:-/tmp}/slimnn-bench-make.XXXXXX")
+make -s B="$BUILD" "$SLIMNN" "$KERNELS" "$SGEMM" >"$MAKE_LOG" 2>&1 ||
+	{ cat "$MAKE_LOG" >&2; rm -f "$MAKE_LOG"; die "building $SLIMNN, $KERNELS and $SGEMM failed (make B=$BUILD)"; }
+rm -f "$MAKE_LOG"
+if want train && [ ! -x "$TIME" ]; then
 	# GNU time reports peak RSS; bash's `time` keyword does not.
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 		echo "installing Debian package 'time' (for /usr/bin/time)..."
@@ -54,8 +83,12 @@ if [ ! -x "$TIME" ]; then
 fi
 "$PYTHON" -c 'import torch, numpy' 2>/dev/null ||
 	die "$PYTHON cannot import torch and numpy: apt-get install python3-torch python3-numpy"
-[ -f "$DATA/train-images-idx3-ubyte.gz" ] || die "no Fashion-MNIST in $DATA: apt-get install dataset-fashion-mnist"
-command -v cc >/dev/null || die "no C compiler: apt-get install build-essential"
+if want models; then
+	"$PYTHON" -c 'import torchvision' 2>/dev/null || die "$PYTHON cannot import torchvision: apt-get install python3-torchvision"
+fi
+if want train; then
+	[ -f "$DATA/train-images-idx3-ubyte.gz" ] || die "no Fashion-MNIST in $DATA: apt-get install dataset-fashion-mnist"
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/slimnn-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -109,18 +142,56 @@ CORES=$(lscpu -p=core 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 IMAGES_DESC=$([ "$LIMIT" -gt 0 ] && echo "first $LIMIT training images (--quick)" || echo "60,000 training images (one full epoch)")
 LOAD_START=$(check_load)
 
-echo "== slimnn vs PyTorch: models/cnn.arch, batch $BATCH, $THREADS threads, $IMAGES_DESC"
+echo "== slimnn vs PyTorch ($ONLY), $THREADS threads each"
 echo "machine: $CPU_MODEL, $CORES cores / $CPUS CPUs online; load average $LOAD_START"
 echo
 
-# ------------------------------------------------------------------------- 1. sgemm peak
+# ------------------------------------------------------------------------- sgemm peak
 echo "-- sgemm peak (OpenBLAS, 1024x1024x1024, median of 9)"
-run cc -O2 -std=c11 bench/sgemm_peak.c -o "$WORK/sgemm_peak" -lopenblas
-run "$WORK/sgemm_peak" 1024 1 2 >"$WORK/sgemm.out" 2>/dev/null
+run "$SGEMM" 1024 1 2 >"$WORK/sgemm.out" 2>/dev/null
 cat "$WORK/sgemm.out"
 echo
 
-# ------------------------------------------------------------------------- 2. slimnn
+# ------------------------------------------------------------------------- kernels and models
+# One section's cases: slimnn first, then PyTorch, each after a check that nobody else is busy.
+# A case that fails on one engine shows as "failed" in the tables (its reason is printed here).
+KERNEL_FAILED=0
+KERNEL_BUSY=0              # the most cores other processes kept busy before any kernel run
+kernel_section() {
+	local name=$1 busy
+	shift
+	busy=$(busy_cores "slimnn $name")
+	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
+	echo "-- $name: slimnn (other processes busy on $busy cores just before)"
+	run env OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" |
+		tee -a "$WORK/kernels.slimnn" || KERNEL_FAILED=1
+	busy=$(busy_cores "PyTorch $name")
+	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
+	echo "-- $name: PyTorch (other processes busy on $busy cores just before)"
+	run env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" bench/torch_kernels.py \
+		--threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" | tee -a "$WORK/kernels.torch" || KERNEL_FAILED=1
+	echo
+}
+want conv && kernel_section conv "${CONV_CASES[@]}"
+want sparse && kernel_section sparse "${SPARSE_CASES[@]}"
+want models && kernel_section models "${MODEL_CASES[@]}"
+if [ -s "$WORK/kernels.slimnn" ] || [ -s "$WORK/kernels.torch" ]; then
+	touch "$WORK/kernels.slimnn" "$WORK/kernels.torch"
+	"$PYTHON" bench/tables.py --sgemm "$WORK/sgemm.out" --threads "$THREADS" "$WORK/kernels.slimnn" "$WORK/kernels.torch"
+	echo "- $KRUNS timed runs after $KWARMUP warm-up runs per case and engine, median; $THREADS threads each;" \
+		"slimnn $("$SLIMNN" --version | awk '{print $2}'), PyTorch $(grep -o 'torch=[^ ]*' "$WORK/kernels.torch" | head -1 | cut -d= -f2)"
+	[ "$KERNEL_FAILED" = 0 ] || echo "- WARNING: some cases failed (see the messages above); their cells say 'failed'"
+	if above "$LOAD_START" "$LOAD_LIMIT" || above "$KERNEL_BUSY" "$LOAD_LIMIT"; then
+		echo "- WARNING: other processes were using the CPUs (load average $LOAD_START at the start, up to" \
+			"$KERNEL_BUSY cores busy before a run): these times are unreliable; rerun on an idle machine"
+	fi
+	echo
+fi
+want train || exit "$KERNEL_FAILED"
+
+# ------------------------------------------------------------------------- train: slimnn
+echo "== training throughput: models/cnn.arch, batch $BATCH, $THREADS threads, $IMAGES_DESC"
+echo
 # slimnn runs OpenBLAS single-threaded and splits its work with OpenMP (--threads sets the
 # OpenMP thread count), so OMP_NUM_THREADS is set to the same value for consistency only.
 limit_arg=()
@@ -141,7 +212,7 @@ S_CPU=$(time_field "$WORK/slimnn.time" 'Percent of CPU this job got')
 S_INVOL=$(time_field "$WORK/slimnn.time" 'Involuntary context switches')
 echo
 
-# ------------------------------------------------------------------------- 3. PyTorch
+# ------------------------------------------------------------------------- train: PyTorch
 # torch.set_num_threads($THREADS) sets its OpenMP intra-op threads (oneDNN convolutions,
 # elementwise ops); its Linear layers call Debian's libblas.so.3, which is OpenBLAS (pthread
 # build) and takes its thread count from OPENBLAS_NUM_THREADS.
@@ -163,7 +234,7 @@ T_INVOL=$(time_field "$WORK/torch.time" 'Involuntary context switches')
 LOAD_END=$(load1)
 echo
 
-# ------------------------------------------------------------------------- 4. the table
+# ------------------------------------------------------------------------- train: the table
 fmt0() { awk -v x="$1" 'BEGIN { printf "%.0f", x }'; }
 fmt1() { awk -v x="$1" 'BEGIN { printf "%.1f", x }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.0f MiB", k / 1024 }'; }
@@ -209,3 +280,4 @@ if above "$LOAD_START" "$LOAD_LIMIT" || above "$BUSY_SLIMNN" "$LOAD_LIMIT" || ab
 	echo "         $BUSY_TORCH cores busy just before the slimnn and PyTorch runs): these numbers are lower"
 	echo "         bounds with an unknown bias between the two; rerun on an idle machine."
 fi
+exit "$KERNEL_FAILED"

@@ -12,28 +12,15 @@
  * ceiling that any GEMM-based convolution or Linear layer can approach on this machine, which
  * puts the training throughputs of bench/run.sh in perspective.
  *
- * Build: cc -O2 -std=c11 bench/sgemm_peak.c -o sgemm_peak -lopenblas
+ * Build: make B=DIR DIR/sgemm_peak (or cc -O2 -std=c11 bench/sgemm_peak.c -o sgemm_peak -lopenblas)
  */
 #define _POSIX_C_SOURCE 199309L
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include "timing.h"
 
 enum { WARMUP = 2, RUNS = 9 };
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 /* A 64-byte aligned buffer of n floats filled with small pseudo-random values (no denormals,
  * no zeros that a library could short-cut). */
@@ -54,13 +41,12 @@ static double time_sgemm(int n, int threads, const float *a, const float *b, flo
 	double t[RUNS];
 	openblas_set_num_threads(threads);
 	for (int r = 0; r < WARMUP + RUNS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-		double dt = now() - t0;
+		double dt = bench_now() - t0;
 		if (r >= WARMUP) t[r - WARMUP] = dt;
 	}
-	qsort(t, RUNS, sizeof t[0], cmp_double);
-	return t[RUNS / 2];
+	return bench_median(t, RUNS);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@ int cmd_summary(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_lighten(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 runtime error (bad file, diverged...), 2 usage error. */
 enum { EXIT_USAGE = 2 };
@@ -22,6 +23,8 @@ int cli_fail(void);
 /* Strict numeric flags: the whole string must parse and lie in [lo, hi]. */
 int cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, int *out);
 int cli_float(const char *cmd, const char *flag, const char *s, double lo, double hi, float *out);
+/* An input shape CxHxW ("3x224x224"), each side in [1, 65536]. */
+int cli_shape(const char *cmd, const char *flag, const char *s, int *c, int *h, int *w);
 /* getopt_long wrapper state reset (commands parse their own argv) */
 void cli_reset_getopt(void);
 /* Loads the data set for a model: applies the model's stored normalisation when it has one. */

@@ -10,14 +10,26 @@ static const char *HELP =
 	"       slimnn prune MODEL --show-groups [--ignore ...]\n\n"
 	"Prunes MODEL (a trained .slim) in rounds: prune to the schedule's sparsity, fine-tune,\n"
 	"evaluate; prints a row per round and the totals before and after. docs/prune.md explains it.\n\n"
-	"  --target S            fraction removed in the end: of the prunable weights (weight), or of\n"
-	"                        the prunable conv filters (filter); 0 <= S < 1\n"
-	"  --granularity G       weight (single weights, masked and stored sparse) | filter (conv\n"
-	"                        output channels, removed: a smaller dense model) (default weight)\n"
-	"  --criterion C         l1 | l2 (magnitude; filters: norm of the filter) | bn (BN gamma of\n"
-	"                        the channel; filter only) (default l1)\n"
+	"  --target S            fraction removed in the end: of the prunable weights (weight), blocks\n"
+	"                        (block), conv filters (filter) or Linear neurons (neuron); 0 <= S < 1\n"
+	"  --granularity G       weight (single weights, masked and stored sparse) | block (blocks of\n"
+	"                        --block output channels at one input position, masked) | filter, alias\n"
+	"                        channel (conv output channels, removed: a smaller dense model) | neuron\n"
+	"                        (Linear output units, removed) (default weight)\n"
+	"  --block N             output channels per block (default 4; the last block of a layer whose\n"
+	"                        channel count is not a multiple of N is smaller)\n"
+	"  --criterion C         l1 | l2 (magnitude: |w|, or the norm of a block, filter or neuron) | bn\n"
+	"                        (BN gamma of the channel; filter, neuron) | taylor (|w * dL/dw| over\n"
+	"                        training batches, summed per block, filter or neuron) (default l1)\n"
+	"  --taylor-batches N    batches (of --batch images) per Taylor estimate (default 16)\n"
+	"  --layer-targets FILE  each layer its own target: 'LAYER TARGET' per line, '#' comments;\n"
+	"                        layers not listed take --target (default then 0); a listed layer is\n"
+	"                        pruned even if the default ignore list holds it; implies --scope layer\n"
+	"  --from-sensitivity CSV  per-layer targets from slimnn sensitivity --csv: for each layer the\n"
+	"                        largest level whose drop, and that of every lower level, is within\n"
+	"                        --max-drop (needed; it stays the budget of the rounds too)\n"
 	"  --scope S             layer (the same fraction in every layer / coupled group) | global\n"
-	"                        (one ranking) (default: global for weight, layer for filter)\n"
+	"                        (one ranking) (default: global for weight and block, layer otherwise)\n"
 	"  --ignore A,B          layers left alone (default: the first conv and the classifier);\n"
 	"                        'none' prunes them all\n"
 	"  --steps K             rounds (default 3)\n"
@@ -35,19 +47,23 @@ static const char *HELP =
 	"  --limit N             use the first N samples of each split (quick runs)\n"
 	"  --data DIR            Fashion-MNIST IDX files (default " SN_FMNIST_DIR ")\n"
 	"  --threads T           threads (default: all cores)\n"
-	"  --show-groups         print the coupled channel groups (filter pruning's dependency graph)\n"
+	"  --show-groups         print the coupled channel groups (filter or neuron pruning's\n"
+	"                        dependency graph)\n"
 	"  --json                the report as one JSON object on stdout\n"
 	"  --quiet               no progress bar\n"
 	"  -o, --output OUT      the pruned model (.slim, sparse encodings), with its test accuracy\n";
 
 typedef struct {
 	const char *model, *data, *out;
-	int json, quiet, show_groups, have_target, have_scope;
+	int json, quiet, show_groups, have_target, have_scope, have_block, have_taylor_batches;
+	const char *targets_file, *sensitivity_file;   /* per-layer targets, read once the model is */
+	float *targets;
 	sn_prune_opts o;
 } prune_cli;
 
 enum { O_DATA = 256, O_TARGET, O_GRAN, O_CRIT, O_SCOPE, O_IGNORE, O_STEPS, O_EPOCHS, O_SCHED, O_DROP, O_LR,
-	O_OPT, O_BATCH, O_SEED, O_LIMIT, O_THREADS, O_GROUPS, O_JSON, O_QUIET, O_DISTILL, O_AUG, O_HELP };
+	O_OPT, O_BATCH, O_SEED, O_LIMIT, O_THREADS, O_GROUPS, O_JSON, O_QUIET, O_DISTILL, O_AUG, O_BLOCK, O_TAYLOR, O_LAYER_TARGETS,
+	O_FROM_SENS, O_HELP };
 
 static const struct option opts[] = {
 	{"data", 1, 0, O_DATA}, {"target", 1, 0, O_TARGET}, {"granularity", 1, 0, O_GRAN},
@@ -56,9 +72,11 @@ static const struct option opts[] = {
 	{"lr", 1, 0, O_LR}, {"optimizer", 1, 0, O_OPT}, {"batch", 1, 0, O_BATCH}, {"seed", 1, 0, O_SEED},
 	{"limit", 1, 0, O_LIMIT}, {"threads", 1, 0, O_THREADS}, {"show-groups", 0, 0, O_GROUPS},
 	{"json", 0, 0, O_JSON}, {"distill", 1, 0, O_DISTILL}, {"augment", 1, 0, O_AUG}, {"quiet", 0, 0, O_QUIET}, {"output", 1, 0, 'o'},
-	{"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+	{"block", 1, 0, O_BLOCK}, {"taylor-batches", 1, 0, O_TAYLOR}, {"layer-targets", 1, 0, O_LAYER_TARGETS},
+	{"from-sensitivity", 1, 0, O_FROM_SENS}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
 
-static const char *GRAN[] = {"weight", "filter"}, *CRIT[] = {"l1", "l2", "bn"}, *SCOPE[] = {"layer", "global"},
+static const char *GRAN[] = {"weight", "filter", "neuron", "block"}, *CRIT[] = {"l1", "l2", "bn", "taylor"},
+	*SCOPE[] = {"layer", "global"},
 	*SCHED[] = {"oneshot", "linear", "agp"};
 
 static int pick(const char *flag, const char *s, const char **names, int n, int *out)
@@ -68,19 +86,11 @@ static int pick(const char *flag, const char *s, const char **names, int n, int 
 	return cli_usage("prune", "%s: unknown value '%s'", flag, s);
 }
 
-/* The other names: channel is filter; the rest are not built yet. */
+/* channel is another name for filter: a conv's output channels are its filters. */
 static int pick_gran(const char *s, int *out)
 {
 	if (!strcmp(s, "channel")) { *out = SN_GRAN_FILTER; return 0; }
-	if (!strcmp(s, "neuron") || !strcmp(s, "block"))
-		return cli_usage("prune", "--granularity %s is not supported yet; use weight or filter", s);
-	return pick("--granularity", s, GRAN, 2, out);
-}
-
-static int pick_crit(const char *s, int *out)
-{
-	if (!strcmp(s, "taylor")) return cli_usage("prune", "--criterion taylor is not supported yet; use l1, l2 or bn");
-	return pick("--criterion", s, CRIT, 3, out);
+	return pick("--granularity", s, GRAN, 4, out);
 }
 
 static int parse_augment(const char *s, sn_augment *a)
@@ -102,9 +112,13 @@ static int parse_opt(int ch, prune_cli *c)
 	case 'o': c->out = optarg; return 0;
 	case O_TARGET: c->have_target = 1; return cli_float("prune", "--target", optarg, 0, 0.999999, &o->target);
 	case O_GRAN: rc = pick_gran(optarg, &v); o->granularity = v; return rc;
-	case O_CRIT: rc = pick_crit(optarg, &v); o->criterion = v; return rc;
+	case O_CRIT: rc = pick("--criterion", optarg, CRIT, 4, &v); o->criterion = v; return rc;
+	case O_BLOCK: c->have_block = 1; return cli_int("prune", "--block", optarg, 1, 4096, &o->block);
+	case O_TAYLOR: c->have_taylor_batches = 1; return cli_int("prune", "--taylor-batches", optarg, 1, 100000, &o->taylor_batches);
 	case O_SCOPE: rc = pick("--scope", optarg, SCOPE, 2, &v); o->scope = v; c->have_scope = 1; return rc;
 	case O_IGNORE: o->ignore = optarg; return 0;
+	case O_LAYER_TARGETS: c->targets_file = optarg; return 0;
+	case O_FROM_SENS: c->sensitivity_file = optarg; return 0;
 	case O_STEPS: return cli_int("prune", "--steps", optarg, 1, 1000, &o->steps);
 	case O_EPOCHS: return cli_int("prune", "--finetune-epochs", optarg, 0, 10000, &o->finetune_epochs);
 	case O_SCHED: rc = pick("--schedule", optarg, SCHED, 3, &v); o->schedule = v; return rc;
@@ -140,12 +154,26 @@ static int parse(int argc, char **argv, prune_cli *c)
 		c->model = argv[i];
 	}
 	if (!c->model) return cli_usage("prune", "no MODEL given");
-	if (c->show_groups && !c->have_target && !c->out) return 0;
-	if (!c->have_target) return cli_usage("prune", "no --target given (the fraction to remove, e.g. --target 0.9)");
+	const int per_layer = c->targets_file || c->sensitivity_file;
+	if (c->show_groups && !c->have_target && !per_layer && !c->out) return 0;
+	if (!c->have_target && !per_layer)
+		return cli_usage("prune", "no --target given (the fraction to remove, e.g. --target 0.9)");
+	if (c->targets_file && c->sensitivity_file)
+		return cli_usage("prune", "--layer-targets and --from-sensitivity both set per-layer targets: give one");
+	if (c->sensitivity_file && c->o.max_drop < 0)
+		return cli_usage("prune", "--from-sensitivity needs --max-drop P: the accuracy points a layer may cost");
+	if (per_layer && c->have_scope && c->o.scope == SN_SCOPE_GLOBAL)
+		return cli_usage("prune", "per-layer targets give each layer its own fraction: they work with --scope layer");
+	if (!c->have_target) c->o.target = 0;
 	if (!c->out) return cli_usage("prune", "no output file: add -o OUT.slim");
-	if (c->o.criterion == SN_CRIT_BN && c->o.granularity == SN_GRAN_WEIGHT)
-		return cli_usage("prune", "--criterion bn ranks channels: use it with --granularity filter");
-	if (!c->have_scope) c->o.scope = c->o.granularity == SN_GRAN_WEIGHT ? SN_SCOPE_GLOBAL : SN_SCOPE_LAYER;
+	const int masked = c->o.granularity == SN_GRAN_WEIGHT || c->o.granularity == SN_GRAN_BLOCK;
+	if (c->o.criterion == SN_CRIT_BN && masked)
+		return cli_usage("prune", "--criterion bn ranks channels: use it with --granularity filter or neuron");
+	if (c->have_block && c->o.granularity != SN_GRAN_BLOCK)
+		return cli_usage("prune", "--block sets the size of a block: use it with --granularity block");
+	if (c->have_taylor_batches && c->o.criterion != SN_CRIT_TAYLOR)
+		return cli_usage("prune", "--taylor-batches sets how the Taylor scores are estimated: use it with --criterion taylor");
+	if (!c->have_scope) c->o.scope = masked && !per_layer ? SN_SCOPE_GLOBAL : SN_SCOPE_LAYER;
 	return 0;
 }
 
@@ -211,16 +239,35 @@ static const sn_prune_step *last_kept(const report *r)
 	return &r->rows[0];
 }
 
-static void print_json(FILE *f, const prune_cli *c, const report *r)
+/* The per-layer targets: "conv2 30.0%, fc1 90.0%" (text) or {"conv2": 0.3, ...} (JSON). */
+static void print_targets(FILE *f, const prune_cli *c, const sn_graph *g, int json)
+{
+	int n = 0;
+	fputs(json ? "{" : "", f);
+	for (int i = 0; i < g->n_node; i++) {
+		if (c->targets[i] < 0) continue;
+		fputs(n++ ? ", " : "", f);
+		if (json) { sn_json_str(f, g->node[i].name); fprintf(f, ": %.6g", c->targets[i]); }
+		else fprintf(f, "%s %.1f%%", g->node[i].name, 100 * c->targets[i]);
+	}
+	fputs(json ? "}" : "", f);
+}
+
+static void print_json(FILE *f, const prune_cli *c, const sn_graph *g, const report *r)
 {
 	const sn_prune_opts *o = &c->o;
 	fprintf(f, "{\"model\": ");
 	sn_json_str(f, c->model);
 	fprintf(f, ", \"output\": ");
 	sn_json_str(f, c->out);
-	fprintf(f, ", \"granularity\": \"%s\", \"criterion\": \"%s\", \"scope\": \"%s\", \"schedule\": \"%s\", "
-	        "\"target\": %.6f, \"finetune_epochs\": %d, \"steps\": [",
-	        GRAN[o->granularity], CRIT[o->criterion], SCOPE[o->scope], SCHED[o->schedule], o->target, o->finetune_epochs);
+	fprintf(f, ", \"granularity\": \"%s\", ", GRAN[o->granularity]);
+	if (o->granularity == SN_GRAN_BLOCK) fprintf(f, "\"block\": %d, ", o->block);
+	fprintf(f, "\"criterion\": \"%s\", ", CRIT[o->criterion]);
+	if (o->criterion == SN_CRIT_TAYLOR) fprintf(f, "\"taylor_batches\": %d, ", o->taylor_batches);
+	fprintf(f, "\"scope\": \"%s\", \"schedule\": \"%s\", \"target\": %.6f, \"finetune_epochs\": %d, ", SCOPE[o->scope],
+	        SCHED[o->schedule], o->target, o->finetune_epochs);
+	if (c->targets) { fputs("\"layer_targets\": ", f); print_targets(f, c, g, 1); fputs(", ", f); }
+	fputs("\"steps\": [", f);
 	for (int i = 1; i < r->n; i++) { if (i > 1) fprintf(f, ", "); json_row(f, &r->rows[i]); }
 	fprintf(f, "], \"before\": ");
 	json_row(f, &r->rows[0]);
@@ -270,9 +317,23 @@ static int show_groups(sn_graph *g, const prune_cli *c, FILE *f)
 {
 	unsigned char *p = malloc((size_t)g->n_node);
 	if (!p) return sn_seterr(SN_ENOMEM, "out of memory");
-	int rc = sn_prune_select(g, SN_GRAN_FILTER, c->o.ignore, p);
+	int rc = sn_prune_select(g, c->o.granularity == SN_GRAN_NEURON ? SN_GRAN_NEURON : SN_GRAN_FILTER, c->o.ignore, p);
 	if (!rc) rc = sn_prune_print_groups(f, g, p);
 	free(p);
+	return rc;
+}
+
+/* Per-layer targets from --layer-targets or --from-sensitivity into c->o.layer_targets. */
+static int read_targets(prune_cli *c, const sn_graph *g)
+{
+	if (!c->targets_file && !c->sensitivity_file) return SN_OK;
+	if (!(c->targets = malloc(((size_t)g->n_node + 1) * sizeof *c->targets))) return sn_seterr(SN_ENOMEM, "out of memory");
+	c->o.layer_targets = c->targets;
+	if (c->targets_file) return sn_prune_read_targets(g, c->o.granularity, c->targets_file, c->targets);
+	sn_sensitivity s;
+	int rc = sn_sensitivity_read_csv(c->sensitivity_file, &s);
+	if (!rc) rc = sn_prune_targets_from_sensitivity(g, &s, c->o.granularity, c->o.max_drop, c->targets);
+	sn_sensitivity_free(&s);
 	return rc;
 }
 
@@ -284,10 +345,17 @@ static int run(prune_cli *c, sn_graph **g, sn_meta *meta, const sn_dataset *tr, 
 	r->out = real >= 0 ? fdopen(real, "w") : NULL;
 	if (!r->out) { if (real >= 0) close(real); r->out = stdout; }
 	else dup2(2, 1);
+	char block[48] = "";
+	if (c->o.granularity == SN_GRAN_BLOCK) snprintf(block, sizeof block, " (%d output channels a block)", c->o.block);
 	if (!c->json)
-		fprintf(r->out, "pruning %s: %s granularity, %s, %s scope, target %.1f%% in %d step%s (%s), %d fine-tuning epoch%s each\n",
-		        c->model, GRAN[c->o.granularity], CRIT[c->o.criterion], SCOPE[c->o.scope], 100 * c->o.target, c->o.steps,
+		fprintf(r->out, "pruning %s: %s granularity%s, %s, %s scope, target %.1f%% in %d step%s (%s), %d fine-tuning epoch%s each\n",
+		        c->model, GRAN[c->o.granularity], block, CRIT[c->o.criterion], SCOPE[c->o.scope], 100 * c->o.target, c->o.steps,
 		        c->o.steps == 1 ? "" : "s", SCHED[c->o.schedule], c->o.finetune_epochs, c->o.finetune_epochs == 1 ? "" : "s");
+	if (!c->json && c->targets) {
+		fprintf(r->out, "per-layer targets from %s: ", c->targets_file ? c->targets_file : c->sensitivity_file);
+		print_targets(r->out, c, *g, 0);
+		fprintf(r->out, "; others %.1f%%\n", 100 * c->o.target);
+	}
 	int rc = sn_prune_run(g, tr, te, &c->o, meta, on_step, r);
 	if (r->out != stdout) {
 		fflush(stdout);
@@ -310,7 +378,8 @@ int cmd_prune(int argc, char **argv)
 	sn_graph *g = load(&c, &meta);
 	if (!g) return cli_fail();
 	if (c.show_groups && (rc = show_groups(g, &c, c.json ? stderr : stdout))) { sn_graph_free(g); return cli_fail(); }
-	if (!c.have_target) { sn_graph_free(g); return 0; }
+	if (!c.have_target && !c.targets_file && !c.sensitivity_file) { sn_graph_free(g); return 0; }
+	if ((rc = read_targets(&c, g))) { sn_graph_free(g); free(c.targets); return cli_fail(); }
 	sn_dataset tr = {0}, te = {0};
 	report *r = calloc(1, sizeof *r);
 	rc = r ? cli_load_data(c.data, c.o.train.limit, &meta, &tr, &te) : sn_seterr(SN_ENOMEM, "out of memory");
@@ -322,7 +391,7 @@ int cmd_prune(int argc, char **argv)
 		rc = run(&c, &g, &meta, &tr, &te, r);
 	}
 	if (!rc) rc = sn_model_save(g, &meta, NULL, c.out);
-	if (!rc && c.json) print_json(stdout, &c, r);
+	if (!rc && c.json) print_json(stdout, &c, g, r);
 	else if (!rc) {
 		print_totals(stdout, r);
 		printf("saved %s: test accuracy %.2f%%\n", c.out, 100 * meta.test_accuracy);
@@ -331,5 +400,6 @@ int cmd_prune(int argc, char **argv)
 	sn_dataset_free(&te);
 	sn_graph_free(g);
 	free(r);
+	free(c.targets);
 	return rc ? cli_fail() : 0;
 }

@@ -24,7 +24,7 @@ static const char *HELP =
 	"  --augment A         none | crop | flip | crop,flip (default crop)\n"
 	"  --crop-pad P        padding of the random crop in pixels (default 2)\n"
 	"  --label-smoothing E cross-entropy against (1-E) on the label + E/classes (default 0)\n"
-	"  --clean-epochs N    the last N epochs without augmentation (default 0)\n"
+	"  --clean-epochs N    the last N epochs without augmentation (default 2)\n"
 	"  --seed S            seed of every random choice (default 1)\n"
 	"  --limit N           use the first N samples of each split\n"
 	"  --threads T         threads (default: all cores)\n"

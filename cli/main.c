@@ -2,20 +2,24 @@
 #include <string.h>
 #include "cli.h"
 
+int cmd_sensitivity(int argc, char **argv);   /* cli/cmd_sensitivity.c */
+
 static const struct { const char *name; int (*run)(int, char **); const char *help; } cmds[] = {
 	{"train", cmd_train, "train or fine-tune a model on Fashion-MNIST"},
 	{"eval", cmd_eval, "test accuracy, loss and confusion matrix"},
 	{"infer", cmd_infer, "run a model on a NumPy .npy batch"},
 	{"summary", cmd_summary, "layers, shapes, parameters, mult-adds, sizes (A vs B)"},
 	{"prune", cmd_prune, "prune weights or filters in rounds with fine-tuning; sparse .slim storage"},
+	{"sensitivity", cmd_sensitivity, "accuracy with each layer pruned alone at each level: table, CSV, plot"},
 	{"export", cmd_export, "write a model as ONNX (opset 13) for PyTorch-side tools"},
 	{"lighten", cmd_lighten, "replace layers by cheaper ones (depthwise-separable, ...), recover by distillation"},
+	{"bench", cmd_bench, "inference latency per layer and in total, after folding BN and fusing ReLU"},
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: slimnn COMMAND [options]   (slimnn COMMAND --help for details)\n\ncommands:\n");
-	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].help);
+	for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].help);
 	fprintf(f, "\nModels are architecture files (.arch, see models/README.md), trained .slim files or .onnx files.\n");
 }
 

@@ -43,6 +43,15 @@ int cli_float(const char *cmd, const char *flag, const char *s, double lo, doubl
 	return 0;
 }
 
+int cli_shape(const char *cmd, const char *flag, const char *s, int *c, int *h, int *w)
+{
+	char tail;
+	if (sscanf(s, "%dx%dx%d%c", c, h, w, &tail) != 3 || *c <= 0 || *h <= 0 || *w <= 0 || *c > 1 << 16 ||
+	    *h > 1 << 16 || *w > 1 << 16)
+		return cli_usage(cmd, "%s expects CxHxW with sizes in [1, 65536], e.g. 3x224x224; got '%s'", flag, s);
+	return 0;
+}
+
 void cli_reset_getopt(void) { optind = 1; opterr = 0; }
 
 int cli_load_data(const char *dir, int limit, const sn_meta *meta, sn_dataset *tr, sn_dataset *te)

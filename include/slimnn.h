@@ -65,10 +65,13 @@ char *sn_shape_str(sn_shape s, char *buf, size_t len);
 typedef enum {
 	SN_OP_INPUT, SN_OP_CONV, SN_OP_BN, SN_OP_RELU, SN_OP_RELU6, SN_OP_SIGMOID, SN_OP_HARDSWISH,
 	SN_OP_MAXPOOL, SN_OP_AVGPOOL, SN_OP_GAP, SN_OP_LINEAR, SN_OP_FLATTEN, SN_OP_DROPOUT,
-	SN_OP_ADD, SN_OP_CONCAT, SN_OP_COUNT
+	SN_OP_ADD, SN_OP_CONCAT,
+	SN_OP_MUL, SN_OP_SOFTMAX, SN_OP_SHUFFLE, SN_OP_SLICE, SN_OP_PAD, SN_OP_HARDSIGMOID, SN_OP_COUNT
 } sn_op;
 
 typedef enum { SN_PAD_ZEROS, SN_PAD_REFLECT, SN_PAD_REPLICATE, SN_PAD_CIRCULAR } sn_padmode;
+/* Activation a conv applies to its own output (inference fusion; backward stays exact). */
+typedef enum { SN_FUSE_NONE, SN_FUSE_RELU, SN_FUSE_RELU6 } sn_fuse;
 
 /* Conv2d with the whole meaning of torch.nn.Conv2d; padding is per side. */
 typedef struct {
@@ -76,6 +79,7 @@ typedef struct {
 	int pt, pb, pl, pr;     /* top, bottom, left, right */
 	int same;               /* padding='same': pads derived from kernel and dilation */
 	sn_padmode mode;
+	int act;                /* sn_fuse: activation fused into the output (SN_FUSE_NONE) */
 } sn_conv_attr;
 
 typedef struct {
@@ -88,11 +92,25 @@ typedef struct { int out, bias; } sn_linear_attr;
 typedef struct { float eps, momentum; } sn_bn_attr;
 typedef struct { float p; } sn_dropout_attr;
 typedef struct { int c, h, w; } sn_input_attr;
+/* Mobile-network operators (none has parameters):
+ *   mul          a * b element-wise; a dimension of 1 broadcasts ([N,C,1,1] gates [N,C,H,W])
+ *   softmax      over the channels, at every pixel
+ *   shuffle      ShuffleNet's channel shuffle: view [g, C/g], transpose, flatten
+ *   slice        channels [start, end) of the input
+ *   pad          per-side spatial padding: a constant value, reflect, replicate or circular
+ *   hardsigmoid  min(max(alpha x + beta, 0), 1); PyTorch's is alpha 1/6, beta 1/2 */
+typedef struct { int groups; } sn_shuffle_attr;
+typedef struct { int start, end; } sn_slice_attr;
+typedef struct { int pt, pb, pl, pr; sn_padmode mode; float value; } sn_pad_attr;
+typedef struct { float alpha, beta; } sn_hardsigmoid_attr;
 
 /* Meaning of sn_node.t[] per operator (tensor indices, -1 where absent):
  *   conv, linear: t[0] weight, t[1] bias
  *   bn:           t[0] weight (gamma), t[1] bias (beta), t[2] running_mean, t[3] running_var */
 enum { SN_T_WEIGHT = 0, SN_T_BIAS = 1, SN_T_MEAN = 2, SN_T_VAR = 3, SN_T_MAX = 4 };
+
+/* Which kernel runs a conv or Linear at inference (see sn_graph_select_sparse). */
+typedef enum { SN_IMPL_DENSE, SN_IMPL_SPARSE } sn_impl;
 
 typedef struct sn_node {
 	char name[SN_NAME_MAX];
@@ -105,6 +123,10 @@ typedef struct sn_node {
 		sn_bn_attr bn;
 		sn_dropout_attr dropout;
 		sn_input_attr input;
+		sn_shuffle_attr shuffle;
+		sn_slice_attr slice;
+		sn_pad_attr pad;
+		sn_hardsigmoid_attr hsig;
 	} a;
 	int t[SN_T_MAX];
 	int frozen;                        /* parameters not trained (count as non-trainable) */
@@ -118,6 +140,9 @@ typedef struct sn_node {
 	size_t saved_bytes, ws_bytes;      /* requested by the op for the planned batch */
 	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
 	int dy_written;                    /* backward: 0 until the first consumer writes dy */
+	int impl;                          /* sn_impl: how inference runs this conv or Linear */
+	struct sn_spmm *spmm;              /* packed sparse weights when impl is SN_IMPL_SPARSE; owned by
+	                                    * the graph (sn_graph_free); clone, add and rewrite reset to dense */
 	double t_fwd, t_bwd;               /* seconds spent, accumulated when g->profile is set */
 } sn_node;
 
@@ -182,6 +207,25 @@ sn_shape sn_graph_output_shape(const sn_graph *g);
 int sn_graph_set_input(sn_graph *g, int c, int h, int w);
 size_t sn_graph_count(const sn_graph *g, sn_tensor_kind kind, int trainable_only);
 
+/* Sparse inference (XNNPACK-style SpMM): the non-zero weights of a layer are packed per output
+ * channel with delta-encoded input offsets, and each one multiplies a dense row of pixels (1x1
+ * conv) or of batch samples (Linear). Eligible: 1x1 stride-1 unpadded ungrouped convs and Linears.
+ *   SN_SPARSE_AUTO   sparse where it is faster than dense: a layer goes sparse when at least
+ *                    this fraction of its weights is zero (crossovers measured against the dense
+ *                    sgemm path on AVX2; K = input channels, P = pixels per image):
+ *                        1x1 conv    K <= 64   K <= 128   K > 128
+ *                        P >= 64      20 %      30 %       45 %
+ *                        P <  64      40 %      45 %       60 %
+ *                        Linear: 70 % (80 % with fewer than 16 outputs), whatever the batch
+ *   SN_SPARSE_FORCE  every eligible layer sparse (also all-zero ones: the output is the bias)
+ *   SN_SPARSE_OFF    every layer dense (frees the packed weights)
+ * Only inference plans (train == 0) take the sparse path; a training plan turns every layer
+ * back to dense. The packed weights are a snapshot: call again after the weights change (pruning,
+ * fine-tuning, loading). Plan after selecting (sparse layers want workspace; without it a
+ * Linear runs dense). Returns the number of sparse layers, or < 0. */
+typedef enum { SN_SPARSE_AUTO, SN_SPARSE_OFF, SN_SPARSE_FORCE } sn_sparse_mode;
+int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode);
+
 /* Operator metadata and the per-op function (kann-style: one function, four actions). */
 typedef enum { SN_ACT_SHAPE, SN_ACT_SIZES, SN_ACT_FORWARD, SN_ACT_BACKWARD } sn_action;
 typedef int (*sn_op_fn)(sn_graph *g, sn_node *n, sn_action act);
@@ -215,6 +259,36 @@ void sn_rewrite_map(sn_rewrite *rw, int old, int new_index);
 int sn_rewrite_input(const sn_rewrite *rw, int old);          /* new index producing old's output */
 sn_graph *sn_rewrite_end(sn_rewrite *rw);                     /* NULL + sn_errmsg() on failure */
 void sn_rewrite_abort(sn_rewrite *rw);
+
+/* ---------------------------------------------------------------- prepare for inference */
+/* A new graph that computes the same outputs in inference mode (up to rounding) with fewer
+ * passes over memory (g is not changed):
+ *   - a BatchNorm whose input is a conv read by nothing else is folded into the conv's weight
+ *     and bias (W' = W s, b' = (b - mean) s + beta, s = gamma / sqrt(var + eps); the conv gains
+ *     a bias); pruned weights stay zero and keep their masks
+ *   - a ReLU or ReLU6 that is the only reader of a conv (or of its folded BatchNorm) becomes the
+ *     conv's fused activation (sn_conv_attr.act; written act=relu|relu6 in architecture text)
+ *   - Dropout, an identity at inference, is removed
+ * then sn_graph_select_sparse(sparse) picks the kernels. The fused conv keeps its name and takes
+ * the place of the last layer it absorbed, so the graph's output stays its last node. The result
+ * is meant for inference: training it would train a different (BatchNorm-free) network. */
+typedef struct {
+	int fold_bn, fuse_act, remove_dropout;   /* each 1 by default */
+	sn_sparse_mode sparse;                   /* SN_SPARSE_AUTO */
+} sn_prepare_opts;
+sn_prepare_opts sn_prepare_defaults(void);
+
+typedef struct {
+	int folded_bn, fused_act, removed_dropout;
+	int sparse_layers;                       /* what sn_graph_select_sparse chose */
+	int nodes_before, nodes_after;
+} sn_prepare_report;
+
+/* o and r may be NULL (defaults, no report). NULL + sn_errmsg() on failure. */
+sn_graph *sn_prepare_inference(const sn_graph *g, const sn_prepare_opts *o, sn_prepare_report *r);
+/* The code an inference plan runs for node n, in words, into buf: "depthwise direct
+ * sn_f32_dwconv_3x3s1__avx2", "im2col + GEMM", "sparse 1x1 SpMM (avx2)", "elementwise, in place"... */
+const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t len);
 
 /* ---------------------------------------------------------------- random numbers */
 void sn_rng_seed(sn_rng *r, uint64_t seed);
@@ -277,6 +351,7 @@ typedef struct {
 int sn_model_save(const sn_graph *g, const sn_meta *meta, const sn_train_state *st, const char *path);
 /* Loads and validates everything (sizes, shapes, offsets, checksum). st may be NULL. */
 sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st);
+sn_graph *sn_model_read(const void *data, size_t len, sn_meta *meta, sn_train_state *st);   /* from memory */
 /* Architecture file (.arch), model file (.slim) or ONNX model (.onnx), chosen by content. */
 sn_graph *sn_load_any(const char *path, sn_meta *meta);
 /* Writes `len` bytes to path via temp file + fsync + rename: no partial files. */
@@ -445,12 +520,25 @@ double sn_distill_xent(const float *student, const float *teacher, const uint8_t
 /* ---------------------------------------------------------------- prune */
 /* Pruning (docs/prune.md). Weight granularity zeroes the smallest-magnitude weights of the
  * prunable layers and masks them (masks hold through training; .slim files store the survivors
- * sparsely). Filter granularity removes whole conv output channels together with everything
- * that reads them (BN channels, the next conv's input channels, depthwise convs and their
- * outputs, Linear columns after flatten or pooling), keeps the branches of a residual Add in
- * step and maps channels through Concat by offset: the result is a smaller dense model. */
-typedef enum { SN_GRAN_WEIGHT, SN_GRAN_FILTER } sn_granularity;
-typedef enum { SN_CRIT_L1, SN_CRIT_L2, SN_CRIT_BN } sn_criterion;
+ * sparsely); block granularity does the same with blocks of output channels. Filter granularity
+ * removes whole conv output channels together with everything that reads them (BN channels,
+ * the next conv's input channels, depthwise convs and their outputs, Linear columns after
+ * flatten or pooling), keeps the branches of a residual Add in step and maps channels through
+ * Concat by offset: the result is a smaller dense model. Neuron granularity removes Linear
+ * output units the same way. */
+typedef enum {
+	SN_GRAN_WEIGHT,                   /* single weights, masked */
+	SN_GRAN_FILTER,                   /* conv output channels, removed ("channel" is its alias) */
+	SN_GRAN_NEURON,                   /* Linear output units, removed (the same machinery as filters) */
+	SN_GRAN_BLOCK                     /* blocks of sn_prune_opts.block output channels at one input
+	                                     position, masked (vector-friendly sparsity) */
+} sn_granularity;
+typedef enum {
+	SN_CRIT_L1, SN_CRIT_L2,           /* magnitude: |w|, or the norm of a block, filter or neuron */
+	SN_CRIT_BN,                       /* |gamma| of the BatchNorms that carry a channel (structured) */
+	SN_CRIT_TAYLOR                    /* first-order Taylor |w * dL/dw| (Molchanov et al. 2017), with
+	                                     the mean |dL/dw| that sn_prune_taylor leaves in g->gw */
+} sn_criterion;
 typedef enum { SN_SCOPE_LAYER, SN_SCOPE_GLOBAL } sn_scope;
 typedef enum { SN_PSCHED_ONESHOT, SN_PSCHED_LINEAR, SN_PSCHED_AGP } sn_prune_schedule;
 
@@ -468,6 +556,13 @@ typedef struct {
 	sn_train_opts train;              /* fine-tuning recipe; epochs and seed are set per round */
 	int distill;                      /* 1: the model before pruning teaches every round */
 	int eval_batch;
+	int block;                        /* block granularity: output channels per block (4) */
+	int taylor_batches;               /* taylor: training batches (of train.batch) per estimate (16) */
+	const float *layer_targets;       /* NULL, or per node of the model (g->n_node): that layer's own
+	                                     final target (< 0: `target`); filter and neuron: the target
+	                                     of the group its channels belong to. Implies layer scope; a
+	                                     layer given one is pruned even if the default ignore list
+	                                     holds it (sn_prune_read_targets fills it from a file) */
 } sn_prune_opts;
 
 sn_prune_opts sn_prune_defaults(void);
@@ -476,20 +571,41 @@ sn_prune_opts sn_prune_defaults(void);
  * target + (s0 - target)(1 - t/steps)^3. */
 float sn_prune_schedule_at(const sn_prune_opts *o, float s0, int t);
 /* prunable[i] (g->n_node entries): 1 for the layers a granularity may prune: convs and Linears
- * (weight) or convs without groups (filter), minus the ignored ones. Unknown names are errors. */
+ * (weight, block), convs without groups (filter) or Linears (neuron), minus the ignored ones.
+ * Unknown names are errors. */
 int sn_prune_select(const sn_graph *g, sn_granularity gran, const char *ignore, unsigned char *prunable);
 /* Weight granularity: zeroes and masks the smallest |w| so that exactly round(s * n) weights of
  * each prunable tensor (layer scope) or of all of them together (global scope) are pruned.
  * Weights masked before stay masked. BN parameters and biases are never touched. */
 int sn_prune_weights(sn_graph *g, const unsigned char *prunable, sn_scope scope, float s);
-/* Fraction of zero weights in the prunable tensors (weight) or of the prunable channels removed
- * relative to ref (filter); counts in *done / *total when not NULL. */
+/* The same for blocks: W viewed as [Cout][rest] splits into blocks of `block` consecutive rows
+ * at one column (the last block of a column has Cout % block rows when Cout is not a multiple);
+ * exactly round(s * blocks) of them are zeroed and masked, ranked by criterion c: l1 / l2 norm
+ * of the block, or taylor, the sum of |w| * |g->gw| over it (global scope then divides each
+ * tensor's scores by their L2 norm). Blocks masked before stay masked. block 1 with l1 is
+ * sn_prune_weights. */
+int sn_prune_blocks(sn_graph *g, const unsigned char *prunable, int block, sn_criterion c, sn_scope scope, float s);
+/* Fraction of the blocks of the prunable tensors that are all zero (block 1: of the weights);
+ * counts in *done / *total when not NULL. */
+double sn_prune_block_sparsity(const sn_graph *g, const unsigned char *prunable, int block, size_t *done,
+                               size_t *total);
+/* First-order Taylor scores: runs `batches` batches of `batch` training images (drawn by seed,
+ * without augmentation) forward and backward in training mode and leaves in g->gw the mean over
+ * the batches of |dL/dw|, so that |w| * g->gw is the mean |w * dL/dw| that SN_CRIT_TAYLOR ranks
+ * by. The model itself is unchanged (BN running statistics and the dropout stream are restored). */
+int sn_prune_taylor(sn_graph *g, const sn_dataset *train, int batches, int batch, uint64_t seed);
+/* Fraction of zero weights in the prunable tensors (weight; block: see sn_prune_block_sparsity)
+ * or of the prunable channels / neurons removed relative to ref (filter, neuron); counts in
+ * *done / *total when not NULL. */
 double sn_prune_sparsity(const sn_graph *g, const sn_graph *ref, sn_granularity gran,
                          const unsigned char *prunable, size_t *done, size_t *total);
-/* Filter granularity: a new graph without the least important channels (criterion c, summed
- * over each coupled group), so that round(s * channels) of each group (layer scope) or of all
- * groups (global scope, importance normalised per group) are gone, counted against ref (the
- * graph before any filter pruning; NULL: g). Every group keeps at least one channel. */
+/* Filter and neuron granularity: a new graph without the least important channels (criterion
+ * c, summed over each coupled group), so that round(s * channels) of each group (layer scope) or
+ * of all groups (global scope, importance normalised per group: by its mean, for taylor by its
+ * L2 norm) are gone, counted against ref (the graph before any filter pruning; NULL: g). The
+ * channels are those of the layers marked in prunable: conv filters, or Linear outputs (a
+ * neuron loses its weight row and bias, the Linear that reads it the matching column). Every
+ * group keeps at least one channel. */
 sn_graph *sn_prune_filters(const sn_graph *g, const sn_graph *ref, const unsigned char *prunable,
                            sn_criterion c, sn_scope scope, float s);
 /* Prints the coupled channel groups: producers, the Adds and Concats that tie them, the layers
@@ -515,12 +631,80 @@ int sn_prune_measure(const sn_graph *g, const sn_meta *meta, sn_prune_step *s);
 int sn_prune_run(sn_graph **g, const sn_dataset *train, const sn_dataset *test, const sn_prune_opts *o,
                  sn_meta *meta, sn_prune_cb cb, void *user);
 
+/* Names of granularities and criteria as the command line and CSV files write them ("weight",
+ * "filter", "l1", ...); the parsers return -1 for unknown names ("channel" is "filter"). */
+const char *sn_granularity_name(sn_granularity g);
+const char *sn_criterion_name(sn_criterion c);
+int sn_granularity_parse(const char *s);
+int sn_criterion_parse(const char *s);
+
+/* Sensitivity analysis (slimnn sensitivity): every prunable layer (filter and neuron: every
+ * coupled group of channels) is pruned alone at each level, without fine-tuning, and the test
+ * accuracy is measured. One planned graph serves every measurement: the layer's tensors are
+ * pruned in place and restored bit for bit after each level; channels are zeroed, with their
+ * readers' columns, instead of removed, which computes exactly what the smaller model computes. */
+typedef struct {
+	char layer[SN_NAME_MAX];          /* the layer; filter, neuron: the group's first producer */
+	char *members;                    /* the layers pruned: this one, or every producer of the
+	                                     group's channels ("a b c": the branches of an Add) */
+	size_t units;                     /* its prunable units: weights, blocks, or channels of the group */
+} sn_sens_layer;
+
+typedef struct {
+	sn_granularity granularity;
+	sn_criterion criterion;
+	int n_levels;
+	float *levels;                    /* the fractions asked, ascending */
+	int n_layers;
+	sn_sens_layer *layers;
+	double *accuracy;                 /* [layer * n_levels + level]: test accuracy, that layer pruned */
+	size_t *pruned;                   /* the same layout: units pruned (exactly round(level * units),
+	                                     but a group keeps a channel; weights masked before count) */
+	double baseline;                  /* the accuracy of the model as it is */
+	int images;                       /* test images evaluated */
+} sn_sensitivity;
+
+typedef void (*sn_sens_cb)(const sn_sensitivity *s, int layer, int level, void *user);
+typedef struct {
+	const float *levels;              /* ascending fractions in [0, 1) */
+	int n_levels;
+	sn_prune_opts prune;              /* how to prune: granularity, criterion, ignore, block,
+	                                     taylor_batches and train.batch / train.seed (taylor), eval_batch */
+	sn_sens_cb progress;              /* after the baseline (layer -1) and every measurement; may be NULL */
+	void *user;
+} sn_sens_opts;
+sn_sens_opts sn_sens_defaults(void);  /* levels 0.1, 0.2, ..., 0.9; sn_prune_defaults() */
+
+/* Fills s (free with sn_sensitivity_free). train is used by the taylor criterion only (else
+ * NULL). g must run its dense kernels; it is left bit-identical (values and masks). */
+int sn_prune_sensitivity(sn_graph *g, const sn_dataset *train, const sn_dataset *test, const sn_sens_opts *o,
+                         sn_sensitivity *s);
+void sn_sensitivity_free(sn_sensitivity *s);
+/* The table as CSV, one row per layer and level: layer, members, granularity, criterion, images,
+ * units, level, pruned, sparsity, accuracy, baseline, drop_points. Written atomically. */
+int sn_sensitivity_write_csv(const sn_sensitivity *s, const char *path);
+/* Reads such a CSV back (strictly: errors name file:line). */
+int sn_sensitivity_read_csv(const char *path, sn_sensitivity *s);
+
+/* Per-layer targets for sn_prune_opts.layer_targets (targets: g->n_node entries, -1 where a
+ * layer gets none). From a file of 'layer target' lines ('#' starts a comment): every name must
+ * be a layer that granularity gran prunes, listed once, with a target in [0, 1); errors name
+ * file:line. */
+int sn_prune_read_targets(const sn_graph *g, sn_granularity gran, const char *path, float *targets);
+/* From a sensitivity table measured at the same granularity: each layer's target is the largest
+ * level at which that level and every lower one cost at most max_drop accuracy points (0 when
+ * even the lowest costs more). Layers of the table the model lacks are errors. */
+int sn_prune_targets_from_sensitivity(const sn_graph *g, const sn_sensitivity *s, sn_granularity gran,
+                                      float max_drop, float *targets);
+
 /* ---------------------------------------------------------------- onnx */
 /* ONNX exchange (docs/onnx.md). Import reads opsets 9-17 of what torch.onnx.export writes for
  * the operators slimnn has (Conv, Gemm, BatchNormalization, Relu, Clip(0,6), Sigmoid,
- * HardSwish, pools, Flatten and the view(N, -1) chain, Add, Concat...); anything else is an
- * error naming the operator, the node and the opset. The file is untrusted: every size, index
- * and shape is checked. meta (may be NULL) gets defaults, or what sn_onnx_save stored. */
+ * HardSwish, HardSigmoid, pools, ReduceMean, Flatten and the view(N, -1) chain, Add, Mul,
+ * Concat, Split, Slice, Softmax, Pad, the channel-shuffle Reshape/Transpose, torch's pad chains
+ * of reflect/replicate/circular convs...); anything else is an error naming the operator, the
+ * node and the opset. The file is untrusted: every size, index and shape is checked. meta (may
+ * be NULL) gets defaults, or what sn_onnx_save stored. */
 sn_graph *sn_onnx_load(const char *path, sn_meta *meta);
 sn_graph *sn_onnx_read(const void *data, size_t len, sn_meta *meta);   /* from memory */
 /* Writes g as an opset-13 ONNX model (weights as initializers, batch dimension 'N'),

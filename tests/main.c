@@ -1,4 +1,5 @@
 /* Test runner: runs every registered test (or those whose name contains argv[1]). */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "test.h"
@@ -24,6 +25,47 @@ double sn_test_maxrel(const float *a, const float *b, size_t n)
 		if (d > err) err = d;
 	}
 	return err / scale;
+}
+
+sn_graph *sn_test_net(const char *arch, unsigned long long seed)
+{
+	sn_graph *g = sn_arch_parse(arch, "test");
+	if (!g) { fprintf(stderr, "  arch: %s\n", sn_errmsg()); return NULL; }
+	sn_graph_init_params(g, seed);
+	return g;
+}
+
+int sn_test_fmnist(int limit, sn_dataset **train, sn_dataset **test)
+{
+	static struct { int limit; sn_dataset tr, te; } cache[4];
+	static int n;
+	for (int i = 0; i < n; i++)
+		if (cache[i].limit == limit) { *train = &cache[i].tr; *test = &cache[i].te; return 0; }
+	if (n == 4) { fprintf(stderr, "  fmnist: too many different limits\n"); return -1; }
+	if (sn_fmnist_load(SN_FMNIST_DIR, &cache[n].tr, &cache[n].te, limit)) {
+		fprintf(stderr, "  fmnist: %s\n", sn_errmsg());
+		return -1;
+	}
+	cache[n].limit = limit;
+	*train = &cache[n].tr;
+	*test = &cache[n].te;
+	n++;
+	return 0;
+}
+
+static int muted = -1;
+void sn_test_mute(void)
+{
+	fflush(stdout);
+	int fd = open("/dev/null", O_WRONLY);
+	muted = dup(1);
+	if (fd >= 0) { dup2(fd, 1); close(fd); }
+}
+
+void sn_test_unmute(void)
+{
+	fflush(stdout);
+	if (muted >= 0) { dup2(muted, 1); close(muted); muted = -1; }
 }
 
 const char *sn_test_fixtures(void)

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "slimnn.h"
 
 typedef void (*sn_test_fn)(void);
 void sn_test_register(const char *name, const char *file, sn_test_fn fn);
@@ -31,6 +32,14 @@ extern int sn_test_failed_now;
 #define REQUIRE(cond)                                                                 \
 	do { if (!(cond)) { sn_test_failed_now = 1;                                        \
 		fprintf(stderr, "  %s:%d: REQUIRE(%s) failed\n", __FILE__, __LINE__, #cond); return; } } while (0)
+
+/* an architecture parsed and initialised with PyTorch's defaults (seed); NULL + a message */
+struct sn_graph *sn_test_net(const char *arch, unsigned long long seed);
+/* the first `limit` Fashion-MNIST images of each split, loaded once per limit for the run */
+int sn_test_fmnist(int limit, sn_dataset **train, sn_dataset **test);
+/* silence stdout (sn_train prints a line per epoch) so the output is the verdicts; then restore */
+void sn_test_mute(void);
+void sn_test_unmute(void);
 
 /* max |a-b| / max(1, max|b|) over n values */
 double sn_test_maxrel(const float *a, const float *b, size_t n);

@@ -96,6 +96,13 @@ static uint64_t pattern(const sn_graph *g)
 				                : (x[k] >= -3) + (x[k] > 3);
 				h = fnv(h, &c, 1);
 			}
+		} else if (n->op == SN_OP_HARDSIGMOID) {   /* the linear piece: 0 < alpha x + beta < 1 */
+			const float *x = g->node[n->in[0]].y;
+			for (size_t k = 0; k < N; k++) {
+				float t = n->a.hsig.alpha * x[k] + n->a.hsig.beta;
+				unsigned char c = (unsigned char)((t > 0) + (t >= 1));
+				h = fnv(h, &c, 1);
+			}
 		} else if (n->op == SN_OP_MAXPOOL && n->saved) {
 			h = fnv(h, n->saved, N * sizeof(int32_t));
 		}
@@ -425,6 +432,34 @@ TEST(grad_frozen)
 	static const gc_case cases[] = {
 		{.name = "frozen_middle", .arch = IN_3x7x6 "conv a out=4 k=3 pad=1\nconv b out=4 k=3 frozen=1\nbn n frozen=1\nconv c out=2 k=1\n", .batch = 3},
 		{.name = "frozen_linear", .arch = IN_3x7x6 "flatten f\nlinear a out=5 frozen=1\nlinear b out=3\n", .batch = 2},
+	};
+	RUN(cases);
+}
+
+/* Mobile-network operators: broadcast Mul (both operand orders, the same tensor twice, channel
+ * and spatial gates), Softmax, channel shuffle and slice, every Pad mode, Hardsigmoid. */
+TEST(grad_mobile_ops)
+{
+	static const gc_case cases[] = {
+		{.name = "mul_same", .arch = IN_3x7x6 "conv a out=3 k=1\nconv b in=x out=3 k=3 pad=1\nmul m in=a,b\n"},
+		{.name = "mul_se_gate", .arch = IN_4x6x6 "conv c out=4 k=3 pad=1\ngap g\nsigmoid s\nmul m in=c,s\n"},
+		{.name = "mul_gate_first", .arch = IN_4x6x6 "gap g\nconv f out=4 k=1\nmul m in=f,x\n"},
+		{.name = "mul_spatial", .arch = IN_3x7x6 "conv a out=1 k=1\nmul m in=x,a\n"},
+		{.name = "mul_square", .arch = IN_3x7x6 "mul m in=x,x\n"},
+		{.name = "mul_rank2_gate", .arch = IN_4x6x6 "gap g\nflatten f\nlinear l out=4\nmul m in=x,l\n"},
+		{.name = "softmax", .arch = IN_3x7x6 "softmax s\n", .range = 3},
+		{.name = "softmax_head", .arch = IN_3x7x6 "flatten f\nlinear l out=5\nsoftmax s\n", .batch = 3},
+		{.name = "shuffle", .arch = "input x shape=6x3x4\nconv c out=6 k=1\nshuffle s groups=3\n"},
+		{.name = "slice", .arch = IN_4x6x6 "conv c out=6 k=3 pad=1\nslice s start=1 end=4\n"},
+		{.name = "slice_twice", .arch = IN_4x6x6 "slice a end=3\nslice b in=x start=2 end=4\nconcat c in=b,a\n"},
+		{.name = "pad_value", .arch = IN_3x7x6 "pad p pad=1,2,0,3 value=0.5\nconv c out=2 k=3\n"},
+		{.name = "pad_reflect", .arch = IN_3x7x6 "pad p pad=2,1,3,0 mode=reflect\n"},
+		{.name = "pad_replicate", .arch = IN_3x7x6 "pad p pad=0,3,2,4 mode=replicate\n"},
+		{.name = "pad_circular", .arch = IN_3x7x6 "pad p pad=1,7,6,2 mode=circular\n"},
+		{.name = "hardsigmoid", .arch = IN_3x7x6 "hardsigmoid h\n", .range = 8, .flags = GC_NUDGE},
+		{.name = "hardsigmoid_alpha", .arch = IN_3x7x6 "hardsigmoid h alpha=0.4 beta=0.3\n", .range = 4},
+		{.name = "se_block", .arch = IN_4x6x6 "conv e out=6 k=1\nhardswish h1\ngap sq\nconv f1 out=3 k=1\nrelu r\n"
+		 "conv f2 out=6 k=1\nhardsigmoid gt\nmul se in=h1,gt\nconv p out=4 k=1\nadd res in=x,p\n", .flags = GC_NUDGE},
 	};
 	RUN(cases);
 }

@@ -8,8 +8,8 @@
 #include "test.h"
 #include "slimnn.h"
 
-#define ONNX_CASES 13       /* the number of cases tools/gen_onnx_fixtures.py writes */
-#define ONNX_BAD 7          /* and of malformed models */
+#define ONNX_CASES 30       /* the number of cases tools/gen_onnx_fixtures.py writes */
+#define ONNX_BAD 28         /* and of malformed models */
 #define ONNX_TOL 1e-4       /* relative to max(1, max |expected|) */
 
 static char *join(char *buf, size_t len, const char *a, const char *b, const char *c)
@@ -171,12 +171,28 @@ TEST(onnx_export_every_op)
 		"conv c3 out=2 k=1 in=a1\n"
 		"sigmoid s1\n"
 		"concat cat in=s1,a1\n"
+		"conv c4 out=6 k=3 pad=2,1,0,9 mode=circular act=relu6\n"
+		"gap se in=c4\n"
+		"conv fc1 out=6 k=1 act=relu\n"
+		"hardsigmoid gate\n"
+		"mul scale in=c4,gate\n"
+		"shuffle sh groups=3\n"
+		"slice part start=1 end=5\n"
+		"pad z pad=1,0,2,1 value=0.5\n"
+		"pad rf pad=0,2,1,1 mode=reflect\n"
+		"pad rp pad=1 mode=replicate\n"
+		"pad cr pad=3,0,1,2 mode=circular\n"
+		"softmax sm\n"
+		"hardsigmoid hs alpha=0.2 beta=0.4\n"
 		"maxpool m1 k=3 stride=2 pad=1 ceil=1\n"
 		"avgpool p1 k=2 stride=1 pad=1 count_include_pad=0\n"
 		"dropout d1 p=0.2\n"
 		"gap g1\n"
 		"flatten f1\n"
-		"linear fc out=3\n"
+		"linear fc out=4\n"
+		"mul gated in=m1,fc\n"
+		"gap g2\n"
+		"flatten f2\n"
 		"relu r2\n";
 	sn_graph *g = sn_arch_parse(arch, "every.arch");
 	if (!g) fprintf(stderr, "  %s\n", sn_errmsg());
@@ -191,10 +207,20 @@ TEST(onnx_export_every_op)
 	sn_graph *h = sn_load_any(p, &m2);
 	if (!h) fprintf(stderr, "  %s\n", sn_errmsg());
 	REQUIRE(h);
-	CHECK(h->n_node == g->n_node - 1);   /* the dropout is an Identity, folded away on import */
+	/* the dropout is an Identity, folded away on import; each fused activation comes back as a layer */
+	CHECK(h->n_node == g->n_node - 1 + 2);
 	CHECK(sn_graph_find(h, "c1") >= 0 && sn_graph_find(h, "fc") >= 0 && sn_graph_find(h, "cat") >= 0);
 	CHECK(h->node[sn_graph_find(h, "c1")].a.conv.mode == SN_PAD_REFLECT);
 	CHECK(h->node[sn_graph_find(h, "c2")].a.conv.mode == SN_PAD_REPLICATE);
+	const int c4 = sn_graph_find(h, "c4"), sh = sn_graph_find(h, "sh"), part = sn_graph_find(h, "part");
+	REQUIRE(c4 >= 0 && sh >= 0 && part >= 0);
+	CHECK(h->node[c4].a.conv.mode == SN_PAD_CIRCULAR && h->node[c4].a.conv.pr == 9);
+	CHECK(h->node[sh].op == SN_OP_SHUFFLE && h->node[sh].a.shuffle.groups == 3);
+	CHECK(h->node[part].op == SN_OP_SLICE && h->node[part].a.slice.start == 1 && h->node[part].a.slice.end == 5);
+	for (int i = 0; i < g->n_node; i++) {   /* every layer of the same type comes back with its name */
+		int k = sn_graph_find(h, g->node[i].name);
+		CHECKF(g->node[i].op == SN_OP_DROPOUT || (k >= 0 && h->node[k].op == g->node[i].op), "layer %s", g->node[i].name);
+	}
 	CHECK(!strcmp(m2.dataset, "fashion-mnist") && m2.norm_std == 0.5f && m2.norm_mean == 0.25f);
 	float x[2 * 3 * 9 * 9];
 	sn_rng r;
@@ -206,11 +232,11 @@ TEST(onnx_export_every_op)
 	CHECK(sn_test_maxrel(b, a, na) <= 1e-6);
 	free(a); free(b);
 	sn_graph_free(h);
-	/* circular padding has no ONNX form in opset 13: a clear error, no file */
-	g->node[1].a.conv.mode = SN_PAD_CIRCULAR;
-	snprintf(p, sizeof p, "%s/circular.onnx", sn_test_tmpdir());
+	/* a graph the exporter cannot express: a clear error, no file */
+	g->node[sn_graph_find(g, "z")].a.pad.mode = (sn_padmode)7;
+	snprintf(p, sizeof p, "%s/bad_mode.onnx", sn_test_tmpdir());
 	CHECK(sn_onnx_save(g, NULL, p) != SN_OK);
-	CHECK(strstr(sn_errmsg(), "circular") != NULL);
+	CHECK(strstr(sn_errmsg(), "padding mode") != NULL);
 	struct stat st;
 	CHECK(stat(p, &st) != 0);
 	sn_graph_free(g);

@@ -171,34 +171,6 @@ static const char *tiny_arch =
 	"relu    r3\n"
 	"linear  fc2  out=10\n";
 
-/* sn_train prints a line per epoch: keep the test output to its verdicts. */
-static int muted = -1;
-static void mute(void)
-{
-	fflush(stdout);
-	int fd = open("/dev/null", O_WRONLY);
-	muted = dup(1);
-	if (fd >= 0) { dup2(fd, 1); close(fd); }
-}
-static void unmute(void)
-{
-	fflush(stdout);
-	if (muted >= 0) { dup2(muted, 1); close(muted); muted = -1; }
-}
-
-static int fmnist(sn_dataset **tr, sn_dataset **te)
-{
-	static sn_dataset train, test;
-	static int loaded;
-	if (!loaded) {
-		if (sn_fmnist_load(SN_FMNIST_DIR, &train, &test, 200)) { fprintf(stderr, "  fmnist: %s\n", sn_errmsg()); return -1; }
-		loaded = 1;
-	}
-	*tr = &train;
-	*te = &test;
-	return 0;
-}
-
 static int masks_hold(const sn_graph *g, const uint8_t *before, const char *name)
 {
 	const sn_tensor *t = &g->tensor[sn_tensor_find(g, name)];
@@ -210,7 +182,7 @@ static int masks_hold(const sn_graph *g, const uint8_t *before, const char *name
 TEST(prune_masks_hold_through_sgd_and_adam)
 {
 	sn_dataset *tr, *te;
-	REQUIRE(fmnist(&tr, &te) == 0);
+	REQUIRE(sn_test_fmnist(200, &tr, &te) == 0);
 	for (int opt = 0; opt < 2; opt++) {
 		sn_graph *g = sn_arch_parse(tiny_arch, "tiny");
 		REQUIRE(g);
@@ -228,9 +200,9 @@ TEST(prune_masks_hold_through_sgd_and_adam)
 		o.batch = 32;
 		o.progress = 0;
 		o.weight_decay = 1e-3f;
-		mute();
+		sn_test_mute();
 		int rc = sn_train(g, tr, te, &o, NULL, NULL);
-		unmute();
+		sn_test_unmute();
 		REQUIRE(rc == SN_OK);
 		CHECKF(masks_hold(g, before, "fc1.weight"), "optimizer %s revived a pruned weight", opt ? "adam" : "sgd");
 		free(before);
@@ -358,6 +330,8 @@ TEST(prune_remove_zero_channels_cnn) { removal_keeps_function("cnn"); }
 TEST(prune_remove_zero_channels_resnet) { removal_keeps_function("resnet"); }
 TEST(prune_remove_zero_channels_mobilenetv2) { removal_keeps_function("mobilenetv2"); }
 TEST(prune_remove_zero_channels_inception) { removal_keeps_function("inception"); }
+TEST(prune_remove_zero_channels_mobilenetv3) { removal_keeps_function("mobilenetv3"); }   /* SE gates (mul) */
+TEST(prune_remove_zero_channels_shufflenetv2) { removal_keeps_function("shufflenetv2"); } /* slice, shuffle */
 
 /* Filter pruning on the baseline CNN: conv2 keeps its 26 strongest filters, every reader follows. */
 TEST(prune_filters_cnn)
@@ -470,15 +444,15 @@ static void collect(const sn_prune_step *s, void *u)
 TEST(prune_run_rounds_and_budget)
 {
 	sn_dataset *tr, *te;
-	REQUIRE(fmnist(&tr, &te) == 0);
+	REQUIRE(sn_test_fmnist(200, &tr, &te) == 0);
 	sn_graph *g = sn_arch_parse(tiny_arch, "tiny");
 	REQUIRE(g);
 	sn_graph_init_params(g, 3);
 	sn_train_opts to = sn_train_defaults();
 	to.epochs = 2; to.batch = 32; to.progress = 0;
-	mute();
+	sn_test_mute();
 	int rc = sn_train(g, tr, te, &to, NULL, NULL);
-	unmute();
+	sn_test_unmute();
 	REQUIRE(rc == SN_OK);
 	sn_prune_opts o = sn_prune_defaults();
 	o.target = 0.8f;
@@ -489,9 +463,9 @@ TEST(prune_run_rounds_and_budget)
 	sn_meta meta = {.test_accuracy = -1};
 	rows r = {0};
 	sn_graph *h = sn_graph_clone(g);
-	mute();
+	sn_test_mute();
 	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
-	unmute();
+	sn_test_unmute();
 	REQUIRE(rc == SN_OK || !fprintf(stderr, "  %s\n", sn_errmsg()));
 	CHECK(r.n == 3 && r.rows[0].step == 0 && r.rows[2].step == 2);
 	CHECK_NEAR(r.rows[1].target, 0.8 * (1 - 1.0 / 8), 1e-6);
@@ -511,9 +485,9 @@ TEST(prune_run_rounds_and_budget)
 	r.n = 0;
 	h = sn_graph_clone(g);
 	meta = (sn_meta){.test_accuracy = -1};
-	mute();
+	sn_test_mute();
 	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
-	unmute();
+	sn_test_unmute();
 	REQUIRE(rc == SN_OK);
 	CHECK(r.n == 2 && r.rows[1].over_budget && r.rows[1].accuracy < r.rows[0].accuracy);
 	CHECK(sn_prune_sparsity(h, NULL, SN_GRAN_WEIGHT, p, NULL, NULL) == 0.0);
@@ -529,9 +503,9 @@ TEST(prune_run_rounds_and_budget)
 	r.n = 0;
 	sn_graph_free(h);
 	h = sn_graph_clone(g);
-	mute();
+	sn_test_mute();
 	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
-	unmute();
+	sn_test_unmute();
 	REQUIRE(rc == SN_OK);
 	CHECK(h->node[sn_graph_find(h, "c2")].a.conv.out_c == 4 && r.rows[2].macs < r.rows[0].macs);
 	CHECK_NEAR(r.rows[2].sparsity, 0.5, 1e-9);

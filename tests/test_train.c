@@ -12,22 +12,8 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* The real data, loaded once (first `limit` images of each split) and kept for the whole run. */
-static int fmnist(sn_dataset **tr, sn_dataset **te)
-{
-	static sn_dataset train, test;
-	static int loaded;
-	if (!loaded) {
-		if (sn_fmnist_load(SN_FMNIST_DIR, &train, &test, 3000)) {
-			fprintf(stderr, "  fmnist: %s\n", sn_errmsg());
-			return -1;
-		}
-		loaded = 1;
-	}
-	*tr = &train;
-	*te = &test;
-	return 0;
-}
+/* The real data: the first 3000 images of each split, loaded once for the whole run. */
+static int fmnist(sn_dataset **tr, sn_dataset **te) { return sn_test_fmnist(3000, tr, te); }
 
 /* A subset view of the first n samples (shares the bytes). */
 static sn_dataset first(const sn_dataset *d, int n)

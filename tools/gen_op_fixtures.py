@@ -93,6 +93,7 @@ CASES = [
     ("maxpool_ceil_pad", "train", (2, 3, 8, 7), "normal", "maxpool p k=3 stride=2 pad=1 ceil=1"),
     ("maxpool_ceil_drop", "train", (2, 3, 5, 7), "normal", "maxpool p k=3 stride=3 pad=1 ceil=1"),
     ("maxpool_k2x3", "train", (2, 2, 7, 9), "normal", "maxpool p k=2x3 stride=1x2 pad=1x1"),
+    ("maxpool_k2_ceil_odd", "train", (2, 3, 7, 5), "normal", "maxpool p k=2 ceil=1"),   # partial last windows
     ("avgpool_cip1", "train", (2, 3, 9, 9), "normal", "avgpool p k=3 stride=2 pad=1"),
     ("avgpool_cip0", "train", (2, 3, 9, 9), "normal", "avgpool p k=3 stride=2 pad=1 count_include_pad=0"),
     ("avgpool_ceil", "train", (2, 3, 8, 8), "normal", "avgpool p k=3 stride=2 ceil=1"),
@@ -128,6 +129,40 @@ CASES = [
      "conv stem out=4 k=3 stride=2 pad=1 bias=0\nbn bn0\nhardswish h0\n"
      "conv dw out=4 k=3 pad=1 groups=4 bias=0\nbn bn1\nrelu6 r1\nconv pw out=4 k=1 bias=0\nbn bn2\n"
      "add res in=h0,bn2\navgpool ap k=2 ceil=1\nsigmoid s\nflatten f\nlinear fc out=3"),
+    # ---- mobile-network operators: element-wise product with broadcast, softmax, channel
+    # shuffle and slice, stand-alone padding, hardsigmoid
+    ("mul_same", "train", (2, 3, 5, 5), "normal", "conv a out=3 k=1\nconv b in=x out=3 k=3 pad=1\nmul m in=a,b"),
+    ("mul_se_gate", "train", (2, 4, 5, 6), "normal", "conv c out=4 k=3 pad=1\ngap g\nsigmoid s\nmul m in=c,s"),
+    ("mul_gate_first", "train", (2, 4, 5, 5), "normal", "gap g\nconv f out=4 k=1\nhardsigmoid h\nmul m in=h,x"),
+    ("mul_spatial", "train", (2, 3, 4, 5), "normal", "conv a out=1 k=1\nsigmoid s\nmul m in=x,s"),
+    ("mul_square", "train", (2, 3, 4, 4), "normal", "mul m in=x,x"),
+    ("mul_flat", "train", (2, 3, 2, 2), "normal", "flatten f\nlinear a out=4\nlinear b in=f out=4\nmul m in=a,b"),
+    ("softmax_channels", "train", (2, 5, 3, 4), "normal", "softmax s"),
+    ("softmax_head", "train", (3, 2, 3, 3), "normal", "flatten f\nlinear fc out=6\nsoftmax s"),
+    ("shuffle_g3", "train", (2, 6, 3, 4), "normal", "conv c out=6 k=1\nshuffle s groups=3"),
+    ("shuffle_g2", "train", (2, 8, 3, 3), "normal", "shuffle s groups=2"),
+    ("slice_middle", "train", (2, 3, 5, 5), "normal", "conv c out=6 k=3 pad=1\nslice s start=2 end=5"),
+    ("slice_split_concat", "train", (2, 5, 4, 4), "normal",
+     "slice a end=2\nslice b in=x start=2 end=5\nconv cb out=3 k=1\nconcat c in=cb,a"),
+    ("pad_zeros_asym", "train", (2, 3, 4, 5), "normal", "pad p pad=1,2,0,3"),
+    ("pad_value", "train", (2, 2, 3, 4), "normal", "pad p pad=2 value=-0.5"),
+    ("pad_reflect", "train", (2, 3, 4, 5), "normal", "pad p pad=2,1,3,0 mode=reflect"),
+    ("pad_replicate", "train", (2, 3, 4, 5), "normal", "pad p pad=0,3,2,4 mode=replicate"),
+    ("pad_circular", "train", (2, 3, 4, 5), "normal", "pad p pad=1,4,5,2 mode=circular"),
+    ("pad_conv_stride2", "train", (2, 3, 6, 6), "normal", "pad p pad=0,1,0,1\nconv c out=4 k=3 stride=2"),
+    ("hardsigmoid", "train", (2, 3, 5, 5), "kinks", "hardsigmoid h"),
+    ("hardsigmoid_alpha", "train", (2, 3, 5, 5), "normal", "hardsigmoid h alpha=0.2 beta=0.4"),
+    ("net_se_block", "train", (2, 4, 6, 6), "normal",
+     "conv exp out=8 k=1 bias=0\nbn bn1\nhardswish h1\nconv dw out=8 k=3 pad=1 groups=8 bias=0\nbn bn2\n"
+     "gap sq\nconv fc1 out=4 k=1\nrelu r\nconv fc2 out=8 k=1\nhardsigmoid gate\nmul se in=bn2,gate\n"
+     "conv proj out=4 k=1 bias=0\nbn bn3\nadd res in=x,bn3"),
+    ("net_shuffle_unit", "train", (2, 6, 5, 5), "normal",
+     "slice keep end=3\nslice work in=x start=3 end=6\nconv pw1 out=3 k=1 bias=0\nbn b1\nrelu r1\n"
+     "conv dw out=3 k=3 pad=1 groups=3 bias=0\nbn b2\nconv pw2 out=3 k=1 bias=0\nrelu r2\n"
+     "concat cat in=keep,r2\nshuffle shuf groups=2\nsoftmax sm"),
+    ("net_mobile_eval", "eval", (2, 4, 6, 6), "normal",
+     "pad p pad=1 mode=reflect\nconv c out=6 k=3 bias=0\nbn b\ngap g\nhardsigmoid h\nmul m in=b,h\n"
+     "shuffle s groups=2\nslice sl start=1 end=5\nsoftmax sm"),
 ]
 
 MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
@@ -219,8 +254,24 @@ class Net:
             if bias:
                 self.param(name, "bias", m.bias)
             return m
+        if typ == "shuffle":   # ShuffleNet's channel_shuffle, as torchvision writes it
+            g = int(kv["groups"])
+            return lambda x: x.view(x.shape[0], g, x.shape[1] // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
+        if typ == "slice":
+            return lambda x, a=int(kv.get("start", "0")), b=int(kv["end"]): x[:, a:b]
+        if typ == "pad":
+            t, b, l, r = pad4(kv.get("pad", "0"))
+            mode, value = MODES[kv.get("mode", "zeros")], float(kv.get("value", "0"))
+            return lambda x: F.pad(x, (l, r, t, b), mode, value) if mode == "constant" else F.pad(x, (l, r, t, b), mode)
+        if typ == "hardsigmoid" and ("alpha" in kv or "beta" in kv):
+            alpha, beta = float(np.float32(kv.get("alpha", 1 / 6))), float(np.float32(kv.get("beta", 0.5)))
+            return lambda x: torch.clamp(alpha * x + beta, 0, 1)
+        if typ == "softmax":
+            return nn.Softmax(dim=1)
+        if typ == "mul":
+            return "mul"
         simple = {"relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
-                  "flatten": nn.Flatten}
+                  "flatten": nn.Flatten, "hardsigmoid": nn.Hardsigmoid}
         if typ in simple:
             return simple[typ]()
         if typ == "gap":
@@ -241,6 +292,11 @@ class Net:
             return sum(xs[1:], xs[0])
         if fn == "concat":
             return torch.cat(xs, 1)
+        if fn == "mul":   # slimnn: a rank-2 [N, C] input is [N, C, 1, 1]
+            a, b = xs
+            if a.dim() != b.dim():
+                a, b = (t.view(*t.shape, 1, 1) if t.dim() == 2 else t for t in (a, b))
+            return a * b
         if probe and isinstance(fn, nn.BatchNorm2d):
             return xs[0]
         return fn(xs[0])

@@ -24,6 +24,14 @@ Functional operators get tiny modules named Add and Concat so that the hooks see
 gives them rows; torchsummary would not see torch.add / torch.cat). Only torch-side numbers go
 into the expectations; slimnn's output is never read.
 
+Zoo models that claim to be a torchvision model (TORCHVISION below: mobilenetv2-224, resnet18-224)
+are also checked against torchvision itself before their fixture is written: every layer with
+parameters must exist under the same module path in the torchvision model with the same class
+and tensor shapes; with torchvision's weights and randomised BatchNorm statistics copied in,
+both give the same logits (which also checks the wiring: residual sums, strides, pooling); and
+the parameter, buffer and mult-add totals and torchvision's leaf-module rows (class, output
+shape, params, mult-adds; functional pooling, flatten and sums have no rows there) agree.
+
     /usr/bin/python3 tools/gen_summary_fixtures.py      (needs torch and numpy; the tests do not)
 
 Fixed seeds: rerunning gives the same files.
@@ -49,6 +57,7 @@ ROOT = os.path.join(REPO, "tests", "fixtures", "summary")
 N_GENERATED = 10
 BATCH4 = ("cnn", "resnet", "gen-03")          # fixtures that also get a batch_size=4 table
 INPUT_VARIANTS = [("cnn-input3x32x20", "cnn", (3, 32, 20))]   # zoo model on another input shape
+TORCHVISION = {"mobilenetv2-224": "mobilenet_v2", "resnet18-224": "resnet18"}   # zoo model: its original
 
 
 class Add(nn.Module):
@@ -63,6 +72,48 @@ class Concat(nn.Module):
 
     def forward(self, *xs):
         return torch.cat(xs, 1)
+
+
+class Mul(nn.Module):
+    """a * b with broadcast, as a module; slimnn reads a flat [N, C] as [N, C, 1, 1]."""
+
+    def forward(self, a, b):
+        if a.dim() != b.dim():
+            a, b = (t.view(*t.shape, 1, 1) if t.dim() == 2 else t for t in (a, b))
+        return a * b
+
+
+class Slice(nn.Module):
+    """x[:, start:end], as a module."""
+
+    def __init__(self, start, end):
+        super().__init__()
+        self.start, self.end = start, end
+
+    def forward(self, x):
+        return x[:, self.start:self.end]
+
+
+class CircularPad2d(nn.Module):
+    """F.pad(mode="circular") as a module (torch 1.13 has no CircularPad2d)."""
+
+    def __init__(self, pad):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x):
+        return F.pad(x, self.pad, "circular")
+
+
+class Hardsigmoid(nn.Module):
+    """min(max(alpha x + beta, 0), 1) with slimnn's alpha and beta (nn.Hardsigmoid has 1/6, 1/2)."""
+
+    def __init__(self, alpha, beta):
+        super().__init__()
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, x):
+        return torch.clamp(self.alpha * x + self.beta, 0, 1)
 
 
 class ArchNet(nn.Module):
@@ -145,8 +196,24 @@ def make_layer(typ, kv, shape):
         return nn.Linear(cin, int(kv["out"]), kv.get("bias", "1") == "1")
     if typ == "dropout":
         return nn.Dropout(float(kv.get("p", "0.5")))
+    if typ == "pad":
+        t, b, l, r = pad4(kv.get("pad", "0"))
+        mode, value = kv.get("mode", "zeros"), float(kv.get("value", "0"))
+        if mode == "circular":
+            return CircularPad2d((l, r, t, b))
+        if mode != "zeros":
+            return (nn.ReflectionPad2d if mode == "reflect" else nn.ReplicationPad2d)((l, r, t, b))
+        return nn.ConstantPad2d((l, r, t, b), value) if value else nn.ZeroPad2d((l, r, t, b))
+    if typ == "hardsigmoid" and ("alpha" in kv or "beta" in kv):
+        return Hardsigmoid(float(kv.get("alpha", 1 / 6)), float(kv.get("beta", 0.5)))
+    if typ == "shuffle":
+        return nn.ChannelShuffle(int(kv["groups"]))
+    if typ == "slice":
+        return Slice(int(kv.get("start", "0")), int(kv["end"]))
+    if typ == "softmax":
+        return nn.Softmax(dim=1)
     simple = {"relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
-              "flatten": nn.Flatten, "add": Add, "concat": Concat}
+              "flatten": nn.Flatten, "add": Add, "concat": Concat, "mul": Mul, "hardsigmoid": nn.Hardsigmoid}
     if typ in simple:
         return simple[typ]()
     if typ == "gap":
@@ -234,7 +301,7 @@ def torchsummary_text(rows, input_size, batch_size):
     return "\n".join(out) + "\n", int(total_params), int(trainable_params), sizes
 
 
-def expected_json(name, source, model, rows, input_size, sizes):
+def expected_json(name, source, model, rows, input_size, sizes, original=None):
     params = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     buffers = sum(b.numel() for b in model.buffers() if b.is_floating_point())
@@ -242,6 +309,8 @@ def expected_json(name, source, model, rows, input_size, sizes):
               "buffers": buffers, "mult_adds": sum(r["mult_adds"] for r in rows)}
     totals.update(sizes)
     head = {"model": name, "source": source, "torch": torch.__version__, "input": list(input_size), "batch": -1}
+    if original:
+        head["same_as"] = original
     lines = ["{" + json.dumps(head)[1:-1] + ",", ' "totals": ' + json.dumps(totals) + ",", ' "layers": [']
     for i, r in enumerate(rows):
         row = {"layer": r["layer"], "output_shape": [-1] + r["shape"], "params": r["params"],
@@ -251,6 +320,70 @@ def expected_json(name, source, model, rows, input_size, sizes):
     text = "\n".join(lines) + "\n"
     assert json.loads(text)["totals"]["total_params"] == params
     return text, params, trainable
+
+
+# ---------------------------------------------------------------- torchvision originals
+
+def leaf_rows(model, input_size):
+    """Class, output shape, params and mult-adds (torchinfo's rule) of every call of a leaf module."""
+    rows, hooks = [], []
+
+    def hook(m, inp, out):
+        cls = type(m).__name__
+        macs = sum(p.numel() * (int(np.prod(out.shape[2:])) if "Conv" in cls else 1) for p in m.parameters())
+        rows.append((cls, tuple(out.shape[1:]), sum(p.numel() for p in m.parameters()), macs))
+
+    for m in model.modules():
+        if not list(m.children()):
+            hooks.append(m.register_forward_hook(hook))
+    with torch.no_grad():
+        model.eval()
+        model(torch.rand(1, *input_size))
+    for h in hooks:
+        h.remove()
+    return rows
+
+
+def check_torchvision(name, model, rows):
+    """Asserts that the architecture `model` (an ArchNet) is torchvision's TORCHVISION[name]."""
+    import torchvision
+    tv = getattr(torchvision.models, TORCHVISION[name])()
+    gen = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+    for m in tv.modules():   # non-trivial running statistics, so that BN placement matters
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+    copied = 0
+    for lname, m in zip(model.names, model.layers):
+        if not list(m.parameters()):
+            continue
+        t = tv.get_submodule(lname)
+        assert type(t) is type(m), f"{name}: {lname} is {type(m).__name__}, torchvision has {type(t).__name__}"
+        theirs = t.state_dict()
+        for k, v in m.state_dict().items():
+            assert theirs[k].shape == v.shape, f"{name}: {lname}.{k} is {list(v.shape)}, torchvision {list(theirs[k].shape)}"
+        m.load_state_dict(theirs)
+        copied += sum(p.numel() for p in m.parameters())
+    params = sum(p.numel() for p in tv.parameters())
+    assert copied == params, f"{name}: the architecture holds {copied} of torchvision's {params} parameters"
+    x = torch.rand((2,) + model.input_shape, generator=gen)
+    with torch.no_grad():
+        model.eval()
+        tv.eval()
+        want, got = tv(x), model(x)
+        model.train()
+    err = float((got - want).abs().max() / want.abs().max())
+    assert err < 1e-5, f"{name}: logits differ from torchvision's by {err:.3g} (relative to the largest)"
+    buffers = sum(b.numel() for b in tv.buffers() if b.is_floating_point())
+    assert buffers == sum(b.numel() for b in model.buffers() if b.is_floating_point()), name
+    theirs = leaf_rows(tv, model.input_shape)
+    assert sum(r[3] for r in theirs) == sum(r["mult_adds"] for r in rows), f"{name}: mult-adds differ"
+    functional = ("Add", "Flatten", "AdaptiveAvgPool2d")   # function calls in torchvision's forward()
+    ours = [(r["layer"].rsplit("-", 1)[0], tuple(r["shape"]), r["params"], r["mult_adds"]) for r in rows
+            if r["layer"].rsplit("-", 1)[0] not in functional]
+    theirs = [r for r in theirs if r[0] not in functional]
+    assert ours == theirs, f"{name}: the layer rows differ from torchvision's leaf modules"
+    return f"torchvision.models.{TORCHVISION[name]}() {torchvision.__version__}"
 
 
 # ---------------------------------------------------------------- random architectures
@@ -435,8 +568,9 @@ def fixture(name, source, text):
     model = build(text)
     input_size = model.input_shape
     rows = hooked_rows(model, input_size)
+    original = check_torchvision(name, model, rows) if name in TORCHVISION else None
     table, ts_params, ts_trainable, sizes = torchsummary_text(rows, input_size, -1)
-    js, params, trainable = expected_json(name, source, model, rows, input_size, sizes)
+    js, params, trainable = expected_json(name, source, model, rows, input_size, sizes, original)
     assert (ts_params, ts_trainable) == (params, trainable), (name, ts_params, params, ts_trainable, trainable)
     write(os.path.join(ROOT, name + ".arch"), text)
     write(os.path.join(ROOT, name + ".expected.txt"), table)
@@ -462,6 +596,7 @@ def main():
             sources[name] = fh.read()
         fixture(name, "models/" + f, header.format("models/" + f) + sources[name])
         names.append(name)
+    assert set(TORCHVISION) <= set(names), f"models/ lacks {sorted(set(TORCHVISION) - set(names))}"
     for name, base, (c, h, w) in INPUT_VARIANTS:
         lines = sources[base].splitlines(keepends=True)
         k = next(j for j, ln in enumerate(lines) if ln.split()[:1] == ["input"])

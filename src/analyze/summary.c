@@ -55,6 +55,12 @@ static void kernel_text(const sn_graph *g, const sn_node *n, char *buf, size_t l
 		append_pair(buf, len, 's', n->a.pool.sh, n->a.pool.sw);
 	} else if (n->op == SN_OP_LINEAR) {
 		snprintf(buf, len, "%d->%d", g->node[n->in[0]].out.c, n->a.linear.out);
+	} else if (n->op == SN_OP_SHUFFLE) {
+		snprintf(buf, len, "g%d", n->a.shuffle.groups);
+	} else if (n->op == SN_OP_SLICE) {
+		snprintf(buf, len, "%d:%d", n->a.slice.start, n->a.slice.end);   /* channels, as x[:, a:b] */
+	} else if (n->op == SN_OP_PAD) {
+		snprintf(buf, len, "%d,%d,%d,%d", n->a.pad.pt, n->a.pad.pb, n->a.pad.pl, n->a.pad.pr);
 	}
 }
 
@@ -68,7 +74,7 @@ int sn_summarize(const sn_graph *g, int batch, sn_summary *s)
 	for (int i = 1; i < g->n_node; i++) {
 		const sn_node *n = &g->node[i];
 		sn_summary_row *r = &s->rows[s->n_rows++];
-		snprintf(r->label, sizeof r->label, "%s-%d", sn_op_get(n->op)->torch, s->n_rows);
+		snprintf(r->label, sizeof r->label, "%s-%d", sn_node_torch(n), s->n_rows);
 		r->node = i;
 		r->out = n->out;
 		kernel_text(g, n, r->kernel, sizeof r->kernel);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <omp.h>
 #include "core/internal.h"
+#include "sparse/spmm.h"
 
 sn_graph *sn_graph_new(void)
 {
@@ -14,6 +15,7 @@ sn_graph *sn_graph_new(void)
 void sn_graph_free(sn_graph *g)
 {
 	if (!g) return;
+	sn_sparse_reset(g);
 	for (int i = 0; i < g->n_tensor; i++) free(g->tensor[i].mask);
 	free(g->node); free(g->tensor);
 	free(g->w); free(g->gw); free(g->buf);
@@ -52,6 +54,7 @@ int sn_graph_add(sn_graph *g, const sn_node *src)
 	*n = *src;
 	for (int i = 0; i < SN_T_MAX; i++) n->t[i] = -1;
 	n->y = n->dy = NULL; n->saved = NULL;
+	n->impl = SN_IMPL_DENSE; n->spmm = NULL;   /* packed weights belong to the source graph */
 	return g->n_node++;
 }
 
@@ -146,7 +149,7 @@ int sn_shape_error(const sn_node *n, sn_shape got, const char *expected)
 {
 	char s[64];
 	return sn_seterr(SN_ESHAPE, "layer '%s' (%s): input shape %s does not fit: %s", n->name,
-	                 sn_op_get(n->op)->torch, sn_shape_str(got, s, sizeof s), expected);
+	                 sn_node_torch(n), sn_shape_str(got, s, sizeof s), expected);
 }
 
 int sn_graph_infer(sn_graph *g)
@@ -210,18 +213,21 @@ void sn_graph_init_params(sn_graph *g, uint64_t seed)
 
 /* ReLU, ReLU6 and Flatten may work in place on their producer's output (and gradient) when
  * they are its only consumer, the producer is not the caller's input, and the producer's own
- * backward does not read its output (Sigmoid, ReLU, ReLU6 do; those aliased already count). */
+ * backward does not read its output (Sigmoid, ReLU, ReLU6, Softmax do; those aliased already
+ * count). */
 static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, const char *aliased)
 {
 	if (n->op != SN_OP_RELU && n->op != SN_OP_RELU6 && n->op != SN_OP_FLATTEN) return 0;
 	int p = n->in[0];
 	sn_op po = g->node[p].op;
-	return p > 0 && consumers[p] == 1 && !aliased[p] && po != SN_OP_SIGMOID && po != SN_OP_RELU && po != SN_OP_RELU6;
+	return p > 0 && consumers[p] == 1 && !aliased[p] && po != SN_OP_SIGMOID && po != SN_OP_RELU && po != SN_OP_RELU6 &&
+	       po != SN_OP_SOFTMAX;
 }
 
 int sn_graph_plan(sn_graph *g, int batch, int train)
 {
 	if (batch <= 0) return sn_seterr(SN_EINVAL, "batch size must be positive");
+	if (train) sn_sparse_reset(g);   /* training changes the weights: packed copies would go stale */
 	/* a training plan also serves inference (it holds everything forward needs) */
 	if (g->planned_batch >= batch && g->planned_train >= train && g->planned_input_grad == g->input_grad) {
 		g->train = train;
@@ -246,6 +252,7 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 		for (int k = 0; k < n->n_in; k++) n->needs_grad |= g->node[n->in[k]].needs_grad;
 		n->saved_bytes = n->ws_bytes = 0;
 		sn_op_get(n->op)->run(g, n, SN_ACT_SIZES);
+		if (!train) n->ws_bytes = SN_MAX(n->ws_bytes, sn_sparse_ws(g, n, batch));
 		size_t out = aliased[i] ? 0 : (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
 		if (n->op != SN_OP_INPUT) total += sn_align(out);
 		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) total += sn_align(out);

@@ -53,6 +53,14 @@ int sn_op_flatten(sn_graph *g, sn_node *n, sn_action a);
 int sn_op_dropout(sn_graph *g, sn_node *n, sn_action a);
 int sn_op_add(sn_graph *g, sn_node *n, sn_action a);
 int sn_op_concat(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_mul(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_softmax(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_channel_map(sn_graph *g, sn_node *n, sn_action a);   /* shuffle and slice */
+int sn_op_pad(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_action a);
+/* The PyTorch class a node stands for, for the summary: the operator's, except where its
+ * attributes pick another (a reflect pad is ReflectionPad2d). */
+const char *sn_node_torch(const sn_node *n);
 
 /* Shape error naming the layer and both shapes. */
 int sn_shape_error(const sn_node *n, sn_shape got, const char *expected);

@@ -2,6 +2,7 @@
  * Parsing is strict: every error is "FILE:LINE:COL: message" with COL at the offending token,
  * and says what was expected. The format is documented in models/README.md. */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include "core/internal.h"
@@ -13,12 +14,13 @@
 #define ARCH_MAX_VALUE 64                  /* longest value token we copy for parsing */
 #define ARCH_MAX_LAYERS 4096               /* name lookups are linear: bounds the parse time */
 
-/* Keys, in the order the writer prints them. */
+/* Keys, in the order the writer prints them. Those after frozen came later and are listed last
+ * so that the key lists in existing messages stay as they were (the writer puts act after mode). */
 enum { K_IN, K_SHAPE, K_OUT, K_K, K_STRIDE, K_PAD, K_DILATION, K_GROUPS, K_BIAS, K_MODE, K_EPS,
-       K_MOMENTUM, K_CEIL, K_CIP, K_P, K_FROZEN, K_N };
+       K_MOMENTUM, K_CEIL, K_CIP, K_P, K_FROZEN, K_ACT, K_START, K_END, K_VALUE, K_ALPHA, K_BETA, K_N };
 static const char *const key_names[K_N] = {
 	"in", "shape", "out", "k", "stride", "pad", "dilation", "groups", "bias", "mode", "eps",
-	"momentum", "ceil", "count_include_pad", "p", "frozen"};
+	"momentum", "ceil", "count_include_pad", "p", "frozen", "act", "start", "end", "value", "alpha", "beta"};
 
 #define B(k) (1u << (k))
 #define COMMON (B(K_IN) | B(K_FROZEN))
@@ -26,7 +28,7 @@ static const char *const key_names[K_N] = {
 static const struct { unsigned allowed, required; } op_keys[SN_OP_COUNT] = {
 	[SN_OP_INPUT]     = {B(K_SHAPE) | B(K_FROZEN), B(K_SHAPE)},   /* the input has no inputs */
 	[SN_OP_CONV]      = {COMMON | B(K_OUT) | B(K_K) | B(K_STRIDE) | B(K_PAD) | B(K_DILATION) |
-	                     B(K_GROUPS) | B(K_BIAS) | B(K_MODE), B(K_OUT) | B(K_K)},
+	                     B(K_GROUPS) | B(K_BIAS) | B(K_MODE) | B(K_ACT), B(K_OUT) | B(K_K)},
 	[SN_OP_BN]        = {COMMON | B(K_EPS) | B(K_MOMENTUM), 0},
 	[SN_OP_RELU]      = {COMMON, 0},
 	[SN_OP_RELU6]     = {COMMON, 0},
@@ -40,9 +42,17 @@ static const struct { unsigned allowed, required; } op_keys[SN_OP_COUNT] = {
 	[SN_OP_DROPOUT]   = {COMMON | B(K_P), 0},
 	[SN_OP_ADD]       = {COMMON, B(K_IN)},
 	[SN_OP_CONCAT]    = {COMMON, B(K_IN)},
+	[SN_OP_MUL]       = {COMMON, B(K_IN)},
+	[SN_OP_SOFTMAX]   = {COMMON, 0},
+	[SN_OP_SHUFFLE]   = {COMMON | B(K_GROUPS), B(K_GROUPS)},
+	[SN_OP_SLICE]     = {COMMON | B(K_START) | B(K_END), B(K_END)},
+	[SN_OP_PAD]       = {COMMON | B(K_PAD) | B(K_MODE) | B(K_VALUE), 0},
+	[SN_OP_HARDSIGMOID] = {COMMON | B(K_ALPHA) | B(K_BETA), 0},
 };
 
 static const char *const mode_names[] = {"zeros", "reflect", "replicate", "circular"};
+/* act= of a conv, indexed by sn_fuse. Shared with the writer. */
+const char *const sn_arch_act_names[3] = {"none", "relu", "relu6"};
 
 /* A token of the current line: bytes [s, s+len), 1-based column. */
 typedef struct { const char *s; int len, col; } token;
@@ -222,7 +232,9 @@ static int parse_float(const char *s, int len, double lo, double hi, int open, f
 	char *end;
 	errno = 0;
 	float v = strtof(buf, &end);
-	if (*end || errno || !isfinite(v) || v < lo || v > hi || (open && v >= hi)) return -1;
+	/* ERANGE with a finite result is underflow: a subnormal (the writer prints them), kept */
+	if (*end || (errno && !(errno == ERANGE && fabsf(v) < FLT_MIN)) || !isfinite(v) || v < lo || v > hi || (open && v >= hi))
+		return -1;
 	*out = v;
 	return 0;
 }
@@ -327,19 +339,27 @@ static int set_key(parser *p, sn_node *n, int key, const token *v)
 			return bad_value(p, v, kn, conv ? "P, PHxPW, T,B,L,R (integers >= 0), same or valid"
 			                                : "P, PHxPW or T,B,L,R (integers >= 0)");
 		if (conv) { c->pt = pad[0]; c->pb = pad[1]; c->pl = pad[2]; c->pr = pad[3]; }
+		else if (n->op == SN_OP_PAD) { n->a.pad.pt = pad[0]; n->a.pad.pb = pad[1]; n->a.pad.pl = pad[2]; n->a.pad.pr = pad[3]; }
 		else { pl->pt = pad[0]; pl->pb = pad[1]; pl->pl = pad[2]; pl->pr = pad[3]; }
 		return SN_OK;
 	}
 	case K_GROUPS:
-		if (parse_int(v->s, v->len, 1, ARCH_MAX_INT, &c->groups)) return bad_value(p, v, kn, "an integer " INT_RANGE);
+		if (parse_int(v->s, v->len, 1, ARCH_MAX_INT, n->op == SN_OP_SHUFFLE ? &n->a.shuffle.groups : &c->groups))
+			return bad_value(p, v, kn, "an integer " INT_RANGE);
 		return SN_OK;
 	case K_BIAS:
 		if (parse_int(v->s, v->len, 0, 1, lin ? &n->a.linear.bias : &c->bias)) return bad_value(p, v, kn, "0 or 1");
 		return SN_OK;
-	case K_MODE:
+	case K_MODE: {
+		sn_padmode *mode = n->op == SN_OP_PAD ? &n->a.pad.mode : &c->mode;
 		for (int i = 0; i < 4; i++)
-			if (tok_eq(v->s, v->len, mode_names[i])) { c->mode = (sn_padmode)i; return SN_OK; }
+			if (tok_eq(v->s, v->len, mode_names[i])) { *mode = (sn_padmode)i; return SN_OK; }
 		return bad_value(p, v, kn, "zeros, reflect, replicate or circular");
+	}
+	case K_ACT:
+		for (int i = 0; i < 3; i++)
+			if (tok_eq(v->s, v->len, sn_arch_act_names[i])) { c->act = i; return SN_OK; }
+		return bad_value(p, v, kn, "relu, relu6 or none (the activation fused into the conv)");
 	case K_EPS:
 		if (parse_float(v->s, v->len, 0, 1, 0, &n->a.bn.eps) || !(n->a.bn.eps > 0))
 			return bad_value(p, v, kn, "a number in (0, 1], e.g. eps=1e-5");
@@ -358,6 +378,19 @@ static int set_key(parser *p, sn_node *n, int key, const token *v)
 		if (parse_float(v->s, v->len, 0, 1, 1, &n->a.dropout.p))
 			return bad_value(p, v, kn, "a probability in [0, 1), e.g. p=0.5");
 		return SN_OK;
+	case K_START:
+	case K_END:
+		/* channels, which concatenation can take past the integer limit of other keys */
+		if (parse_int(v->s, v->len, key == K_END, (int)SN_DIM_MAX, key == K_END ? &n->a.slice.end : &n->a.slice.start))
+			return bad_value(p, v, kn, key == K_END ? "a channel index 1..268435456 (exclusive)" : "a channel index 0..268435456");
+		return SN_OK;
+	case K_VALUE:
+	case K_ALPHA:
+	case K_BETA: {
+		float *f = key == K_VALUE ? &n->a.pad.value : key == K_ALPHA ? &n->a.hsig.alpha : &n->a.hsig.beta;
+		if (parse_float(v->s, v->len, -FLT_MAX, FLT_MAX, 0, f)) return bad_value(p, v, kn, "a finite number, e.g. 0.5");
+		return SN_OK;
+	}
 	}
 	return perr(p, v->col, "internal error: unhandled key %s", kn);
 }
@@ -376,6 +409,7 @@ static void set_defaults(sn_node *n)
 	case SN_OP_LINEAR: n->a.linear = (sn_linear_attr){.bias = 1}; break;
 	case SN_OP_BN: n->a.bn = (sn_bn_attr){1e-5f, 0.1f}; break;
 	case SN_OP_DROPOUT: n->a.dropout.p = 0.5f; break;
+	case SN_OP_HARDSIGMOID: n->a.hsig = (sn_hardsigmoid_attr){1.0f / 6, 0.5f}; break;
 	default: break;
 	}
 }
@@ -449,8 +483,8 @@ static int parse_layer(parser *p, const char *ln, int len, int pos, const token 
 	}
 	unsigned missing = op_keys[op].required & ~seen;
 	if (missing & B(K_IN))
-		return perr(p, type->col, "%s '%s' needs in= naming at least 2 earlier layers, e.g. in=a,b",
-		            sn_op_get(n.op)->key, n.name);
+		return perr(p, type->col, "%s '%s' needs in= naming %s 2 earlier layers, e.g. in=a,b",
+		            sn_op_get(n.op)->key, n.name, sn_op_get(n.op)->max_in == 2 ? "exactly" : "at least");
 	for (int i = 0; i < K_N; i++)
 		if (missing & B(i))
 			return perr(p, type->col, "%s '%s' is missing the required key %s=", sn_op_get(n.op)->key, n.name,

@@ -7,6 +7,7 @@
 
 /* Defined in arch_parse.c: the NAME rule of the format. */
 int sn_arch_name_valid(const char *s, int len);
+extern const char *const sn_arch_act_names[3];   /* act= values, indexed by sn_fuse */
 
 static const char *const mode_names[] = {"zeros", "reflect", "replicate", "circular"};
 
@@ -61,6 +62,7 @@ static void conv_keys(line *l, const sn_conv_attr *a)
 	if (a->groups != 1) add(l, " groups=%d", a->groups);
 	if (!a->bias) add(l, " bias=0");
 	if (a->mode != SN_PAD_ZEROS && (unsigned)a->mode < 4) add(l, " mode=%s", mode_names[a->mode]);
+	if (a->act != SN_FUSE_NONE) add(l, " act=%s", sn_arch_act_names[a->act]);
 }
 
 static void pool_keys(line *l, const sn_pool_attr *a, int avg)
@@ -90,6 +92,20 @@ static void op_keys(line *l, const sn_node *n)
 	case SN_OP_DROPOUT:
 		if (n->a.dropout.p != 0.5f) add_float(l, "p", n->a.dropout.p);
 		break;
+	case SN_OP_SHUFFLE: add(l, " groups=%d", n->a.shuffle.groups); break;
+	case SN_OP_SLICE:
+		if (n->a.slice.start) add(l, " start=%d", n->a.slice.start);
+		add(l, " end=%d", n->a.slice.end);
+		break;
+	case SN_OP_PAD:
+		add_pad(l, n->a.pad.pt, n->a.pad.pb, n->a.pad.pl, n->a.pad.pr);
+		if (n->a.pad.mode != SN_PAD_ZEROS && (unsigned)n->a.pad.mode < 4) add(l, " mode=%s", mode_names[n->a.pad.mode]);
+		if (n->a.pad.value != 0) add_float(l, "value", n->a.pad.value);
+		break;
+	case SN_OP_HARDSIGMOID:
+		if (n->a.hsig.alpha != 1.0f / 6) add_float(l, "alpha", n->a.hsig.alpha);
+		if (n->a.hsig.beta != 0.5f) add_float(l, "beta", n->a.hsig.beta);
+		break;
 	default: break;
 	}
 }
@@ -106,6 +122,8 @@ static int check_node(const sn_graph *g, int i)
 	if ((i == 0) != (n->op == SN_OP_INPUT))
 		return sn_seterr(SN_EINVAL, "cannot write layer '%s': the input must be the first layer and the only one",
 		                 n->name);
+	if (n->op == SN_OP_CONV && (unsigned)n->a.conv.act > SN_FUSE_RELU6)
+		return sn_seterr(SN_EINVAL, "cannot write layer '%s': unknown fused activation %d", n->name, n->a.conv.act);
 	const sn_op_def *d = sn_op_get(n->op);
 	if (n->n_in < d->min_in || n->n_in > d->max_in)
 		return sn_seterr(SN_EINVAL, "cannot write layer '%s': %s takes %d to %d inputs, it has %d", n->name,

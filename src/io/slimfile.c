@@ -741,11 +741,9 @@ static int check_path(const char *path, const char *what, size_t max_bytes)
 	return SN_OK;
 }
 
-sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st)
+/* The model in p[0..len); messages name it `path`. */
+static sn_graph *model_from(const char *path, const unsigned char *p, size_t len, sn_meta *meta, sn_train_state *st)
 {
-	unsigned char *p;
-	size_t len;
-	if (check_path(path, "model", SLIM_MAX_BYTES) || sn_read_file(path, SLIM_MAX_BYTES, &p, &len)) return NULL;
 	slim_file f = {.path = path};
 	sn_graph *g = NULL;
 	sn_meta m;
@@ -758,7 +756,6 @@ sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st)
 	if (!rc) rc = read_masks(&f, g);
 	/* validated even when the caller does not want it: a load vouches for the whole file */
 	if (!rc) rc = read_train(&f, g, &ts);
-	free(p);
 	if (rc || !st) {
 		free(ts.opt_m);
 		free(ts.opt_v);
@@ -772,6 +769,23 @@ sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st)
 	if (meta) *meta = m;
 	if (st) *st = ts;
 	return g;
+}
+
+sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st)
+{
+	unsigned char *p;
+	size_t len;
+	if (check_path(path, "model", SLIM_MAX_BYTES) || sn_read_file(path, SLIM_MAX_BYTES, &p, &len)) return NULL;
+	sn_graph *g = model_from(path, p, len, meta, st);
+	free(p);
+	return g;
+}
+
+sn_graph *sn_model_read(const void *data, size_t len, sn_meta *meta, sn_train_state *st)
+{
+	if (!data && len) { sn_seterr(SN_EINVAL, "sn_model_read: no data"); return NULL; }
+	if (len > SLIM_MAX_BYTES) { sn_seterr(SN_EFORMAT, "a .slim model holds at most 2 GiB"); return NULL; }
+	return model_from("<memory>", data, len, meta, st);
 }
 
 sn_graph *sn_load_any(const char *path, sn_meta *meta)

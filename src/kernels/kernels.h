@@ -29,4 +29,90 @@ static inline int sn_pad_index(int i, int n, sn_padmode m)
 void sn_im2col(const float *x, const sn_conv_geom *g, float *col, size_t ld);
 /* dx [c x h x w] (+)= the scatter of dcol; accumulate = 0 overwrites dx */
 void sn_col2im(const float *dcol, const sn_conv_geom *g, float *dx, int accumulate);
+
+/* ---------------------------------------------------------------- depthwise convolution
+ * groups == input channels, zero padding; output channel o reads input channel o / M (depth
+ * multiplier M). Direct kernels, one channel plane at a time, vectorised over the output width.
+ *
+ * The micro-kernels read the rows of a plane in one of two ways. In place (stride 1): the
+ * zero padding is read through masked loads in the few vectors at a row's borders. Packed
+ * (larger strides, and narrow rows where the border vectors would dominate): a copy whose rows
+ * hold their padding and are split into sw phases (phase r holds padded columns r, r + sw, ...),
+ * so every tap reads a contiguous run whatever the stride or dilation, with plain loads (the
+ * phases are whole vectors long and zero-filled). Rows outside the plane read one row of zeros.
+ * Stores and dy loads are masked at the end of a row.
+ * Large planes run in bands of output rows whose packed rows stay in L1.
+ * The input gradient runs the same forward micro-kernels: for each phase (a, b) of the padded
+ * input coordinates it is a stride-1 correlation of dy with the taps that land in that phase,
+ * flipped (for stride 1: dy with the flipped kernel). AVX-512 kernels are left out: nothing
+ * here can run them. */
+typedef struct {
+	int kh, kw, sh, dh;     /* kernel, vertical stride and dilation (the horizontal ones live in coloff) */
+	int oh, ow;             /* output plane */
+	int rows;               /* input rows */
+	int top;                /* output row r, kernel row i reads input row r*sh + i*dh - top */
+	const int *coloff;      /* kernel column j of output column c reads row + coloff[j] + c */
+	int w;                  /* 0: packed rows; else rows read in place: columns outside [0, w) are zeros */
+	size_t ld;              /* floats from one row to the next */
+	const float *zero;      /* a row of zeros (ld floats, or w): the rows outside [0, rows) */
+	int init;               /* 0: out = bias + conv(...); 1: out += conv(...) */
+	int act;                /* sn_fuse, applied to the result (forward only) */
+} sn_dw_params;
+
+/* y [oh x ow] from the input rows x and one kernel w [kh x kw] */
+typedef void (*sn_dw_fwd_fn)(const sn_dw_params *p, const float *x, const float *w, float bias, float *y);
+/* dw [kh x kw] += the weight gradient of one output channel from dy [oh x ow] */
+typedef void (*sn_dw_wgrad_fn)(const sn_dw_params *p, const float *x, const float *dy, float *dw);
+
+typedef enum { SN_ISA_SCALAR, SN_ISA_AVX2 } sn_isa;
+typedef struct {
+	const char *name;       /* "sn_f32_dwconv_3x3s1__avx2"; the weight gradient is ..._wgrad_... */
+	int kh, kw, sh;         /* the shape it is specialised for; 0: any */
+	sn_isa isa;
+	sn_dw_fwd_fn fwd;
+	sn_dw_wgrad_fn wgrad;
+} sn_dw_kernel;
+extern const sn_dw_kernel sn_dw_kernels[];
+extern const int sn_dw_n_kernels;
+
+/* Whether a conv over in_c input channels runs these kernels (src/ops/conv.c does then). */
+static inline int sn_dw_applies(const sn_conv_attr *a, int in_c) { return a->groups == in_c && a->mode == SN_PAD_ZEROS; }
+sn_isa sn_dw_best_isa(void);                         /* AVX2+FMA when the CPU has them */
+/* The specialised kernel of isa for this shape (sh == sw), else isa's general one. */
+const sn_dw_kernel *sn_dw_select(sn_isa isa, int kh, int kw, int sh, int sw);
+
+#define SN_DW_DECLARE(shape, isa)                                                                  \
+	void sn_f32_dwconv_##shape##__##isa(const sn_dw_params *, const float *, const float *, float, float *); \
+	void sn_f32_dwconv_wgrad_##shape##__##isa(const sn_dw_params *, const float *, const float *, float *);
+#define SN_DW_DECLARE_ISA(isa)                                                                     \
+	SN_DW_DECLARE(3x3s1, isa) SN_DW_DECLARE(3x3s2, isa) SN_DW_DECLARE(5x5s1, isa)                  \
+	SN_DW_DECLARE(5x5s2, isa) SN_DW_DECLARE(any, isa)
+SN_DW_DECLARE_ISA(scalar)
+SN_DW_DECLARE_ISA(avx2)
+
+/* A packed plane: source column s of a row lands at padded column s + padl, in phase
+ * (s + padl) % sw at (s + padl) / sw. Each phase is `phase` floats: the columns the kernels
+ * read, zeros where no source column lands, then SN_DW_SLACK floats the packer may spill into
+ * (it writes whole vectors only: masked stores are slow on some CPUs). A row of zeros follows
+ * the h packed rows. */
+#define SN_DW_SLACK 8
+typedef struct { int h, w, padl, sw; size_t phase; } sn_dw_pack;
+void sn_f32_dw_pack__scalar(const sn_dw_pack *k, const float *x, float *xp);
+void sn_f32_dw_pack__avx2(const sn_dw_pack *k, const float *x, float *xp);
+
+static inline int sn_floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static inline int sn_ceil_div(int a, int b) { return -sn_floor_div(-a, b); }
+static inline int sn_clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+/* Scratch floats one thread needs for one plane (g: one input channel, c ignored; mode zeros),
+ * forward (backward = 0) or backward. */
+size_t sn_f32_dwconv_buffer_size(const sn_conv_geom *g, int backward);
+/* One input plane x [h x w] to the nm output planes it feeds: y_m = act(bias_m + x * w_m),
+ * w: nm kernels [kh x kw], bias: nm values or NULL, y: nm planes [oh x ow]. */
+void sn_f32_dwconv_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
+                           int nm, int act, float *y, float *scratch);
+/* Backward of one input plane: dw (nm kernels, NULL: skip) += the weight gradient, and dx
+ * (NULL: skip) = or += (accumulate) the input gradient, from dy: nm planes [oh x ow]. */
+void sn_f32_dwconv_backward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *dy, const float *w,
+                            int nm, float *dx, int accumulate, float *dw, float *scratch);
 #endif

@@ -59,7 +59,8 @@ int lt_asym_emit(lt_ctx *c, sn_rewrite *rw, int i)
 	v.a.conv = (sn_conv_attr){.out_c = p->rank, .kh = a->kh, .kw = 1, .sh = a->sh, .sw = 1, .dh = a->dh, .dw = 1,
 	                          .groups = 1, .bias = 0, .pt = a->pt, .pb = a->pb, .mode = a->mode};
 	hz.a.conv = (sn_conv_attr){.out_c = a->out_c, .kh = 1, .kw = a->kw, .sh = 1, .sw = a->sw, .dh = 1, .dw = a->dw,
-	                           .groups = 1, .bias = a->bias, .pl = a->pl, .pr = a->pr, .mode = a->mode};
+	                           .groups = 1, .bias = a->bias, .pl = a->pl, .pr = a->pr, .mode = a->mode,
+	                           .act = a->act};  /* a fused activation acts once, at the end */
 	v.in[0] = sn_rewrite_input(rw, n->in[0]);
 	int k = sn_rewrite_emit(rw, &v);
 	if (k < 0) return k;

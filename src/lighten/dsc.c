@@ -77,6 +77,7 @@ int lt_dsc_emit(lt_ctx *c, sn_rewrite *rw, int i)
 	dw.a.conv.out_c = p->rank * cin;
 	dw.a.conv.groups = cin;
 	dw.a.conv.bias = 0;
+	dw.a.conv.act = SN_FUSE_NONE;   /* a fused activation acts once, after the pointwise */
 	dw.in[0] = sn_rewrite_input(rw, n->in[0]);
 	int k = emit(p, rw, &dw);
 	if (k < 0) return k;

@@ -74,7 +74,8 @@ int lt_small_emit(lt_ctx *c, sn_rewrite *rw, int i)
 		s.a.conv = (sn_conv_attr){.out_c = last ? a->out_c : p->rank, .kh = 3, .kw = 3, .sh = last ? a->sh : 1,
 		                          .sw = last ? a->sw : 1, .dh = a->dh, .dw = a->dw, .groups = 1, .bias = last && a->bias,
 		                          .pt = split(a->pt, j, L), .pb = split(a->pb, j, L), .pl = split(a->pl, j, L),
-		                          .pr = split(a->pr, j, L), .mode = SN_PAD_ZEROS};
+		                          .pr = split(a->pr, j, L), .mode = SN_PAD_ZEROS,
+		                          .act = last ? a->act : SN_FUSE_NONE};  /* a fused activation acts once, at the end */
 		s.in[0] = k;
 		if ((k = sn_rewrite_emit(rw, &s)) < 0) return k;
 		p->nodes[p->n_new++] = k;

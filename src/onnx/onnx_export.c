@@ -1,9 +1,11 @@
 /* slimnn graph -> ONNX (opset 13). One ONNX node per slimnn node, named like it, and its output
  * value named like it too, so a model keeps its layer names through a round trip; parameters
  * and buffers become float32 initializers named like the tensors ("conv1.weight"). A few
- * operators need two ONNX nodes: padding modes other than zeros (Pad + Conv), Hardswish
- * (HardSigmoid + Mul, as torch writes it below opset 14). Every allocation goes into one list
- * freed at the end, so the builder has no per-message cleanup. */
+ * operators need several ONNX nodes: padding modes other than zeros (Pad + Conv), a conv with a
+ * fused activation (Conv + Relu / Clip), Hardswish (HardSigmoid + Mul, as torch writes it below
+ * opset 14), channel shuffle (Reshape + Transpose + Reshape, as torch writes it), a product of
+ * a rank-2 and a rank-4 tensor (Reshape to [N, C, 1, 1] + Mul). Every allocation goes into one
+ * list freed at the end, so the builder has no per-message cleanup. */
 #include <math.h>
 #include "onnx/onnx_internal.h"
 #include "io/io_internal.h"
@@ -205,6 +207,105 @@ static Onnx__ValueInfoProto *value_info(ex *e, const char *name, sn_shape s)
 
 /* ---------------------------------------------------------------- operators */
 
+/* ReLU6 as Clip(x, 0, 6), the bounds as scalar initializers named after the layer. */
+static void clip06(ex *e, const char *layer, const char *x, const char *y)
+{
+	const char *lo = strf(e, layer, ".min"), *hi = strf(e, layer, ".max");
+	const float v0 = 0, v6 = 6;
+	init_floats(e, lo, 0, NULL, &v0, 1);
+	init_floats(e, hi, 0, NULL, &v6, 1);
+	add_node(e, "Clip", y, (const char *[]){x, lo, hi, NULL}, y, NULL);
+}
+
+/* Reshape x to the given dims (0 copies the input's, -1 takes the rest) as node `name`. */
+static void reshape(ex *e, const char *name, const char *x, int n, const int64_t *dims)
+{
+	const char *shape = strf(e, name, ".shape");
+	init_int64s(e, shape, n, dims);
+	add_node(e, "Reshape", name, (const char *[]){x, shape, NULL}, name, NULL);
+}
+
+/* Channel shuffle as torch writes it: [N, g, C/g, H, W], swap the group axes, back to [N, C, H, W]. */
+static void shuffle(ex *e, const sn_node *n, const char *x)
+{
+	const int64_t g = n->a.shuffle.groups, split[5] = {0, g, n->out.c / g, n->out.h, n->out.w};
+	const int64_t back[4] = {0, n->out.c, n->out.h, n->out.w};
+	const int perm[5] = {0, 2, 1, 3, 4};
+	const char *r = strf(e, n->name, ".split"), *t = strf(e, n->name, ".transpose");
+	reshape(e, r, x, 5, split);
+	Onnx__AttributeProto *ta[] = {a_ints(e, "perm", 5, perm), NULL};
+	add_node(e, "Transpose", t, (const char *[]){r, NULL}, t, ta);
+	reshape(e, n->name, t, 4, back);
+}
+
+/* Element-wise product; slimnn reads a rank-2 [N, C] input as [N, C, 1, 1], ONNX would align it
+ * with [H, W], so such an input is reshaped first. */
+static void mul(ex *e, const sn_graph *g, const sn_node *n)
+{
+	const char *in[3] = {g->node[n->in[0]].name, g->node[n->in[1]].name, NULL};
+	for (int i = 0; i < 2 && n->out.rank == 4; i++) {
+		if (g->node[n->in[i]].out.rank != 2) continue;
+		const int64_t dims[4] = {0, -1, 1, 1};
+		char suffix[16];
+		snprintf(suffix, sizeof suffix, ".in%d", i);
+		const char *r = strf(e, n->name, suffix);
+		reshape(e, r, in[i], 4, dims);
+		in[i] = r;
+	}
+	add_node(e, "Mul", n->name, in, n->name, NULL);
+}
+
+/* x[start:end] along axis as node `name` (the bounds as initializers named after it). */
+static const char *slice(ex *e, const char *name, const char *x, int64_t axis, int64_t start, int64_t end)
+{
+	const char *s = strf(e, name, ".starts"), *en = strf(e, name, ".ends"), *ax = strf(e, name, ".axes");
+	init_int64s(e, s, 1, &start);
+	init_int64s(e, en, 1, &end);
+	init_int64s(e, ax, 1, &axis);
+	add_node(e, "Slice", name, (const char *[]){x, s, en, ax, NULL}, name, NULL);
+	return name;
+}
+
+/* Circular padding (t, b, l, r) of x without ONNX's opset-19 "wrap": as torch 2 writes it,
+ * Concat([x[..., -p:], x, x[..., :q]]) along H, then along W; the last Concat is `out`. */
+static void circular(ex *e, const char *layer, const char *x, const int pads[4], const char *out)
+{
+	static const char *const tags[2][3] = {{".pad_h", ".pad_top", ".pad_bottom"}, {".pad_w", ".pad_left", ".pad_right"}};
+	const int last_axis = pads[2] || pads[3] ? 3 : 2;
+	for (int axis = 2; axis <= last_axis; axis++) {
+		const int lo = pads[2 * (axis - 2)], hi = pads[2 * (axis - 2) + 1];
+		if (!lo && !hi) continue;
+		const char *in[4] = {NULL}, *y = axis == last_axis ? out : strf(e, layer, tags[axis - 2][0]);
+		int k = 0;
+		if (lo) in[k++] = slice(e, strf(e, layer, tags[axis - 2][1]), x, axis, -lo, INT64_MAX);
+		in[k++] = x;
+		if (hi) in[k++] = slice(e, strf(e, layer, tags[axis - 2][2]), x, axis, 0, hi);
+		Onnx__AttributeProto *ca[] = {a_int(e, "axis", axis), NULL};
+		add_node(e, "Concat", y, in, y, ca);
+		x = y;
+	}
+}
+
+/* x padded by p (top, bottom, left, right) in mode as node `out`: a Pad (constant value,
+ * reflect, edge), or the circular chain; the initializers are named after the layer. */
+static int pad(ex *e, const char *layer, const char *x, sn_padmode mode, const int p[4], float value, const char *out)
+{
+	static const char *const modes[] = {"constant", "reflect", "edge"};
+	if ((unsigned)mode > SN_PAD_CIRCULAR) return sn_seterr(SN_EINVAL, "layer '%s': unknown padding mode %d", layer, (int)mode);
+	if (mode == SN_PAD_CIRCULAR && (p[0] || p[1] || p[2] || p[3])) circular(e, layer, x, p, out);
+	if (mode == SN_PAD_CIRCULAR) {
+		if (!p[0] && !p[1] && !p[2] && !p[3]) add_node(e, "Identity", out, (const char *[]){x, NULL}, out, NULL);
+		return SN_OK;
+	}
+	const int64_t pv[8] = {0, 0, p[0], p[2], 0, 0, p[1], p[3]};
+	const char *pads = strf(e, layer, ".pads"), *fill = strf(e, layer, ".value");
+	init_int64s(e, pads, 8, pv);
+	if (mode == SN_PAD_ZEROS) init_floats(e, fill, 0, NULL, &value, 1);
+	Onnx__AttributeProto *pa[] = {a_str(e, "mode", modes[mode]), NULL};
+	add_node(e, "Pad", out, (const char *[]){x, pads, mode == SN_PAD_ZEROS ? fill : NULL, NULL}, out, pa);
+	return SN_OK;
+}
+
 static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 {
 	const char *x = g->node[n->in[0]].name, *y = n->name;
@@ -215,21 +316,20 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 		const sn_conv_attr *a = &n->a.conv;
 		int k[2] = {a->kh, a->kw}, s[2] = {a->sh, a->sw}, d[2] = {a->dh, a->dw};
 		int p[4] = {a->pt, a->pl, a->pb, a->pr}, zero[4] = {0, 0, 0, 0};
-		if (a->mode == SN_PAD_CIRCULAR)
-			return sn_seterr(SN_EINVAL, "layer '%s': circular padding has no ONNX form before opset 19; "
-			                 "slimnn writes opset 13", n->name);
-		if (a->mode != SN_PAD_ZEROS) {   /* Pad(reflect|edge) then an unpadded Conv */
-			const char *pads = strf(e, n->name, ".pads"), *xp = strf(e, n->name, ".pad");
-			int64_t pv[8] = {0, 0, a->pt, a->pl, 0, 0, a->pb, a->pr};
-			init_int64s(e, pads, 8, pv);
-			Onnx__AttributeProto *pa[] = {a_str(e, "mode", a->mode == SN_PAD_REFLECT ? "reflect" : "edge"), NULL};
-			add_node(e, "Pad", xp, (const char *[]){x, pads, NULL}, xp, pa);
+		if (a->mode != SN_PAD_ZEROS) {   /* a reflect, edge or circular pad, then an unpadded Conv */
+			const int tblr[4] = {a->pt, a->pb, a->pl, a->pr};
+			const char *xp = strf(e, n->name, ".pad");
+			int rc = pad(e, n->name, x, a->mode, tblr, 0, xp);
+			if (rc) return rc;
 			x = xp;
 		}
 		Onnx__AttributeProto *ca[] = {a_ints(e, "kernel_shape", 2, k), a_ints(e, "strides", 2, s),
 		                              a_ints(e, "pads", 4, a->mode == SN_PAD_ZEROS ? p : zero),
 		                              a_ints(e, "dilations", 2, d), a_int(e, "group", a->groups), NULL};
-		add_node(e, "Conv", y, (const char *[]){x, t[0]->name, t[1] ? t[1]->name : NULL, NULL}, y, ca);
+		const char *cy = a->act == SN_FUSE_NONE ? y : strf(e, n->name, ".conv");
+		add_node(e, "Conv", cy, (const char *[]){x, t[0]->name, t[1] ? t[1]->name : NULL, NULL}, cy, ca);
+		if (a->act == SN_FUSE_RELU) add_node(e, "Relu", y, (const char *[]){cy, NULL}, y, NULL);
+		if (a->act == SN_FUSE_RELU6) clip06(e, n->name, cy, y);
 		break;
 	}
 	case SN_OP_BN: {
@@ -239,14 +339,7 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 	}
 	case SN_OP_RELU: add_node(e, "Relu", y, (const char *[]){x, NULL}, y, NULL); break;
 	case SN_OP_SIGMOID: add_node(e, "Sigmoid", y, (const char *[]){x, NULL}, y, NULL); break;
-	case SN_OP_RELU6: {
-		const char *lo = strf(e, n->name, ".min"), *hi = strf(e, n->name, ".max");
-		const float v0 = 0, v6 = 6;
-		init_floats(e, lo, 0, NULL, &v0, 1);
-		init_floats(e, hi, 0, NULL, &v6, 1);
-		add_node(e, "Clip", y, (const char *[]){x, lo, hi, NULL}, y, NULL);
-		break;
-	}
+	case SN_OP_RELU6: clip06(e, n->name, x, y); break;
 	case SN_OP_HARDSWISH: {   /* x * HardSigmoid(x), alpha 1/6, beta 1/2: torch's form below opset 14 */
 		const char *h = strf(e, n->name, ".hardsigmoid");
 		Onnx__AttributeProto *ha[] = {a_float(e, "alpha", 1.0f / 6), a_float(e, "beta", 0.5f), NULL};
@@ -277,6 +370,26 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 		break;
 	}
 	case SN_OP_DROPOUT: add_node(e, "Identity", y, (const char *[]){x, NULL}, y, NULL); break;   /* inference */
+	case SN_OP_MUL: mul(e, g, n); break;
+	case SN_OP_SOFTMAX: {
+		Onnx__AttributeProto *sa[] = {a_int(e, "axis", 1), NULL};
+		add_node(e, "Softmax", y, (const char *[]){x, NULL}, y, sa);
+		break;
+	}
+	case SN_OP_SHUFFLE: shuffle(e, n, x); break;
+	case SN_OP_SLICE: slice(e, y, x, 1, n->a.slice.start, n->a.slice.end); break;
+	case SN_OP_PAD: {
+		const sn_pad_attr *a = &n->a.pad;
+		const int tblr[4] = {a->pt, a->pb, a->pl, a->pr};
+		int rc = pad(e, n->name, x, a->mode, tblr, a->value, y);
+		if (rc) return rc;
+		break;
+	}
+	case SN_OP_HARDSIGMOID: {
+		Onnx__AttributeProto *ha[] = {a_float(e, "alpha", n->a.hsig.alpha), a_float(e, "beta", n->a.hsig.beta), NULL};
+		add_node(e, "HardSigmoid", y, (const char *[]){x, NULL}, y, ha);
+		break;
+	}
 	case SN_OP_ADD:
 	case SN_OP_CONCAT: {
 		const char *in[SN_MAX_IN + 1] = {0};

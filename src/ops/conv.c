@@ -1,10 +1,15 @@
-/* Conv2d: groups, dilation, stride, per-side padding, four padding modes, optional bias.
- * Each group is one GEMM per image: W_g [Cout/g x Cin/g*kh*kw] x col_g [Cin/g*kh*kw x OH*OW].
+/* Conv2d: groups, dilation, stride, per-side padding, four padding modes, optional bias, and an
+ * optional fused ReLU/ReLU6 (applied where the output is written; backward masks dy by its
+ * derivative, read from y as the ReLU operator does).
+ * Depthwise convs (groups == input channels) with zero padding run the direct kernels of
+ * kernels/dwconv.c, over (image x channel) planes, keeping nothing for backward. The others:
+ * each group is one GEMM per image: W_g [Cout/g x Cin/g*kh*kw] x col_g [Cin/g*kh*kw x OH*OW].
  * 1x1 stride-1 unpadded convs use the input itself as col (no im2col). Training keeps each
  * image's col in the arena for the weight gradient. */
 #include <omp.h>
 #include "core/internal.h"
 #include "kernels/kernels.h"
+#include "sparse/spmm.h"
 
 static int is_pointwise(const sn_conv_attr *a)
 {
@@ -17,6 +22,113 @@ static sn_conv_geom geom(const sn_node *n, sn_shape in)
 	return (sn_conv_geom){in.c, in.h, in.w, a->kh, a->kw, a->sh, a->sw, a->dh, a->dw, a->pt, a->pl,
 	                      n->out.h, n->out.w, a->mode};
 }
+
+static inline float fused(float v, int act)
+{
+	if (act == SN_FUSE_NONE) return v;
+	v = v > 0 ? v : 0;   /* NaN -> 0, as the ReLU operator */
+	return act == SN_FUSE_RELU6 && v > 6 ? 6 : v;
+}
+
+/* dy *= the fused activation's derivative, from y (y in (0, 6) exactly where x is). A ReLU,
+ * ReLU6 or Flatten working in place on y leaves that test unchanged. */
+static void mask_fused_grad(sn_graph *g, sn_node *n)
+{
+	const int act = n->a.conv.act;
+	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+	const float *y = n->y;
+	float *dy = n->dy;
+	#pragma omp parallel for simd schedule(static)
+	for (size_t i = 0; i < N; i++) dy[i] = y[i] > 0 && (act != SN_FUSE_RELU6 || y[i] < 6) ? dy[i] : 0.0f;
+}
+
+/* ---------------------------------------------------------------- depthwise */
+
+/* Per-thread scratch of the depthwise kernels (floats, rounded to whole cache lines). */
+static size_t dw_scratch(const sn_graph *g, const sn_node *n, int backward)
+{
+	sn_conv_geom ge = geom(n, g->node[n->in[0]].out);
+	return (sn_f32_dwconv_buffer_size(&ge, backward) + 15) & ~(size_t)15;
+}
+
+/* Weight-gradient partial sums, one set per image so that threads never share one and the sum
+ * over images runs in a fixed order (the same result for any thread count). */
+static size_t dw_partials(const sn_graph *g, const sn_node *n)
+{
+	return n->frozen ? 0 : (size_t)g->batch * n->a.conv.out_c * n->a.conv.kh * n->a.conv.kw;
+}
+
+/* Threads whose scratch fits the planned workspace after `reserved` floats. */
+static int dw_threads(const sn_graph *g, size_t per, size_t reserved)
+{
+	size_t slots = (g->ws_bytes / sizeof(float) - reserved) / per;
+	return (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), slots));
+}
+
+static void dw_forward(sn_graph *g, sn_node *n)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	sn_shape in = sn_in(g, n, 0)->out;
+	sn_conv_geom ge = geom(n, in);
+	const int B = g->batch, C = in.c, M = a->out_c / C;
+	const size_t per = dw_scratch(g, n, 0), kk = (size_t)a->kh * a->kw, xhw = (size_t)in.h * in.w,
+	             ohw = (size_t)n->out.h * n->out.w;
+	const int T = dw_threads(g, per, 0);
+	/* few planes (one image, one input channel): split the multiplier's outputs too */
+	const int split = B * C >= 2 * T ? 1 : SN_MIN(M, (2 * T + B * C - 1) / (B * C)), mc = (M + split - 1) / split;
+	const sn_isa isa = sn_dw_best_isa();
+	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
+	const sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
+	#pragma omp parallel for num_threads(T) schedule(static)
+	for (long it = 0; it < (long)B * C * split; it++) {
+		const int b = (int)(it / ((long)C * split)), c = (int)(it / split % C), m0 = (int)(it % split) * mc;
+		if (m0 >= M) continue;
+		const size_t o = (size_t)c * M + m0;
+		sn_f32_dwconv_forward(isa, &ge, X + ((size_t)b * C + c) * xhw, w + o * kk, bias ? bias->data + o : NULL,
+		                      SN_MIN(mc, M - m0), a->act, n->y + ((size_t)b * a->out_c + o) * ohw,
+		                      g->ws + (size_t)omp_get_thread_num() * per);
+	}
+}
+
+static void dw_backward(sn_graph *g, sn_node *n)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	sn_node *p = sn_in(g, n, 0);
+	sn_conv_geom ge = geom(n, p->out);
+	const int B = g->batch, C = p->out.c, M = a->out_c / C, acc = p->needs_grad ? sn_dy_accumulate(p) : 0;
+	const size_t kk = (size_t)a->kh * a->kw, xhw = (size_t)p->out.h * p->out.w, ohw = (size_t)n->out.h * n->out.w;
+	const size_t per = dw_scratch(g, n, 1), npart = dw_partials(g, n);
+	const int T = dw_threads(g, per, npart);
+	const sn_isa isa = sn_dw_best_isa();
+	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *bias = sn_t(g, n, SN_T_BIAS);
+	float *part = npart ? g->ws : NULL, *scratch = g->ws + npart;
+	#pragma omp parallel for num_threads(T) schedule(static)
+	for (long it = 0; it < (long)B * C; it++) {
+		const size_t b = (size_t)(it / C), c = (size_t)(it % C), o = c * M;
+		float *dw = part ? part + (b * a->out_c + o) * kk : NULL;
+		if (dw) memset(dw, 0, M * kk * sizeof *dw);
+		sn_f32_dwconv_backward(isa, &ge, p->y + (b * C + c) * xhw, n->dy + (b * a->out_c + o) * ohw, w->data + o * kk,
+		                       M, p->needs_grad ? p->dy + (b * C + c) * xhw : NULL, acc, dw,
+		                       scratch + (size_t)omp_get_thread_num() * per);
+	}
+	if (!part) return;
+	#pragma omp parallel for schedule(static)
+	for (size_t q = 0; q < (size_t)a->out_c * kk; q++) {
+		float s = 0;
+		for (int b = 0; b < B; b++) s += part[(size_t)b * a->out_c * kk + q];
+		w->grad[q] += s;
+	}
+	if (!bias) return;
+	#pragma omp parallel for schedule(static)
+	for (int o = 0; o < a->out_c; o++) {
+		double s = 0;
+		for (int b = 0; b < B; b++)
+			for (size_t q = 0; q < ohw; q++) s += n->dy[((size_t)b * a->out_c + o) * ohw + q];
+		bias->grad[o] += (float)s;
+	}
+}
+
+/* ---------------------------------------------------------------- im2col + GEMM */
 
 static int conv_shape(sn_graph *g, sn_node *n)
 {
@@ -74,6 +186,10 @@ static void conv_sizes(sn_graph *g, sn_node *n)
 	sn_shape in = sn_in(g, n, 0)->out;
 	const int pw = is_pointwise(&n->a.conv);
 	const size_t B = (size_t)g->batch, T = (size_t)sn_get_threads(), cs = col_floats(n, in), F = sizeof(float);
+	if (sn_dw_applies(&n->a.conv, in.c)) {
+		n->ws_bytes = (T * dw_scratch(g, n, g->train) + (g->train ? dw_partials(g, n) : 0)) * F;
+		return;
+	}
 	if (!g->train) { n->ws_bytes = pw ? 0 : T * cs * F; return; }
 	if (!pw) n->saved_bytes = B * cs * F;
 	size_t dw = B * sn_shape_numel(n->out) + (pw ? B * sn_shape_numel(in) : 0);
@@ -96,22 +212,25 @@ static void forward_image(sn_graph *g, sn_node *n, const float *x, float *col, s
 		sn_gemm(0, 0, mg, ohw, kg, 1.0f, w + (size_t)gi * mg * kg, kg, col + (size_t)gi * kg * ld, (int)ld, 0.0f,
 		        y + (size_t)gi * mg * ohw, ohw);
 	sn_tensor *b = sn_t(g, n, SN_T_BIAS);
-	if (b)
-		for (int o = 0; o < a->out_c; o++)
-			for (int p = 0; p < ohw; p++) y[(size_t)o * ohw + p] += b->data[o];
+	if (b || a->act)
+		for (int o = 0; o < a->out_c; o++) {
+			float *yo = y + (size_t)o * ohw, bo = b ? b->data[o] : 0;
+			for (int p = 0; p < ohw; p++) yo[p] = fused(yo[p] + bo, a->act);
+		}
 }
 
-/* [B][rows][hw] <-> [rows][B*hw]; to_rows = 1 goes left to right. bias (may be NULL) is added
- * per row on the way back. */
-static void batch_transpose(float *batched, int B, int rows, size_t hw, float *byrow, int to_rows, const float *bias)
+/* [B][rows][hw] <-> [rows][B*hw]; to_rows = 1 goes left to right. On the way back the bias
+ * (may be NULL) is added per row and the fused activation applied. */
+static void batch_transpose(float *batched, int B, int rows, size_t hw, float *byrow, int to_rows, const float *bias,
+                            int act)
 {
 	#pragma omp parallel for schedule(static)
 	for (int r = 0; r < rows; r++)
 		for (int b = 0; b < B; b++) {
 			float *x = batched + ((size_t)b * rows + r) * hw, *t = byrow + ((size_t)r * B + b) * hw;
 			if (to_rows) { memcpy(t, x, hw * sizeof *t); continue; }
-			if (!bias) { memcpy(x, t, hw * sizeof *x); continue; }
-			for (size_t q = 0; q < hw; q++) x[q] = t[q] + bias[r];
+			if (!bias && !act) { memcpy(x, t, hw * sizeof *x); continue; }
+			for (size_t q = 0; q < hw; q++) x[q] = fused(t[q] + (bias ? bias[r] : 0), act);
 		}
 }
 
@@ -132,15 +251,18 @@ static void forward_batched(sn_graph *g, sn_node *n)
 		sn_gemm(0, 0, mg, (int)K, kg, 1.0f, w + (size_t)gi * mg * kg, kg, col + (size_t)gi * kg * K, (int)K, 0.0f,
 		        yT + (size_t)gi * mg * K, (int)K);
 	sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
-	batch_transpose(n->y, B, a->out_c, ohw, yT, 0, bias ? bias->data : NULL);
+	batch_transpose(n->y, B, a->out_c, ohw, yT, 0, bias ? bias->data : NULL, a->act);
 }
 
 static void conv_forward(sn_graph *g, sn_node *n)
 {
+	/* sparse 1x1 kernel (sn_graph_select_sparse); it declines when its packed weights no longer fit */
+	if (n->impl == SN_IMPL_SPARSE && !g->train && sn_sparse_conv_forward(g, n) == SN_OK) return;
 	sn_shape in = sn_in(g, n, 0)->out;
 	const float *X = sn_in(g, n, 0)->y;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), cs = col_floats(n, in);
 	const int B = g->batch, T = sn_get_threads(), ohw = n->out.h * n->out.w;
+	if (sn_dw_applies(&n->a.conv, in.c)) { dw_forward(g, n); return; }
 	if (n->saved) { forward_batched(g, n); return; }
 	if (B < T) { /* few images: parallelise inside each GEMM instead */
 		for (int b = 0; b < B; b++) forward_image(g, n, X + b * xs, g->ws, ohw, n->y + b * ys);
@@ -159,10 +281,10 @@ static void weight_grad(sn_graph *g, sn_node *n)
 	const int G = a->groups, mg = a->out_c / G, B = g->batch, kg = p->out.c / G * a->kh * a->kw;
 	const size_t ohw = (size_t)n->out.h * n->out.w, K = B * ohw;
 	float *dyT = g->ws, *col = n->saved;
-	batch_transpose(n->dy, B, a->out_c, ohw, dyT, 1, NULL);
+	batch_transpose(n->dy, B, a->out_c, ohw, dyT, 1, NULL, 0);
 	if (is_pointwise(a)) {
 		col = dyT + (size_t)a->out_c * K;
-		batch_transpose(p->y, B, p->out.c, ohw, col, 1, NULL);
+		batch_transpose(p->y, B, p->out.c, ohw, col, 1, NULL, 0);
 	}
 	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *bias = sn_t(g, n, SN_T_BIAS);
 	for (int gi = 0; gi < G; gi++)
@@ -200,6 +322,8 @@ static void input_grad_image(sn_graph *g, sn_node *n, int b, float *dcol, int ac
 static void conv_backward(sn_graph *g, sn_node *n)
 {
 	sn_node *p = sn_in(g, n, 0);
+	if (n->a.conv.act) mask_fused_grad(g, n);
+	if (sn_dw_applies(&n->a.conv, p->out.c)) { dw_backward(g, n); return; }
 	if (!n->frozen) weight_grad(g, n);
 	if (!p->needs_grad) return;
 	int acc = sn_dy_accumulate(p);

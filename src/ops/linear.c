@@ -1,5 +1,6 @@
-/* Linear: y = x W^T + b over a flat input [N, in]. */
+/* Linear: y = x W^T + b over a flat input [N, in]; inference may run it sparse (sparse/select.c). */
 #include "core/internal.h"
+#include "sparse/spmm.h"
 
 static int linear_shape(sn_graph *g, sn_node *n)
 {
@@ -17,11 +18,12 @@ static int linear_shape(sn_graph *g, sn_node *n)
 int sn_op_linear(sn_graph *g, sn_node *n, sn_action act)
 {
 	if (act == SN_ACT_SHAPE) return linear_shape(g, n);
-	if (act == SN_ACT_SIZES) return SN_OK;
+	if (act == SN_ACT_SIZES) return SN_OK;   /* a sparse Linear's workspace: sn_sparse_ws */
 	sn_node *p = sn_in(g, n, 0);
 	const int B = g->batch, I = p->out.c, O = n->out.c;
 	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
 	if (act == SN_ACT_FORWARD) {
+		if (n->impl == SN_IMPL_SPARSE && !g->train && sn_sparse_linear_forward(g, n) == SN_OK) return SN_OK;
 		if (b) for (int r = 0; r < B; r++) memcpy(n->y + (size_t)r * O, b->data, O * sizeof(float));
 		sn_gemm(0, 1, B, O, I, 1.0f, p->y, I, w->data, I, b ? 1.0f : 0.0f, n->y, O);
 		return SN_OK;

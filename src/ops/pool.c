@@ -52,9 +52,12 @@ static void maxpool2x2(const float *x, sn_shape in, sn_shape out, float *y, int3
 	}
 }
 
-static int is_2x2(const sn_pool_attr *a)
+/* The fast path fits: 2x2 stride 2 without padding, every window inside the image (ceil_mode
+ * on an odd size adds a partial last window). */
+static int is_2x2(const sn_pool_attr *a, sn_shape in, sn_shape out)
 {
-	return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && !a->pt && !a->pb && !a->pl && !a->pr;
+	return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && !a->pt && !a->pb && !a->pl && !a->pr &&
+	       2 * out.h <= in.h && 2 * out.w <= in.w;
 }
 
 static void pool_forward(sn_graph *g, sn_node *n)
@@ -68,7 +71,7 @@ static void pool_forward(sn_graph *g, sn_node *n)
 	for (int pl = 0; pl < planes; pl++) {
 		const float *x = X + (size_t)pl * in.h * in.w;
 		float *y = n->y + (size_t)pl * out.h * out.w;
-		if (is_max && is_2x2(a)) { maxpool2x2(x, in, out, y, arg ? arg + (size_t)pl * out.h * out.w : NULL); continue; }
+		if (is_max && is_2x2(a, in, out)) { maxpool2x2(x, in, out, y, arg ? arg + (size_t)pl * out.h * out.w : NULL); continue; }
 		for (int oh = 0; oh < out.h; oh++)
 		for (int ow = 0; ow < out.w; ow++) {
 			int h0, h1, w0, w1, div, best = -1;

@@ -99,6 +99,7 @@ static void visit(builder *b, const sn_graph *g, int i, const unsigned char *pru
 	case SN_OP_CONV: conv_node(b, g, n, i, !prunable || prunable[i]); break;
 	case SN_OP_BN: case SN_OP_RELU: case SN_OP_RELU6: case SN_OP_SIGMOID: case SN_OP_HARDSWISH:
 	case SN_OP_MAXPOOL: case SN_OP_AVGPOOL: case SN_OP_GAP: case SN_OP_DROPOUT:
+	case SN_OP_HARDSIGMOID: case SN_OP_PAD:
 		alias(d, i, n->in[0]);
 		break;
 	case SN_OP_FLATTEN: {
@@ -107,8 +108,11 @@ static void visit(builder *b, const sn_graph *g, int i, const unsigned char *pru
 		if (s.rank == 4) d->hw[i] *= s.h * s.w;
 		break;
 	}
-	case SN_OP_LINEAR: new_ids(b, i, n->out.c, 1, -1); break;   /* its outputs are neurons, not filters */
-	case SN_OP_ADD: add_node(b, n, i); break;
+	case SN_OP_LINEAR: new_ids(b, i, n->out.c, prunable && !prunable[i], i); break;   /* neurons */
+	/* Mul ties its inputs channel by channel like Add (a squeeze-and-excitation gate and the
+	 * channels it scales go together); broadcast over channels is opaque. Softmax (every channel
+	 * changes the others), shuffle and slice (their channel maps would change) are opaque. */
+	case SN_OP_ADD: case SN_OP_MUL: add_node(b, n, i); break;
 	case SN_OP_CONCAT: concat_node(b, n, i); break;
 	default: opaque(b, n, i);
 	}
@@ -151,7 +155,7 @@ static int finish(sn_chg *d)
 	if (!d->group_first) return -1;
 	for (int k = 0; k < d->n_group; k++) d->group_first[k] = -1;
 	for (int i = 0; i < g->n_node; i++) {
-		if (g->node[i].op != SN_OP_CONV || sn_conv_kind(g, &g->node[i]) != SN_CONV_PLAIN) continue;
+		if (!sn_chg_maker(g, &g->node[i])) continue;
 		int gi = d->class_group[sn_chg_class(d, i, 0)];
 		if (d->group_first[gi] < 0) d->group_first[gi] = i;
 	}
@@ -205,9 +209,8 @@ void sn_chg_group_size(const sn_chg *d, int gi, int *classes, int *prunable)
 static double row_norm(const sn_tensor *w, int row, sn_criterion c)
 {
 	const size_t per = w->n / (size_t)w->dims[0];
-	const float *x = w->data + (size_t)row * per;
 	double s = 0;
-	for (size_t k = 0; k < per; k++) s += c == SN_CRIT_L2 ? (double)x[k] * x[k] : fabs(x[k]);
+	for (size_t k = 0; k < per; k++) s += sn_prune_term(w, (size_t)row * per + k, c);
 	return c == SN_CRIT_L2 ? sqrt(s) : s;
 }
 
@@ -226,13 +229,13 @@ void sn_chg_importance(const sn_chg *d, sn_criterion c, double *imp)
 			has_bn[d->class_group[cl]] = 1;
 		}
 	}
-	/* filter norms: l1 and l2, and bn for groups without a BN */
+	/* filter norms: l1, l2 and taylor, and l1 for bn in groups without a BN */
 	for (int id = 0; id < d->n_id; id++) {
 		if (d->maker[id] < 0) continue;
 		int cl = d->cls[id];
 		if (c == SN_CRIT_BN && (!has_bn || has_bn[d->class_group[cl]])) continue;
 		const sn_node *m = &g->node[d->maker[id]];
-		imp[cl] += row_norm(&g->tensor[m->t[SN_T_WEIGHT]], d->maker_slot[id], c == SN_CRIT_L2 ? SN_CRIT_L2 : SN_CRIT_L1);
+		imp[cl] += row_norm(&g->tensor[m->t[SN_T_WEIGHT]], d->maker_slot[id], c == SN_CRIT_BN ? SN_CRIT_L1 : c);
 	}
 	free(has_bn);
 }
@@ -248,8 +251,8 @@ void sn_chg_zero_class(sn_graph *g, const sn_chg *d, int cls)
 {
 	for (int i = 0; i < g->n_node; i++) {
 		sn_node *n = &g->node[i];
-		int conv = n->op == SN_OP_CONV && sn_conv_kind(g, n) != SN_CONV_GROUPED;
-		if (!conv && n->op != SN_OP_BN) continue;
+		int rows = sn_chg_maker(g, n) || n->op == SN_OP_BN || (n->op == SN_OP_CONV && sn_conv_kind(g, n) == SN_CONV_DEPTHWISE);
+		if (!rows) continue;
 		for (int k = 0; k < d->len[i]; k++) {
 			if (sn_chg_class(d, i, k) != cls) continue;
 			zero_row(sn_t(g, n, SN_T_WEIGHT), k);
@@ -290,9 +293,8 @@ static void print_group(FILE *f, const sn_chg *d, int gi, int number)
 	for (int i = 0; i < g->n_node; i++) {
 		const sn_node *n = &g->node[i];
 		int first, k = slots_in(d, i, gi, &first);
-		int plain = n->op == SN_OP_CONV && sn_conv_kind(g, n) == SN_CONV_PLAIN;
-		if (k && plain && d->maker[d->id[d->off[i]]] == i) put(&made, " %s", n->name);
-		else if (k && n->op == SN_OP_ADD) put(&tied, " %s", n->name);
+		if (k && sn_chg_maker(g, n) && d->maker[d->id[d->off[i]]] == i) put(&made, " %s", n->name);
+		else if (k && (n->op == SN_OP_ADD || n->op == SN_OP_MUL)) put(&tied, " %s", n->name);
 		else if (k && n->op == SN_OP_CONCAT)
 			put(&via, " %s (channels %d..%d of %d)", n->name, first, first + k - 1, d->len[i]);
 		else if (k && (n->op == SN_OP_BN || n->op == SN_OP_CONV)) put(&carried, " %s", n->name);
@@ -307,7 +309,7 @@ static void print_group(FILE *f, const sn_chg *d, int gi, int number)
 	sn_chg_group_size(d, gi, &classes, &prunable);
 	fprintf(f, "group %d: %d channels, %s\n", number, classes, prunable ? "prunable" : "fixed");
 	fprintf(f, "  made by   %s\n", made.s + 1);
-	if (tied.n) fprintf(f, "  tied by   %s (add: the same channels go)\n", tied.s + 1);
+	if (tied.n) fprintf(f, "  tied by   %s (add, mul: the same channels go)\n", tied.s + 1);
 	if (via.n) fprintf(f, "  concat    %s\n", via.s + 1);
 	if (carried.n) fprintf(f, "  carried  %s\n", carried.s);
 	if (read.n) fprintf(f, "  read by   %s\n", read.s + 1);
@@ -318,10 +320,13 @@ int sn_prune_print_groups(FILE *f, const sn_graph *g, const unsigned char *pruna
 	sn_chg *d = sn_chg_build(g, prunable);
 	if (!d) return SN_ENOMEM;
 	int number = 0;
-	for (int i = 0; i < g->n_node; i++)     /* in the order of their first producer */
+	/* in the order of their first producer; the neurons of Linears only when they are prunable
+	 * (neuron granularity): filter pruning leaves them alone */
+	for (int i = 0; i < g->n_node; i++)
 		for (int gi = 0; gi < d->n_group; gi++)
-			if (d->group_first[gi] == i) print_group(f, d, gi, ++number);
-	if (!number) fprintf(f, "no conv layer makes channels that could be removed\n");
+			if (d->group_first[gi] == i && (g->node[i].op == SN_OP_CONV || !prunable || prunable[i]))
+				print_group(f, d, gi, ++number);
+	if (!number) fprintf(f, "no layer makes channels that could be removed\n");
 	sn_chg_free(d);
 	return SN_OK;
 }

@@ -45,23 +45,77 @@ int sn_prune_measure(const sn_graph *g, const sn_meta *meta, sn_prune_step *s)
 	return SN_OK;
 }
 
+/* Weight and block granularity mask; filter and neuron granularity remove. */
+static int masked(const sn_prune_opts *o) { return sn_prune_masks(o->granularity); }
+
 static int check_opts(const sn_prune_opts *o)
 {
 	if (!(o->target >= 0 && o->target < 1)) return sn_seterr(SN_EINVAL, "the target must lie in [0, 1), got %g", o->target);
 	if (o->steps < 1) return sn_seterr(SN_EINVAL, "pruning needs at least one step, got %d", o->steps);
 	if (o->finetune_epochs < 0) return sn_seterr(SN_EINVAL, "fine-tuning epochs must not be negative");
+	if (o->granularity == SN_GRAN_BLOCK && o->block < 1)
+		return sn_seterr(SN_EINVAL, "a block holds at least one output channel, got %d", o->block);
+	if (o->criterion == SN_CRIT_TAYLOR && o->taylor_batches < 1)
+		return sn_seterr(SN_EINVAL, "the taylor criterion needs at least one batch, got %d", o->taylor_batches);
+	if (o->criterion == SN_CRIT_BN && masked(o))
+		return sn_seterr(SN_EINVAL, "the bn criterion ranks channels: use it with filter or neuron granularity");
 	return SN_OK;
 }
 
-/* Prunes one round: a new graph at sparsity s (the input is left as it is). */
-static sn_graph *prune_round(const sn_graph *g, const sn_graph *ref, const unsigned char *prunable,
-                             const sn_prune_opts *o, float s)
+/* The fraction of units pruned: weights, blocks, or channels relative to ref. */
+static double reached(const sn_graph *h, const sn_graph *ref, const unsigned char *prunable, const sn_prune_opts *o)
 {
-	if (o->granularity == SN_GRAN_FILTER) return sn_prune_filters(g, ref, prunable, o->criterion, o->scope, s);
-	sn_graph *h = sn_graph_clone(g);
+	if (o->granularity == SN_GRAN_BLOCK) return sn_prune_block_sparsity(h, prunable, o->block, NULL, NULL);
+	return sn_prune_sparsity(h, ref, o->granularity, prunable, NULL, NULL);
+}
+
+/* Taylor scores need gradients: `salt` draws a fresh set of batches for every estimate. */
+static int score(sn_graph *h, const sn_dataset *tr, const sn_prune_opts *o, uint64_t salt)
+{
+	if (o->criterion != SN_CRIT_TAYLOR) return SN_OK;
+	return sn_prune_taylor(h, tr, o->taylor_batches, o->train.batch, o->train.seed * 1000003ULL + salt);
+}
+
+/* Masks h (weights or blocks) to sparsity s, or with per-layer targets each layer to its node_s. */
+static int mask_to(sn_graph *h, const unsigned char *prunable, const sn_dataset *tr, const sn_prune_opts *o,
+                   uint64_t salt, float s, const float *node_s)
+{
+	const int block = o->granularity == SN_GRAN_BLOCK ? o->block : 1;
+	int rc = score(h, tr, o, salt);
+	if (rc || !node_s) return rc ? rc : sn_prune_blocks(h, prunable, block, o->criterion, o->scope, s);
+	unsigned char *one = calloc((size_t)h->n_node + 1, 1);
+	if (!one) return sn_seterr(SN_ENOMEM, "out of memory");
+	for (int i = 0; i < h->n_node && !rc; i++) {
+		if (!prunable[i]) continue;
+		one[i] = 1;
+		rc = sn_prune_blocks(h, one, block, o->criterion, SN_SCOPE_LAYER, node_s[i]);
+		one[i] = 0;
+	}
+	free(one);
+	return rc;
+}
+
+/* The schedule's progress after round t, 0 at the start and 1 at the end: each layer with a
+ * target of its own follows it from its own start (sn_layer_plan_at). */
+static double progress(const sn_prune_opts *o, int t)
+{
+	sn_prune_opts unit = *o;
+	unit.target = 1;
+	return sn_prune_schedule_at(&unit, 0, t);
+}
+
+/* Prunes one round: a new graph at sparsity s, or each layer at node_s (the input is left as it is). */
+static sn_graph *prune_round(const sn_graph *g, const sn_graph *ref, const unsigned char *prunable,
+                             const sn_dataset *tr, const sn_prune_opts *o, int t, float s, const float *node_s)
+{
+	sn_graph *h = sn_graph_clone(g), *p = NULL;
 	if (!h) { sn_seterr(SN_ENOMEM, "out of memory"); return NULL; }
-	if (sn_prune_weights(h, prunable, o->scope, s)) { sn_graph_free(h); return NULL; }
-	return h;
+	if (masked(o)) {
+		if (!mask_to(h, prunable, tr, o, (uint64_t)t, s, node_s)) return h;
+	} else if (!score(h, tr, o, (uint64_t)t))
+		p = sn_prune_filters_at(h, ref, prunable, o->criterion, o->scope, s, node_s);
+	sn_graph_free(h);
+	return p;
 }
 
 /* Fine-tunes (or only evaluates) h; its accuracy lands in m. */
@@ -109,14 +163,7 @@ static int shuffled_copy(const sn_dataset *d, uint64_t seed, sn_dataset *s)
 	s->labels = malloc((size_t)d->n + 1);
 	int *perm = malloc(((size_t)d->n + 1) * sizeof *perm);
 	if (!s->images || !s->labels || !perm) { free(perm); sn_dataset_free(s); return sn_seterr(SN_ENOMEM, "out of memory"); }
-	sn_rng r;
-	sn_rng_seed(&r, seed);
-	for (int i = 0; i < d->n; i++) perm[i] = i;
-	for (int i = d->n - 1; i > 0; i--) {
-		int j = (int)sn_rng_below(&r, (uint32_t)i + 1), t = perm[i];
-		perm[i] = perm[j];
-		perm[j] = t;
-	}
+	sn_prune_permutation(perm, d->n, seed);
 	for (int i = 0; i < d->n; i++) {
 		memcpy(s->images + (size_t)i * chw, d->images + (size_t)perm[i] * chw, chw);
 		s->labels[i] = d->labels[perm[i]];
@@ -133,9 +180,19 @@ static int pass(sn_graph *h, const sn_dataset *d, const sn_dataset *te, sn_train
 	return sn_train(h, d, te, &to, NULL, m);
 }
 
-static int gradual_round(sn_graph *h, const unsigned char *prunable, const sn_dataset *tr, const sn_dataset *te,
+typedef struct {
+	sn_graph *best, *ref;             /* the last model within budget; the model before pruning */
+	sn_meta meta;
+	unsigned char *prunable;
+	sn_layer_plan *plan;              /* per-layer targets (NULL: o->target for all) */
+	double acc0;
+	float s0;
+} run_state;
+
+static int gradual_round(sn_graph *h, run_state *rs, const sn_dataset *tr, const sn_dataset *te,
                          const sn_prune_opts *o, int t, float from, float to_s, sn_graph *teacher, sn_meta *m)
 {
+	const double f0 = progress(o, t - 1), f1 = progress(o, t);
 	sn_dataset sh;
 	int rc = shuffled_copy(tr, o->train.seed + (uint64_t)t, &sh);
 	if (rc) return rc;
@@ -147,7 +204,8 @@ static int gradual_round(sn_graph *h, const unsigned char *prunable, const sn_da
 	to.schedule = SN_SCHED_CONST;
 	to.teacher = teacher;
 	for (int r = 1; r <= RAMP && !rc; r++) {
-		rc = sn_prune_weights(h, prunable, o->scope, from + (to_s - from) * (float)r / RAMP);
+		rc = mask_to(h, rs->prunable, tr, o, (uint64_t)(t * RAMP + r), from + (to_s - from) * (float)r / RAMP,
+		             sn_layer_plan_at(rs->plan, r == RAMP ? f1 : f0 + (f1 - f0) * r / RAMP));
 		sn_dataset v = view(&sh, (r - 1) * half / RAMP, r * half / RAMP);
 		if (!rc) rc = pass(h, &v, &probe, to, 1, m);
 	}
@@ -167,14 +225,6 @@ static int check_prunable(const sn_graph *g, const unsigned char *prunable)
 	return sn_seterr(SN_EINVAL, "nothing to prune: every layer of this granularity is ignored (see --ignore)");
 }
 
-typedef struct {
-	sn_graph *best, *ref;             /* the last model within budget; the model before pruning */
-	sn_meta meta;
-	unsigned char *prunable;
-	double acc0;
-	float s0;
-} run_state;
-
 static int baseline(run_state *r, const sn_dataset *te, const sn_prune_opts *o, sn_prune_cb cb, void *user)
 {
 	sn_eval_result ev;
@@ -184,7 +234,7 @@ static int baseline(run_state *r, const sn_dataset *te, const sn_prune_opts *o, 
 	r->acc0 = r->meta.test_accuracy = ev.accuracy;
 	r->meta.test_loss = ev.loss;
 	sn_prune_step st = {.step = 0, .accuracy = ev.accuracy};
-	r->s0 = o->granularity == SN_GRAN_WEIGHT ? (float)sn_prune_sparsity(r->best, NULL, o->granularity, r->prunable, NULL, NULL) : 0;
+	r->s0 = masked(o) ? (float)reached(r->best, NULL, r->prunable, o) : 0;
 	st.target = st.sparsity = r->s0;
 	rc = sn_prune_measure(r->best, &r->meta, &st);
 	st.seconds = now() - t0;
@@ -198,18 +248,20 @@ static int round_t(run_state *r, const sn_dataset *tr, const sn_dataset *te, con
 {
 	double t0 = now();
 	float s = sn_prune_schedule_at(o, r->s0, t), s_prev = sn_prune_schedule_at(o, r->s0, t - 1);
-	int gradual = o->granularity == SN_GRAN_WEIGHT && o->schedule != SN_PSCHED_ONESHOT && o->finetune_epochs > 0 &&
-	              s > s_prev;
-	sn_graph *h = gradual ? sn_graph_clone(r->best) : prune_round(r->best, r->ref, r->prunable, o, s);
+	int grows = r->plan ? progress(o, t) > progress(o, t - 1) : s > s_prev;
+	int gradual = masked(o) && o->schedule != SN_PSCHED_ONESHOT && o->finetune_epochs > 0 && grows;
+	const float *node_s = sn_layer_plan_at(r->plan, progress(o, t));
+	if (r->plan) s = sn_layer_plan_mean(r->plan);   /* the row's target: the layers' together */
+	sn_graph *h = gradual ? sn_graph_clone(r->best) : prune_round(r->best, r->ref, r->prunable, tr, o, t, s, node_s);
 	if (!h) return gradual ? sn_seterr(SN_ENOMEM, "out of memory") : SN_EINVAL;   /* the message is set */
 	sn_meta m = r->meta;
 	sn_graph *teacher = o->distill ? r->ref : NULL;
-	int rc = gradual ? gradual_round(h, r->prunable, tr, te, o, t, s_prev, s, teacher, &m)
+	int rc = gradual ? gradual_round(h, r, tr, te, o, t, s_prev, s, teacher, &m)
 	                 : finetune(h, tr, te, o, t, teacher, &m);
 	sn_prune_step st = {.step = t, .target = s, .accuracy = m.test_accuracy};
 	if (!rc) rc = sn_prune_measure(h, &m, &st);
 	if (rc) { sn_graph_free(h); return rc; }
-	st.sparsity = (float)sn_prune_sparsity(h, r->ref, o->granularity, r->prunable, NULL, NULL);
+	st.sparsity = (float)reached(h, r->ref, r->prunable, o);
 	st.over_budget = o->max_drop >= 0 && 100.0 * (r->acc0 - m.test_accuracy) > o->max_drop;
 	st.seconds = now() - t0;
 	if (cb) cb(&st, user);
@@ -229,6 +281,7 @@ int sn_prune_run(sn_graph **g, const sn_dataset *tr, const sn_dataset *te, const
 	r.prunable = malloc((size_t)(*g)->n_node);
 	if (!r.prunable) return sn_seterr(SN_ENOMEM, "out of memory");
 	rc = sn_prune_select(*g, o->granularity, o->ignore, r.prunable);
+	if (!rc && o->layer_targets && !(r.plan = sn_layer_plan_new(*g, o, r.prunable))) rc = SN_EINVAL;   /* the message is set */
 	if (!rc) rc = check_prunable(*g, r.prunable);
 	if (!rc && !(r.ref = sn_graph_clone(*g))) rc = sn_seterr(SN_ENOMEM, "out of memory");
 	if (!rc) rc = baseline(&r, te, o, cb, user);
@@ -237,6 +290,7 @@ int sn_prune_run(sn_graph **g, const sn_dataset *tr, const sn_dataset *te, const
 	*g = r.best;       /* the last model within budget (the input itself if no round was) */
 	*meta = r.meta;
 	sn_graph_free(r.ref);
+	sn_layer_plan_free(r.plan);
 	free(r.prunable);
 	return rc;
 }

@@ -1,0 +1,248 @@
+/* bench_kernels — slimnn's inference latency on the cases bench/run.sh compares with PyTorch.
+ *
+ *   bench_kernels [--threads T] [--warmup W] [--runs R] [--seed S] CASE...
+ *
+ * CASE (bench/torch_kernels.py takes the same words, so both sides time the same work):
+ *   conv:N,Cin,H,W,Cout,k,stride,groups   one Conv2d (padding k/2, with bias)
+ *   sparse:N,Cin,H,W,Cout,percent         one 1x1 Conv2d without bias, `percent` % of its
+ *                                         weights zeroed (the smallest magnitudes: unstructured)
+ *   model:PATH                            a whole network (.arch, .slim or .onnx) at batch N = 1
+ *
+ * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
+ * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
+ * forward passes, then the median of R timed ones (a median so that one preempted pass does not
+ * move the figure). One line per measurement:
+ *
+ *   case=conv:1,3,224,224,32,3,2,1 engine=slimnn impl=dense macs=10838016 ms=0.412 runs=25
+ *
+ * impl: conv: dense; sparse: dense, then sparse (sn_graph_select_sparse(SN_SPARSE_FORCE); its
+ * output is checked against the dense one first); model: plain (the graph as written), then
+ * prepared (sn_prepare_inference: BatchNorm folded, activations fused, Dropout dropped, sparse
+ * kernels where they pay off; checked against plain). macs: multiply-adds of one pass over the
+ * batch, weights only (biases and non-conv layers excluded for conv and sparse cases; the
+ * summary's torchinfo count for models). A case that fails (bad words, a failed check) prints
+ * `case=... engine=slimnn err=1` and its reason on stderr; the others still run, and the exit
+ * status is 1.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "slimnn.h"
+#include "timing.h"
+
+typedef struct {
+	int threads, warmup, runs;
+	uint64_t seed;
+} bench_opts;
+
+/* Median milliseconds of one forward pass of g (planned for batch) on x. */
+static double time_forward(sn_graph *g, const float *x, int batch, const bench_opts *o)
+{
+	double *t = malloc((size_t)o->runs * sizeof *t);
+	if (!t) return NAN;
+	for (int r = 0; r < o->warmup; r++) sn_graph_forward(g, x, batch);
+	for (int r = 0; r < o->runs; r++) {
+		double t0 = bench_now();
+		sn_graph_forward(g, x, batch);
+		t[r] = (bench_now() - t0) * 1e3;
+	}
+	double med = bench_median(t, o->runs);
+	free(t);
+	return med;
+}
+
+static void report(const char *c, const char *impl, uint64_t macs, double ms, const bench_opts *o)
+{
+	printf("case=%s engine=slimnn impl=%s macs=%llu ms=%.4f runs=%d\n", c, impl, (unsigned long long)macs, ms, o->runs);
+	fflush(stdout);
+}
+
+/* n values uniform in [-1, 1) from a seeded stream: the same input on every run. */
+static float *random_input(size_t n, uint64_t seed)
+{
+	float *x = malloc((n ? n : 1) * sizeof *x);
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	for (size_t i = 0; x && i < n; i++) x[i] = 2.0f * sn_rng_uniform(&r) - 1.0f;
+	if (!x) sn_seterr(SN_ENOMEM, "out of memory for an input of %zu floats", n);
+	return x;
+}
+
+/* A graph ready to time: parsed (text) or loaded (path), planned for inference; an architecture
+ * without weights (text, or a path ending in .arch) gets seeded random ones. */
+static sn_graph *ready_graph(const char *text, const char *path, int batch, const bench_opts *o)
+{
+	sn_graph *g = text ? sn_arch_parse(text, "bench.arch") : sn_load_any(path, NULL);
+	if (!g) return NULL;
+	size_t len = text ? 0 : strlen(path);
+	if (text || (len >= 5 && !strcmp(path + len - 5, ".arch"))) sn_graph_init_params(g, o->seed);
+	if (sn_graph_plan(g, batch, 0)) { sn_graph_free(g); return NULL; }
+	return g;
+}
+
+/* A copy of the output of one forward pass (batch rows). */
+static float *forward_copy(sn_graph *g, const float *x, int batch, size_t *n)
+{
+	*n = (size_t)batch * sn_shape_numel(sn_graph_output_shape(g));
+	float *y = malloc(*n * sizeof *y);
+	if (y) memcpy(y, sn_graph_forward(g, x, batch), *n * sizeof *y);
+	return y;
+}
+
+/* max |a - b| / max |a|: how far an alternative implementation's output is from the reference
+ * (infinite where either holds a NaN, so that a broken kernel never passes) */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+	double d = 0, m = 0;
+	for (size_t i = 0; i < n; i++) {
+		double e = fabs((double)a[i] - b[i]);
+		if (isnan(e)) return INFINITY;
+		d = fmax(d, e);
+		m = fmax(m, fabs((double)a[i]));
+	}
+	return m > 0 ? d / m : d;
+}
+
+/* Parses "a,b,c" into exactly n positive integers (the last may be 0 when zero_last is set). */
+static int parse_ints(const char *s, int *v, int n, int zero_last)
+{
+	for (int i = 0; i < n; i++) {
+		char *end;
+		long x = strtol(s, &end, 10);
+		int lo = zero_last && i == n - 1 ? 0 : 1;
+		if (end == s || x < lo || x > 1 << 20 || *end != (i + 1 < n ? ',' : '\0')) return -1;
+		v[i] = (int)x;
+		s = end + 1;
+	}
+	return 0;
+}
+
+static int bench_conv(const char *c, const char *spec, const bench_opts *o)
+{
+	int v[8];
+	if (parse_ints(spec, v, 8, 0))
+		return sn_seterr(SN_EINVAL, "expected conv:N,Cin,H,W,Cout,k,stride,groups (positive integers)");
+	const int n = v[0], cin = v[1], h = v[2], w = v[3], cout = v[4], k = v[5], s = v[6], grp = v[7];
+	char text[256];
+	snprintf(text, sizeof text, "input x shape=%dx%dx%d\nconv c out=%d k=%d stride=%d pad=%d groups=%d\n", cin, h, w,
+	         cout, k, s, k / 2, grp);
+	sn_graph *g = ready_graph(text, NULL, n, o);
+	if (!g) return SN_EINVAL;
+	sn_shape out = sn_graph_output_shape(g);
+	uint64_t macs = (uint64_t)n * cout * out.h * out.w * (uint64_t)(cin / grp) * k * k;
+	float *x = random_input((size_t)n * cin * h * w, o->seed + 1);
+	int rc = x ? SN_OK : SN_ENOMEM;
+	if (x) report(c, "dense", macs, time_forward(g, x, n, o), o);
+	free(x);
+	sn_graph_free(g);
+	return rc;
+}
+
+static int bench_sparse(const char *c, const char *spec, const bench_opts *o)
+{
+	int v[6];
+	if (parse_ints(spec, v, 6, 1) || v[5] >= 100)
+		return sn_seterr(SN_EINVAL, "expected sparse:N,Cin,H,W,Cout,percent (percent in [0, 100))");
+	const int n = v[0], cin = v[1], h = v[2], w = v[3], cout = v[4];
+	char text[256];
+	snprintf(text, sizeof text, "input x shape=%dx%dx%d\nconv c out=%d k=1 bias=0\n", cin, h, w, cout);
+	sn_graph *g = ready_graph(text, NULL, n, o);
+	if (!g) return SN_EINVAL;
+	unsigned char prunable[2];
+	int rc = sn_prune_select(g, SN_GRAN_WEIGHT, "none", prunable);
+	if (!rc) rc = sn_prune_weights(g, prunable, SN_SCOPE_LAYER, (float)v[5] / 100.0f);
+	size_t ny = 0;
+	float *x = rc ? NULL : random_input((size_t)n * cin * h * w, o->seed + 1), *dense = NULL;
+	if (!rc && x && (dense = forward_copy(g, x, n, &ny))) {
+		report(c, "dense", (uint64_t)n * cout * cin * h * w, time_forward(g, x, n, o), o);
+		rc = sn_graph_select_sparse(g, SN_SPARSE_FORCE);
+		if (rc == 1) {
+			double err = rel_diff(dense, sn_graph_forward(g, x, n), ny);
+			rc = err < 1e-5 ? SN_OK : sn_seterr(SN_EINVAL, "the sparse output differs from the dense one by %.3g", err);
+			if (!rc) report(c, "sparse", (uint64_t)n * cout * cin * h * w, time_forward(g, x, n, o), o);
+		} else if (rc >= 0) {
+			rc = sn_seterr(SN_EINVAL, "sn_graph_select_sparse made %d layers sparse, expected 1", rc);
+		}
+	} else if (!rc) {
+		rc = sn_seterr(SN_ENOMEM, "out of memory");
+	}
+	free(dense);
+	free(x);
+	sn_graph_free(g);
+	return rc;
+}
+
+static int bench_model(const char *c, const char *path, const bench_opts *o)
+{
+	sn_graph *g = ready_graph(NULL, path, 1, o), *p = NULL;
+	if (!g) return SN_EINVAL;
+	sn_summary s;
+	int rc = sn_summarize(g, -1, &s);
+	uint64_t macs = rc ? 0 : s.macs;
+	if (!rc) sn_summary_free(&s);
+	size_t ny = 0;
+	float *x = rc ? NULL : random_input(sn_shape_numel(sn_graph_input_shape(g)), o->seed + 1), *plain = NULL;
+	if (!rc && x && (plain = forward_copy(g, x, 1, &ny))) {
+		report(c, "plain", macs, time_forward(g, x, 1, o), o);
+		p = sn_prepare_inference(g, NULL, NULL);
+		rc = p ? sn_graph_plan(p, 1, 0) : SN_EINVAL;
+		double err = rc ? 0 : rel_diff(plain, sn_graph_forward(p, x, 1), ny);
+		if (!rc && err > 1e-4) rc = sn_seterr(SN_EINVAL, "the prepared model's output differs from the plain one by %.3g", err);
+		if (!rc) report(c, "prepared", macs, time_forward(p, x, 1, o), o);
+	} else if (!rc) {
+		rc = sn_seterr(SN_ENOMEM, "out of memory");
+	}
+	free(plain);
+	free(x);
+	sn_graph_free(p);
+	sn_graph_free(g);
+	return rc;
+}
+
+static int bench_case(const char *c, const bench_opts *o)
+{
+	static const struct { const char *prefix; int (*run)(const char *, const char *, const bench_opts *); } kinds[] = {
+		{"conv:", bench_conv}, {"sparse:", bench_sparse}, {"model:", bench_model}};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (!strncmp(c, kinds[i].prefix, strlen(kinds[i].prefix))) return kinds[i].run(c, c + strlen(kinds[i].prefix), o);
+	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:... or model:PATH", c);
+}
+
+static int usage(FILE *f, int rc)
+{
+	fprintf(f, "usage: bench_kernels [--threads T] [--warmup W] [--runs R] [--seed S] CASE...\n"
+	           "  CASE: conv:N,Cin,H,W,Cout,k,stride,groups | sparse:N,Cin,H,W,Cout,percent | model:PATH\n");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	bench_opts o = {.threads = 2, .warmup = 3, .runs = 21, .seed = 42};
+	int i = 1;
+	for (; i < argc && !strncmp(argv[i], "--", 2); i += 2) {
+		if (!strcmp(argv[i], "--help")) return usage(stdout, 0);
+		char *end = NULL;
+		long v = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+		if (!end || *end || v < (strcmp(argv[i], "--warmup") ? 1 : 0) || v > 100000) {
+			fprintf(stderr, "bench_kernels: %s needs a number%s\n", argv[i], strcmp(argv[i], "--warmup") ? " >= 1" : " >= 0");
+			return usage(stderr, 2);
+		}
+		if (!strcmp(argv[i], "--threads")) o.threads = (int)v;
+		else if (!strcmp(argv[i], "--warmup")) o.warmup = (int)v;
+		else if (!strcmp(argv[i], "--runs")) o.runs = (int)v;
+		else if (!strcmp(argv[i], "--seed")) o.seed = (uint64_t)v;
+		else { fprintf(stderr, "bench_kernels: unknown option %s\n", argv[i]); return usage(stderr, 2); }
+	}
+	if (i == argc) return usage(stderr, 2);
+	sn_set_threads(o.threads);
+	int failed = 0;
+	for (; i < argc; i++)   /* a failing case is reported and the others still run */
+		if (bench_case(argv[i], &o)) {
+			printf("case=%s engine=slimnn err=1\n", argv[i]);
+			fflush(stdout);
+			fprintf(stderr, "bench_kernels: %s: %s\n", argv[i], sn_errmsg());
+			failed++;
+		}
+	return failed ? 1 : 0;
+}

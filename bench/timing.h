@@ -1,0 +1,29 @@
+/* timing.h — the clock and the median that every bench program times with (header only, so
+ * that sgemm_peak.c stays a single file that needs nothing but OpenBLAS). */
+#ifndef BENCH_TIMING_H
+#define BENCH_TIMING_H
+#include <stdlib.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock. */
+static inline double bench_now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The median of t[0..n) (n >= 1); sorts t. A median, not a mean: one pass that the scheduler
+ * or a page fault interrupted does not move it. */
+static inline double bench_median(double *t, int n)
+{
+	qsort(t, (size_t)n, sizeof *t, bench_cmp_double);
+	return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+#endif

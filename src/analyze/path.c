@@ -1,0 +1,44 @@
+/* The code path an inference plan runs for a node, in words, for slimnn bench. It follows the
+ * operators' own choices (src/ops/conv.c, linear.c, the in-place rule of sn_graph_plan) and
+ * names the micro-kernel where one is picked per shape. */
+#include <stdio.h>
+#include "core/internal.h"
+#include "kernels/kernels.h"
+#include "sparse/spmm.h"
+
+static const char *isa_name(void) { return sn_spmm_have_avx2() ? "avx2" : "scalar"; }
+
+static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	const sn_shape in = g->node[n->in[0]].out;
+	if (n->impl == SN_IMPL_SPARSE) snprintf(buf, len, "sparse 1x1 SpMM (%s)", isa_name());
+	else if (sn_dw_applies(a, in.c))
+		snprintf(buf, len, "depthwise direct %s", sn_dw_select(sn_dw_best_isa(), a->kh, a->kw, a->sh, a->sw)->name);
+	else if (a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && !a->pt && !a->pb && !a->pl && !a->pr)
+		snprintf(buf, len, "%s (1x1, no im2col)", a->groups > 1 ? "grouped GEMM" : "GEMM");
+	else snprintf(buf, len, "im2col + %s", a->groups > 1 ? "grouped GEMM" : "GEMM");
+}
+
+const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t len)
+{
+	const int in_place = n->n_in && n->y && n->y == g->node[n->in[0]].y;
+	const char *s = "elementwise";
+	switch (n->op) {
+	case SN_OP_INPUT: s = "the caller's input"; break;
+	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
+	case SN_OP_LINEAR:
+		if (n->impl == SN_IMPL_SPARSE) { snprintf(buf, len, "sparse SpMM (%s)", isa_name()); return buf; }
+		s = "GEMM";
+		break;
+	case SN_OP_BN: s = "scale and shift"; break;
+	case SN_OP_RELU: case SN_OP_RELU6: s = in_place ? "elementwise, in place" : "elementwise"; break;
+	case SN_OP_FLATTEN: s = in_place ? "view (no copy)" : "copy"; break;
+	case SN_OP_MAXPOOL: case SN_OP_AVGPOOL: case SN_OP_GAP: s = "direct"; break;
+	case SN_OP_DROPOUT: s = "copy (identity at inference)"; break;
+	case SN_OP_CONCAT: case SN_OP_SHUFFLE: case SN_OP_SLICE: case SN_OP_PAD: s = "copy"; break;
+	default: break;
+	}
+	snprintf(buf, len, "%s", s);
+	return buf;
+}

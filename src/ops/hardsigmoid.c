@@ -1,0 +1,41 @@
+/* Hardsigmoid: y = min(max(alpha x + beta, 0), 1), the gate of MobileNetV3's squeeze-and-
+ * excitation blocks. PyTorch's is alpha 1/6, beta 1/2; ONNX's default alpha is 0.2. The
+ * gradient is alpha inside the linear piece (open interval, as PyTorch) and 0 outside; it reads
+ * the input, so a ReLU after it may run in place. */
+#include <math.h>
+#include "core/internal.h"
+
+int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_action act)
+{
+	sn_node *p = sn_in(g, n, 0);
+	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+	const float alpha = n->a.hsig.alpha, beta = n->a.hsig.beta;
+	switch (act) {
+	case SN_ACT_SHAPE:
+		if (!isfinite(alpha) || !isfinite(beta))
+			return sn_seterr(SN_EINVAL, "layer '%s' (Hardsigmoid): alpha and beta must be finite", n->name);
+		n->out = p->out;
+		return SN_OK;
+	case SN_ACT_SIZES: return SN_OK;
+	case SN_ACT_FORWARD: {
+		const float *x = p->y;
+		float *y = n->y;
+		#pragma omp parallel for simd schedule(static)
+		for (size_t i = 0; i < N; i++) y[i] = fminf(fmaxf(alpha * x[i] + beta, 0.0f), 1.0f);
+		return SN_OK;
+	}
+	case SN_ACT_BACKWARD: {
+		if (!p->needs_grad) return SN_OK;
+		const int acc = sn_dy_accumulate(p);
+		const float *x = p->y, *dy = n->dy;
+		float *dx = p->dy;
+		#pragma omp parallel for simd schedule(static)
+		for (size_t i = 0; i < N; i++) {
+			const float t = alpha * x[i] + beta, v = t > 0 && t < 1 ? alpha * dy[i] : 0.0f;
+			dx[i] = acc ? dx[i] + v : v;
+		}
+		return SN_OK;
+	}
+	}
+	return SN_OK;
+}

@@ -1,0 +1,81 @@
+/* First-order Taylor importance (Molchanov et al. 2017): removing weight w changes the loss by
+ * about |w * dL/dw|. The gradients come from a few seeded training batches; g->gw is left
+ * holding their mean magnitude, which the taylor criterion multiplies by |w|. */
+#include <math.h>
+#include "core/internal.h"
+#include "prune/prune.h"
+#include "train/train_internal.h"
+
+typedef struct {
+	float *x, *dlogits, *acc, *buf;
+	uint8_t *y;
+	int *order, *idx;
+} taylor_buffers;
+
+static void free_buffers(taylor_buffers *b)
+{
+	free(b->x); free(b->dlogits); free(b->acc); free(b->buf); free(b->y); free(b->order); free(b->idx);
+}
+
+static int alloc_buffers(taylor_buffers *b, const sn_graph *g, const sn_dataset *d, int batch)
+{
+	const size_t in = sn_shape_numel(sn_graph_input_shape(g)), classes = sn_graph_output_shape(g).c;
+	b->x = malloc((size_t)batch * in * sizeof *b->x);
+	b->dlogits = malloc((size_t)batch * classes * sizeof *b->dlogits);
+	b->acc = calloc(g->n_w + 1, sizeof *b->acc);
+	b->buf = malloc((g->n_buf + 1) * sizeof *b->buf);
+	b->y = malloc((size_t)batch);
+	b->order = malloc((size_t)d->n * sizeof *b->order);
+	b->idx = malloc((size_t)batch * sizeof *b->idx);
+	if (b->x && b->dlogits && b->acc && b->buf && b->y && b->order && b->idx) return SN_OK;
+	free_buffers(b);
+	return sn_seterr(SN_ENOMEM, "out of memory for the Taylor scores");
+}
+
+void sn_prune_permutation(int *order, int n, uint64_t seed)
+{
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	for (int i = 0; i < n; i++) order[i] = i;
+	for (int i = n - 1; i > 0; i--) {
+		int j = (int)sn_rng_below(&r, (uint32_t)i + 1), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+}
+
+int sn_prune_taylor(sn_graph *g, const sn_dataset *d, int batches, int batch, uint64_t seed)
+{
+	if (batches < 1 || batch < 1)
+		return sn_seterr(SN_EINVAL, "Taylor scores need at least one batch of one image, got %d of %d", batches, batch);
+	int rc = sn_check_data(g, d);
+	if (rc) return rc;
+	batch = SN_MIN(batch, d->n);
+	taylor_buffers b = {0};
+	if ((rc = alloc_buffers(&b, g, d, batch))) return rc;
+	if ((rc = sn_graph_plan(g, batch, 1))) { free_buffers(&b); return rc; }
+	/* training mode as in fine-tuning; what it changes in the model is put back afterwards */
+	const sn_rng rng = g->rng;
+	const int train = g->train;
+	memcpy(b.buf, g->buf, g->n_buf * sizeof *b.buf);
+	sn_rng_seed(&g->rng, seed ^ 0x7a71043ULL);
+	g->train = 1;
+	sn_prune_permutation(b.order, d->n, seed);   /* the batches walk through it, wrapping around */
+	const int classes = sn_graph_output_shape(g).c;
+	int correct = 0;
+	for (int k = 0; k < batches; k++) {
+		for (int i = 0; i < batch; i++) b.idx[i] = b.order[((size_t)k * batch + i) % (size_t)d->n];
+		sn_dataset_batch(d, b.idx, batch, NULL, NULL, b.x, b.y);
+		const float *z = sn_graph_forward(g, b.x, batch);
+		sn_softmax_xent(z, b.y, batch, classes, b.dlogits, &correct);
+		sn_graph_zero_grad(g);
+		sn_graph_backward(g, b.dlogits);
+		for (size_t i = 0; i < g->n_w; i++) b.acc[i] += fabsf(g->gw[i]);
+	}
+	for (size_t i = 0; i < g->n_w; i++) g->gw[i] = b.acc[i] / (float)batches;
+	memcpy(g->buf, b.buf, g->n_buf * sizeof *b.buf);
+	g->rng = rng;
+	g->train = train;
+	free_buffers(&b);
+	return SN_OK;
+}

@@ -1,0 +1,72 @@
+/* Sparse inference (XNNPACK's SpMM design): Y[o][p] = act(bias[o] + sum_i W[o][i] X[i][p]) with
+ * W sparse and X, Y dense rows of pixels (a 1x1 conv over CHW) or of samples (a Linear's batch,
+ * transposed). Each non-zero weight multiplies one dense input row.
+ *
+ * Packed weights: output channels are grouped into blocks of 4, 2 or 1 consecutive channels;
+ * a block of several channels is made only where their non-zero patterns coincide (block-
+ * pruned models), so the block shares one input row load per non-zero. Per block:
+ *   values:  nb biases, then for each non-zero input row the nb weights of that row
+ *   deltas:  per non-zero, the input rows to advance from the previous one (the first counts
+ *            from row 0), so the kernel walks one pointer down the input
+ * Deltas count rows, not bytes: the same packed weights read rows H*W floats apart (a conv's
+ * image), 32 apart (a panel, a Linear's chunk of samples) or 1 apart (one Linear sample), so the
+ * kernel scales them by the stride it is given (one integer multiply off the critical path). */
+#ifndef SN_SPMM_H
+#define SN_SPMM_H
+#include <stddef.h>
+#include <stdint.h>
+#include "slimnn.h"
+
+typedef struct {
+	int o0, nb, nnz;        /* first output channel, channels (1, 2 or 4), non-zero rows */
+	size_t voff, doff;      /* start of the block in values and in deltas */
+} sn_spmm_block;
+
+typedef struct sn_spmm {
+	int rows, cols;         /* output channels, input rows */
+	int n_blocks;
+	size_t nnz;             /* non-zero weights (rows of blocks times their width) */
+	sn_spmm_block *blocks;
+	float *values;
+	int32_t *deltas;
+} sn_spmm;
+
+/* Packs W [rows x cols] row-major (+ bias[rows], may be NULL); zero weights are left out.
+ * NULL + sn_errmsg() when out of memory. */
+sn_spmm *sn_spmm_pack(const float *w, const float *bias, int rows, int cols);
+void sn_spmm_free(sn_spmm *p);
+
+/* One kernel call: blocks [b0, b1) over pixels [p0, p1). x: input rows ldx floats apart, y:
+ * output rows ldy floats apart; outputs are clamped to [lo, hi] (the fused activation).
+ * panel (may be NULL): scratch of sn_spmm_panel_floats() into which the AVX2 kernel copies each
+ * tile of 32 pixels of all input rows, so rows far apart stop evicting each other from L1.
+ * Never allocates. sn_spmm_run picks the AVX2+FMA kernel where the CPU has it. */
+#define SN_SPMM_PANEL_PIXELS 32
+typedef struct {
+	const float *x; ptrdiff_t ldx;
+	float *y; ptrdiff_t ldy;
+	float lo, hi;
+	float *panel;
+} sn_spmm_io;
+static inline size_t sn_spmm_panel_floats(const sn_spmm *p) { return (size_t)p->cols * SN_SPMM_PANEL_PIXELS; }
+void sn_spmm_run(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const sn_spmm_io *io);
+/* The kernels behind it, named by their tiles (pixels x channels of a block). */
+void sn_f32_spmm_8x4__scalar(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const sn_spmm_io *io);
+void sn_f32_spmm_32x4__avx2(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const sn_spmm_io *io);
+int sn_spmm_have_avx2(void);
+const char *sn_spmm_kernel_name(void);                /* the one sn_spmm_run calls here */
+/* All blocks over pixels [0, npix), split across OpenMP threads when called serially and large
+ * enough (over pixels when there are many, else over blocks). A panel, if given, holds one per
+ * thread (sn_get_threads() of them). */
+void sn_spmm_parallel(const sn_spmm *p, size_t npix, const sn_spmm_io *io);
+
+/* Graph level (src/sparse/select.c). */
+void sn_sparse_reset(sn_graph *g);                    /* every node back to dense, packs freed */
+/* Forward of a sparse conv or Linear; SN_EINVAL (and nothing written) when the node's packed
+ * weights no longer fit its shapes or the plan lacks the workspace: the caller runs dense. */
+int sn_sparse_conv_forward(sn_graph *g, sn_node *n);
+int sn_sparse_linear_forward(sn_graph *g, sn_node *n);
+/* Workspace bytes node n needs in an inference plan for a batch (0 unless it runs sparse): a
+ * conv's panels, a Linear's chunk buffers. sn_graph_plan adds it to the op's own request. */
+size_t sn_sparse_ws(const sn_graph *g, const sn_node *n, int batch);
+#endif

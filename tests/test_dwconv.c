@@ -1,0 +1,443 @@
+/* Depthwise convolution: the direct kernels (kernels/dwconv.c) of every instruction set this CPU
+ * runs, on random and hand-picked shapes, against a naive double-precision loop; the conv
+ * operator's depthwise path inside graphs (training and inference plans, 1-3 threads); and the
+ * fused ReLU/ReLU6 of convs against a separate activation layer and finite differences. */
+#include <stdint.h>
+#include <stdlib.h>
+#include "test.h"
+#include "slimnn.h"
+#include "kernels/kernels.h"
+
+#define DW_TOL 2e-5          /* float kernels against the double reference, relative to max(1, |ref|) */
+#define CANARY 12345.0f      /* written past the end of output buffers: must survive */
+
+typedef struct { int h, w, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, m; } dw_case;
+
+static float uni(sn_rng *r) { return 2 * sn_rng_uniform(r) - 1; }
+static void fill(sn_rng *r, float *x, size_t n, float scale) { for (size_t i = 0; i < n; i++) x[i] = scale * uni(r); }
+
+static int out_size(int n, int p0, int p1, int k, int d, int s) { return (n + p0 + p1 - (k - 1) * d - 1) / s + 1; }
+static int case_valid(const dw_case *c)
+{
+	return c->h + c->pt + c->pb >= (c->kh - 1) * c->dh + 1 && c->w + c->pl + c->pr >= (c->kw - 1) * c->dw + 1;
+}
+
+static sn_conv_geom geom_of(const dw_case *c)
+{
+	return (sn_conv_geom){1, c->h, c->w, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->pt, c->pl,
+	                      out_size(c->h, c->pt, c->pb, c->kh, c->dh, c->sh), out_size(c->w, c->pl, c->pr, c->kw, c->dw, c->sw),
+	                      SN_PAD_ZEROS};
+}
+
+static float act_ref(double v, int act)
+{
+	if (act != SN_FUSE_NONE) v = v > 0 ? v : 0;
+	if (act == SN_FUSE_RELU6 && v > 6) v = 6;
+	return (float)v;
+}
+
+/* One input plane and its m output planes, the textbook way: y (may be NULL) = act(bias + x * w),
+ * and from dy: dx += input gradient, dw += weight gradient (each may be NULL). */
+static void reference(const sn_conv_geom *g, int m, const float *x, const float *w, const float *bias, int act,
+                      const float *dy, float *y, double *dx, double *dw)
+{
+	const int kk = g->kh * g->kw;
+	for (int o = 0; o < m; o++)
+		for (int oh = 0; oh < g->oh; oh++)
+			for (int ow = 0; ow < g->ow; ow++) {
+				double s = bias ? bias[o] : 0;
+				float d = dy ? dy[((size_t)o * g->oh + oh) * g->ow + ow] : 0;
+				for (int i = 0; i < g->kh; i++)
+					for (int j = 0; j < g->kw; j++) {
+						int ih = oh * g->sh - g->pt + i * g->dh, iw = ow * g->sw - g->pl + j * g->dw;
+						if (ih < 0 || ih >= g->h || iw < 0 || iw >= g->w) continue;
+						double wv = w[o * kk + i * g->kw + j], xv = x[ih * g->w + iw];
+						s += wv * xv;
+						if (dx) dx[ih * g->w + iw] += wv * d;
+						if (dw) dw[o * kk + i * g->kw + j] += (double)d * xv;
+					}
+				if (y) y[((size_t)o * g->oh + oh) * g->ow + ow] = act_ref(s, act);
+			}
+}
+
+static double maxrel_d(const float *a, const double *b, size_t n)
+{
+	double scale = 1, err = 0;
+	for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
+	for (size_t i = 0; i < n; i++) {
+		double d = fabs(a[i] - b[i]);
+		if (d != d) return INFINITY;
+		err = fmax(err, d);
+	}
+	return err / scale;
+}
+
+static float *with_canary(size_t n)
+{
+	float *p = malloc((n + 8) * sizeof *p);
+	for (int i = 0; i < 8; i++) p[n + i] = CANARY;
+	return p;
+}
+static int canary_ok(const float *p, size_t n)
+{
+	for (int i = 0; i < 8; i++) if (p[n + i] != CANARY) return 0;
+	return 1;
+}
+
+/* Forward, then backward twice (dx overwritten with dw accumulated; dx accumulated alone), of one
+ * plane through the drivers of `isa`; returns the worst relative error (INFINITY on a
+ * clobbered canary). The scratch is allocated to its exact size so ASan sees any overrun. */
+static double check_case(sn_isa isa, const dw_case *c, int act, sn_rng *r)
+{
+	const sn_conv_geom g = geom_of(c);
+	const size_t kk = (size_t)c->kh * c->kw, xn = (size_t)c->h * c->w, yn = (size_t)c->m * g.oh * g.ow;
+	float *x = malloc(xn * sizeof *x), *w = malloc(c->m * kk * sizeof *w), *bias = malloc(c->m * sizeof *bias);
+	float *dy = malloc(yn * sizeof *dy), *y = with_canary(yn), *yref = malloc(yn * sizeof *yref);
+	float *dx = with_canary(xn), *dw = malloc(c->m * kk * sizeof *dw);
+	float *scratch = malloc(sn_f32_dwconv_buffer_size(&g, 1) * sizeof *scratch);
+	double *dxref = calloc(xn, sizeof *dxref), *dwref = calloc(c->m * kk, sizeof *dwref), worst = 0;
+	fill(r, x, xn, 2); fill(r, w, c->m * kk, 1); fill(r, bias, c->m, 1); fill(r, dy, yn, 1);
+	reference(&g, c->m, x, w, bias, act, dy, yref, dxref, dwref);
+
+	sn_f32_dwconv_forward(isa, &g, x, w, bias, c->m, act, y, scratch);
+	worst = fmax(worst, sn_test_maxrel(y, yref, yn));
+
+	for (size_t i = 0; i < xn; i++) dx[i] = NAN;                 /* must be overwritten */
+	for (size_t i = 0; i < c->m * kk; i++) { dw[i] = 0.5f; dwref[i] += 0.5; }
+	sn_f32_dwconv_backward(isa, &g, x, dy, w, c->m, dx, 0, dw, scratch);
+	worst = fmax(worst, maxrel_d(dx, dxref, xn));
+	worst = fmax(worst, maxrel_d(dw, dwref, c->m * kk));
+
+	for (size_t i = 0; i < xn; i++) { dx[i] = 1.0f; dxref[i] += 1.0; }
+	sn_f32_dwconv_backward(isa, &g, x, dy, w, c->m, dx, 1, NULL, scratch);
+	worst = fmax(worst, maxrel_d(dx, dxref, xn));
+	if (!canary_ok(y, yn) || !canary_ok(dx, xn)) worst = INFINITY;
+	free(x); free(w); free(bias); free(dy); free(y); free(yref); free(dx); free(dw); free(scratch); free(dxref); free(dwref);
+	return worst;
+}
+
+static int n_isas(sn_isa *isas)
+{
+	int n = 0;
+	isas[n++] = SN_ISA_SCALAR;
+	if (sn_dw_best_isa() == SN_ISA_AVX2) isas[n++] = SN_ISA_AVX2;
+	return n;
+}
+
+static const char *isa_name(sn_isa isa) { return isa == SN_ISA_AVX2 ? "avx2" : "scalar"; }
+
+static void check_cases(const dw_case *cases, int n, const char *what)
+{
+	sn_isa isas[2];
+	sn_rng r;
+	sn_rng_seed(&r, 7);
+	for (int k = 0, ni = n_isas(isas); k < ni; k++)
+		for (int i = 0; i < n; i++) {
+			const dw_case *c = &cases[i];
+			int act = i % 3;
+			double e = check_case(isas[k], c, act, &r);
+			CHECKF(e <= DW_TOL, "%s %s case %d: %dx%d k%dx%d s%dx%d d%dx%d pad %d,%d,%d,%d m%d act %d: error %.3g", what,
+			       isa_name(isas[k]), i, c->h, c->w, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->pt, c->pb, c->pl, c->pr,
+			       c->m, act, e);
+		}
+}
+
+/* The fast paths at the widths that matter: shorter than a vector, odd, one over, several
+ * vectors; with and without padding, dilation, multiplier 2. */
+TEST(dwconv_fast_paths_match_reference)
+{
+	static const dw_case cases[] = {
+		{7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    {6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},
+		{9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    {12, 33, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},
+		{14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  {11, 17, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+		{9, 11, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   {8, 16, 3, 3, 2, 2, 1, 1, 0, 1, 0, 1, 2},
+		{13, 35, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},  {6, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+		{10, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},   {9, 21, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2},
+		{12, 12, 5, 5, 1, 1, 2, 1, 4, 4, 2, 2, 1},  {11, 13, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 1},
+		{16, 40, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 2},  {5, 5, 5, 5, 2, 2, 1, 1, 0, 0, 0, 0, 1},
+		/* stride-1 rows are read in place (5x5 from 32 outputs), their borders through masked loads */
+		{7, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   {6, 37, 3, 3, 1, 1, 1, 3, 2, 0, 5, 3, 2},
+		{5, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1},   {8, 45, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},
+		{6, 50, 5, 5, 1, 1, 2, 2, 4, 4, 9, 1, 2},   {70, 70, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+	};
+	const int n = (int)(sizeof cases / sizeof cases[0]);
+	/* each of them must run its specialised kernel, not the general one */
+	sn_isa isas[2];
+	for (int k = 0, ni = n_isas(isas); k < ni; k++)
+		for (int i = 0; i < n; i++) {
+			const sn_dw_kernel *kn = sn_dw_select(isas[k], cases[i].kh, cases[i].kw, cases[i].sh, cases[i].sw);
+			char want[64];
+			snprintf(want, sizeof want, "sn_f32_dwconv_%dx%ds%d__%s", cases[i].kh, cases[i].kw, cases[i].sh, isa_name(isas[k]));
+			CHECKF(!strcmp(kn->name, want), "case %d selects %s, expected %s", i, kn->name, want);
+		}
+	check_cases(cases, n, "fast path");
+}
+
+/* Any other shape: the general kernel, and the input gradient's phase kernels of strides 2-3;
+ * every other case has rows wide enough to be read in place. */
+TEST(dwconv_random_shapes_match_reference)
+{
+	enum { N = 160 };
+	dw_case cases[N];
+	sn_rng r;
+	sn_rng_seed(&r, 11);
+	for (int i = 0; i < N;) {
+		dw_case c = {.h = 1 + (int)sn_rng_below(&r, 16), .w = 1 + (int)sn_rng_below(&r, i % 2 ? 24 : 72),
+		             .kh = 1 + (int)sn_rng_below(&r, 7), .kw = 1 + (int)sn_rng_below(&r, 7),
+		             .sh = 1 + (int)sn_rng_below(&r, 3), .sw = 1 + (int)sn_rng_below(&r, 3),
+		             .dh = 1 + (int)sn_rng_below(&r, 3), .dw = 1 + (int)sn_rng_below(&r, 3),
+		             .pt = (int)sn_rng_below(&r, 4), .pb = (int)sn_rng_below(&r, 4), .pl = (int)sn_rng_below(&r, 4),
+		             .pr = (int)sn_rng_below(&r, 4), .m = 1 + (int)sn_rng_below(&r, 3)};
+		if (case_valid(&c)) cases[i++] = c;
+	}
+	check_cases(cases, N, "random");
+}
+
+/* Degenerate geometry: a 1x1 input under a large dilated kernel and padding, stride larger than
+ * the kernel (input pixels no tap reads get zero gradient), a kernel as large as the input. */
+TEST(dwconv_degenerate_shapes)
+{
+	static const dw_case cases[] = {
+		{1, 1, 3, 3, 1, 1, 4, 4, 5, 5, 5, 5, 1},  {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3},
+		{7, 9, 2, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1},  {10, 10, 1, 1, 4, 4, 1, 1, 0, 2, 1, 0, 2},
+		{6, 8, 6, 8, 1, 1, 1, 1, 0, 0, 0, 0, 1},  {3, 40, 3, 9, 1, 7, 1, 2, 1, 1, 0, 9, 1},
+	};
+	check_cases(cases, (int)(sizeof cases / sizeof cases[0]), "degenerate");
+}
+
+/* ---------------------------------------------------------------- the operator in graphs */
+
+static sn_graph *graph_of(const char *text)
+{
+	sn_graph *g = sn_arch_parse(text, "test");
+	if (!g) fprintf(stderr, "  %s\n", sn_errmsg());
+	return g;
+}
+
+/* The conv node "c" of g (input node 0) against the reference over a batch, forward and
+ * backward; returns the worst relative error. */
+static double check_graph(sn_graph *g, int batch, int act, sn_rng *r)
+{
+	const sn_node *n = &g->node[sn_graph_find(g, "c")];
+	const sn_conv_attr *a = &n->a.conv;
+	sn_shape in = g->node[0].out;
+	const int C = in.c, M = a->out_c / C;
+	const sn_conv_geom ge = {1, in.h, in.w, a->kh, a->kw, a->sh, a->sw, a->dh, a->dw, a->pt, a->pl, n->out.h, n->out.w,
+	                         SN_PAD_ZEROS};
+	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), kk = (size_t)a->kh * a->kw;
+	const size_t ohw = (size_t)n->out.h * n->out.w;
+	sn_tensor *w = &g->tensor[sn_tensor_find(g, "c.weight")];
+	int bi = sn_tensor_find(g, "c.bias");
+	sn_tensor *b = bi >= 0 ? &g->tensor[bi] : NULL;
+	float *x = malloc(batch * xs * sizeof *x), *dy = malloc(batch * ys * sizeof *dy), *yref = malloc(batch * ys * sizeof *yref);
+	double *dxref = calloc(batch * xs, sizeof *dxref), *dwref = calloc(w->n, sizeof *dwref), worst = 0;
+	double *dbref = calloc(a->out_c, sizeof *dbref);
+	fill(r, x, batch * xs, 2); fill(r, dy, batch * ys, 1);
+	for (int bb = 0; bb < batch; bb++)
+		for (int c = 0; c < C; c++) {
+			const size_t o = (size_t)c * M;
+			reference(&ge, M, x + (bb * C + c) * (size_t)in.h * in.w, w->data + o * kk, b ? b->data + o : NULL, act,
+			          dy + bb * ys + o * ohw, yref + bb * ys + o * ohw, dxref + (bb * C + c) * (size_t)in.h * in.w,
+			          dwref + o * kk);
+		}
+	for (int bb = 0; bb < batch; bb++)     /* backward masks dy by the fused activation */
+		for (size_t q = 0; q < ys; q++) {
+			float yv = yref[bb * ys + q];
+			if (act && !(yv > 0 && (act != SN_FUSE_RELU6 || yv < 6))) dy[bb * ys + q] = 0;
+		}
+	memset(dxref, 0, batch * xs * sizeof *dxref);
+	memset(dwref, 0, w->n * sizeof *dwref);
+	for (int bb = 0; bb < batch; bb++)
+		for (int c = 0; c < C; c++) {
+			const size_t o = (size_t)c * M;
+			reference(&ge, M, x + (bb * C + c) * (size_t)in.h * in.w, w->data + o * kk, NULL, 0, dy + bb * ys + o * ohw,
+			          NULL, dxref + (bb * C + c) * (size_t)in.h * in.w, dwref + o * kk);
+			for (int m = 0; m < M; m++)
+				for (size_t q = 0; q < ohw; q++) dbref[o + m] += dy[bb * ys + (o + m) * ohw + q];
+		}
+	g->input_grad = 1;
+	if (sn_graph_plan(g, batch, 1)) { free(x); free(dy); free(yref); free(dxref); free(dwref); free(dbref); return INFINITY; }
+	const float *y = sn_graph_forward(g, x, batch);
+	worst = fmax(worst, sn_test_maxrel(y, yref, batch * ys));
+	sn_graph_zero_grad(g);
+	sn_graph_backward(g, dy);
+	worst = fmax(worst, maxrel_d(g->node[0].dy, dxref, batch * xs));
+	worst = fmax(worst, maxrel_d(w->grad, dwref, w->n));
+	if (b) worst = fmax(worst, maxrel_d(b->grad, dbref, b->n));
+	/* an inference plan runs the same kernels without the training buffers */
+	sn_graph *h = sn_graph_clone(g);
+	if (!h || sn_graph_plan(h, batch, 0)) worst = INFINITY;
+	else worst = fmax(worst, sn_test_maxrel(sn_graph_forward(h, x, batch), yref, batch * ys));
+	sn_graph_free(h);
+	free(x); free(dy); free(yref); free(dxref); free(dwref); free(dbref);
+	return worst;
+}
+
+TEST(dwconv_operator_matches_reference)
+{
+	static const struct { const char *layer; int c, h, w, batch; } cases[] = {
+		{"conv c out=6 k=3 pad=1 groups=6", 6, 9, 11, 3},
+		{"conv c out=8 k=3 stride=2 pad=1 groups=4 act=relu", 4, 9, 13, 2},
+		{"conv c out=5 k=5 pad=2 groups=5 bias=0 act=relu6", 5, 8, 10, 3},
+		{"conv c out=3 k=5 stride=2 pad=2 groups=3", 3, 11, 7, 4},
+		{"conv c out=4 k=3 pad=2 dilation=2 groups=4", 4, 6, 17, 2},
+		{"conv c out=6 k=3x5 stride=2x1 pad=1,0,2,2 groups=3", 3, 10, 9, 3},
+		{"conv c out=2 k=7 stride=3 pad=3 groups=2", 2, 12, 15, 2},
+		{"conv c out=3 k=3 pad=1", 1, 8, 8, 5},     /* one input channel: depthwise with multiplier 3 */
+	};
+	sn_rng r;
+	sn_rng_seed(&r, 3);
+	for (int t = 1; t <= 3; t++) {
+		sn_set_threads(t);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			char text[256];
+			snprintf(text, sizeof text, "input x shape=%dx%dx%d\n%s\n", cases[i].c, cases[i].h, cases[i].w, cases[i].layer);
+			sn_graph *g = graph_of(text);
+			REQUIRE(g);
+			sn_graph_init_params(g, 5 + i);
+			sn_tensor *bt = sn_tensor_find(g, "c.bias") >= 0 ? &g->tensor[sn_tensor_find(g, "c.bias")] : NULL;
+			if (bt) fill(&r, bt->data, bt->n, 1);
+			int act = g->node[1].a.conv.act;
+			double e = check_graph(g, cases[i].batch, act, &r);
+			CHECKF(e <= DW_TOL, "%s (%d threads): error %.3g", cases[i].layer, t, e);
+			/* nothing is kept for backward: no im2col matrix in the training plan */
+			CHECK(g->node[1].saved_bytes == 0);
+			sn_graph_free(g);
+		}
+	}
+	sn_set_threads(2);
+}
+
+/* ---------------------------------------------------------------- fused activations */
+
+/* Forward and backward of `a` (a conv with act=) and `b` (the same conv, then the activation
+ * layer) on the same weights, batch and gradient; returns the worst relative difference. */
+static double fused_vs_separate(sn_graph *a, sn_graph *b, int batch, int train, sn_rng *r)
+{
+	const size_t xs = sn_shape_numel(a->node[0].out), ys = sn_shape_numel(sn_graph_output_shape(a));
+	float *x = malloc(batch * xs * sizeof *x), *dy = malloc(batch * ys * sizeof *dy);
+	double worst = 0;
+	fill(r, x, batch * xs, 3); fill(r, dy, batch * ys, 1);
+	memcpy(b->w, a->w, a->n_w * sizeof *a->w);
+	a->input_grad = b->input_grad = train;
+	if (sn_graph_plan(a, batch, train) || sn_graph_plan(b, batch, train)) worst = INFINITY;
+	else {
+		float *ya = malloc(batch * ys * sizeof *ya);
+		memcpy(ya, sn_graph_forward(a, x, batch), batch * ys * sizeof *ya);
+		worst = sn_test_maxrel(ya, sn_graph_forward(b, x, batch), batch * ys);
+		if (train) {
+			sn_graph_zero_grad(a); sn_graph_zero_grad(b);
+			sn_graph_backward(a, dy); sn_graph_backward(b, dy);
+			worst = fmax(worst, sn_test_maxrel(a->node[0].dy, b->node[0].dy, batch * xs));
+			worst = fmax(worst, sn_test_maxrel(a->gw, b->gw, a->n_w));
+		}
+		free(ya);
+	}
+	free(x); free(dy);
+	return worst;
+}
+
+/* Fraction of outputs of g (last forward) in the activation's flat parts, to prove the cases
+ * exercise the clipping. */
+static double clipped(const sn_graph *g, int batch, int act)
+{
+	const sn_node *n = &g->node[g->n_node - 1];
+	size_t N = (size_t)batch * sn_shape_numel(n->out), k = 0;
+	for (size_t i = 0; i < N; i++) k += n->y[i] <= 0 || (act == SN_FUSE_RELU6 && n->y[i] >= 6);
+	return (double)k / N;
+}
+
+TEST(dwconv_fused_activation_matches_separate_layer)
+{
+	/* depthwise (direct kernels), grouped and dense 3x3 (im2col + GEMM), pointwise (GEMM on x) */
+	static const char *layers[] = {"k=3 pad=1 groups=4", "k=3 stride=2 pad=1 groups=4 out=8", "k=3 pad=1 groups=2",
+	                               "k=3 pad=1", "k=1"};
+	static const char *acts[] = {"none", "relu", "relu6"};
+	sn_rng r;
+	sn_rng_seed(&r, 9);
+	for (int act = SN_FUSE_RELU; act <= SN_FUSE_RELU6; act++)
+		for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+			for (int train = 0; train <= 1; train++) {
+				char ta[256], tb[256];
+				const char *out = strstr(layers[i], "out=") ? "" : "out=4";
+				snprintf(ta, sizeof ta, "input x shape=4x7x9\nconv c %s %s act=%s\n", out, layers[i], acts[act]);
+				snprintf(tb, sizeof tb, "input x shape=4x7x9\nconv c %s %s\n%s r\n", out, layers[i], acts[act]);
+				sn_graph *a = graph_of(ta), *b = graph_of(tb);
+				REQUIRE(a && b);
+				sn_graph_init_params(a, 1);
+				fill(&r, a->w, a->n_w, 1.5f);   /* large enough that ReLU6 clips at 6 too */
+				double e = fused_vs_separate(a, b, 3, train, &r);
+				CHECKF(e <= 1e-6, "%s act=%s train=%d: fused and separate differ by %.3g", layers[i], acts[act], train, e);
+				double f = clipped(a, 3, act);
+				CHECKF(f > 0.1 && f < 0.9, "%s act=%s: %.2f of the outputs clipped", layers[i], acts[act], f);
+				sn_graph_free(a); sn_graph_free(b);
+			}
+}
+
+/* L = sum(y * r); central differences of L against backward's gradients for some inputs and
+ * weights. A coordinate whose +-h step moves any output across a kink of the activation is
+ * skipped (the derivative is one-sided there). Returns the worst |a - n| / (1e-3 + 2e-2 |n|). */
+static double finite_differences(sn_graph *g, int batch, int act, sn_rng *r, int *checked)
+{
+	const size_t xs = sn_shape_numel(g->node[0].out), ys = sn_shape_numel(sn_graph_output_shape(g));
+	float *x = malloc(batch * xs * sizeof *x), *rr = malloc(batch * ys * sizeof *rr), *yp = malloc(batch * ys * sizeof *yp);
+	double worst = 0;
+	const float h = 1e-2f;
+	fill(r, x, batch * xs, 2); fill(r, rr, batch * ys, 1);
+	g->input_grad = 1;
+	if (sn_graph_plan(g, batch, 1)) return INFINITY;
+	sn_graph_forward(g, x, batch);
+	sn_graph_zero_grad(g);
+	sn_graph_backward(g, rr);
+	float *gx = malloc(batch * xs * sizeof *gx);
+	memcpy(gx, g->node[0].dy, batch * xs * sizeof *gx);
+	for (int k = 0; k < 80; k++) {
+		int in_x = k % 2 == 0;
+		size_t q = in_x ? sn_rng_below(r, (uint32_t)(batch * xs)) : sn_rng_below(r, (uint32_t)g->n_w);
+		float *v = in_x ? &x[q] : &g->w[q], v0 = *v, analytic = in_x ? gx[q] : g->gw[q];
+		double L[2];
+		int kink = 0;
+		for (int s = 0; s < 2; s++) {
+			*v = v0 + (s ? -h : h);
+			const float *y = sn_graph_forward(g, x, batch);
+			L[s] = 0;
+			for (size_t i = 0; i < batch * ys; i++) L[s] += (double)y[i] * rr[i];
+			if (!s) memcpy(yp, y, batch * ys * sizeof *yp);
+			else
+				for (size_t i = 0; i < batch * ys; i++) {
+					int a0 = yp[i] > 0 && (act != SN_FUSE_RELU6 || yp[i] < 6), a1 = y[i] > 0 && (act != SN_FUSE_RELU6 || y[i] < 6);
+					kink |= a0 != a1;
+				}
+		}
+		*v = v0;
+		if (kink) continue;
+		double numeric = (L[0] - L[1]) / (2 * h);
+		worst = fmax(worst, fabs(analytic - numeric) / (1e-3 + 2e-2 * fabs(numeric)));
+		(*checked)++;
+	}
+	free(x); free(rr); free(yp); free(gx);
+	return worst;
+}
+
+TEST(dwconv_fused_activation_finite_differences)
+{
+	static const char *archs[] = {
+		"input x shape=3x6x7\nconv c out=6 k=3 stride=2 pad=1 groups=3 act=relu6\n",
+		"input x shape=3x6x7\nconv c out=3 k=5 pad=2 groups=3 act=relu\n",
+		"input x shape=3x6x7\nconv c out=4 k=3 pad=1 act=relu6\n",
+		"input x shape=3x6x7\nconv c out=4 k=1 act=relu\n",
+	};
+	sn_rng r;
+	sn_rng_seed(&r, 21);
+	for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+		sn_graph *g = graph_of(archs[i]);
+		REQUIRE(g);
+		sn_graph_init_params(g, 2);
+		fill(&r, g->w, g->n_w, 1.5f);
+		int checked = 0;
+		double e = finite_differences(g, 2, g->node[1].a.conv.act, &r, &checked);
+		CHECKF(e <= 1, "%s: analytic and numeric gradients differ (worst %.3g of the tolerance)", archs[i], e);
+		CHECKF(checked >= 40, "%s: only %d coordinates away from kinks", archs[i], checked);
+		sn_graph_free(g);
+	}
+}
