@@ -35,6 +35,18 @@ sn_graph *sn_test_net(const char *arch, unsigned long long seed)
 	return g;
 }
 
+sn_tensor *sn_test_tensor(sn_graph *g, const char *name)
+{
+	int k = sn_tensor_find(g, name);
+	return k < 0 ? NULL : &g->tensor[k];
+}
+
+void sn_test_collect_steps(const sn_prune_step *s, void *steps)
+{
+	sn_test_steps *r = steps;
+	if (r->n < 8) r->rows[r->n++] = *s;
+}
+
 int sn_test_fmnist(int limit, sn_dataset **train, sn_dataset **test)
 {
 	static struct { int limit; sn_dataset tr, te; } cache[4];

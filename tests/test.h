@@ -37,6 +37,11 @@ extern int sn_test_failed_now;
 struct sn_graph *sn_test_net(const char *arch, unsigned long long seed);
 /* the first `limit` Fashion-MNIST images of each split, loaded once per limit for the run */
 int sn_test_fmnist(int limit, sn_dataset **train, sn_dataset **test);
+/* a tensor by name, or NULL */
+sn_tensor *sn_test_tensor(struct sn_graph *g, const char *name);
+/* the rows a prune run reports (sn_prune_cb), the first 8 kept */
+typedef struct { int n; sn_prune_step rows[8]; } sn_test_steps;
+void sn_test_collect_steps(const sn_prune_step *s, void *steps);
 /* silence stdout (sn_train prints a line per epoch) so the output is the verdicts; then restore */
 void sn_test_mute(void);
 void sn_test_unmute(void);

@@ -27,11 +27,6 @@ static size_t zeros_of(const sn_tensor *t)
 	return z;
 }
 
-static sn_tensor *tensor(sn_graph *g, const char *name)
-{
-	int k = sn_tensor_find(g, name);
-	return k < 0 ? NULL : &g->tensor[k];
-}
 
 /* ---------------------------------------------------------------- unstructured */
 
@@ -46,15 +41,15 @@ TEST(prune_exact_sparsity_per_layer)
 	REQUIRE(sn_prune_weights(g, p, SN_SCOPE_LAYER, 0.7f) == SN_OK);
 	const char *pruned[] = {"conv2.weight", "fc1.weight"};
 	for (int k = 0; k < 2; k++) {
-		sn_tensor *t = tensor(g, pruned[k]);
+		sn_tensor *t = sn_test_tensor(g, pruned[k]);
 		size_t masked = 0;
 		for (size_t i = 0; i < t->n; i++) masked += !t->mask[i];
 		CHECKF(zeros_of(t) == (size_t)llround(0.7 * t->n) && masked == zeros_of(t), "%s: %zu zeros of %zu", t->name,
 		       zeros_of(t), t->n);
 	}
 	const char *kept[] = {"conv1.weight", "fc2.weight", "fc1.bias", "bn2.weight", "bn2.bias"};
-	for (int k = 0; k < 5; k++) CHECKF(!tensor(g, kept[k])->mask, "%s", kept[k]);
-	CHECK(zeros_of(tensor(g, "conv1.weight")) == 0 && zeros_of(tensor(g, "fc2.weight")) == 0);
+	for (int k = 0; k < 5; k++) CHECKF(!sn_test_tensor(g, kept[k])->mask, "%s", kept[k]);
+	CHECK(zeros_of(sn_test_tensor(g, "conv1.weight")) == 0 && zeros_of(sn_test_tensor(g, "fc2.weight")) == 0);
 	size_t done, total;
 	CHECK_NEAR(sn_prune_sparsity(g, NULL, SN_GRAN_WEIGHT, p, &done, &total), 0.7, 1e-5);
 	CHECK(total == 18432 + 802816);
@@ -68,7 +63,7 @@ TEST(prune_exact_sparsity_global_with_ties)
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, NULL, p) == SN_OK);
 	/* only three magnitudes: the cut falls inside a run of equal values */
-	sn_tensor *a = tensor(g, "conv2.weight"), *b = tensor(g, "fc1.weight");
+	sn_tensor *a = sn_test_tensor(g, "conv2.weight"), *b = sn_test_tensor(g, "fc1.weight");
 	for (size_t i = 0; i < a->n; i++) a->data[i] = (i % 3 + 1) * (i % 2 ? 0.1f : -0.1f);
 	for (size_t i = 0; i < b->n; i++) b->data[i] = (i % 3 + 1) * 0.1f;
 	REQUIRE(sn_prune_weights(g, p, SN_SCOPE_GLOBAL, 0.5f) == SN_OK);
@@ -81,7 +76,7 @@ TEST(prune_exact_sparsity_global_with_ties)
 	/* global: one ranking over every prunable weight */
 	sn_graph *h = zoo("cnn", 5);
 	REQUIRE(sn_prune_weights(h, p, SN_SCOPE_GLOBAL, 0.9f) == SN_OK);
-	size_t z2 = zeros_of(tensor(h, "conv2.weight")), z1 = zeros_of(tensor(h, "fc1.weight"));
+	size_t z2 = zeros_of(sn_test_tensor(h, "conv2.weight")), z1 = zeros_of(sn_test_tensor(h, "fc1.weight"));
 	CHECK(z1 + z2 == (size_t)llround(0.9 * total));
 	CHECK(z2 < (size_t)(0.9 * 18432));   /* conv2's weights are larger (fan-in 288 vs 3136) */
 	sn_graph_free(h);
@@ -94,7 +89,7 @@ TEST(prune_masks_only_grow)
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, "conv1,fc2,fc1", p) == SN_OK);
-	sn_tensor *t = tensor(g, "conv2.weight");
+	sn_tensor *t = sn_test_tensor(g, "conv2.weight");
 	REQUIRE(sn_prune_weights(g, p, SN_SCOPE_LAYER, 0.5f) == SN_OK);
 	uint8_t *m1 = malloc(t->n);
 	memcpy(m1, t->mask, t->n);
@@ -109,7 +104,7 @@ TEST(prune_masks_only_grow)
 	CHECK(zeros_of(t) == (size_t)llround(0.8 * t->n));
 	REQUIRE(sn_prune_weights(g, p, SN_SCOPE_LAYER, 0.3f) == SN_OK);   /* a lower target revives nothing */
 	CHECK(zeros_of(t) == (size_t)llround(0.8 * t->n));
-	CHECK(!tensor(g, "fc1.weight")->mask);
+	CHECK(!sn_test_tensor(g, "fc1.weight")->mask);
 	free(m1);
 	sn_graph_free(g);
 }
@@ -190,7 +185,7 @@ TEST(prune_masks_hold_through_sgd_and_adam)
 		unsigned char p[16];
 		REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, "none", p) == SN_OK);
 		REQUIRE(sn_prune_weights(g, p, SN_SCOPE_GLOBAL, 0.8f) == SN_OK);
-		const sn_tensor *fc1 = tensor(g, "fc1.weight");
+		const sn_tensor *fc1 = sn_test_tensor(g, "fc1.weight");
 		uint8_t *before = malloc(fc1->n);
 		memcpy(before, fc1->mask, fc1->n);
 		sn_train_opts o = sn_train_defaults();
@@ -340,7 +335,7 @@ TEST(prune_filters_cnn)
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_FILTER, NULL, p) == SN_OK);
-	sn_tensor *w = tensor(g, "conv2.weight");
+	sn_tensor *w = sn_test_tensor(g, "conv2.weight");
 	double norm[64];
 	for (int o = 0; o < 64; o++) {
 		norm[o] = 0;
@@ -349,9 +344,9 @@ TEST(prune_filters_cnn)
 	sn_graph *h = sn_prune_filters(g, NULL, p, SN_CRIT_L1, SN_SCOPE_LAYER, 0.6f);
 	REQUIRE(h);
 	CHECK(h->node[sn_graph_find(h, "conv2")].a.conv.out_c == 26 && h->node[sn_graph_find(h, "conv1")].a.conv.out_c == 32);
-	CHECK(tensor(h, "bn2.running_var")->n == 26 && tensor(h, "fc1.weight")->dims[1] == 26 * 49);
+	CHECK(sn_test_tensor(h, "bn2.running_var")->n == 26 && sn_test_tensor(h, "fc1.weight")->dims[1] == 26 * 49);
 	/* the kept rows are the largest, in their old order, with their fc1 columns */
-	sn_tensor *w2 = tensor(h, "conv2.weight"), *f = tensor(g, "fc1.weight"), *f2 = tensor(h, "fc1.weight");
+	sn_tensor *w2 = sn_test_tensor(h, "conv2.weight"), *f = sn_test_tensor(g, "fc1.weight"), *f2 = sn_test_tensor(h, "fc1.weight");
 	int j = 0, ok = 1;
 	double weakest_kept = 1e30, strongest_gone = 0;
 	for (int o = 0; o < 64; o++) {
@@ -384,11 +379,11 @@ TEST(prune_filters_bn_and_global)
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_FILTER, "none", p) == SN_OK);
-	sn_tensor *gam = tensor(g, "bn2.weight");
+	sn_tensor *gam = sn_test_tensor(g, "bn2.weight");
 	for (int c = 0; c < 64; c++) gam->data[c] = c % 2 ? 1.0f + c : -0.01f * c;   /* even channels weak */
 	sn_graph *h = sn_prune_filters(g, NULL, p, SN_CRIT_BN, SN_SCOPE_LAYER, 0.5f);
 	REQUIRE(h);
-	sn_tensor *g2 = tensor(h, "bn2.weight");
+	sn_tensor *g2 = sn_test_tensor(h, "bn2.weight");
 	int odd = 1;
 	for (int c = 0; c < 32; c++) odd &= g2->data[c] == 1.0f + (2 * c + 1);
 	CHECK(g2->n == 32 && odd);
@@ -423,7 +418,7 @@ TEST(prune_filters_carry_masks)
 	REQUIRE(h);
 	const char *names[] = {"conv2.weight", "fc1.weight"};
 	for (int k = 0; k < 2; k++) {
-		sn_tensor *t = tensor(h, names[k]);
+		sn_tensor *t = sn_test_tensor(h, names[k]);
 		int ok = t->mask != NULL;
 		for (size_t i = 0; ok && i < t->n; i++) ok = !t->mask[i] == (t->data[i] == 0.0f);
 		CHECKF(ok, "%s: mask and values disagree after filter pruning", names[k]);
@@ -434,12 +429,6 @@ TEST(prune_filters_carry_masks)
 
 /* ---------------------------------------------------------------- the loop */
 
-typedef struct { int n; sn_prune_step rows[8]; } rows;
-static void collect(const sn_prune_step *s, void *u)
-{
-	rows *r = u;
-	if (r->n < 8) r->rows[r->n++] = *s;
-}
 
 TEST(prune_run_rounds_and_budget)
 {
@@ -461,10 +450,10 @@ TEST(prune_run_rounds_and_budget)
 	o.train.batch = 32;
 	o.train.progress = 0;
 	sn_meta meta = {.test_accuracy = -1};
-	rows r = {0};
+	sn_test_steps r = {0};
 	sn_graph *h = sn_graph_clone(g);
 	sn_test_mute();
-	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
+	rc = sn_prune_run(&h, tr, te, &o, &meta, sn_test_collect_steps, &r);
 	sn_test_unmute();
 	REQUIRE(rc == SN_OK || !fprintf(stderr, "  %s\n", sn_errmsg()));
 	CHECK(r.n == 3 && r.rows[0].step == 0 && r.rows[2].step == 2);
@@ -486,7 +475,7 @@ TEST(prune_run_rounds_and_budget)
 	h = sn_graph_clone(g);
 	meta = (sn_meta){.test_accuracy = -1};
 	sn_test_mute();
-	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
+	rc = sn_prune_run(&h, tr, te, &o, &meta, sn_test_collect_steps, &r);
 	sn_test_unmute();
 	REQUIRE(rc == SN_OK);
 	CHECK(r.n == 2 && r.rows[1].over_budget && r.rows[1].accuracy < r.rows[0].accuracy);
@@ -504,7 +493,7 @@ TEST(prune_run_rounds_and_budget)
 	sn_graph_free(h);
 	h = sn_graph_clone(g);
 	sn_test_mute();
-	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
+	rc = sn_prune_run(&h, tr, te, &o, &meta, sn_test_collect_steps, &r);
 	sn_test_unmute();
 	REQUIRE(rc == SN_OK);
 	CHECK(h->node[sn_graph_find(h, "c2")].a.conv.out_c == 4 && r.rows[2].macs < r.rows[0].macs);

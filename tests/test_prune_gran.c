@@ -9,13 +9,7 @@
 #include "slimnn.h"
 #include "prune/prune.h"
 
-static sn_graph *model(const char *arch, uint64_t seed) { return sn_test_net(arch, seed); }
 
-static sn_tensor *tensor(sn_graph *g, const char *name)
-{
-	int k = sn_tensor_find(g, name);
-	return k < 0 ? NULL : &g->tensor[k];
-}
 
 static int out_of(const sn_graph *g, const char *name) { return g->node[sn_graph_find(g, name)].out.c; }
 
@@ -39,7 +33,7 @@ static const char *mlp_arch =
 
 TEST(prune_gran_neuron_select_and_groups)
 {
-	sn_graph *g = model(mlp_arch, 1);
+	sn_graph *g = sn_test_net(mlp_arch, 1);
 	REQUIRE(g);
 	unsigned char p[32];
 	REQUIRE(sn_prune_select(g, SN_GRAN_NEURON, NULL, p) == SN_OK);
@@ -63,7 +57,7 @@ TEST(prune_gran_neuron_select_and_groups)
 /* Removing neurons whose weights (row and bias) are zero leaves the outputs as they were. */
 TEST(prune_gran_neuron_removal_keeps_function)
 {
-	sn_graph *g = model(mlp_arch, 2);
+	sn_graph *g = sn_test_net(mlp_arch, 2);
 	REQUIRE(g);
 	unsigned char p[32];
 	REQUIRE(sn_prune_select(g, SN_GRAN_NEURON, NULL, p) == SN_OK);
@@ -85,10 +79,10 @@ TEST(prune_gran_neuron_removal_keeps_function)
 	sn_graph *h = sn_chg_remove(d, remove);
 	REQUIRE(h);
 	CHECK(out_of(h, "fc1") == 8 && out_of(h, "fc2") == 6 && out_of(h, "fc3") == 10);
-	CHECK(tensor(h, "fc1.bias")->n == 8 && tensor(h, "fc2.weight")->dims[1] == 8 && tensor(h, "fc3.weight")->dims[1] == 6);
+	CHECK(sn_test_tensor(h, "fc1.bias")->n == 8 && sn_test_tensor(h, "fc2.weight")->dims[1] == 8 && sn_test_tensor(h, "fc3.weight")->dims[1] == 6);
 	/* the survivors keep their rows, in order, with the matching columns of the reader */
 	const int rows2[] = {0, 1, 4, 5, 6, 7}, cols2[] = {1, 2, 3, 4, 7, 8, 9, 10};
-	sn_tensor *a = tensor(g, "fc2.weight"), *b = tensor(h, "fc2.weight");
+	sn_tensor *a = sn_test_tensor(g, "fc2.weight"), *b = sn_test_tensor(h, "fc2.weight");
 	int same = 1;
 	for (int j = 0; j < 6; j++)
 		for (int k = 0; k < 8; k++) same &= b->data[j * 8 + k] == a->data[rows2[j] * 12 + cols2[k]];
@@ -106,11 +100,11 @@ TEST(prune_gran_neuron_removal_keeps_function)
 /* Exact counts: per layer round(s * neurons) of each Linear; globally round(s * all of them). */
 TEST(prune_gran_neuron_exact_counts)
 {
-	sn_graph *g = model(mlp_arch, 3);
+	sn_graph *g = sn_test_net(mlp_arch, 3);
 	REQUIRE(g);
 	unsigned char p[32];
 	REQUIRE(sn_prune_select(g, SN_GRAN_NEURON, NULL, p) == SN_OK);
-	sn_tensor *w = tensor(g, "fc1.weight");
+	sn_tensor *w = sn_test_tensor(g, "fc1.weight");
 	double norm[12];
 	for (int o = 0; o < 12; o++) {
 		norm[o] = 0;
@@ -123,7 +117,7 @@ TEST(prune_gran_neuron_exact_counts)
 	CHECK_NEAR(sn_prune_sparsity(h, g, SN_GRAN_NEURON, p, &gone, &total), 5.0 / 21, 1e-12);
 	CHECK(gone == 5 && total == 21);
 	/* the three weakest rows of fc1 went */
-	sn_tensor *w2 = tensor(h, "fc1.weight");
+	sn_tensor *w2 = sn_test_tensor(h, "fc1.weight");
 	double weakest_kept = 1e30, strongest_gone = 0;
 	for (int o = 0, j = 0; o < 12; o++) {
 		if (j < 9 && !memcmp(w2->data + j * 48, w->data + o * 48, 48 * sizeof(float))) { weakest_kept = fmin(weakest_kept, norm[o]); j++; }
@@ -184,7 +178,7 @@ static const char *block_arch =
 
 TEST(prune_gran_block_exact_and_whole)
 {
-	sn_graph *g = model(block_arch, 4), *g0 = sn_graph_clone(g);
+	sn_graph *g = sn_test_net(block_arch, 4), *g0 = sn_graph_clone(g);
 	REQUIRE(g && g0);
 	unsigned char p[16];
 	REQUIRE(sn_prune_select(g, SN_GRAN_BLOCK, "none", p) == SN_OK);
@@ -193,7 +187,7 @@ TEST(prune_gran_block_exact_and_whole)
 	/* per layer: round(0.6 * blocks) of each tensor, whole, the rest untouched */
 	REQUIRE(sn_prune_blocks(g, p, 4, SN_CRIT_L1, SN_SCOPE_LAYER, 0.6f) == SN_OK);
 	for (int k = 0; k < 4; k++) {
-		sn_tensor *t = tensor(g, names[k]), *t0 = tensor(g0, names[k]);
+		sn_tensor *t = sn_test_tensor(g, names[k]), *t0 = sn_test_tensor(g0, names[k]);
 		int whole = 1, untouched = 1;
 		size_t z = zero_blocks(t, 4, &whole);
 		for (size_t i = 0; i < t->n; i++) untouched &= t->mask[i] ? t->data[i] == t0->data[i] : 1;
@@ -204,7 +198,7 @@ TEST(prune_gran_block_exact_and_whole)
 	CHECK_NEAR(sn_prune_block_sparsity(g, p, 4, &done, &total), (double)done / total, 0);
 	CHECK(total == 18 + 144 + 162 + 30 && done == 11 + 86 + 97 + 18);
 	/* the pruned blocks are the weakest of their layer: the tail block's norm counts its 2 rows */
-	sn_tensor *t = tensor(g, "fc1.weight"), *t0 = tensor(g0, "fc1.weight");
+	sn_tensor *t = sn_test_tensor(g, "fc1.weight"), *t0 = sn_test_tensor(g0, "fc1.weight");
 	double weakest_kept = 1e30, strongest_gone = 0;
 	for (int r0 = 0; r0 < 10; r0 += 4)
 		for (int c = 0; c < 54; c++) {
@@ -221,14 +215,14 @@ TEST(prune_gran_block_exact_and_whole)
 	sn_prune_block_sparsity(g, p, 4, &done, &total);
 	CHECK(done == (size_t)llround(0.8 * total));
 	int whole = 1;
-	for (int k = 0; k < 4; k++) zero_blocks(tensor(g, names[k]), 4, &whole);
+	for (int k = 0; k < 4; k++) zero_blocks(sn_test_tensor(g, names[k]), 4, &whole);
 	CHECK(whole);
 	/* block 1 is single weights: the same masks as sn_prune_weights */
 	sn_graph *a = sn_graph_clone(g0), *b = sn_graph_clone(g0);
 	REQUIRE(a && b);
 	REQUIRE(sn_prune_weights(a, p, SN_SCOPE_GLOBAL, 0.7f) == SN_OK);
 	REQUIRE(sn_prune_blocks(b, p, 1, SN_CRIT_L2, SN_SCOPE_GLOBAL, 0.7f) == SN_OK);
-	for (int k = 0; k < 4; k++) CHECK(!memcmp(tensor(a, names[k])->mask, tensor(b, names[k])->mask, tensor(a, names[k])->n));
+	for (int k = 0; k < 4; k++) CHECK(!memcmp(sn_test_tensor(a, names[k])->mask, sn_test_tensor(b, names[k])->mask, sn_test_tensor(a, names[k])->n));
 	CHECK_NEAR(sn_prune_block_sparsity(a, p, 1, NULL, NULL), sn_prune_sparsity(a, NULL, SN_GRAN_WEIGHT, p, NULL, NULL), 0);
 	sn_graph_free(a);
 	sn_graph_free(b);
@@ -249,9 +243,9 @@ TEST(prune_gran_block_global_cnn)
 	sn_prune_block_sparsity(g, p, 4, &done, &total);
 	CHECK(total == 16 * 288 + 64 * 3136 && done == (size_t)llround(0.9 * total));
 	int whole = 1;
-	zero_blocks(tensor(g, "conv2.weight"), 4, &whole);
-	zero_blocks(tensor(g, "fc1.weight"), 4, &whole);
-	CHECK(whole && !tensor(g, "conv1.weight")->mask && !tensor(g, "fc2.weight")->mask);
+	zero_blocks(sn_test_tensor(g, "conv2.weight"), 4, &whole);
+	zero_blocks(sn_test_tensor(g, "fc1.weight"), 4, &whole);
+	CHECK(whole && !sn_test_tensor(g, "conv1.weight")->mask && !sn_test_tensor(g, "fc2.weight")->mask);
 	sn_graph_free(g);
 }
 
@@ -260,9 +254,9 @@ TEST(prune_gran_block_global_cnn)
 /* One Linear 2 -> 2 without bias on two one-image batches: dL/dW[o][i] = (p_o - y_o) x_i. */
 TEST(prune_gran_taylor_by_hand)
 {
-	sn_graph *g = model("input x shape=2x1x1\nflatten f\nlinear fc out=2 bias=0\n", 1);
+	sn_graph *g = sn_test_net("input x shape=2x1x1\nflatten f\nlinear fc out=2 bias=0\n", 1);
 	REQUIRE(g);
-	sn_tensor *w = tensor(g, "fc.weight");
+	sn_tensor *w = sn_test_tensor(g, "fc.weight");
 	const float W[4] = {0.5f, -2.0f, 0.1f, 3.0f};
 	memcpy(w->data, W, sizeof W);
 	uint8_t images[4] = {3, 1, 3, 0}, labels[2] = {0, 1};
@@ -295,11 +289,11 @@ TEST(prune_gran_taylor_by_hand)
 	/* magnitude would have kept the two largest |w| (indices 1 and 3): taylor differs here */
 	CHECK(!(w->mask[1] && w->mask[3]));
 	/* the same seed, the same scores; the weights are not changed by scoring */
-	sn_graph *h = model("input x shape=2x1x1\nflatten f\nlinear fc out=2 bias=0\n", 1);
+	sn_graph *h = sn_test_net("input x shape=2x1x1\nflatten f\nlinear fc out=2 bias=0\n", 1);
 	REQUIRE(h);
-	memcpy(tensor(h, "fc.weight")->data, W, sizeof W);
+	memcpy(sn_test_tensor(h, "fc.weight")->data, W, sizeof W);
 	REQUIRE(sn_prune_taylor(h, &d, 2, 1, 7) == SN_OK);
-	CHECK(!memcmp(tensor(h, "fc.weight")->data, W, sizeof W));
+	CHECK(!memcmp(sn_test_tensor(h, "fc.weight")->data, W, sizeof W));
 	sn_graph_free(h);
 	sn_graph_free(g);
 }
@@ -340,10 +334,10 @@ TEST(prune_gran_taylor_deterministic_and_harmless)
  * by their L2 norm, so a layer whose scores are all 1000x larger loses as many as the other. */
 TEST(prune_gran_taylor_neurons_and_normalisation)
 {
-	sn_graph *g = model("input x shape=4x1x1\nflatten f\nlinear a out=6\nrelu r\nlinear b out=6\nrelu r2\n"
+	sn_graph *g = sn_test_net("input x shape=4x1x1\nflatten f\nlinear a out=6\nrelu r\nlinear b out=6\nrelu r2\n"
 	                    "linear c out=3\n", 1);
 	REQUIRE(g);
-	sn_tensor *wa = tensor(g, "a.weight"), *wb = tensor(g, "b.weight");
+	sn_tensor *wa = sn_test_tensor(g, "a.weight"), *wb = sn_test_tensor(g, "b.weight");
 	for (int o = 0; o < 6; o++)
 		for (int i = 0; i < 4; i++) {
 			wa->data[o * 4 + i] = 10.0f - o;                 /* magnitude: row 5 weakest */
@@ -369,7 +363,7 @@ TEST(prune_gran_taylor_neurons_and_normalisation)
 	 * smallest weights (row 5) */
 	sn_graph *h = sn_prune_filters(g, NULL, p, SN_CRIT_TAYLOR, SN_SCOPE_LAYER, 1.0f / 3);
 	REQUIRE(h);
-	sn_tensor *ha = tensor(h, "a.weight");
+	sn_tensor *ha = sn_test_tensor(h, "a.weight");
 	CHECK(ha->dims[0] == 4 && ha->data[0] == 10 && ha->data[4] == 7 && ha->data[8] == 6 && ha->data[12] == 5);
 	sn_graph_free(h);
 	/* global scope, half of the 12: normalised, each layer loses 3 (unnormalised, a would lose 5) */
@@ -420,7 +414,7 @@ TEST(prune_gran_block_masks_hold_through_training)
 	sn_dataset *tr, *te;
 	REQUIRE(sn_test_fmnist(200, &tr, &te) == 0);
 	for (int opt = 0; opt < 2; opt++) {
-		sn_graph *g = model(tiny_arch, 2);
+		sn_graph *g = sn_test_net(tiny_arch, 2);
 		REQUIRE(g);
 		unsigned char p[16];
 		REQUIRE(sn_prune_select(g, SN_GRAN_BLOCK, "none", p) == SN_OK);
@@ -441,25 +435,19 @@ TEST(prune_gran_block_masks_hold_through_training)
 		sn_prune_block_sparsity(g, p, 4, &after, NULL);
 		int whole = 1;
 		const char *names[] = {"c1.weight", "c2.weight", "fc1.weight", "fc2.weight"};
-		for (int k = 0; k < 4; k++) zero_blocks(tensor(g, names[k]), 4, &whole);
+		for (int k = 0; k < 4; k++) zero_blocks(sn_test_tensor(g, names[k]), 4, &whole);
 		CHECKF(after == before && whole, "%s: %zu zero blocks before training, %zu after", opt ? "adam" : "sgd", before, after);
 		sn_graph_free(g);
 	}
 }
 
-typedef struct { int n; sn_prune_step rows[8]; } rows;
-static void collect(const sn_prune_step *s, void *u)
-{
-	rows *r = u;
-	if (r->n < 8) r->rows[r->n++] = *s;
-}
 
 /* The loop with the new granularities: blocks (gradual rounds, taylor), neurons (removed). */
 TEST(prune_gran_run_blocks_and_neurons)
 {
 	sn_dataset *tr, *te;
 	REQUIRE(sn_test_fmnist(200, &tr, &te) == 0);
-	sn_graph *g = model(tiny_arch, 3);
+	sn_graph *g = sn_test_net(tiny_arch, 3);
 	REQUIRE(g);
 	sn_prune_opts o = sn_prune_defaults();
 	o.granularity = SN_GRAN_BLOCK;
@@ -471,10 +459,10 @@ TEST(prune_gran_run_blocks_and_neurons)
 	o.train.batch = 32;
 	o.train.progress = 0;
 	sn_meta meta = {.test_accuracy = -1};
-	rows r = {0};
+	sn_test_steps r = {0};
 	sn_graph *h = sn_graph_clone(g);
 	sn_test_mute();
-	int rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
+	int rc = sn_prune_run(&h, tr, te, &o, &meta, sn_test_collect_steps, &r);
 	sn_test_unmute();
 	REQUIRE(rc == SN_OK || !fprintf(stderr, "  %s\n", sn_errmsg()));
 	CHECK(r.n == 3 && r.rows[2].step == 2);
@@ -483,7 +471,7 @@ TEST(prune_gran_run_blocks_and_neurons)
 	sn_prune_select(h, SN_GRAN_BLOCK, "none", p);
 	int whole = 1;
 	const char *names[] = {"c1.weight", "c2.weight", "fc1.weight", "fc2.weight"};
-	for (int k = 0; k < 4; k++) zero_blocks(tensor(h, names[k]), 4, &whole);
+	for (int k = 0; k < 4; k++) zero_blocks(sn_test_tensor(h, names[k]), 4, &whole);
 	CHECK(whole && fabs(sn_prune_block_sparsity(h, p, 4, NULL, NULL) - r.rows[2].sparsity) < 1e-6);
 	sn_graph_free(h);
 
@@ -501,7 +489,7 @@ TEST(prune_gran_run_blocks_and_neurons)
 	r.n = 0;
 	h = sn_graph_clone(g);
 	sn_test_mute();
-	rc = sn_prune_run(&h, tr, te, &o, &meta, collect, &r);
+	rc = sn_prune_run(&h, tr, te, &o, &meta, sn_test_collect_steps, &r);
 	sn_test_unmute();
 	REQUIRE(rc == SN_OK || !fprintf(stderr, "  %s\n", sn_errmsg()));
 	CHECK(out_of(h, "fc1") == 8 && out_of(h, "fc2") == 10 && out_of(h, "c2") == 8);
@@ -525,6 +513,6 @@ TEST(prune_gran_run_blocks_and_neurons)
 	CHECK(sn_prune_blocks(g, q, 0, SN_CRIT_L1, SN_SCOPE_LAYER, 0.5f) == SN_EINVAL);
 	CHECK(sn_prune_blocks(g, q, 4, SN_CRIT_BN, SN_SCOPE_LAYER, 0.5f) == SN_EINVAL);
 	CHECK(sn_prune_blocks(g, q, 4, SN_CRIT_L1, SN_SCOPE_LAYER, 1.5f) == SN_EINVAL);
-	CHECK(!tensor(g, "fc1.weight")->mask);
+	CHECK(!sn_test_tensor(g, "fc1.weight")->mask);
 	sn_graph_free(g);
 }
