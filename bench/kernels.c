@@ -6,7 +6,8 @@
  *   conv:N,Cin,H,W,Cout,k,stride,groups   one Conv2d (padding k/2, with bias)
  *   sparse:N,Cin,H,W,Cout,percent         one 1x1 Conv2d without bias, `percent` % of its
  *                                         weights zeroed (the smallest magnitudes: unstructured)
- *   model:PATH                            a whole network (.arch, .slim or .onnx) at batch N = 1
+ *   model:PATH                            a whole network (.arch, .slim or .onnx) at batch N = 1;
+ *                                         also the time to load it (impl=load, an .onnx file's import)
  *
  * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
  * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
@@ -173,10 +174,29 @@ static int bench_sparse(const char *c, const char *spec, const bench_opts *o)
 	return rc;
 }
 
+/* Median milliseconds of reading the model file into a graph (for .onnx the whole import:
+ * parsing the protobuf, checking it, building the graph), up to 5 times. */
+static double time_load(const char *path, int n)
+{
+	double t[5];
+	n = n < 5 ? n : 5;
+	for (int r = 0; r < n; r++) {
+		double t0 = bench_now();
+		sn_graph *g = sn_load_any(path, NULL);
+		t[r] = (bench_now() - t0) * 1e3;
+		if (!g) return NAN;
+		sn_graph_free(g);
+	}
+	return bench_median(t, n);
+}
+
 static int bench_model(const char *c, const char *path, const bench_opts *o)
 {
 	sn_graph *g = ready_graph(NULL, path, 1, o), *p = NULL;
 	if (!g) return SN_EINVAL;
+	bench_opts lo = *o;
+	lo.runs = o->runs < 5 ? o->runs : 5;
+	report(c, "load", 0, time_load(path, lo.runs), &lo);
 	sn_summary s;
 	int rc = sn_summarize(g, -1, &s);
 	uint64_t macs = rc ? 0 : s.macs;

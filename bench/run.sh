@@ -3,7 +3,7 @@
 #
 #   bash bench/run.sh                  everything (a few minutes on an idle machine)
 #   bash bench/run.sh --quick          fewer timed runs, training on the first 10,000 images
-#   bash bench/run.sh --only conv,sparse,models,train   some sections (or BENCH_ONLY=...)
+#   bash bench/run.sh --only conv,sparse,models,onnx,train   some sections (or BENCH_ONLY=...)
 #   bash bench/run.sh --build DIR      binaries from DIR (make B=DIR), default build
 #
 # What it does, strictly one thing after another (never two measurements at once):
@@ -12,8 +12,10 @@
 #   3. conv: eight single convolutions, slimnn (bench/kernels.c) then PyTorch (torch_kernels.py);
 #   4. sparse: a 1x1 conv 256->256 on 56x56 at 0-95 % unstructured sparsity, both engines;
 #   5. models: batch-1 latency of MobileNetV2-224 and ResNet-18-224, both engines;
-#      then prints the tables of 3-5 with their ratios (bench/tables.py);
-#   6. train: models/cnn.arch for one epoch with slimnn, then with the same recipe in PyTorch
+#   6. onnx: torchvision models exported to ONNX by PyTorch (random weights): slimnn's import
+#      time and batch-1 latency of the imported file against the torchvision model itself;
+#      then prints the tables of 3-6 with their ratios (bench/tables.py);
+#   7. train: models/cnn.arch for one epoch with slimnn, then with the same recipe in PyTorch
 #      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings.
 # See bench/README.md for what exactly is timed on each side.
 set -euo pipefail
@@ -31,8 +33,8 @@ LIMIT=0                    # 0: the full training split
 BUILD=build                # where make puts slimnn and the bench programs
 KRUNS=21                   # timed forward passes per kernel/model case (the median is reported)
 KWARMUP=3                  # untimed passes before them
-ONLY=${BENCH_ONLY:-conv,sparse,models,train}
-SECTIONS=conv,sparse,models,train
+ONLY=${BENCH_ONLY:-conv,sparse,models,onnx,train}
+SECTIONS=conv,sparse,models,onnx,train
 
 # The cases, written once and handed to both engines (bench/kernels.c documents the words).
 CONV_CASES=(                                    # N,Cin,H,W,Cout,k,stride,groups; padding k/2
@@ -41,6 +43,8 @@ CONV_CASES=(                                    # N,Cin,H,W,Cout,k,stride,groups
 	conv:32,1,28,28,32,3,1,1 conv:32,32,14,14,64,3,1,1)
 SPARSE_CASES=(sparse:1,256,56,56,256,{0,70,80,90,95})   # N,Cin,H,W,Cout,percent zeroed
 MODEL_CASES=(model:models/mobilenetv2-224.arch model:models/resnet18-224.arch)
+# torchvision models for the onnx section: exported by tools/check_torchvision_onnx.py
+ONNX_MODELS=(resnet18 mobilenet_v2 mobilenet_v3_small squeezenet1_0 shufflenet_v2_x1_0 efficientnet_b0)
 
 usage() {
 	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
@@ -83,7 +87,7 @@ if want train && [ ! -x "$TIME" ]; then
 fi
 "$PYTHON" -c 'import torch, numpy' 2>/dev/null ||
 	die "$PYTHON cannot import torch and numpy: apt-get install python3-torch python3-numpy"
-if want models; then
+if want models || want onnx; then
 	"$PYTHON" -c 'import torchvision' 2>/dev/null || die "$PYTHON cannot import torchvision: apt-get install python3-torchvision"
 fi
 if want train; then
@@ -175,6 +179,14 @@ kernel_section() {
 want conv && kernel_section conv "${CONV_CASES[@]}"
 want sparse && kernel_section sparse "${SPARSE_CASES[@]}"
 want models && kernel_section models "${MODEL_CASES[@]}"
+if want onnx; then
+	echo "-- onnx: exporting ${ONNX_MODELS[*]} with torch.onnx.export (opset 13, BatchNorm kept)"
+	run "$PYTHON" tools/check_torchvision_onnx.py "$SLIMNN" "${ONNX_MODELS[@]}" --export-only "$WORK/onnx" 2>/dev/null ||
+		die "exporting the torchvision models failed (rerun tools/check_torchvision_onnx.py to see why)"
+	onnx_cases=()
+	for m in "${ONNX_MODELS[@]}"; do onnx_cases+=("model:$WORK/onnx/$m.onnx"); done
+	kernel_section onnx "${onnx_cases[@]}"
+fi
 if [ -s "$WORK/kernels.slimnn" ] || [ -s "$WORK/kernels.torch" ]; then
 	touch "$WORK/kernels.slimnn" "$WORK/kernels.torch"
 	"$PYTHON" bench/tables.py --sgemm "$WORK/sgemm.out" --threads "$THREADS" "$WORK/kernels.slimnn" "$WORK/kernels.torch"

@@ -10,6 +10,7 @@ section present (conv, sparse, model) with the ratios and medians described in b
 Plain Python, no torch: it only reads text.
 """
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -50,8 +51,8 @@ class Table:
         return float(r["ms"]) if r else None
 
     def macs(self, case):
-        r = next((v for (c, e, _), v in self.res.items() if c == case and "macs" in v), None)
-        return int(r["macs"]) if r else None
+        m = [int(v["macs"]) for (c, _, _), v in self.res.items() if c == case and int(v.get("macs", 0)) > 0]
+        return max(m) if m else None   # the load line has none
 
     def cell(self, case, engine, v, fmt="{:.2f}"):
         if v is not None:
@@ -128,17 +129,19 @@ def sparse_table(t, cases):
 
 
 def model_table(t, cases):
-    out = ["| model (batch 1) | M mult-adds | slimnn plain ms | slimnn prepared ms | PyTorch eager ms "
+    out = ["| model (batch 1) | M mult-adds | slimnn load ms | slimnn plain ms | slimnn prepared ms | PyTorch eager ms "
            "| PyTorch jit ms | eager / prepared | jit / prepared |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for case in cases:
         macs = t.macs(case)
-        sp, sq = t.ms(case, "slimnn", "plain"), t.ms(case, "slimnn", "prepared")
+        sl, sp, sq = (t.ms(case, "slimnn", i) for i in ("load", "plain", "prepared"))
         te, tj = t.ms(case, "torch", "eager"), t.ms(case, "torch", "jit")
-        name = case.split(":", 1)[1]
-        out.append(f"| {name} | {mega(macs)} | {t.cell(case, 'slimnn', sp)} | {t.cell(case, 'slimnn', sq)} "
-                   f"| {t.cell(case, 'torch', te)} | {t.cell(case, 'torch', tj)} | {fx(ratio(te, sq))} | {fx(ratio(tj, sq))} |")
-    out += ["", "- prepared: sn_prepare_inference (BatchNorm folded, ReLU/ReLU6 fused, Dropout dropped); "
+        name = os.path.basename(case.split(":", 1)[1])   # a zoo file or an exported ONNX file
+        out.append(f"| {name} | {mega(macs)} | {t.cell(case, 'slimnn', sl)} | {t.cell(case, 'slimnn', sp)} "
+                   f"| {t.cell(case, 'slimnn', sq)} | {t.cell(case, 'torch', te)} | {t.cell(case, 'torch', tj)} "
+                   f"| {fx(ratio(te, sq))} | {fx(ratio(tj, sq))} |")
+    out += ["", "- load: reading the file into a graph (an .onnx file: the whole import), median of up to 5; "
+            "prepared: sn_prepare_inference (BatchNorm folded, ReLU/ReLU6 fused, Dropout dropped); "
             "jit: torch.jit.optimize_for_inference(torch.jit.script(model)); ratios above 1: slimnn is faster"]
     return out
 

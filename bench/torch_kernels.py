@@ -11,7 +11,8 @@ CASE (as bench_kernels takes them):
                                         torch.sparse.mm on COO (impl=coo) and CSR @ dense (impl=csr)
   model:PATH                            the torchvision model that the zoo file PATH reproduces
                                         (tools/gen_summary_fixtures.py's TORCHVISION map) on the file's
-                                        input shape, batch 1, in eval mode: eager (impl=eager) and
+                                        input shape, or for PATH = DIR/NAME.onnx torchvision.models.NAME()
+                                        on 3x224x224; batch 1, in eval mode: eager (impl=eager) and
                                         torch.jit.optimize_for_inference(torch.jit.script(model)) (impl=jit)
 
 Everything runs under torch.no_grad() in NCHW float32 with torch.set_num_threads(T), one interop
@@ -104,10 +105,16 @@ def bench_sparse(case, spec, o):
 
 
 def torchvision_model(path):
-    """The torchvision model that the zoo file `path` reproduces, its version and its input shape."""
+    """The torchvision model that the zoo file `path` reproduces, its version and its input shape;
+    for NAME.onnx (as bench/run.sh exports them) torchvision.models.NAME() on 3x224x224."""
     sys.path.insert(0, os.path.join(REPO, "tools"))
     from gen_summary_fixtures import TORCHVISION   # the zoo files that reproduce a torchvision model
     import torchvision
+    if path.endswith(".onnx"):
+        name = os.path.basename(path)[:-len(".onnx")]
+        if not hasattr(torchvision.models, name):
+            raise ValueError(f"{path}: no torchvision model named {name}")
+        return getattr(torchvision.models, name)().eval(), torchvision.__version__, (3, 224, 224)
     name = os.path.basename(path)[:-len(".arch")] if path.endswith(".arch") else path
     if name not in TORCHVISION:
         raise ValueError(f"{path} is not a zoo model with a torchvision original ({', '.join(sorted(TORCHVISION))})")

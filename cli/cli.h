@@ -29,4 +29,6 @@ int cli_shape(const char *cmd, const char *flag, const char *s, int *c, int *h, 
 void cli_reset_getopt(void);
 /* Loads the data set for a model: applies the model's stored normalisation when it has one. */
 int cli_load_data(const char *dir, int limit, const sn_meta *meta, sn_dataset *tr, sn_dataset *te);
+/* 1 when d's images have g's input shape (and classes its output count). */
+int cli_data_fits(const sn_graph *g, const sn_dataset *d);
 #endif

@@ -31,7 +31,8 @@ static const char *HELP =
 	"                      model's mult-adds (default 0.02)\n"
 	"recovery:\n"
 	"  --data DIR          Fashion-MNIST IDX files (default " SN_FMNIST_DIR "): accuracy of\n"
-	"                      the original and the new model, BN calibration, fine-tuning\n"
+	"                      the original and the new model, BN calibration, fine-tuning; 'none'\n"
+	"                      (or a model whose inputs the default data does not fit): none of them\n"
 	"  --finetune-epochs N epochs of fine-tuning (default 2 when --data is given, else 0)\n"
 	"  --kd-alpha A        weight of the distillation term (default 0.5)\n"
 	"  --kd-temperature T  softmax temperature of the distillation term (default 4)\n"
@@ -109,7 +110,9 @@ static int parse(int argc, char **argv, lighten_cli *c)
 	if (!c->model) return cli_usage("lighten", "no MODEL given");
 	if (!c->out) return cli_usage("lighten", "no output file: add -o OUT.slim");
 	if (!c->lo.transforms) return cli_usage("lighten", "no transform chosen: add --dsc, --gap-head, --asym or --small-kernels");
-	if (c->epochs < 0) c->epochs = c->data_given ? 2 : 0;
+	const int none = !strcmp(c->data, "none");
+	if (none && c->epochs > 0) return cli_usage("lighten", "--data none: there is nothing to fine-tune on; drop --finetune-epochs");
+	if (c->epochs < 0) c->epochs = c->data_given && !none ? 2 : 0;
 	return 0;
 }
 
@@ -246,9 +249,16 @@ static int run(lighten_cli *c, sn_graph *g, sn_meta *meta)
 {
 	sn_dataset tr = {0}, te = {0};
 	accuracies acc = {-1, -1, -1};
-	int have = cli_load_data(c->data, c->limit, meta, &tr, &te) == SN_OK;
-	if (!have && (c->data_given || c->epochs > 0)) return cli_fail();
-	if (!have) fprintf(stderr, "slimnn lighten: no data (%s): accuracy not measured, inserted BatchNorms not calibrated\n", sn_errmsg());
+	const int none = !strcmp(c->data, "none");
+	int have = !none && cli_load_data(c->data, c->limit, meta, &tr, &te) == SN_OK;
+	if (!have && !none && (c->data_given || c->epochs > 0)) return cli_fail();
+	if (have && !c->data_given && !cli_data_fits(g, &te)) {   /* e.g. an ImageNet model: the default data is no use */
+		sn_seterr(SN_ESHAPE, "the default data set's %dx%dx%d images do not fit the model", te.c, te.h, te.w);
+		sn_dataset_free(&tr); sn_dataset_free(&te);
+		have = 0;
+	}
+	if (!have) fprintf(stderr, "slimnn lighten: no data (%s): accuracy not measured, inserted BatchNorms not calibrated\n",
+	                   none ? "--data none" : sn_errmsg());
 	int rc = have ? evaluate(g, &te, &acc.original) : SN_OK;
 	c->lo.calib = have ? &tr : NULL;
 	sn_lighten_report rep = {0};

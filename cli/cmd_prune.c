@@ -45,7 +45,9 @@ static const char *HELP =
 	"  --augment A           fine-tuning augmentation: none | crop | flip | crop,flip (default none)\n"
 	"  --seed S              seed of the fine-tuning data order (default 1)\n"
 	"  --limit N             use the first N samples of each split (quick runs)\n"
-	"  --data DIR            Fashion-MNIST IDX files (default " SN_FMNIST_DIR ")\n"
+	"  --data DIR            Fashion-MNIST IDX files (default " SN_FMNIST_DIR "); 'none':\n"
+	"                        prune by magnitude alone, no fine-tuning or accuracy (a model for\n"
+	"                        other inputs, e.g. an ImageNet ONNX file)\n"
 	"  --threads T           threads (default: all cores)\n"
 	"  --show-groups         print the coupled channel groups (filter or neuron pruning's\n"
 	"                        dependency graph)\n"
@@ -55,7 +57,7 @@ static const char *HELP =
 
 typedef struct {
 	const char *model, *data, *out;
-	int json, quiet, show_groups, have_target, have_scope, have_block, have_taylor_batches;
+	int json, quiet, show_groups, have_target, have_scope, have_block, have_taylor_batches, have_epochs;
 	const char *targets_file, *sensitivity_file;   /* per-layer targets, read once the model is */
 	float *targets;
 	sn_prune_opts o;
@@ -75,9 +77,9 @@ static const struct option opts[] = {
 	{"block", 1, 0, O_BLOCK}, {"taylor-batches", 1, 0, O_TAYLOR}, {"layer-targets", 1, 0, O_LAYER_TARGETS},
 	{"from-sensitivity", 1, 0, O_FROM_SENS}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
 
-static const char *GRAN[] = {"weight", "filter", "neuron", "block"}, *CRIT[] = {"l1", "l2", "bn", "taylor"},
-	*SCOPE[] = {"layer", "global"},
-	*SCHED[] = {"oneshot", "linear", "agp"};
+static const char *SCOPE[] = {"layer", "global"}, *SCHED[] = {"oneshot", "linear", "agp"};
+#define GRAN(g) sn_granularity_name(g)
+#define CRIT(c) sn_criterion_name(c)
 
 static int pick(const char *flag, const char *s, const char **names, int n, int *out)
 {
@@ -86,11 +88,11 @@ static int pick(const char *flag, const char *s, const char **names, int n, int 
 	return cli_usage("prune", "%s: unknown value '%s'", flag, s);
 }
 
-/* channel is another name for filter: a conv's output channels are its filters. */
-static int pick_gran(const char *s, int *out)
+/* A granularity or criterion by its library name (channel is another name for filter). */
+static int pick_named(const char *flag, const char *s, int (*parse)(const char *), int *out)
 {
-	if (!strcmp(s, "channel")) { *out = SN_GRAN_FILTER; return 0; }
-	return pick("--granularity", s, GRAN, 4, out);
+	if ((*out = parse(s)) >= 0) return 0;
+	return cli_usage("prune", "%s: unknown value '%s'", flag, s);
 }
 
 static int parse_augment(const char *s, sn_augment *a)
@@ -111,8 +113,8 @@ static int parse_opt(int ch, prune_cli *c)
 	case O_DATA: c->data = optarg; return 0;
 	case 'o': c->out = optarg; return 0;
 	case O_TARGET: c->have_target = 1; return cli_float("prune", "--target", optarg, 0, 0.999999, &o->target);
-	case O_GRAN: rc = pick_gran(optarg, &v); o->granularity = v; return rc;
-	case O_CRIT: rc = pick("--criterion", optarg, CRIT, 4, &v); o->criterion = v; return rc;
+	case O_GRAN: rc = pick_named("--granularity", optarg, sn_granularity_parse, &v); o->granularity = v; return rc;
+	case O_CRIT: rc = pick_named("--criterion", optarg, sn_criterion_parse, &v); o->criterion = v; return rc;
 	case O_BLOCK: c->have_block = 1; return cli_int("prune", "--block", optarg, 1, 4096, &o->block);
 	case O_TAYLOR: c->have_taylor_batches = 1; return cli_int("prune", "--taylor-batches", optarg, 1, 100000, &o->taylor_batches);
 	case O_SCOPE: rc = pick("--scope", optarg, SCOPE, 2, &v); o->scope = v; c->have_scope = 1; return rc;
@@ -120,7 +122,7 @@ static int parse_opt(int ch, prune_cli *c)
 	case O_LAYER_TARGETS: c->targets_file = optarg; return 0;
 	case O_FROM_SENS: c->sensitivity_file = optarg; return 0;
 	case O_STEPS: return cli_int("prune", "--steps", optarg, 1, 1000, &o->steps);
-	case O_EPOCHS: return cli_int("prune", "--finetune-epochs", optarg, 0, 10000, &o->finetune_epochs);
+	case O_EPOCHS: c->have_epochs = 1; return cli_int("prune", "--finetune-epochs", optarg, 0, 10000, &o->finetune_epochs);
 	case O_SCHED: rc = pick("--schedule", optarg, SCHED, 3, &v); o->schedule = v; return rc;
 	case O_DROP: return cli_float("prune", "--max-drop", optarg, 0, 100, &o->max_drop);
 	case O_LR: return cli_float("prune", "--lr", optarg, 0, 1e6, &o->train.lr);
@@ -137,6 +139,8 @@ static int parse_opt(int ch, prune_cli *c)
 	}
 	return -1;
 }
+
+static int no_data(const prune_cli *c) { return !strcmp(c->data, "none"); }
 
 static int parse(int argc, char **argv, prune_cli *c)
 {
@@ -174,6 +178,9 @@ static int parse(int argc, char **argv, prune_cli *c)
 	if (c->have_taylor_batches && c->o.criterion != SN_CRIT_TAYLOR)
 		return cli_usage("prune", "--taylor-batches sets how the Taylor scores are estimated: use it with --criterion taylor");
 	if (!c->have_scope) c->o.scope = masked && !per_layer ? SN_SCOPE_GLOBAL : SN_SCOPE_LAYER;
+	if (no_data(c) && c->have_epochs && c->o.finetune_epochs > 0)
+		return cli_usage("prune", "--data none: there is nothing to fine-tune on; drop --finetune-epochs");
+	if (no_data(c)) c->o.finetune_epochs = 0;
 	return 0;
 }
 
@@ -202,11 +209,12 @@ static const char *commas(unsigned long long v, char *buf)
 
 static void text_row(FILE *f, const sn_prune_step *s, double acc0)
 {
-	char a[32], b[32], c[32], d[32];
-	fprintf(f, "%4d %7.1f%% %7.1f%% %11s %11s %13s %11s %7.2f%% %+6.2f %7.1f%s\n", s->step, 100 * s->target,
+	char a[32], b[32], c[32], d[32], acc[32] = "       —       —";
+	if (s->accuracy >= 0) snprintf(acc, sizeof acc, "%7.2f%% %+6.2f", 100 * s->accuracy, 100 * (s->accuracy - acc0));
+	fprintf(f, "%4d %7.1f%% %7.1f%% %11s %11s %13s %11s %s %7.1f%s\n", s->step, 100 * s->target,
 	        100 * s->sparsity, commas(s->nonzero, a), commas(s->params, b), commas(s->macs_nonzero, c),
-	        commas((unsigned long long)(s->file_bytes > 0 ? s->file_bytes : 0), d), 100 * s->accuracy,
-	        100 * (s->accuracy - acc0), s->seconds, s->over_budget ? "  over budget: undone" : "");
+	        commas((unsigned long long)(s->file_bytes > 0 ? s->file_bytes : 0), d), acc, s->seconds,
+	        s->over_budget ? "  over budget: undone" : "");
 	fflush(f);
 }
 
@@ -224,11 +232,13 @@ static void on_step(const sn_prune_step *s, void *user)
 
 static void json_row(FILE *f, const sn_prune_step *s)
 {
+	char acc[32] = "null";   /* not measured (--data none) */
+	if (s->accuracy >= 0) snprintf(acc, sizeof acc, "%.6f", s->accuracy);
 	fprintf(f, "{\"step\": %d, \"target\": %.6f, \"sparsity\": %.6f, \"nonzero_params\": %zu, \"total_params\": %zu, "
-	        "\"mult_adds\": %llu, \"nonzero_mult_adds\": %llu, \"file_bytes\": %ld, \"accuracy\": %.6f, "
+	        "\"mult_adds\": %llu, \"nonzero_mult_adds\": %llu, \"file_bytes\": %ld, \"accuracy\": %s, "
 	        "\"seconds\": %.3f, \"over_budget\": %s}",
 	        s->step, s->target, s->sparsity, s->nonzero, s->params, (unsigned long long)s->macs,
-	        (unsigned long long)s->macs_nonzero, s->file_bytes, s->accuracy, s->seconds,
+	        (unsigned long long)s->macs_nonzero, s->file_bytes, acc, s->seconds,
 	        s->over_budget ? "true" : "false");
 }
 
@@ -260,9 +270,9 @@ static void print_json(FILE *f, const prune_cli *c, const sn_graph *g, const rep
 	sn_json_str(f, c->model);
 	fprintf(f, ", \"output\": ");
 	sn_json_str(f, c->out);
-	fprintf(f, ", \"granularity\": \"%s\", ", GRAN[o->granularity]);
+	fprintf(f, ", \"granularity\": \"%s\", ", GRAN(o->granularity));
 	if (o->granularity == SN_GRAN_BLOCK) fprintf(f, "\"block\": %d, ", o->block);
-	fprintf(f, "\"criterion\": \"%s\", ", CRIT[o->criterion]);
+	fprintf(f, "\"criterion\": \"%s\", ", CRIT(o->criterion));
 	if (o->criterion == SN_CRIT_TAYLOR) fprintf(f, "\"taylor_batches\": %d, ", o->taylor_batches);
 	fprintf(f, "\"scope\": \"%s\", \"schedule\": \"%s\", \"target\": %.6f, \"finetune_epochs\": %d, ", SCOPE[o->scope],
 	        SCHED[o->schedule], o->target, o->finetune_epochs);
@@ -294,8 +304,9 @@ static void print_totals(FILE *f, const report *r)
 	ratio_line(f, "mult-adds", (double)a->macs, (double)b->macs);
 	ratio_line(f, "non-zero mult-adds", (double)a->macs_nonzero, (double)b->macs_nonzero);
 	ratio_line(f, "file bytes", (double)a->file_bytes, (double)b->file_bytes);
-	fprintf(f, "%-18s %13.2f%% -> %.2f%% (%+.2f points)\n", "test accuracy", 100 * a->accuracy, 100 * b->accuracy,
-	        100 * (b->accuracy - a->accuracy));
+	if (a->accuracy < 0) fprintf(f, "%-18s %14s    (--data none)\n", "test accuracy", "not measured");
+	else fprintf(f, "%-18s %13.2f%% -> %.2f%% (%+.2f points)\n", "test accuracy", 100 * a->accuracy, 100 * b->accuracy,
+	             100 * (b->accuracy - a->accuracy));
 	if (r->n > 1 && r->rows[r->n - 1].over_budget)
 		fprintf(f, "stopped at step %d: the accuracy drop went over --max-drop; kept step %d\n",
 		        r->rows[r->n - 1].step, b->step);
@@ -349,7 +360,7 @@ static int run(prune_cli *c, sn_graph **g, sn_meta *meta, const sn_dataset *tr, 
 	if (c->o.granularity == SN_GRAN_BLOCK) snprintf(block, sizeof block, " (%d output channels a block)", c->o.block);
 	if (!c->json)
 		fprintf(r->out, "pruning %s: %s granularity%s, %s, %s scope, target %.1f%% in %d step%s (%s), %d fine-tuning epoch%s each\n",
-		        c->model, GRAN[c->o.granularity], block, CRIT[c->o.criterion], SCOPE[c->o.scope], 100 * c->o.target, c->o.steps,
+		        c->model, GRAN(c->o.granularity), block, CRIT(c->o.criterion), SCOPE[c->o.scope], 100 * c->o.target, c->o.steps,
 		        c->o.steps == 1 ? "" : "s", SCHED[c->o.schedule], c->o.finetune_epochs, c->o.finetune_epochs == 1 ? "" : "s");
 	if (!c->json && c->targets) {
 		fprintf(r->out, "per-layer targets from %s: ", c->targets_file ? c->targets_file : c->sensitivity_file);
@@ -382,19 +393,22 @@ int cmd_prune(int argc, char **argv)
 	if ((rc = read_targets(&c, g))) { sn_graph_free(g); free(c.targets); return cli_fail(); }
 	sn_dataset tr = {0}, te = {0};
 	report *r = calloc(1, sizeof *r);
-	rc = r ? cli_load_data(c.data, c.o.train.limit, &meta, &tr, &te) : sn_seterr(SN_ENOMEM, "out of memory");
-	if (!rc) {
+	rc = !r ? sn_seterr(SN_ENOMEM, "out of memory") : no_data(&c) ? SN_OK : cli_load_data(c.data, c.o.train.limit, &meta, &tr, &te);
+	if (!rc && !no_data(&c)) {
 		meta.norm_mean = tr.mean;
 		meta.norm_std = tr.std;
 		if (!meta.dataset[0]) snprintf(meta.dataset, sizeof meta.dataset, "fashion-mnist");
+	}
+	if (!rc) {
 		r->json = c.json;
-		rc = run(&c, &g, &meta, &tr, &te, r);
+		rc = no_data(&c) ? run(&c, &g, &meta, NULL, NULL, r) : run(&c, &g, &meta, &tr, &te, r);
 	}
 	if (!rc) rc = sn_model_save(g, &meta, NULL, c.out);
 	if (!rc && c.json) print_json(stdout, &c, g, r);
 	else if (!rc) {
 		print_totals(stdout, r);
-		printf("saved %s: test accuracy %.2f%%\n", c.out, 100 * meta.test_accuracy);
+		if (meta.test_accuracy >= 0) printf("saved %s: test accuracy %.2f%%\n", c.out, 100 * meta.test_accuracy);
+		else printf("saved %s\n", c.out);
 	}
 	sn_dataset_free(&tr);
 	sn_dataset_free(&te);

@@ -54,6 +54,12 @@ int cli_shape(const char *cmd, const char *flag, const char *s, int *c, int *h, 
 
 void cli_reset_getopt(void) { optind = 1; opterr = 0; }
 
+int cli_data_fits(const sn_graph *g, const sn_dataset *d)
+{
+	sn_shape in = sn_graph_input_shape(g), out = sn_graph_output_shape(g);
+	return in.c == d->c && in.h == d->h && in.w == d->w && (int)sn_shape_numel(out) == d->classes;
+}
+
 int cli_load_data(const char *dir, int limit, const sn_meta *meta, sn_dataset *tr, sn_dataset *te)
 {
 	int rc = sn_fmnist_load(dir, tr, te, limit);

@@ -627,7 +627,9 @@ typedef void (*sn_prune_cb)(const sn_prune_step *s, void *user);
 int sn_prune_measure(const sn_graph *g, const sn_meta *meta, sn_prune_step *s);
 /* The loop: evaluate, then per round prune to the schedule's sparsity, fine-tune, evaluate and
  * report (cb may be NULL); stops before the accuracy drop exceeds max_drop, keeping the last
- * model within budget. *g is replaced by the pruned model; meta gets its accuracy. */
+ * model within budget. *g is replaced by the pruned model; meta gets its accuracy. With train and
+ * test both NULL it prunes by magnitude alone (0 fine-tuning epochs, no taylor, no max_drop) and
+ * the accuracies are -1: a model whose inputs no data set here fits (an ImageNet ONNX file). */
 int sn_prune_run(sn_graph **g, const sn_dataset *train, const sn_dataset *test, const sn_prune_opts *o,
                  sn_meta *meta, sn_prune_cb cb, void *user);
 

@@ -13,6 +13,15 @@ expect 2 "--kd-alpha expects a number in \[0, 1\]" "$B" lighten models/cnn.arch 
 expect 2 "unknown option '--dcs'" "$B" lighten models/cnn.arch --dcs -o "$T/x.slim"
 expect 1 "architecture without trained weights" "$B" lighten models/cnn.arch --dsc -o "$T/x.slim"
 
+# a model the default data does not fit (3x6x6 inputs, from ONNX): lightened without data;
+# an explicit --data that does not fit is an error; --data none cannot fine-tune
+RA=tests/fixtures/onnx/residual_add/model.onnx
+expect 0 "no data \(the default data set's 1x28x28 images do not fit the model\)" "$B" lighten "$RA" --dsc --min-saving 0 -o "$T/ra.slim"
+expect 0 "params +280 → 119" "$B" lighten "$RA" --dsc --min-saving 0 --data none -o "$T/ra2.slim"
+expect 1 "expects inputs \[-1, 3, 6, 6\] but the data set has 1x28x28" "$B" lighten "$RA" --dsc --data /usr/share/datasets/fashion-mnist -o "$T/x.slim"
+expect 2 "--data none: there is nothing to fine-tune on" "$B" lighten "$RA" --dsc --data none --finetune-epochs 1 -o "$T/x.slim"
+[ ! -e "$T/x.slim" ] && ok || bad "a refused lighten left an output file"
+
 # a small trained model to lighten
 "$B" train models/cnn.arch --epochs 1 --limit 1000 --quiet -o "$T/m.slim" >/dev/null 2>&1 || bad "training the test model failed"
 expect 1 "no layer named 'conv9'" "$B" lighten "$T/m.slim" --dsc --layers conv9 --limit 200 -o "$T/x.slim"

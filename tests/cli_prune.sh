@@ -52,6 +52,18 @@ expect 0 "\"accuracy\": 0\.[0-9]+" "$B" eval "$T/w.slim" --limit 200 --json
 grep -q '"steps": \[{"step": 1, ' "$T/p.json" && grep -q '"after": {"step": 2, ' "$T/p.json" && ok || bad "--json lacks rows: $(head -c 300 "$T/p.json")"
 if command -v python3 >/dev/null; then python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$T/p.json" && ok || bad "--json is not valid JSON"; fi
 
+# --data none: magnitude pruning of a model no data set here fits (a 3x32x32 input), no accuracy
+printf 'input x shape=3x32x32\nconv c1 out=8 k=3 pad=1\nbn b1\nrelu r1\nconv c2 out=16 k=3 pad=1\nbn b2\nrelu r2\ngap g\nflatten f\nlinear fc out=10\n' >"$T/rgb.arch"
+expect 0 "^ +1 +50\.0% +50\.0% .* — +— " "$B" prune "$T/rgb.arch" --granularity filter --target 0.5 --steps 1 --data none --ignore fc -o "$T/rgb.slim"
+"$B" summary "$T/rgb.slim" --json >"$T/rgb.json" 2>&1
+[ "$(json_get "$T/rgb.json" total_params)" = 522 ] && ok || bad "--data none: pruned c1 and c2 to 4 and 8 filters should leave 522 params (112+8+296+16+90), got $(json_get "$T/rgb.json" total_params)"
+expect 0 '"accuracy": null' "$B" prune "$T/rgb.arch" --target 0.5 --steps 1 --data none --json -o "$T/rgb2.slim"
+expect 2 "--data none: there is nothing to fine-tune on" "$B" prune "$T/rgb.arch" --target 0.5 --data none --finetune-epochs 1 -o "$T/x.slim"
+expect 1 "taylor criterion needs data" "$B" prune "$T/rgb.arch" --target 0.5 --data none --criterion taylor -o "$T/x.slim"
+expect 1 "accuracy budget .* needs test data" "$B" prune "$T/rgb.arch" --target 0.5 --data none --max-drop 1 -o "$T/x.slim"
+expect 1 "expects inputs \[-1, 3, 32, 32\] but the data set has 1x28x28 images" "$B" prune "$T/rgb.arch" --target 0.5 --limit 100 -o "$T/x.slim"
+[ ! -e "$T/x.slim" ] && ok || bad "a refused prune left an output file"
+
 # --max-drop 0 with a brutal one-shot round: stopped, the input model kept
 expect 0 "over budget: undone" "$B" prune "$T/m.slim" --target 0.999 --steps 1 --finetune-epochs 0 --max-drop 0 --limit 300 --quiet -o "$T/d.slim"
 "$B" summary "$T/d.slim" --json >"$T/d.json" 2>&1

@@ -26,5 +26,12 @@ for t in tests/cli.sh tests/cli_*.sh; do
 	run "$t" bash "$t" ./build/slimnn
 	run "$t (ASan+UBSan)" bash "$t" ./build-asan/slimnn
 done
+# torchvision models through ONNX, where Debian's python3-torch and python3-torchvision are
+# installed (the bench machine; CI does not install them): outputs and parameter totals
+if /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then
+	run "torchvision ONNX import" /usr/bin/python3 tools/check_torchvision_onnx.py ./build/slimnn
+else
+	echo "== torchvision ONNX import: skipped (no python3-torch/torchvision)"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

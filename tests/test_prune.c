@@ -501,3 +501,38 @@ TEST(prune_run_rounds_and_budget)
 	sn_graph_free(h);
 	sn_graph_free(g);
 }
+
+/* Without data: magnitude pruning only, accuracies -1; what needs data is refused. */
+TEST(prune_run_without_data)
+{
+	sn_graph *g = sn_arch_parse(tiny_arch, "tiny");
+	REQUIRE(g);
+	sn_graph_init_params(g, 5);
+	sn_prune_opts o = sn_prune_defaults();
+	o.granularity = SN_GRAN_FILTER;
+	o.scope = SN_SCOPE_LAYER;
+	o.target = 0.5f;
+	o.steps = 2;
+	o.finetune_epochs = 0;
+	sn_meta meta = {.test_accuracy = 0.5};
+	sn_test_steps r = {0};
+	sn_graph *h = sn_graph_clone(g);
+	int rc = sn_prune_run(&h, NULL, NULL, &o, &meta, sn_test_collect_steps, &r);
+	REQUIRE(rc == SN_OK || !fprintf(stderr, "  %s\n", sn_errmsg()));
+	CHECK(r.n == 3 && r.rows[0].accuracy == -1 && r.rows[2].accuracy == -1 && meta.test_accuracy == -1);
+	CHECK(h->node[sn_graph_find(h, "c2")].a.conv.out_c == 4 && r.rows[2].macs < r.rows[0].macs);
+	sn_graph_free(h);
+
+	struct { int epochs, crit; float drop; const char *msg; } bad[] = {
+		{1, SN_CRIT_L1, -1, "fine-tuning needs data"},
+		{0, SN_CRIT_TAYLOR, -1, "taylor criterion needs data"},
+		{0, SN_CRIT_L1, 1, "needs test data"}};
+	for (int i = 0; i < 3; i++) {
+		o.finetune_epochs = bad[i].epochs;
+		o.criterion = bad[i].crit;
+		o.max_drop = bad[i].drop;
+		h = g;
+		CHECK(sn_prune_run(&h, NULL, NULL, &o, &meta, NULL, NULL) == SN_EINVAL && strstr(sn_errmsg(), bad[i].msg) && h == g);
+	}
+	sn_graph_free(g);
+}

@@ -62,6 +62,28 @@ static int check_opts(const sn_prune_opts *o)
 	return SN_OK;
 }
 
+/* Without data (train and test NULL) pruning is by magnitude alone: no fine-tuning, no Taylor
+ * scores, no accuracy budget; the rows' accuracy is -1 (not measured). */
+static int check_data(const sn_dataset *tr, const sn_dataset *te, const sn_prune_opts *o)
+{
+	if (!tr != !te) return sn_seterr(SN_EINVAL, "give both the training and the test set, or neither");
+	if (tr) return SN_OK;
+	if (o->finetune_epochs > 0) return sn_seterr(SN_EINVAL, "fine-tuning needs data: without it use 0 fine-tuning epochs");
+	if (o->criterion == SN_CRIT_TAYLOR) return sn_seterr(SN_EINVAL, "the taylor criterion needs data (gradients)");
+	if (o->max_drop >= 0) return sn_seterr(SN_EINVAL, "an accuracy budget (max drop) needs test data");
+	return o->distill ? sn_seterr(SN_EINVAL, "distillation needs data") : SN_OK;
+}
+
+/* Test accuracy and loss of h into m; -1 without test data. */
+static int evaluate(sn_graph *h, const sn_dataset *te, const sn_prune_opts *o, sn_meta *m)
+{
+	if (!te) { m->test_accuracy = -1; return SN_OK; }
+	sn_eval_result ev;
+	int rc = sn_evaluate(h, te, o->eval_batch, &ev);
+	if (!rc) { m->test_accuracy = ev.accuracy; m->test_loss = ev.loss; }
+	return rc;
+}
+
 /* The fraction of units pruned: weights, blocks, or channels relative to ref. */
 static double reached(const sn_graph *h, const sn_graph *ref, const unsigned char *prunable, const sn_prune_opts *o)
 {
@@ -130,10 +152,7 @@ static int finetune(sn_graph *h, const sn_dataset *tr, const sn_dataset *te, con
 		to.checkpoint = NULL;
 		return sn_train(h, tr, te, &to, NULL, m);
 	}
-	sn_eval_result ev;
-	int rc = sn_evaluate(h, te, o->eval_batch, &ev);
-	if (!rc) { m->test_accuracy = ev.accuracy; m->test_loss = ev.loss; }
-	return rc;
+	return evaluate(h, te, o, m);
 }
 
 /* ---------------------------------------------------------------- gradual weight rounds */
@@ -227,13 +246,11 @@ static int check_prunable(const sn_graph *g, const unsigned char *prunable)
 
 static int baseline(run_state *r, const sn_dataset *te, const sn_prune_opts *o, sn_prune_cb cb, void *user)
 {
-	sn_eval_result ev;
 	double t0 = now();
-	int rc = sn_evaluate(r->best, te, o->eval_batch, &ev);
+	int rc = evaluate(r->best, te, o, &r->meta);
 	if (rc) return rc;
-	r->acc0 = r->meta.test_accuracy = ev.accuracy;
-	r->meta.test_loss = ev.loss;
-	sn_prune_step st = {.step = 0, .accuracy = ev.accuracy};
+	r->acc0 = r->meta.test_accuracy;
+	sn_prune_step st = {.step = 0, .accuracy = r->acc0};
 	r->s0 = masked(o) ? (float)reached(r->best, NULL, r->prunable, o) : 0;
 	st.target = st.sparsity = r->s0;
 	rc = sn_prune_measure(r->best, &r->meta, &st);
@@ -276,6 +293,7 @@ int sn_prune_run(sn_graph **g, const sn_dataset *tr, const sn_dataset *te, const
                  sn_meta *meta, sn_prune_cb cb, void *user)
 {
 	int rc = check_opts(o);
+	if (!rc) rc = check_data(tr, te, o);
 	if (rc) return rc;
 	run_state r = {.best = *g, .meta = *meta};
 	r.prunable = malloc((size_t)(*g)->n_node);
