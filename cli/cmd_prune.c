@@ -170,7 +170,7 @@ static int parse(int argc, char **argv, prune_cli *c)
 		return cli_usage("prune", "per-layer targets give each layer its own fraction: they work with --scope layer");
 	if (!c->have_target) c->o.target = 0;
 	if (!c->out) return cli_usage("prune", "no output file: add -o OUT.slim");
-	const int masked = c->o.granularity == SN_GRAN_WEIGHT || c->o.granularity == SN_GRAN_BLOCK;
+	const int masked = sn_granularity_masks(c->o.granularity);
 	if (c->o.criterion == SN_CRIT_BN && masked)
 		return cli_usage("prune", "--criterion bn ranks channels: use it with --granularity filter or neuron");
 	if (c->have_block && c->o.granularity != SN_GRAN_BLOCK)

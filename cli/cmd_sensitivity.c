@@ -122,7 +122,7 @@ static int parse(int argc, char **argv, sens_cli *c)
 	if (!c->model) return cli_usage("sensitivity", "no MODEL given");
 	if (c->plot && !plot_format_known(c->plot))
 		return cli_usage("sensitivity", "--plot writes .svg or .png, got '%s'", c->plot);
-	if (p->criterion == SN_CRIT_BN && (p->granularity == SN_GRAN_WEIGHT || p->granularity == SN_GRAN_BLOCK))
+	if (p->criterion == SN_CRIT_BN && sn_granularity_masks(p->granularity))
 		return cli_usage("sensitivity", "--criterion bn ranks channels: use it with --granularity filter or neuron");
 	if (c->have_block && p->granularity != SN_GRAN_BLOCK)
 		return cli_usage("sensitivity", "--block sets the size of a block: use it with --granularity block");

@@ -60,15 +60,6 @@ static void compare(const model_info *a, const model_info *b)
 		       100 * b->meta.test_accuracy, 100 * (b->meta.test_accuracy - a->meta.test_accuracy));
 }
 
-static int parse_input(const char *s, int *c, int *h, int *w)
-{
-	char tail;
-	if (sscanf(s, "%dx%dx%d%c", c, h, w, &tail) != 3 || *c <= 0 || *h <= 0 || *w <= 0 || *c > 1 << 16 ||
-	    *h > 1 << 16 || *w > 1 << 16)
-		return cli_usage("summary", "--input expects CxHxW with positive sizes, e.g. 3x224x224; got '%s'", s);
-	return 0;
-}
-
 int cmd_summary(int argc, char **argv)
 {
 	static const struct option opts[] = {{"input", 1, 0, 'i'}, {"batch", 1, 0, 'b'}, {"macs", 0, 0, 'm'},
@@ -78,7 +69,7 @@ int cmd_summary(int argc, char **argv)
 	for (int ch; !rc && (ch = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
 		switch (ch) {
 		case 'h': fputs(HELP, stdout); return 0;
-		case 'i': rc = parse_input(optarg, &c, &h, &w); break;
+		case 'i': rc = cli_shape("summary", "--input", optarg, &c, &h, &w); break;
 		case 'b': rc = cli_int("summary", "--batch", optarg, 1, 1 << 20, &batch); break;
 		case 'm': macs = 1; break;
 		case 'j': json = 1; break;

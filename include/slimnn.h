@@ -635,6 +635,8 @@ int sn_prune_run(sn_graph **g, const sn_dataset *train, const sn_dataset *test, 
 
 /* Names of granularities and criteria as the command line and CSV files write them ("weight",
  * "filter", "l1", ...); the parsers return -1 for unknown names ("channel" is "filter"). */
+/* Weight and block granularity mask (zeros kept in place); filter and neuron remove channels. */
+static inline int sn_granularity_masks(sn_granularity g) { return g == SN_GRAN_WEIGHT || g == SN_GRAN_BLOCK; }
 const char *sn_granularity_name(sn_granularity g);
 const char *sn_criterion_name(sn_criterion c);
 int sn_granularity_parse(const char *s);

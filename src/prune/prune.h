@@ -84,9 +84,6 @@ int sn_prune_filter_counts(const sn_graph *g, const sn_graph *ref, const unsigne
                            size_t *gone, size_t *total);
 
 /* ---------------------------------------------------------------- per-layer choices */
-/* Weight and block granularity mask; filter and neuron granularity remove channels. */
-static inline int sn_prune_masks(sn_granularity gran) { return gran == SN_GRAN_WEIGHT || gran == SN_GRAN_BLOCK; }
-
 /* 1 if node i is one of the layers that make group gi's channels (its producers). */
 static inline int sn_chg_produces(const sn_chg *d, int i, int gi)
 {

@@ -46,7 +46,7 @@ int sn_prune_measure(const sn_graph *g, const sn_meta *meta, sn_prune_step *s)
 }
 
 /* Weight and block granularity mask; filter and neuron granularity remove. */
-static int masked(const sn_prune_opts *o) { return sn_prune_masks(o->granularity); }
+static int masked(const sn_prune_opts *o) { return sn_granularity_masks(o->granularity); }
 
 static int check_opts(const sn_prune_opts *o)
 {

@@ -195,7 +195,7 @@ static int check_opts(const sn_sens_opts *o, const sn_dataset *train)
 		if (k && !(o->levels[k] > o->levels[k - 1]))
 			return sn_seterr(SN_EINVAL, "sensitivity levels must ascend, got %g after %g", o->levels[k], o->levels[k - 1]);
 	}
-	if (o->prune.criterion == SN_CRIT_BN && sn_prune_masks(o->prune.granularity))
+	if (o->prune.criterion == SN_CRIT_BN && sn_granularity_masks(o->prune.granularity))
 		return sn_seterr(SN_EINVAL, "the bn criterion ranks channels: use it with filter or neuron granularity");
 	if (o->prune.criterion == SN_CRIT_TAYLOR && !train)
 		return sn_seterr(SN_EINVAL, "the taylor criterion needs training images to take gradients on");
@@ -239,7 +239,7 @@ static int sweep_begin(sweep *w, const sn_dataset *train)
 	int rc = sn_prune_select(g, p->granularity, p->ignore, w->prunable);
 	if (!rc && p->criterion == SN_CRIT_TAYLOR)
 		rc = sn_prune_taylor(w->g, train, p->taylor_batches, p->train.batch, p->train.seed);
-	if (!rc && !sn_prune_masks(p->granularity)) rc = channel_graph(w);
+	if (!rc && !sn_granularity_masks(p->granularity)) rc = channel_graph(w);
 	if (!rc) list_units(w);
 	return rc;
 }

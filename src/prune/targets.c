@@ -208,7 +208,7 @@ sn_layer_plan *sn_layer_plan_new(const sn_graph *g, const sn_prune_opts *o, unsi
 	}
 	if (!rc && (!p || !p->final || !p->s0 || !p->s || !p->units)) rc = sn_seterr(SN_ENOMEM, "out of memory");
 	if (!rc) rc = check_listed(g, o, can, prunable);
-	if (!rc) rc = sn_prune_masks(o->granularity) ? layer_targets(g, o, prunable, p) : group_targets(g, o, prunable, p);
+	if (!rc) rc = sn_granularity_masks(o->granularity) ? layer_targets(g, o, prunable, p) : group_targets(g, o, prunable, p);
 	free(can);
 	if (rc) { sn_layer_plan_free(p); return NULL; }
 	return p;

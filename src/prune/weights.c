@@ -43,14 +43,13 @@ float sn_prune_schedule_at(const sn_prune_opts *o, float s0, int t)
 
 /* ---------------------------------------------------------------- which layers */
 
-static int masked_gran(sn_granularity gran) { return gran == SN_GRAN_WEIGHT || gran == SN_GRAN_BLOCK; }
 
 static int has_weights(const sn_graph *g, int i, sn_granularity gran)
 {
 	const sn_node *n = &g->node[i];
-	if (n->op == SN_OP_LINEAR) return masked_gran(gran) || gran == SN_GRAN_NEURON;
+	if (n->op == SN_OP_LINEAR) return sn_granularity_masks(gran) || gran == SN_GRAN_NEURON;
 	if (n->op != SN_OP_CONV) return 0;
-	return masked_gran(gran) || (gran == SN_GRAN_FILTER && sn_conv_kind(g, n) == SN_CONV_PLAIN);
+	return sn_granularity_masks(gran) || (gran == SN_GRAN_FILTER && sn_conv_kind(g, n) == SN_CONV_PLAIN);
 }
 
 /* The first conv and the classifier (the last Linear, else the last conv). */
@@ -248,7 +247,7 @@ double sn_prune_sparsity(const sn_graph *g, const sn_graph *ref, sn_granularity 
                          const unsigned char *prunable, size_t *done, size_t *total)
 {
 	size_t z = 0, n = 0;
-	if (masked_gran(gran)) return sn_prune_block_sparsity(g, prunable, 1, done, total);
+	if (sn_granularity_masks(gran)) return sn_prune_block_sparsity(g, prunable, 1, done, total);
 	if (sn_prune_filter_counts(g, ref, prunable, &z, &n)) z = n = 0;
 	if (done) *done = z;
 	if (total) *total = n;
