@@ -4,8 +4,9 @@
 #include <cblas.h>
 #include <omp.h>
 #include "core/internal.h"
+#include "kernels/kernels.h"
 
-static void gemm1(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+void sn_gemm_serial(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
                   const float *B, int ldb, float beta, float *C, int ldc)
 {
 	cblas_sgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans,
@@ -18,7 +19,7 @@ void sn_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, i
 	int T = sn_get_threads();
 	if (M <= 0 || N <= 0) return;
 	if (T == 1 || omp_in_parallel() || (double)M * N * K < 262144.0) {
-		gemm1(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+		sn_gemm_serial(tA, tB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 		return;
 	}
 	int split_m = M >= N;
@@ -29,10 +30,10 @@ void sn_gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, i
 	for (int s = 0; s < len; s += chunk) {
 		int n = SN_MIN(chunk, len - s);
 		if (split_m)
-			gemm1(tA, tB, n, N, K, alpha, tA ? A + s : A + (size_t)s * lda, lda, B, ldb, beta,
+			sn_gemm_serial(tA, tB, n, N, K, alpha, tA ? A + s : A + (size_t)s * lda, lda, B, ldb, beta,
 			      C + (size_t)s * ldc, ldc);
 		else
-			gemm1(tA, tB, M, n, K, alpha, A, lda, tB ? B + (size_t)s * ldb : B + s, ldb, beta,
+			sn_gemm_serial(tA, tB, M, n, K, alpha, A, lda, tB ? B + (size_t)s * ldb : B + s, ldb, beta,
 			      C + s, ldc);
 	}
 }

@@ -24,11 +24,30 @@ static inline int sn_pad_index(int i, int n, sn_padmode m)
 	}
 }
 
-/* col [c*kh*kw rows of oh*ow] from x [c x h x w]; rows are ld floats apart (ld >= oh*ow), so
- * a batch can share one matrix [c*kh*kw x batch*oh*ow] with each image in its own columns. */
-void sn_im2col(const float *x, const sn_conv_geom *g, float *col, size_t ld);
+/* Columns [p0, p0 + n) (output pixels, row-major) of col [c*kh*kw rows of oh*ow] from x
+ * [c x h x w], written from col on with rows ld floats apart (ld >= n). The whole matrix
+ * (p0 = 0, n = oh*ow) with a larger ld lets a batch share one matrix [c*kh*kw x batch*oh*ow];
+ * a range builds one tile of pixels, small enough to stay in cache until its GEMM reads it. */
+void sn_im2col(const float *x, const sn_conv_geom *g, size_t p0, size_t n, float *col, size_t ld);
 /* dx [c x h x w] (+)= the scatter of dcol; accumulate = 0 overwrites dx */
 void sn_col2im(const float *dcol, const sn_conv_geom *g, float *dx, int accumulate);
+/* C = alpha op(A) op(B) + beta C (row-major) on the calling thread only, whatever sn_gemm would
+ * split: for callers that spread their own work across threads. */
+void sn_gemm_serial(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc);
+
+/* ---------------------------------------------------------------- tiled conv GEMM (inference)
+ * y [M x n] (rows ldy apart) = act(bias + W b) for one tile of n output pixels, W [M x K] packed
+ * by sn_ct_pack_panel, b [K x n] (a tile's col, or a 1x1 conv's input), bias M floats or NULL,
+ * act a sn_fuse. One call does the rows [k0, k0 + kn) of b (kn rows ldb apart): the one with
+ * k0 = 0 writes bias + its product, later ones add theirs, the one ending at K applies act.
+ * AVX2+FMA only (conv_tiled_avx2.c): check sn_ct_available() first. */
+#define SN_CT_MR 6                                  /* output channels per packed panel */
+int sn_ct_available(void);
+size_t sn_ct_packed_floats(int M, int K);          /* the packed W: ceil(M / SN_CT_MR) panels */
+void sn_ct_pack_panel(int M, int K, const float *w, int ldw, int p, float *ap);   /* panel p of ap */
+void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *ap, const float *b, size_t ldb,
+                const float *bias, int act, float *y, size_t ldy);
 
 /* ---------------------------------------------------------------- depthwise convolution
  * groups == input channels, zero padding; output channel o reads input channel o / M (depth

@@ -1,0 +1,127 @@
+/* The GEMM of the tiled inference convs (src/ops/conv.c) for AVX2+FMA: y = act(bias + W col)
+ * over one tile of output pixels, in 6x16 register blocks (6 output channels x 16 pixels: 12
+ * accumulators, two B vectors, one broadcast weight). Why not OpenBLAS here: on a tile it
+ * repacks the weights for every call, zeroes C before the product (beta = 0) and leaves bias and
+ * activation to another pass over y; with the weights packed once per pass and bias plus
+ * activation applied while the block is in registers, nothing but the product itself is left.
+ * K runs in chunks of KC so that a 16-pixel column block of B [KC x 16] stays in L1 while every
+ * block of output channels reads it; later chunks add to the y block written by the first.
+ * Only these functions carry the target attribute: the library still runs without AVX2. */
+#include <immintrin.h>
+#include <stdint.h>
+#include "core/internal.h"
+#include "kernels/kernels.h"
+
+#define TARGET __attribute__((target("avx2,fma")))
+#define MR SN_CT_MR
+#define NR 16
+#define KC 256
+
+int sn_ct_available(void)
+{
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+size_t sn_ct_packed_floats(int M, int K) { return (size_t)(M + MR - 1) / MR * MR * K; }
+
+/* Panel p: rows [p*MR, p*MR + MR) of w, k-major (MR weights per k), zeros past row M. */
+void sn_ct_pack_panel(int M, int K, const float *w, int ldw, int p, float *ap)
+{
+	ap += (size_t)p * MR * K;
+	for (int k = 0; k < K; k++)
+		for (int r = 0; r < MR; r++) ap[(size_t)k * MR + r] = p * MR + r < M ? w[(size_t)(p * MR + r) * ldw + k] : 0.0f;
+}
+
+static const int32_t mask_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+/* lanes [0, n) of a vector on, n clamped to [0, 8] */
+static inline TARGET __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)(mask_bits + 8 - SN_MIN(SN_MAX(n, 0), 8))); }
+
+static inline TARGET __m256 load(const float *p, __m256i m, int masked)
+{
+	return masked ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p);
+}
+
+static inline TARGET void store(float *p, __m256i m, int masked, __m256 v)
+{
+	if (masked) _mm256_maskstore_ps(p, m, v);
+	else _mm256_storeu_ps(p, v);
+}
+
+/* c [mr x nr] (rows ldc apart) = act(bias + a b) or, with acc, act(c + a b); a: one packed panel
+ * from the chunk's first k, b: kc rows of at least nr floats, ldb apart. bias may be NULL.
+ * masked: nr < 16, every access of b and c masked to nr. */
+static inline __attribute__((always_inline)) TARGET void block(int kc, const float *a, const float *b, size_t ldb,
+                                                              float *c, size_t ldc, int mr, int nr,
+                                                              const float *bias, int acc, int act, int masked)
+{
+	const __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
+	__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+	__m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+	for (int k = 0; k < kc; k++, a += MR, b += ldb) {
+		const __m256 b0 = load(b, m0, masked), b1 = load(b + 8, m1, masked);
+		__m256 w = _mm256_broadcast_ss(a);
+		c00 = _mm256_fmadd_ps(w, b0, c00); c01 = _mm256_fmadd_ps(w, b1, c01);
+		w = _mm256_broadcast_ss(a + 1);
+		c10 = _mm256_fmadd_ps(w, b0, c10); c11 = _mm256_fmadd_ps(w, b1, c11);
+		w = _mm256_broadcast_ss(a + 2);
+		c20 = _mm256_fmadd_ps(w, b0, c20); c21 = _mm256_fmadd_ps(w, b1, c21);
+		w = _mm256_broadcast_ss(a + 3);
+		c30 = _mm256_fmadd_ps(w, b0, c30); c31 = _mm256_fmadd_ps(w, b1, c31);
+		w = _mm256_broadcast_ss(a + 4);
+		c40 = _mm256_fmadd_ps(w, b0, c40); c41 = _mm256_fmadd_ps(w, b1, c41);
+		w = _mm256_broadcast_ss(a + 5);
+		c50 = _mm256_fmadd_ps(w, b0, c50); c51 = _mm256_fmadd_ps(w, b1, c51);
+	}
+	const __m256 r[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+	const __m256 zero = _mm256_setzero_ps(), six = _mm256_set1_ps(6.0f);
+	for (int i = 0; i < mr; i++) {
+		float *ci = c + (size_t)i * ldc;
+		__m256 v0 = r[i][0], v1 = r[i][1];
+		if (acc) {
+			v0 = _mm256_add_ps(v0, load(ci, m0, masked));
+			v1 = _mm256_add_ps(v1, load(ci + 8, m1, masked));
+		} else if (bias) {
+			const __m256 bi = _mm256_broadcast_ss(bias + i);
+			v0 = _mm256_add_ps(v0, bi);
+			v1 = _mm256_add_ps(v1, bi);
+		}
+		if (act) { /* max(v, 0) returns the 0 for NaN, as the ReLU operator does */
+			v0 = _mm256_max_ps(v0, zero);
+			v1 = _mm256_max_ps(v1, zero);
+			if (act == SN_FUSE_RELU6) { v0 = _mm256_min_ps(v0, six); v1 = _mm256_min_ps(v1, six); }
+		}
+		store(ci, m0, masked, v0);
+		store(ci + 8, m1, masked, v1);
+	}
+}
+
+static TARGET void block_full(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr,
+                              const float *bias, int acc, int act)
+{
+	block(kc, a, b, ldb, c, ldc, mr, NR, bias, acc, act, 0);
+}
+
+static TARGET void block_tail(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
+                              const float *bias, int acc, int act)
+{
+	block(kc, a, b, ldb, c, ldc, mr, nr, bias, acc, act, 1);
+}
+
+TARGET void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *ap, const float *b, size_t ldb,
+                       const float *bias, int act, float *y, size_t ldy)
+{
+	/* equal chunks of at most KC: a short last one would reload the y block for little work */
+	const int nc = (kn + KC - 1) / KC, step = (kn + nc - 1) / nc;
+	for (int kc0 = 0; kc0 < kn; kc0 += step) {
+		const int kc = SN_MIN(step, kn - kc0), acc = k0 + kc0 > 0, fin = k0 + kc0 + kc == K;
+		for (int n0 = 0; n0 < n; n0 += NR)
+			for (int m0 = 0; m0 < M; m0 += MR) {
+				const float *a = ap + (size_t)m0 * K + (size_t)(k0 + kc0) * MR, *bb = b + (size_t)kc0 * ldb + n0;
+				const float *bi = bias && !acc ? bias + m0 : NULL;
+				float *c = y + (size_t)m0 * ldy + n0;
+				const int mr = SN_MIN(MR, M - m0), a_ = fin ? act : 0;
+				if (n - n0 >= NR) block_full(kc, a, bb, ldb, c, ldy, mr, bi, acc, a_);
+				else block_tail(kc, a, bb, ldb, c, ldy, mr, n - n0, bi, acc, a_);
+			}
+	}
+}
