@@ -3,9 +3,10 @@
 
 Each case is one line of the table below: a name, train/eval, the input shape [N,C,H,W] and the
 layers in slimnn's architecture format. The same text is written to model.arch and translated
-here into torch.nn modules (the translation is the only per-operator code), so the fixture and
-the reference can never describe different networks. PyTorch runs in float64 on the float32
-values that are saved; results are rounded to float32. Fixed seeds: rerunning gives the same files.
+into torch.nn modules by tools/arch_torch.py (the translation the summary fixtures use too, and
+the only per-operator code), so the fixture and the reference can never describe different
+networks. PyTorch runs in float64 on the float32 values that are saved; results are rounded to
+float32. Fixed seeds: rerunning gives the same files.
 
     /usr/bin/python3 tools/gen_op_fixtures.py      (needs torch and numpy; the tests do not)
 
@@ -15,14 +16,14 @@ after the training-mode forward). Eval cases check the forward only.
 """
 import os
 import shutil
-import sys
 import warnings
 import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from arch_torch import build
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "ops")
 
@@ -165,150 +166,32 @@ CASES = [
      "shuffle s groups=2\nslice sl start=1 end=5\nsoftmax sm"),
 ]
 
-MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+def randomize_bn(m):
+    """Non-trivial affine and running statistics, so that a BatchNorm that ignored one shows."""
+    with torch.no_grad():
+        m.weight.uniform_(0.5, 1.5)
+        m.bias.normal_(0, 0.2)
+        m.running_mean.normal_(0, 0.2)
+        m.running_var.uniform_(0.5, 1.5)
 
 
-def pair(v):
-    a = [int(t) for t in v.split("x")]
-    return (a[0], a[-1])
+def reference(arch):
+    """The architecture as float64 modules and its tensors by slimnn's names (`c1.weight`). Each
+    layer's tensors are rounded to float32 (the values slimnn sees) as soon as it exists, its
+    BatchNorm statistics drawn before the next layer's initialisation: the seeded draws stay in
+    the order the committed fixtures were made with."""
+    tensors = {}
 
+    def made(name, m):
+        if isinstance(m, nn.BatchNorm2d):
+            randomize_bn(m)
+        for what, t in (*m.named_parameters(), *m.named_buffers()):
+            if t.is_floating_point():   # not num_batches_tracked: slimnn does not store it
+                with torch.no_grad():
+                    t.copy_(t.float().double())
+                tensors[f"{name}.{what}"] = t
 
-def pad4(v):
-    """P, PHxPW or T,B,L,R -> (T, B, L, R)"""
-    if "," in v:
-        return tuple(int(t) for t in v.split(","))
-    h, w = pair(v)
-    return (h, h, w, w)
-
-
-class Net:
-    """The architecture text as torch modules (float64); nodes in file order."""
-
-    def __init__(self, arch, x):
-        self.nodes, self.tensors = [], {}   # (name, fn, input names); tensor name -> torch tensor
-        self.frozen = set()                  # names of frozen parameters
-        shapes = {}
-        for line in arch.splitlines():
-            tok = line.split("#")[0].split()
-            if not tok:
-                continue
-            typ, name, kv = tok[0], tok[1], dict(t.split("=", 1) for t in tok[2:])
-            if typ == "input":
-                shapes[name] = x.shape
-                self.nodes.append((name, None, []))
-                continue
-            ins = kv.pop("in").split(",") if "in" in kv else [self.nodes[-1][0]]
-            frozen = kv.pop("frozen", "0") == "1"
-            fn = self.layer(typ, name, kv, shapes[ins[0]])
-            for t, v in self.tensors.items():   # frozen: not trained, gradients stay zero
-                if frozen and t.startswith(name + ".") and v.requires_grad:
-                    v.requires_grad_(False)
-                    self.frozen.add(t)
-            with torch.no_grad():
-                shapes[name] = self.run(fn, [torch.zeros(shapes[i], dtype=torch.float64) for i in ins], probe=True).shape
-            self.nodes.append((name, fn, ins))
-
-    def layer(self, typ, name, kv, shape):
-        cin = shape[1]
-        if typ == "conv":
-            k, s, d = pair(kv["k"]), pair(kv.get("stride", "1")), pair(kv.get("dilation", "1"))
-            mode, p = kv.get("mode", "zeros"), kv.get("pad", "0")
-            groups, bias = int(kv.get("groups", "1")), kv.get("bias", "1") == "1"
-            if p in ("same", "valid"):
-                m = nn.Conv2d(cin, int(kv["out"]), k, s, p, d, groups, bias, mode, dtype=torch.float64)
-                fn = m
-            else:
-                t, b, l, r = pad4(p)
-                if t == b and l == r:   # symmetric: torch's own padding
-                    fn = m = nn.Conv2d(cin, int(kv["out"]), k, s, (t, l), d, groups, bias, mode, dtype=torch.float64)
-                else:                   # asymmetric: F.pad, then an unpadded conv
-                    m = nn.Conv2d(cin, int(kv["out"]), k, s, 0, d, groups, bias, dtype=torch.float64)
-                    fn = lambda x, m=m, q=(l, r, t, b): m(F.pad(x, q, MODES[mode]))
-            self.param(name, "weight", m.weight)
-            if bias:
-                self.param(name, "bias", m.bias)
-            return fn
-        if typ == "bn":
-            m = nn.BatchNorm2d(cin, float(kv.get("eps", "1e-5")), float(kv.get("momentum", "0.1")), dtype=torch.float64)
-            with torch.no_grad():   # non-trivial affine and running statistics
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0, 0.2)
-                m.running_mean.normal_(0, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-            for t in ("weight", "bias", "running_mean", "running_var"):
-                self.param(name, t, getattr(m, t))
-            return m
-        if typ in ("maxpool", "avgpool"):
-            k = pair(kv["k"])
-            s = pair(kv["stride"]) if "stride" in kv else k
-            t, b, l, r = pad4(kv.get("pad", "0"))
-            assert t == b and l == r, "torch pools pad symmetrically"
-            ceil = kv.get("ceil", "0") == "1"
-            if typ == "maxpool":
-                return nn.MaxPool2d(k, s, (t, l), ceil_mode=ceil)
-            return nn.AvgPool2d(k, s, (t, l), ceil, kv.get("count_include_pad", "1") == "1")
-        if typ == "linear":
-            bias = kv.get("bias", "1") == "1"
-            m = nn.Linear(cin, int(kv["out"]), bias, dtype=torch.float64)
-            self.param(name, "weight", m.weight)
-            if bias:
-                self.param(name, "bias", m.bias)
-            return m
-        if typ == "shuffle":   # ShuffleNet's channel_shuffle, as torchvision writes it
-            g = int(kv["groups"])
-            return lambda x: x.view(x.shape[0], g, x.shape[1] // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
-        if typ == "slice":
-            return lambda x, a=int(kv.get("start", "0")), b=int(kv["end"]): x[:, a:b]
-        if typ == "pad":
-            t, b, l, r = pad4(kv.get("pad", "0"))
-            mode, value = MODES[kv.get("mode", "zeros")], float(kv.get("value", "0"))
-            return lambda x: F.pad(x, (l, r, t, b), mode, value) if mode == "constant" else F.pad(x, (l, r, t, b), mode)
-        if typ == "hardsigmoid" and ("alpha" in kv or "beta" in kv):
-            alpha, beta = float(np.float32(kv.get("alpha", 1 / 6))), float(np.float32(kv.get("beta", 0.5)))
-            return lambda x: torch.clamp(alpha * x + beta, 0, 1)
-        if typ == "softmax":
-            return nn.Softmax(dim=1)
-        if typ == "mul":
-            return "mul"
-        simple = {"relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
-                  "flatten": nn.Flatten, "hardsigmoid": nn.Hardsigmoid}
-        if typ in simple:
-            return simple[typ]()
-        if typ == "gap":
-            return nn.AdaptiveAvgPool2d(1)
-        if typ == "add":
-            return "add"
-        if typ == "concat":
-            return "concat"
-        sys.exit(f"no torch translation for layer type {typ}")
-
-    def param(self, node, what, t):
-        with torch.no_grad():   # the values slimnn sees are float32: compute on exactly those
-            t.copy_(t.float().double())
-        self.tensors[f"{node}.{what}"] = t
-
-    def run(self, fn, xs, probe=False):
-        if fn == "add":
-            return sum(xs[1:], xs[0])
-        if fn == "concat":
-            return torch.cat(xs, 1)
-        if fn == "mul":   # slimnn: a rank-2 [N, C] input is [N, C, 1, 1]
-            a, b = xs
-            if a.dim() != b.dim():
-                a, b = (t.view(*t.shape, 1, 1) if t.dim() == 2 else t for t in (a, b))
-            return a * b
-        if probe and isinstance(fn, nn.BatchNorm2d):
-            return xs[0]
-        return fn(xs[0])
-
-    def modules(self):
-        return [fn for _, fn, _ in self.nodes if isinstance(fn, nn.Module)]
-
-    def forward(self, x):
-        vals = {self.nodes[0][0]: x}
-        for name, fn, ins in self.nodes[1:]:
-            vals[name] = self.run(fn, [vals[i] for i in ins])
-        return vals[self.nodes[-1][0]]
+    return build(arch, torch.float64, made), tensors
 
 
 def make_x(kind, shape, gen):
@@ -338,7 +221,7 @@ def gen_case(name, mode, shape, xkind, layers):
     arch = f"input x shape={shape[1]}x{shape[2]}x{shape[3]}\n{layers}\n"
     x32 = make_x(xkind, shape, gen)
     x = x32.double().requires_grad_(mode == "train")
-    net = Net(arch, x)
+    net, tensors = reference(arch)
     d = os.path.join(ROOT, name)
     os.makedirs(d)
     with open(os.path.join(d, "model.arch"), "w") as f:
@@ -346,22 +229,21 @@ def gen_case(name, mode, shape, xkind, layers):
     with open(os.path.join(d, "mode"), "w") as f:
         f.write(mode + "\n")
     save(d, "x", x32)
-    for t, v in net.tensors.items():
+    for t, v in tensors.items():
         save(d, t, v)
-    for m in net.modules():
-        m.train(mode == "train")
+    net.train(mode == "train")
     if mode == "eval":
         with torch.no_grad():
-            save(d, "y", net.forward(x))
+            save(d, "y", net(x))
         return
-    y = net.forward(x)
+    y = net(x)
     dy = torch.randn(y.shape, generator=gen, dtype=torch.float32)
     y.backward(dy.double())
     save(d, "y", y)
     save(d, "dy", dy)
     save(d, "dx", x.grad)
-    for t, v in net.tensors.items():
-        if t in net.frozen:
+    for t, v in tensors.items():
+        if isinstance(v, nn.Parameter) and not v.requires_grad:   # frozen=1: slimnn reports zeros
             save(d, t + ".grad", torch.zeros_like(v))
         elif v.requires_grad:
             save(d, t + ".grad", v.grad)

@@ -3,8 +3,8 @@
 
 For every model of the zoo (models/*.arch, models/seed/*.arch), one zoo model on another input
 shape, and a set of random (seeded) architectures, the architecture text is translated into
-torch.nn modules (the approach of tools/gen_op_fixtures.py), one forward pass runs with forward
-hooks on every layer, and from what the hooks see:
+torch.nn modules (tools/arch_torch.py, the translation the op fixtures use too), one forward pass
+runs with forward hooks on every layer, and from what the hooks see:
 
   <name>.arch           the architecture (a copy, so that the fixture stands alone)
   <name>.expected.txt   torchsummary's table (torchsummary 1.5.1's hooks, row labels, layout and
@@ -20,9 +20,9 @@ hooks on every layer, and from what the hooks see:
   <name>.batch4.txt     (a few fixtures) the table torchsummary prints with batch_size=4
   index.txt             the fixture names, one per line
 
-Functional operators get tiny modules named Add and Concat so that the hooks see them (slimnn
-gives them rows; torchsummary would not see torch.add / torch.cat). Only torch-side numbers go
-into the expectations; slimnn's output is never read.
+Functional operators are tiny modules in arch_torch (Add, Concat, ...) so that the hooks see
+them (slimnn gives them rows; torchsummary would not see torch.add / torch.cat). Only torch-side
+numbers go into the expectations; slimnn's output is never read.
 
 Zoo models that claim to be a torchvision model (TORCHVISION below: mobilenetv2-224, resnet18-224)
 are also checked against torchvision itself before their fixture is written: every layer with
@@ -40,17 +40,14 @@ import json
 import os
 import random
 import shutil
-import sys
 import warnings
 import zlib
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_op_fixtures import MODES, pad4, pair  # noqa: E402  (text helpers shared with the op fixtures)
+from arch_torch import ArchNet, build, pair
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 ROOT = os.path.join(REPO, "tests", "fixtures", "summary")
@@ -58,174 +55,6 @@ N_GENERATED = 10
 BATCH4 = ("cnn", "resnet", "gen-03")          # fixtures that also get a batch_size=4 table
 INPUT_VARIANTS = [("cnn-input3x32x20", "cnn", (3, 32, 20))]   # zoo model on another input shape
 TORCHVISION = {"mobilenetv2-224": "mobilenet_v2", "resnet18-224": "resnet18"}   # zoo model: its original
-
-
-class Add(nn.Module):
-    """x0 + x1 + ...: a module so that forward hooks (and torchsummary) see it."""
-
-    def forward(self, *xs):
-        return sum(xs[1:], xs[0])
-
-
-class Concat(nn.Module):
-    """torch.cat along the channels, as a module."""
-
-    def forward(self, *xs):
-        return torch.cat(xs, 1)
-
-
-class Mul(nn.Module):
-    """a * b with broadcast, as a module; slimnn reads a flat [N, C] as [N, C, 1, 1]."""
-
-    def forward(self, a, b):
-        if a.dim() != b.dim():
-            a, b = (t.view(*t.shape, 1, 1) if t.dim() == 2 else t for t in (a, b))
-        return a * b
-
-
-class Slice(nn.Module):
-    """x[:, start:end], as a module."""
-
-    def __init__(self, start, end):
-        super().__init__()
-        self.start, self.end = start, end
-
-    def forward(self, x):
-        return x[:, self.start:self.end]
-
-
-class CircularPad2d(nn.Module):
-    """F.pad(mode="circular") as a module (torch 1.13 has no CircularPad2d)."""
-
-    def __init__(self, pad):
-        super().__init__()
-        self.pad = pad
-
-    def forward(self, x):
-        return F.pad(x, self.pad, "circular")
-
-
-class Hardsigmoid(nn.Module):
-    """min(max(alpha x + beta, 0), 1) with slimnn's alpha and beta (nn.Hardsigmoid has 1/6, 1/2)."""
-
-    def __init__(self, alpha, beta):
-        super().__init__()
-        self.alpha, self.beta = alpha, beta
-
-    def forward(self, x):
-        return torch.clamp(self.alpha * x + self.beta, 0, 1)
-
-
-class ArchNet(nn.Module):
-    """Architecture text as a torch.nn.Module: layers in a ModuleList (which torchsummary does not
-    hook), run in file order, each reading its in= layers (default: the previous line)."""
-
-    def __init__(self):
-        super().__init__()
-        self.layers = nn.ModuleList()
-        self.names, self.ins, self.shapes = [], [], {}   # shapes: per sample, without the batch
-        self.input_name, self.input_shape = None, None
-
-    def add_line(self, line):
-        """Adds one layer; raises (and adds nothing) if torch refuses it or its output is empty."""
-        tok = line.split("#")[0].split()
-        if not tok:
-            return
-        typ, name, kv = tok[0], tok[1], dict(t.split("=", 1) for t in tok[2:])
-        if typ == "input":
-            assert self.input_name is None, "one input layer"
-            self.input_name, self.input_shape = name, tuple(int(v) for v in kv["shape"].split("x"))
-            self.shapes[name] = self.input_shape
-            return
-        ins = kv.pop("in").split(",") if "in" in kv else [self.names[-1] if self.names else self.input_name]
-        frozen = kv.pop("frozen", "0") == "1"
-        m = make_layer(typ, kv, self.shapes[ins[0]])
-        if frozen:
-            for p in m.parameters():
-                p.requires_grad_(False)
-        with torch.no_grad():
-            m.eval()
-            y = m(*[torch.zeros((2,) + self.shapes[i]) for i in ins])
-            m.train()
-        if y.numel() == 0:
-            raise ValueError(f"{name}: empty output {list(y.shape)}")
-        self.layers.append(m)
-        self.names.append(name)
-        self.ins.append(ins)
-        self.shapes[name] = tuple(y.shape[1:])
-
-    def forward(self, x):
-        vals = {self.input_name: x}
-        for name, m, ins in zip(self.names, self.layers, self.ins):
-            vals[name] = m(*[vals[i] for i in ins])
-        return vals[self.names[-1]]
-
-
-def asym_pad_hook(l, r, t, b, mode):
-    return lambda m, inp: (F.pad(inp[0], (l, r, t, b), MODES[mode]),)
-
-
-def make_layer(typ, kv, shape):
-    cin = shape[0]
-    if typ == "conv":
-        k, s, d = pair(kv["k"]), pair(kv.get("stride", "1")), pair(kv.get("dilation", "1"))
-        mode, p = kv.get("mode", "zeros"), kv.get("pad", "0")
-        groups, bias, out = int(kv.get("groups", "1")), kv.get("bias", "1") == "1", int(kv["out"])
-        if p in ("same", "valid"):
-            return nn.Conv2d(cin, out, k, s, p, d, groups, bias, mode)
-        t, b, l, r = pad4(p)
-        if t == b and l == r:
-            return nn.Conv2d(cin, out, k, s, (t, l), d, groups, bias, mode)
-        # asymmetric padding: still a true nn.Conv2d (one hooked row), padded by a pre-hook
-        m = nn.Conv2d(cin, out, k, s, 0, d, groups, bias)
-        m.register_forward_pre_hook(asym_pad_hook(l, r, t, b, mode))
-        return m
-    if typ == "bn":
-        return nn.BatchNorm2d(cin, float(kv.get("eps", "1e-5")), float(kv.get("momentum", "0.1")))
-    if typ in ("maxpool", "avgpool"):
-        k = pair(kv["k"])
-        s = pair(kv["stride"]) if "stride" in kv else k
-        t, b, l, r = pad4(kv.get("pad", "0"))
-        assert t == b and l == r, "torch pools pad symmetrically"
-        ceil = kv.get("ceil", "0") == "1"
-        if typ == "maxpool":
-            return nn.MaxPool2d(k, s, (t, l), ceil_mode=ceil)
-        return nn.AvgPool2d(k, s, (t, l), ceil, kv.get("count_include_pad", "1") == "1")
-    if typ == "linear":
-        assert len(shape) == 1, "linear reads a flat input"
-        return nn.Linear(cin, int(kv["out"]), kv.get("bias", "1") == "1")
-    if typ == "dropout":
-        return nn.Dropout(float(kv.get("p", "0.5")))
-    if typ == "pad":
-        t, b, l, r = pad4(kv.get("pad", "0"))
-        mode, value = kv.get("mode", "zeros"), float(kv.get("value", "0"))
-        if mode == "circular":
-            return CircularPad2d((l, r, t, b))
-        if mode != "zeros":
-            return (nn.ReflectionPad2d if mode == "reflect" else nn.ReplicationPad2d)((l, r, t, b))
-        return nn.ConstantPad2d((l, r, t, b), value) if value else nn.ZeroPad2d((l, r, t, b))
-    if typ == "hardsigmoid" and ("alpha" in kv or "beta" in kv):
-        return Hardsigmoid(float(kv.get("alpha", 1 / 6)), float(kv.get("beta", 0.5)))
-    if typ == "shuffle":
-        return nn.ChannelShuffle(int(kv["groups"]))
-    if typ == "slice":
-        return Slice(int(kv.get("start", "0")), int(kv["end"]))
-    if typ == "softmax":
-        return nn.Softmax(dim=1)
-    simple = {"relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
-              "flatten": nn.Flatten, "add": Add, "concat": Concat, "mul": Mul, "hardsigmoid": nn.Hardsigmoid}
-    if typ in simple:
-        return simple[typ]()
-    if typ == "gap":
-        return nn.AdaptiveAvgPool2d(1)
-    sys.exit(f"no torch translation for layer type {typ}")
-
-
-def build(text):
-    net = ArchNet()
-    for line in text.splitlines():
-        net.add_line(line)
-    return net
 
 
 # ---------------------------------------------------------------- the two references

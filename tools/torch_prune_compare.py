@@ -34,7 +34,7 @@ import torch.nn.utils.prune as prune
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "bench"))
-from gen_summary_fixtures import build  # noqa: E402  (architecture text -> nn.Module)
+from arch_torch import build  # noqa: E402  (architecture text -> nn.Module)
 from torch_train import DATA_DIR, load_train, read_idx  # noqa: E402  (IDX reading, normalisation)
 
 
