@@ -28,6 +28,7 @@ static void row_segment(const sn_conv_geom *g, const float *xr, int off, int lo,
 	for (int q = q0; q < a; q++) r[q - q0] = 0.0f;
 	/* plain loops, not memcpy: rows are often a few dozen floats, where a call costs more than the copy */
 	if (g->sw == 1) for (int q = a; q < b; q++) r[q - q0] = xr[q + off];
+	else if (g->sw == 2) for (int q = a; q < b; q++) r[q - q0] = xr[2 * q + off];   /* vectorised: stems */
 	else for (int q = a; q < b; q++) r[q - q0] = xr[q * g->sw + off];
 	for (int q = b; q < q1; q++) r[q - q0] = 0.0f;
 }

@@ -2,10 +2,11 @@
  * optional fused ReLU/ReLU6 (applied where the output is written; backward masks dy by its
  * derivative, read from y as the ReLU operator does).
  * Depthwise convs (groups == input channels) with zero padding run the direct kernels of
- * kernels/dwconv.c, over (image x channel) planes, keeping nothing for backward. The others:
- * each group is one GEMM per image: W_g [Cout/g x Cin/g*kh*kw] x col_g [Cin/g*kh*kw x OH*OW].
- * 1x1 stride-1 unpadded convs use the input itself as col (no im2col). Training keeps each
- * image's col in the arena for the weight gradient. */
+ * kernels/dwconv.c, over (image x channel) planes, keeping nothing for backward. The others are
+ * GEMMs per group: W_g [Cout/g x Cin/g*kh*kw] x col_g [Cin/g*kh*kw x OH*OW]. Inference runs them
+ * tile by tile (forward_tiled: a tile's col is built in cache, bias and activation fused into the
+ * GEMM). Training keeps the batch's col in the arena for the weight gradient and runs one GEMM
+ * per group over the batch; 1x1 stride-1 unpadded convs use the input itself as col. */
 #include <omp.h>
 #include "core/internal.h"
 #include "kernels/kernels.h"
@@ -342,11 +343,10 @@ static void forward_tiled(sn_graph *g, sn_node *n)
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), packed = tiled_packed(n, in);
 	const size_t per = tiled_col(n, in), room = g->ws_bytes / sizeof(float) - packed;
 	const int T = (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), per ? room / per : SIZE_MAX));
-	/* as many tiles as make whole rounds over the threads, each a multiple of 16 pixels */
-	size_t nt = (P + cap - 1) / cap, items = ((size_t)B * nt + T - 1) / T * T;
-	nt = (items + B - 1) / B;
-	const size_t tile = ((P + nt - 1) / nt + 15) & ~(size_t)15;
-	nt = (P + tile - 1) / tile;
+	/* as many tiles as make whole rounds over the threads (more when a tile would exceed cap),
+	 * of whole 16-pixel blocks, their sizes one block apart at most */
+	const size_t nb = (P + 15) / 16, items = ((size_t)B * ((P + cap - 1) / cap) + T - 1) / T * T;
+	const size_t nt = SN_MIN(nb, (items + B - 1) / B);
 	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
 	float *ap = sn_ct_available() ? g->ws : NULL;
 	const int panels = (mg + SN_CT_MR - 1) / SN_CT_MR;
@@ -361,8 +361,9 @@ static void forward_tiled(sn_graph *g, sn_node *n)
 		float *col = g->ws + packed + (size_t)omp_get_thread_num() * per;
 		#pragma omp for schedule(static)
 		for (long it = 0; it < (long)(B * nt); it++) {
-			const size_t b = (size_t)it / nt, p0 = (size_t)it % nt * tile;
-			forward_tile(g, n, &ge, ap, X + b * xs, p0, SN_MIN(tile, P - p0), col, n->y + b * ys);
+			const size_t b = (size_t)it / nt, t = (size_t)it % nt, p0 = t * nb / nt * 16;
+			const size_t p1 = SN_MIN((t + 1) * nb / nt * 16, P);
+			forward_tile(g, n, &ge, ap, X + b * xs, p0, p1 - p0, col, n->y + b * ys);
 		}
 	}
 }
