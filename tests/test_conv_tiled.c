@@ -88,16 +88,15 @@ TEST(conv_tile_gemm_matches_naive)
 		const int M = pick(&r, 1, 20), n = pick(&r, 1, 50), K = pick(&r, 1, t % 4 ? 40 : 700), act = t % 3;
 		const size_t ldb = n + pick(&r, 0, 7), ldy = n + pick(&r, 0, 7);
 		float *w = malloc((size_t)M * K * sizeof *w), *b = malloc(K * ldb * sizeof *b), *bias = malloc(M * sizeof *bias);
-		float *ap = malloc(sn_ct_packed_floats(M, K) * sizeof *ap), *y = malloc(M * ldy * sizeof *y);
+		float *y = malloc(M * ldy * sizeof *y);
 		for (size_t i = 0; i < (size_t)M * K; i++) w[i] = uni(&r);
 		for (size_t i = 0; i < K * ldb; i++) b[i] = 3 * uni(&r);
 		for (int i = 0; i < M; i++) bias[i] = 2 * uni(&r);
 		for (size_t i = 0; i < M * ldy; i++) y[i] = CANARY;
-		for (int p = 0; p < (M + SN_CT_MR - 1) / SN_CT_MR; p++) sn_ct_pack_panel(M, K, w, K, p, ap);
 		const int with_bias = t % 2;
 		for (int k0 = 0; k0 < K;) {   /* random chunks, as conv.c passes channel chunks */
 			const int kn = imin(K - k0, pick(&r, 1, 300));
-			sn_ct_gemm(M, n, K, k0, kn, ap, b + (size_t)k0 * ldb, ldb, with_bias ? bias : NULL, act, y, ldy);
+			sn_ct_gemm(M, n, K, k0, kn, w, b + (size_t)k0 * ldb, ldb, with_bias ? bias : NULL, act, y, ldy);
 			k0 += kn;
 		}
 		double worst = 0, scale = 1;   /* relative to max(1, max |y|), as sn_test_maxrel */
@@ -115,7 +114,7 @@ TEST(conv_tile_gemm_matches_naive)
 		worst /= scale;
 		CHECKF(worst <= TILED_TOL, "M=%d n=%d K=%d act=%d: error %.3g", M, n, K, act, worst);
 		CHECKF(!canary, "M=%d n=%d K=%d: %d values written between rows", M, n, K, canary);
-		free(w); free(b); free(bias); free(ap); free(y);
+		free(w); free(b); free(bias); free(y);
 	}
 }
 

@@ -2,8 +2,11 @@
  * over one tile of output pixels, in 6x16 register blocks (6 output channels x 16 pixels: 12
  * accumulators, two B vectors, one broadcast weight). Why not OpenBLAS here: on a tile it
  * repacks the weights for every call, zeroes C before the product (beta = 0) and leaves bias and
- * activation to another pass over y; with the weights packed once per pass and bias plus
- * activation applied while the block is in registers, nothing but the product itself is left.
+ * activation to another pass over y; here bias and activation are applied while the block is in
+ * registers and the weights are read where they lie: each of the 6 rows is a sequential stream
+ * that the prefetchers follow. Packing them into 6-row panels once per pass measured no faster
+ * on the bench's convs and 4 % slower on ResNet-18 (its 3x3 512 -> 512 weights are 9 MiB: one
+ * more pass over them for two 49-pixel tiles).
  * K runs in chunks of KC so that a 16-pixel column block of B [KC x 16] stays in L1 while every
  * block of output channels reads it; later chunks add to the y block written by the first.
  * Only these functions carry the target attribute: the library still runs without AVX2. */
@@ -13,23 +16,13 @@
 #include "kernels/kernels.h"
 
 #define TARGET __attribute__((target("avx2,fma")))
-#define MR SN_CT_MR
+#define MR 6
 #define NR 16
 #define KC 256
 
 int sn_ct_available(void)
 {
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-size_t sn_ct_packed_floats(int M, int K) { return (size_t)(M + MR - 1) / MR * MR * K; }
-
-/* Panel p: rows [p*MR, p*MR + MR) of w, k-major (MR weights per k), zeros past row M. */
-void sn_ct_pack_panel(int M, int K, const float *w, int ldw, int p, float *ap)
-{
-	ap += (size_t)p * MR * K;
-	for (int k = 0; k < K; k++)
-		for (int r = 0; r < MR; r++) ap[(size_t)k * MR + r] = p * MR + r < M ? w[(size_t)(p * MR + r) * ldw + k] : 0.0f;
 }
 
 static const int32_t mask_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -47,29 +40,32 @@ static inline TARGET void store(float *p, __m256i m, int masked, __m256 v)
 	else _mm256_storeu_ps(p, v);
 }
 
-/* c [mr x nr] (rows ldc apart) = act(bias + a b) or, with acc, act(c + a b); a: one packed panel
- * from the chunk's first k, b: kc rows of at least nr floats, ldb apart. bias may be NULL.
+/* c [mr x nr] (rows ldc apart) = act(bias + a b) or, with acc, act(c + a b); a: the weights
+ * [mr x kc] from the chunk's first column, rows lda floats apart (rows past mr read row mr - 1,
+ * their sums are dropped); b: kc rows of at least nr floats, ldb apart. bias may be NULL.
  * masked: nr < 16, every access of b and c masked to nr. */
-static inline __attribute__((always_inline)) TARGET void block(int kc, const float *a, const float *b, size_t ldb,
-                                                              float *c, size_t ldc, int mr, int nr,
+static inline __attribute__((always_inline)) TARGET void block(int kc, const float *a, size_t lda, const float *b,
+                                                              size_t ldb, float *c, size_t ldc, int mr, int nr,
                                                               const float *bias, int acc, int act, int masked)
 {
 	const __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
+	const float *a0 = a, *a1 = a + SN_MIN(1, mr - 1) * lda, *a2 = a + SN_MIN(2, mr - 1) * lda;
+	const float *a3 = a + SN_MIN(3, mr - 1) * lda, *a4 = a + SN_MIN(4, mr - 1) * lda, *a5 = a + SN_MIN(5, mr - 1) * lda;
 	__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
 	__m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-	for (int k = 0; k < kc; k++, a += MR, b += ldb) {
+	for (int k = 0; k < kc; k++, b += ldb) {
 		const __m256 b0 = load(b, m0, masked), b1 = load(b + 8, m1, masked);
-		__m256 w = _mm256_broadcast_ss(a);
+		__m256 w = _mm256_broadcast_ss(a0 + k);
 		c00 = _mm256_fmadd_ps(w, b0, c00); c01 = _mm256_fmadd_ps(w, b1, c01);
-		w = _mm256_broadcast_ss(a + 1);
+		w = _mm256_broadcast_ss(a1 + k);
 		c10 = _mm256_fmadd_ps(w, b0, c10); c11 = _mm256_fmadd_ps(w, b1, c11);
-		w = _mm256_broadcast_ss(a + 2);
+		w = _mm256_broadcast_ss(a2 + k);
 		c20 = _mm256_fmadd_ps(w, b0, c20); c21 = _mm256_fmadd_ps(w, b1, c21);
-		w = _mm256_broadcast_ss(a + 3);
+		w = _mm256_broadcast_ss(a3 + k);
 		c30 = _mm256_fmadd_ps(w, b0, c30); c31 = _mm256_fmadd_ps(w, b1, c31);
-		w = _mm256_broadcast_ss(a + 4);
+		w = _mm256_broadcast_ss(a4 + k);
 		c40 = _mm256_fmadd_ps(w, b0, c40); c41 = _mm256_fmadd_ps(w, b1, c41);
-		w = _mm256_broadcast_ss(a + 5);
+		w = _mm256_broadcast_ss(a5 + k);
 		c50 = _mm256_fmadd_ps(w, b0, c50); c51 = _mm256_fmadd_ps(w, b1, c51);
 	}
 	const __m256 r[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
@@ -95,32 +91,34 @@ static inline __attribute__((always_inline)) TARGET void block(int kc, const flo
 	}
 }
 
-static TARGET void block_full(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr,
-                              const float *bias, int acc, int act)
+static TARGET void block_full(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
+                              int mr, const float *bias, int acc, int act)
 {
-	block(kc, a, b, ldb, c, ldc, mr, NR, bias, acc, act, 0);
+	block(kc, a, lda, b, ldb, c, ldc, mr, NR, bias, acc, act, 0);
 }
 
-static TARGET void block_tail(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
-                              const float *bias, int acc, int act)
+static TARGET void block_tail(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
+                              int mr, int nr, const float *bias, int acc, int act)
 {
-	block(kc, a, b, ldb, c, ldc, mr, nr, bias, acc, act, 1);
+	block(kc, a, lda, b, ldb, c, ldc, mr, nr, bias, acc, act, 1);
 }
 
 /* nr <= 8: one vector a row, half the work of a masked 16-pixel block (14x14 images end in 4) */
-static TARGET void block_tail8(int kc, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int mr, int nr,
-                               const float *bias, int acc, int act)
+static TARGET void block_tail8(int kc, const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
+                               int mr, int nr, const float *bias, int acc, int act)
 {
 	const __m256i m = lanes(nr);
+	const float *a0 = a, *a1 = a + SN_MIN(1, mr - 1) * lda, *a2 = a + SN_MIN(2, mr - 1) * lda;
+	const float *a3 = a + SN_MIN(3, mr - 1) * lda, *a4 = a + SN_MIN(4, mr - 1) * lda, *a5 = a + SN_MIN(5, mr - 1) * lda;
 	__m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-	for (int k = 0; k < kc; k++, a += MR, b += ldb) {
+	for (int k = 0; k < kc; k++, b += ldb) {
 		const __m256 b0 = _mm256_maskload_ps(b, m);
-		c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), b0, c0);
-		c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
-		c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
-		c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
-		c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
-		c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+		c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + k), b0, c0);
+		c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + k), b0, c1);
+		c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + k), b0, c2);
+		c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + k), b0, c3);
+		c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + k), b0, c4);
+		c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + k), b0, c5);
 	}
 	const __m256 r[MR] = {c0, c1, c2, c3, c4, c5};
 	for (int i = 0; i < mr; i++) {
@@ -134,7 +132,7 @@ static TARGET void block_tail8(int kc, const float *a, const float *b, size_t ld
 	}
 }
 
-TARGET void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *ap, const float *b, size_t ldb,
+TARGET void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float *b, size_t ldb,
                        const float *bias, int act, float *y, size_t ldy)
 {
 	/* equal chunks of at most KC: a short last one would reload the y block for little work */
@@ -143,13 +141,13 @@ TARGET void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *ap, con
 		const int kc = SN_MIN(step, kn - kc0), acc = k0 + kc0 > 0, fin = k0 + kc0 + kc == K;
 		for (int n0 = 0; n0 < n; n0 += NR)
 			for (int m0 = 0; m0 < M; m0 += MR) {
-				const float *a = ap + (size_t)m0 * K + (size_t)(k0 + kc0) * MR, *bb = b + (size_t)kc0 * ldb + n0;
+				const float *a = w + (size_t)m0 * K + k0 + kc0, *bb = b + (size_t)kc0 * ldb + n0;
 				const float *bi = bias && !acc ? bias + m0 : NULL;
 				float *c = y + (size_t)m0 * ldy + n0;
 				const int mr = SN_MIN(MR, M - m0), a_ = fin ? act : 0;
-				if (n - n0 >= NR) block_full(kc, a, bb, ldb, c, ldy, mr, bi, acc, a_);
-				else if (n - n0 > 8) block_tail(kc, a, bb, ldb, c, ldy, mr, n - n0, bi, acc, a_);
-				else block_tail8(kc, a, bb, ldb, c, ldy, mr, n - n0, bi, acc, a_);
+				if (n - n0 >= NR) block_full(kc, a, K, bb, ldb, c, ldy, mr, bi, acc, a_);
+				else if (n - n0 > 8) block_tail(kc, a, K, bb, ldb, c, ldy, mr, n - n0, bi, acc, a_);
+				else block_tail8(kc, a, K, bb, ldb, c, ldy, mr, n - n0, bi, acc, a_);
 			}
 	}
 }

@@ -37,16 +37,13 @@ void sn_gemm_serial(int tA, int tB, int M, int N, int K, float alpha, const floa
                     const float *B, int ldb, float beta, float *C, int ldc);
 
 /* ---------------------------------------------------------------- tiled conv GEMM (inference)
- * y [M x n] (rows ldy apart) = act(bias + W b) for one tile of n output pixels, W [M x K] packed
- * by sn_ct_pack_panel, b [K x n] (a tile's col, or a 1x1 conv's input), bias M floats or NULL,
- * act a sn_fuse. One call does the rows [k0, k0 + kn) of b (kn rows ldb apart): the one with
- * k0 = 0 writes bias + its product, later ones add theirs, the one ending at K applies act.
- * AVX2+FMA only (conv_tiled_avx2.c): check sn_ct_available() first. */
-#define SN_CT_MR 6                                  /* output channels per packed panel */
+ * y [M x n] (rows ldy apart) = act(bias + W b) for one tile of n output pixels, W [M x K]
+ * row-major, b [K x n] (a tile's col, or a 1x1 conv's input), bias M floats or NULL, act a
+ * sn_fuse. One call does the rows [k0, k0 + kn) of b (kn rows ldb apart): the one with k0 = 0
+ * writes bias + its product, later ones add theirs, the one ending at K applies act. AVX2+FMA
+ * only (conv_tiled_avx2.c): check sn_ct_available() first. */
 int sn_ct_available(void);
-size_t sn_ct_packed_floats(int M, int K);          /* the packed W: ceil(M / SN_CT_MR) panels */
-void sn_ct_pack_panel(int M, int K, const float *w, int ldw, int p, float *ap);   /* panel p of ap */
-void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *ap, const float *b, size_t ldb,
+void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float *b, size_t ldb,
                 const float *bias, int act, float *y, size_t ldy);
 
 /* ---------------------------------------------------------------- depthwise convolution

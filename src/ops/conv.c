@@ -182,10 +182,15 @@ static size_t col_floats(const sn_node *n, sn_shape in)
 /* Inference splits each image's output pixels into tiles, and the tiles' col rows into chunks
  * of whole input channels (at most CHUNK_ROWS rows): per chunk, im2col builds only that piece
  * [rows x tile] in the thread's own slice of the workspace and one single-threaded GEMM
- * (kernels/conv_tiled_avx2.c, weights packed once per pass) adds its product to y's tile (ldc =
- * OH*OW), bias and activation applied in registers. The threads share the (image, tile) pairs,
- * never one GEMM. A chunk of TILE_BYTES, the weights' columns it meets and the y tile stay in
- * L2 (512 KiB a core here). */
+ * (kernels/conv_tiled_avx2.c) adds its product to y's tile (ldc = OH*OW), bias and activation
+ * applied in registers. A chunk of TILE_BYTES, the weights' columns it meets and the y tile stay
+ * in L2 (512 KiB a core here); building the whole col first (14 MiB for 128 -> 128 3x3 on 56x56)
+ * and one GEMM over it took 15.2 ms on one thread, the tiles 10.6-11.5.
+ * The threads share the (image, tile) pairs rather than the output channels of one tile: each
+ * core has its own L2, so both would have to build the same chunk. Batches of small images run
+ * one tile per image rather than one GEMM over the batch: that GEMM's [Cout x B*OH*OW] result
+ * needs a transpose into NCHW, a pass over y that costs more than the pixel tail of each image
+ * (14x14: 12 blocks of 16 pixels and one of 4). */
 #define CHUNK_ROWS 256
 #define TILE_BYTES (256u << 10)
 #define TILE_MIN 64
@@ -231,14 +236,7 @@ static int tiled_direct(const sn_node *n, sn_shape in)
 	return is_pointwise(&n->a.conv) && (size_t)in.c * in.h * in.w * sizeof(float) <= TILE_BYTES;
 }
 
-/* Workspace floats of the tiled path: the packed weights (whole cache lines), then per thread
- * one chunk of col. */
-static size_t tiled_packed(const sn_node *n, sn_shape in)
-{
-	const int G = n->a.conv.groups, kg = in.c / G * n->a.conv.kh * n->a.conv.kw;
-	return sn_ct_available() ? ((size_t)G * sn_ct_packed_floats(n->a.conv.out_c / G, kg) + 15) & ~(size_t)15 : 0;
-}
-
+/* Workspace floats of the tiled path, per thread: one chunk of col. */
 static size_t tiled_col(const sn_node *n, sn_shape in)
 {
 	const size_t rows = chunk_rows(n, in);
@@ -257,7 +255,7 @@ static void conv_sizes(sn_graph *g, sn_node *n)
 		n->ws_bytes = (T * dw_scratch(g, n, g->train) + (g->train ? dw_partials(g, n) : 0)) * F;
 		return;
 	}
-	if (!g->train) { n->ws_bytes = (tiled_packed(n, in) + T * tiled_col(n, in)) * F; return; }
+	if (!g->train) { n->ws_bytes = T * tiled_col(n, in) * F; return; }
 	if (!pw) n->saved_bytes = B * cs * F;
 	size_t dw = B * sn_shape_numel(n->out) + (pw ? B * sn_shape_numel(in) : 0);
 	size_t dx = sn_in(g, n, 0)->needs_grad && !pw ? T * cs : 0;
@@ -296,75 +294,60 @@ static void bias_act(float *y, size_t ld, int rows, size_t n, const float *bias,
 	}
 }
 
-/* y [mg x np] (rows P apart) (+)= W's columns [k0, k0 + kn) of one group times b [kn x np]
- * (rows ld apart); ap: the group's packed weights, or NULL: OpenBLAS on w, and bias and
- * activation left to the caller. */
-static void chunk_gemm(const sn_node *n, const float *w, const float *ap, int kg, int k0, int kn, const float *b,
-                       size_t ld, size_t np, const float *bias, float *y, size_t P)
+/* y [mg x np] (rows P apart) (+)= W's columns [k0, k0 + kn) of one group, w [mg x kg], times b
+ * [kn x np] (rows ld apart). Without AVX2: OpenBLAS, bias and activation left to the caller. */
+static void chunk_gemm(const sn_node *n, int fast, const float *w, int kg, int k0, int kn, const float *b, size_t ld,
+                       size_t np, const float *bias, float *y, size_t P)
 {
 	const int mg = n->a.conv.out_c / n->a.conv.groups;
-	if (ap) sn_ct_gemm(mg, (int)np, kg, k0, kn, ap, b, ld, bias, n->a.conv.act, y, P);
+	if (fast) sn_ct_gemm(mg, (int)np, kg, k0, kn, w, b, ld, bias, n->a.conv.act, y, P);
 	else sn_gemm_serial(0, 0, mg, (int)np, kn, 1.0f, w + k0, kg, b, (int)ld, k0 ? 1.0f : 0.0f, y, (int)P);
 }
 
 /* One tile [p0, p0 + np) of one image: x its input, y its output, col the thread's chunk. */
-static void forward_tile(sn_graph *g, const sn_node *n, const sn_conv_geom *ge, const float *ap, const float *x,
-                         size_t p0, size_t np, float *col, float *y)
+static void forward_tile(sn_graph *g, const sn_node *n, const sn_conv_geom *ge, int fast, const float *x, size_t p0,
+                         size_t np, float *col, float *y)
 {
 	const sn_conv_attr *a = &n->a.conv;
 	const int G = a->groups, mg = a->out_c / G, cg = ge->c / G, kk = a->kh * a->kw, kg = cg * kk;
-	const int cc = chunk_channels(cg, kk);
+	const int cc = chunk_channels(cg, kk), direct = tiled_direct(n, sn_in(g, n, 0)->out);
 	const size_t P = (size_t)ge->oh * ge->ow, hw = (size_t)ge->h * ge->w, ld = tile_ld(np);
 	const float *w = sn_t(g, n, SN_T_WEIGHT)->data;
 	const sn_tensor *bt = sn_t(g, n, SN_T_BIAS);
 	for (int gi = 0; gi < G; gi++) {
-		const float *wg = w + (size_t)gi * mg * kg, *apg = ap ? ap + gi * sn_ct_packed_floats(mg, kg) : NULL;
-		const float *bg = bt ? bt->data + gi * mg : NULL, *xg = x + (size_t)gi * cg * hw;
+		const float *wg = w + (size_t)gi * mg * kg, *bg = bt ? bt->data + gi * mg : NULL, *xg = x + (size_t)gi * cg * hw;
 		float *yg = y + (size_t)gi * mg * P + p0;
-		if (tiled_direct(n, sn_in(g, n, 0)->out)) { chunk_gemm(n, wg, apg, kg, 0, kg, xg + p0, P, np, bg, yg, P); continue; }
+		if (direct) { chunk_gemm(n, fast, wg, kg, 0, kg, xg + p0, P, np, bg, yg, P); continue; }
 		for (int c0 = 0; c0 < cg; c0 += cc) {
 			sn_conv_geom gc = *ge;
 			gc.c = SN_MIN(cc, cg - c0);
 			sn_im2col(xg + c0 * hw, &gc, p0, np, col, ld);
-			chunk_gemm(n, wg, apg, kg, c0 * kk, gc.c * kk, col, ld, np, bg, yg, P);
+			chunk_gemm(n, fast, wg, kg, c0 * kk, gc.c * kk, col, ld, np, bg, yg, P);
 		}
 	}
-	if (!ap) bias_act(y + p0, P, a->out_c, np, bt ? bt->data : NULL, a->act);
+	if (!fast) bias_act(y + p0, P, a->out_c, np, bt ? bt->data : NULL, a->act);
 }
 
 /* Inference: the tiles (see TILE_BYTES) of all images, spread over the threads. */
 static void forward_tiled(sn_graph *g, sn_node *n)
 {
-	const sn_conv_attr *a = &n->a.conv;
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
-	const int B = g->batch, G = a->groups, mg = a->out_c / G, kg = in.c / G * a->kh * a->kw;
+	const int B = g->batch, fast = sn_ct_available();
 	const size_t P = (size_t)n->out.h * n->out.w, cap = tile_cap(chunk_rows(n, in), P);
-	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), packed = tiled_packed(n, in);
-	const size_t per = tiled_col(n, in), room = g->ws_bytes / sizeof(float) - packed;
-	const int T = (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), per ? room / per : SIZE_MAX));
+	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), per = tiled_col(n, in);
+	const int T = (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), per ? g->ws_bytes / sizeof(float) / per : SIZE_MAX));
 	/* as many tiles as make whole rounds over the threads (more when a tile would exceed cap),
 	 * of whole 16-pixel blocks, their sizes one block apart at most */
 	const size_t nb = (P + 15) / 16, items = ((size_t)B * ((P + cap - 1) / cap) + T - 1) / T * T;
 	const size_t nt = SN_MIN(nb, (items + B - 1) / B);
-	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
-	float *ap = sn_ct_available() ? g->ws : NULL;
-	const int panels = (mg + SN_CT_MR - 1) / SN_CT_MR;
-	#pragma omp parallel num_threads(T)
-	{
-		if (ap) {
-			#pragma omp for schedule(static)
-			for (int q = 0; q < G * panels; q++)
-				sn_ct_pack_panel(mg, kg, w + (size_t)(q / panels) * mg * kg, kg, q % panels,
-				                 ap + (size_t)(q / panels) * sn_ct_packed_floats(mg, kg));
-		}
-		float *col = g->ws + packed + (size_t)omp_get_thread_num() * per;
-		#pragma omp for schedule(static)
-		for (long it = 0; it < (long)(B * nt); it++) {
-			const size_t b = (size_t)it / nt, t = (size_t)it % nt, p0 = t * nb / nt * 16;
-			const size_t p1 = SN_MIN((t + 1) * nb / nt * 16, P);
-			forward_tile(g, n, &ge, ap, X + b * xs, p0, p1 - p0, col, n->y + b * ys);
-		}
+	const float *X = sn_in(g, n, 0)->y;
+	#pragma omp parallel for num_threads(T) schedule(static)
+	for (long it = 0; it < (long)(B * nt); it++) {
+		const size_t b = (size_t)it / nt, t = (size_t)it % nt, p0 = t * nb / nt * 16;
+		const size_t p1 = SN_MIN((t + 1) * nb / nt * 16, P);
+		forward_tile(g, n, &ge, fast, X + b * xs, p0, p1 - p0, g->ws + (size_t)omp_get_thread_num() * per,
+		             n->y + b * ys);
 	}
 }
 
