@@ -157,6 +157,7 @@ TEST(conv_tiled_inference_matches_direct)
 		{"conv c out=12 k=1", 40, 9, 11, 2},                                /* 1x1 reading x in place */
 		{"conv c out=10 k=1 bias=0 act=relu6", 64, 40, 40, 1},              /* 1x1 copied tile by tile */
 		{"conv c out=7 k=1", 300, 20, 20, 1},                               /* ... in two chunks */
+		{"conv c out=8 k=1 act=relu", 16, 32, 32, 2},                       /* ... rows 4 KiB apart */
 		{"conv c out=6 k=1 stride=2", 8, 11, 13, 2},
 		{"conv c out=8 k=3 pad=1 groups=2 act=relu6", 6, 10, 10, 5},
 		{"conv c out=12 k=1 groups=3 bias=0", 9, 7, 9, 4},

@@ -230,10 +230,12 @@ static size_t tile_ld(size_t np)
 /* 1x1 stride-1 convs read x in place (rows OH*OW apart) when one image's x fits in a chunk's
  * room anyway; larger ones copy each chunk (a plain im2col): the column blocks the GEMM reads
  * from x's far-apart rows came from L3 or memory and measured up to 25 % slower (256 -> 256 on
- * 28x28: 1.51 against 1.14 ms), while the copy streams whole rows into L2. */
+ * 28x28: 1.51 against 1.14 ms), while the copy streams whole rows into L2. So do rows an even
+ * number of cache lines apart (32x32 images: 4 KiB), whose column blocks would share few L1 sets. */
 static int tiled_direct(const sn_node *n, sn_shape in)
 {
-	return is_pointwise(&n->a.conv) && (size_t)in.c * in.h * in.w * sizeof(float) <= TILE_BYTES;
+	const size_t hw = (size_t)in.h * in.w;
+	return is_pointwise(&n->a.conv) && in.c * hw * sizeof(float) <= TILE_BYTES && (hw % 16 || hw / 16 % 2);
 }
 
 /* Workspace floats of the tiled path, per thread: one chunk of col. */
