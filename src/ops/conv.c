@@ -348,8 +348,8 @@ static void forward_tiled(sn_graph *g, sn_node *n)
 	for (long it = 0; it < (long)(B * nt); it++) {
 		const size_t b = (size_t)it / nt, t = (size_t)it % nt, p0 = t * nb / nt * 16;
 		const size_t p1 = SN_MIN((t + 1) * nb / nt * 16, P);
-		forward_tile(g, n, &ge, fast, X + b * xs, p0, p1 - p0, g->ws + (size_t)omp_get_thread_num() * per,
-		             n->y + b * ys);
+		float *col = per ? g->ws + (size_t)omp_get_thread_num() * per : NULL;   /* none for 1x1 read in place */
+		forward_tile(g, n, &ge, fast, X + b * xs, p0, p1 - p0, col, n->y + b * ys);
 	}
 }
 
