@@ -264,28 +264,6 @@ static void conv_sizes(sn_graph *g, sn_node *n)
 	n->ws_bytes = SN_MAX(dw, dx) * F;
 }
 
-/* One image: y = W * col (+ bias); col rows are ld floats apart. sn_gemm splits across
- * threads only when called serially. */
-static void forward_image(sn_graph *g, sn_node *n, const float *x, float *col, size_t ld, float *y)
-{
-	const sn_conv_attr *a = &n->a.conv;
-	sn_shape in = sn_in(g, n, 0)->out;
-	sn_conv_geom ge = geom(n, in);
-	const int G = a->groups, mg = a->out_c / G, kg = in.c / G * a->kh * a->kw, ohw = n->out.h * n->out.w;
-	const float *w = sn_t(g, n, SN_T_WEIGHT)->data;
-	if (is_pointwise(a)) { col = (float *)x; ld = ohw; }
-	else sn_im2col(x, &ge, 0, ohw, col, ld);
-	for (int gi = 0; gi < G; gi++)
-		sn_gemm(0, 0, mg, ohw, kg, 1.0f, w + (size_t)gi * mg * kg, kg, col + (size_t)gi * kg * ld, (int)ld, 0.0f,
-		        y + (size_t)gi * mg * ohw, ohw);
-	sn_tensor *b = sn_t(g, n, SN_T_BIAS);
-	if (b || a->act)
-		for (int o = 0; o < a->out_c; o++) {
-			float *yo = y + (size_t)o * ohw, bo = b ? b->data[o] : 0;
-			for (int p = 0; p < ohw; p++) yo[p] = fused(yo[p] + bo, a->act);
-		}
-}
-
 /* y[o][p] = act(y[o][p] + bias[o]) for rows rows of n pixels, ld floats apart (bias may be NULL) */
 static void bias_act(float *y, size_t ld, int rows, size_t n, const float *bias, int act)
 {
@@ -295,6 +273,21 @@ static void bias_act(float *y, size_t ld, int rows, size_t n, const float *bias,
 		for (size_t p = 0; p < n; p++) yo[p] = fused(yo[p] + bo, act);
 	}
 }
+
+/* One image of a training 1x1 conv (the others keep the batch's col: forward_batched):
+ * y = W x (+ bias), x itself the col. sn_gemm splits across threads only when called serially. */
+static void pointwise_image(sn_graph *g, sn_node *n, const float *x, float *y)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	const int G = a->groups, mg = a->out_c / G, kg = sn_in(g, n, 0)->out.c / G, ohw = n->out.h * n->out.w;
+	const float *w = sn_t(g, n, SN_T_WEIGHT)->data;
+	for (int gi = 0; gi < G; gi++)
+		sn_gemm(0, 0, mg, ohw, kg, 1.0f, w + (size_t)gi * mg * kg, kg, x + (size_t)gi * kg * ohw, ohw, 0.0f,
+		        y + (size_t)gi * mg * ohw, ohw);
+	sn_tensor *b = sn_t(g, n, SN_T_BIAS);
+	bias_act(y, (size_t)ohw, a->out_c, (size_t)ohw, b ? b->data : NULL, a->act);
+}
+
 
 /* y [mg x np] (rows P apart) (+)= W's columns [k0, k0 + kn) of one group, w [mg x kg], times b
  * [kn x np] (rows ld apart). Without AVX2: OpenBLAS, bias and activation left to the caller. */
@@ -394,18 +387,17 @@ static void conv_forward(sn_graph *g, sn_node *n)
 	if (n->impl == SN_IMPL_SPARSE && !g->train && sn_sparse_conv_forward(g, n) == SN_OK) return;
 	sn_shape in = sn_in(g, n, 0)->out;
 	const float *X = sn_in(g, n, 0)->y;
-	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), cs = col_floats(n, in);
-	const int B = g->batch, T = sn_get_threads(), ohw = n->out.h * n->out.w;
+	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
+	const int B = g->batch;
 	if (sn_dw_applies(&n->a.conv, in.c)) { dw_forward(g, n); return; }
 	if (n->saved) { forward_batched(g, n); return; }
 	if (!g->train) { forward_tiled(g, n); return; }
-	if (B < T) { /* few images: parallelise inside each GEMM instead */
-		for (int b = 0; b < B; b++) forward_image(g, n, X + b * xs, g->ws, ohw, n->y + b * ys);
+	if (B < sn_get_threads()) { /* few images: parallelise inside each GEMM instead */
+		for (int b = 0; b < B; b++) pointwise_image(g, n, X + b * xs, n->y + b * ys);
 		return;
 	}
 	#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++)
-		forward_image(g, n, X + b * xs, g->ws + (size_t)omp_get_thread_num() * cs, ohw, n->y + b * ys);
+	for (int b = 0; b < B; b++) pointwise_image(g, n, X + b * xs, n->y + b * ys);
 }
 
 /* dW += dY' col'^T per group, one GEMM over the whole batch; db = row sums of dY'. */
