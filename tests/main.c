@@ -35,6 +35,43 @@ sn_graph *sn_test_net(const char *arch, unsigned long long seed)
 	return g;
 }
 
+sn_graph *sn_test_zoo(const char *name, unsigned long long seed)
+{
+	char path[256];
+	snprintf(path, sizeof path, "models/%s.arch", name);
+	sn_graph *g = sn_arch_load(path);
+	if (!g) { fprintf(stderr, "  %s: %s\n", path, sn_errmsg()); return NULL; }
+	sn_graph_init_params(g, seed);
+	return g;
+}
+
+int sn_test_kept_strongest(const sn_tensor *before, const sn_tensor *after, int rows, int cols, int *old_row)
+{
+	const size_t row_bytes = (size_t)cols * sizeof(float);
+	double weakest_kept = INFINITY, strongest_gone = 0;
+	int j = 0;
+	for (int o = 0; o < rows; o++) {
+		const float *r = before->data + (size_t)o * cols;
+		double norm = 0;
+		for (int k = 0; k < cols; k++) norm += fabsf(r[k]);
+		if ((size_t)j * cols < after->n && !memcmp(after->data + (size_t)j * cols, r, row_bytes)) {
+			if (old_row) old_row[j] = o;
+			weakest_kept = fmin(weakest_kept, norm);
+			j++;
+		} else strongest_gone = fmax(strongest_gone, norm);
+	}
+	return strongest_gone <= weakest_kept ? j : -1;
+}
+
+float *sn_test_logits(sn_graph *g, const float *x, int n)
+{
+	if (sn_graph_plan(g, n, 0)) return NULL;
+	const size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
+	float *y = malloc(k * sizeof *y);
+	if (y) memcpy(y, sn_graph_forward(g, x, n), k * sizeof *y);
+	return y;
+}
+
 sn_tensor *sn_test_tensor(sn_graph *g, const char *name)
 {
 	int k = sn_tensor_find(g, name);

@@ -37,6 +37,14 @@ extern int sn_test_failed_now;
 struct sn_graph *sn_test_net(const char *arch, unsigned long long seed);
 /* the first `limit` Fashion-MNIST images of each split, loaded once per limit for the run */
 int sn_test_fmnist(int limit, sn_dataset **train, sn_dataset **test);
+/* models/NAME.arch initialised with PyTorch's defaults (seed); NULL + a message */
+struct sn_graph *sn_test_zoo(const char *name, unsigned long long seed);
+/* The rows of `after` that are rows of `before` (rows x cols), matched in order: their count, or
+ * -1 when a dropped row has a larger L1 norm than a kept one (pruning kept the strongest);
+ * old_row (may be NULL) gets each kept row's index in `before`. */
+int sn_test_kept_strongest(const sn_tensor *before, const sn_tensor *after, int rows, int cols, int *old_row);
+/* g planned for inference on a batch of n, run on x: a malloc'd copy of the outputs, or NULL */
+float *sn_test_logits(struct sn_graph *g, const float *x, int n);
 /* a tensor by name, or NULL */
 sn_tensor *sn_test_tensor(struct sn_graph *g, const char *name);
 /* the rows a prune run reports (sn_prune_cb), the first 8 kept */

@@ -18,17 +18,6 @@ static float *tensor(sn_graph *g, const char *name)
 	return k >= 0 ? g->tensor[k].data : NULL;
 }
 
-/* the logits of n inputs, copied out */
-static float *run(sn_graph *g, const float *x, int n)
-{
-	if (sn_graph_plan(g, n, 0)) return NULL;
-	const float *y = sn_graph_forward(g, x, n);
-	size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
-	float *out = malloc(k * sizeof *out);
-	memcpy(out, y, k * sizeof *out);
-	return out;
-}
-
 static float *random_input(const sn_graph *g, int n, uint64_t seed)
 {
 	sn_rng r;
@@ -51,7 +40,7 @@ static sn_lighten_opts opts(unsigned transforms)
 /* max relative difference of the two graphs' outputs on random inputs */
 static double compare(sn_graph *a, sn_graph *b, int n)
 {
-	float *x = random_input(a, n, 7), *ya = run(a, x, n), *yb = run(b, x, n);
+	float *x = random_input(a, n, 7), *ya = sn_test_logits(a, x, n), *yb = sn_test_logits(b, x, n);
 	double d = ya && yb ? sn_test_maxrel(yb, ya, (size_t)n * sn_shape_numel(sn_graph_output_shape(a))) : INFINITY;
 	free(x); free(ya); free(yb);
 	return d;
@@ -274,7 +263,7 @@ TEST(lighten_dsc_bn_relu_equals_the_linear_pair)
 	int idx[64];
 	for (int i = 0; i < 64; i++) idx[i] = i;
 	sn_dataset_batch(&d, idx, 64, NULL, NULL, x, y);
-	float *a = run(lin, x, 64), *b = run(bn, x, 64);
+	float *a = sn_test_logits(lin, x, 64), *b = sn_test_logits(bn, x, 64);
 	REQUIRE(a && b);
 	double diff = sn_test_maxrel(b, a, 64 * 3);
 	CHECKF(diff < 1e-5, "outputs differ by %g", diff);
@@ -286,7 +275,7 @@ TEST(lighten_dsc_bn_relu_equals_the_linear_pair)
 	o.dsc_mode = SN_DSC_LINEAR;
 	lin2 = sn_lighten(g, &o, NULL);
 	REQUIRE(bn2 && lin2);
-	a = run(lin2, x, 64); b = run(bn2, x, 64);
+	a = sn_test_logits(lin2, x, 64); b = sn_test_logits(bn2, x, 64);
 	diff = sn_test_maxrel(b, a, 64 * 3);
 	CHECKF(diff < 1e-5, "outputs differ by %g", diff);
 	free(a); free(b); free(x);
@@ -348,7 +337,7 @@ TEST(lighten_gap_head_is_exact_for_constant_maps)
 	for (int n = 0; n < 2; n++)
 		for (int c = 0; c < 3; c++)
 			for (int p = 0; p < 20; p++) x[n * 60 + c * 20 + p] = 0.3f * c - 0.2f * n + 0.1f;
-	a = run(g, x, 2); b = run(h, x, 2);
+	a = sn_test_logits(g, x, 2); b = sn_test_logits(h, x, 2);
 	REQUIRE(a && b);
 	CHECKF(sn_test_maxrel(b, a, 12) < 1e-6, "outputs differ by %g", sn_test_maxrel(b, a, 12));
 	free(a); free(b);
@@ -433,7 +422,7 @@ TEST(lighten_fused_activation_acts_once_at_the_end)
 			if (h->node[i].op == SN_OP_CONV)
 				CHECKF(h->node[i].a.conv.act == (i == h->n_node - 1 ? SN_FUSE_RELU : SN_FUSE_NONE),
 				       "transform %d: %s has act %d", t, h->node[i].name, h->node[i].a.conv.act);
-		float *x = random_input(h, 2, 5), *y = run(h, x, 2), *yp = run(hp, x, 2);
+		float *x = random_input(h, 2, 5), *y = sn_test_logits(h, x, 2), *yp = sn_test_logits(hp, x, 2);
 		REQUIRE(y && yp);
 		size_t n = 2 * sn_shape_numel(sn_graph_output_shape(h));
 		for (size_t k = 0; k < n; k++) yp[k] = yp[k] > 0 ? yp[k] : 0;
@@ -522,7 +511,7 @@ TEST(lighten_small_kernels_fit_composed_kernels)
 		for (int i = 0; i < 3; i++) {
 			memset(x, 0, sizeof x);
 			x[i * 144 + 6 * 12 + 6] = 1;
-			float *y = run(s, x, 1);
+			float *y = sn_test_logits(s, x, 1);
 			REQUIRE(y);
 			for (int o = 0; o < 4; o++)
 				for (int u = 0; u < k; u++)
@@ -539,7 +528,7 @@ TEST(lighten_small_kernels_fit_composed_kernels)
 		CHECK(h->n_node == 1 + (k - 1) / 2 && h->node[1].a.conv.kh == 3 && h->node[1].a.conv.out_c == 3);
 		CHECK(r.layers[0].new_params == (size_t)(k == 7 ? 81 + 81 : 81) + 108 + 4);
 		/* inside the image the stack computes the conv */
-		float *xi = random_input(g, 1, 3), *ya = run(g, xi, 1), *yb = run(h, xi, 1);
+		float *xi = random_input(g, 1, 3), *ya = sn_test_logits(g, xi, 1), *yb = sn_test_logits(h, xi, 1);
 		REQUIRE(ya && yb);
 		double worst = 0;
 		for (int oc = 0; oc < 4; oc++)

@@ -40,11 +40,8 @@ static void randomise(sn_graph *g, uint64_t seed)
 
 static sn_graph *zoo(const char *name, uint64_t seed)
 {
-	char path[256];
-	snprintf(path, sizeof path, "models/%s.arch", name);
-	sn_graph *g = sn_arch_load(path);
-	if (!g) { fprintf(stderr, "  %s: %s\n", path, sn_errmsg()); return NULL; }
-	randomise(g, seed);
+	sn_graph *g = sn_test_zoo(name, seed);
+	if (g) randomise(g, seed);
 	return g;
 }
 

@@ -10,16 +10,6 @@
 #include "prune/prune.h"
 #include "train/train_internal.h"
 
-static sn_graph *zoo(const char *name, uint64_t seed)
-{
-	char path[256];
-	snprintf(path, sizeof path, "models/%s.arch", name);
-	sn_graph *g = sn_arch_load(path);
-	if (!g) { fprintf(stderr, "  %s: %s\n", path, sn_errmsg()); return NULL; }
-	sn_graph_init_params(g, seed);
-	return g;
-}
-
 static size_t zeros_of(const sn_tensor *t)
 {
 	size_t z = 0;
@@ -32,7 +22,7 @@ static size_t zeros_of(const sn_tensor *t)
 
 TEST(prune_exact_sparsity_per_layer)
 {
-	sn_graph *g = zoo("cnn", 3);
+	sn_graph *g = sn_test_zoo("cnn", 3);
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, NULL, p) == SN_OK);
@@ -58,7 +48,7 @@ TEST(prune_exact_sparsity_per_layer)
 
 TEST(prune_exact_sparsity_global_with_ties)
 {
-	sn_graph *g = zoo("cnn", 4);
+	sn_graph *g = sn_test_zoo("cnn", 4);
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, NULL, p) == SN_OK);
@@ -74,7 +64,7 @@ TEST(prune_exact_sparsity_global_with_ties)
 		if (i % 3 == 0) CHECK(b->data[i] == 0.0f);
 	CHECK(zeros_of(a) >= a->n / 3);
 	/* global: one ranking over every prunable weight */
-	sn_graph *h = zoo("cnn", 5);
+	sn_graph *h = sn_test_zoo("cnn", 5);
 	REQUIRE(sn_prune_weights(h, p, SN_SCOPE_GLOBAL, 0.9f) == SN_OK);
 	size_t z2 = zeros_of(sn_test_tensor(h, "conv2.weight")), z1 = zeros_of(sn_test_tensor(h, "fc1.weight"));
 	CHECK(z1 + z2 == (size_t)llround(0.9 * total));
@@ -85,7 +75,7 @@ TEST(prune_exact_sparsity_global_with_ties)
 
 TEST(prune_masks_only_grow)
 {
-	sn_graph *g = zoo("cnn", 6);
+	sn_graph *g = sn_test_zoo("cnn", 6);
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, "conv1,fc2,fc1", p) == SN_OK);
@@ -111,7 +101,7 @@ TEST(prune_masks_only_grow)
 
 TEST(prune_ignore_lists)
 {
-	sn_graph *g = zoo("resnet", 1);
+	sn_graph *g = sn_test_zoo("resnet", 1);
 	REQUIRE(g);
 	unsigned char p[128];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, NULL, p) == SN_OK);
@@ -124,7 +114,7 @@ TEST(prune_ignore_lists)
 	CHECK(strstr(sn_errmsg(), "no layer 'nosuch'"));
 	CHECK(sn_prune_select(g, SN_GRAN_WEIGHT, "conv1,,fc", p) == SN_EINVAL);
 	/* filters: only plain convs make channels */
-	sn_graph *m = zoo("mobilenetv2", 1);
+	sn_graph *m = sn_test_zoo("mobilenetv2", 1);
 	REQUIRE(m);
 	REQUIRE(sn_prune_select(m, SN_GRAN_FILTER, NULL, p) == SN_OK);
 	CHECK(!p[sn_graph_find(m, "stem")] && !p[sn_graph_find(m, "b2.dw")] && p[sn_graph_find(m, "b2.expand")]);
@@ -214,7 +204,7 @@ static int group_of(const sn_chg *d, const sn_graph *g, const char *node)
 
 TEST(prune_groups_follow_adds_concats_and_depthwise)
 {
-	sn_graph *r = zoo("resnet", 1);
+	sn_graph *r = sn_test_zoo("resnet", 1);
 	REQUIRE(r);
 	sn_chg *d = sn_chg_build(r, NULL);
 	REQUIRE(d);
@@ -226,7 +216,7 @@ TEST(prune_groups_follow_adds_concats_and_depthwise)
 	sn_chg_free(d);
 	sn_graph_free(r);
 
-	sn_graph *m = zoo("mobilenetv2", 1);
+	sn_graph *m = sn_test_zoo("mobilenetv2", 1);
 	REQUIRE(m);
 	d = sn_chg_build(m, NULL);
 	REQUIRE(d);
@@ -236,7 +226,7 @@ TEST(prune_groups_follow_adds_concats_and_depthwise)
 	sn_chg_free(d);
 	sn_graph_free(m);
 
-	sn_graph *c = zoo("inception", 1);
+	sn_graph *c = sn_test_zoo("inception", 1);
 	REQUIRE(c);
 	d = sn_chg_build(c, NULL);
 	REQUIRE(d);
@@ -264,19 +254,10 @@ static void shake_bn(sn_graph *g)
 	}
 }
 
-static float *forward(sn_graph *g, const float *x, int n)
-{
-	if (sn_graph_plan(g, n, 0)) return NULL;
-	size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
-	float *y = malloc(k * sizeof *y);
-	memcpy(y, sn_graph_forward(g, x, n), k * sizeof *y);
-	return y;
-}
-
 /* Zeroes about a third of each prunable group's channels, removes them, and compares outputs. */
 static void removal_keeps_function(const char *name)
 {
-	sn_graph *g = zoo(name, 11);
+	sn_graph *g = sn_test_zoo(name, 11);
 	REQUIRE(g);
 	shake_bn(g);
 	unsigned char p[256];
@@ -297,10 +278,10 @@ static void removal_keeps_function(const char *name)
 	const size_t in = sn_shape_numel(sn_graph_input_shape(g));
 	float *x = malloc(n * in * sizeof *x);
 	for (size_t i = 0; i < n * in; i++) x[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
-	float *y0 = forward(g, x, n);
+	float *y0 = sn_test_logits(g, x, n);
 	sn_graph *h = sn_chg_remove(d, remove);
 	REQUIRE(h && y0);
-	float *y1 = forward(h, x, n);
+	float *y1 = sn_test_logits(h, x, n);
 	REQUIRE(y1);
 	double err = sn_test_maxrel(y1, y0, (size_t)n * 10);
 	CHECKF(err <= 1e-6, "%s: removing %d zero channels changed the output by %g", name, removed, err);
@@ -311,7 +292,7 @@ static void removal_keeps_function(const char *name)
 	REQUIRE(sn_model_save(h, NULL, NULL, path) == SN_OK);
 	sn_graph *l = sn_model_load(path, NULL, NULL);
 	REQUIRE(l);
-	float *y2 = forward(l, x, n);
+	float *y2 = sn_test_logits(l, x, n);
 	CHECK(y2 && !memcmp(y1, y2, (size_t)n * 10 * sizeof *y2));
 	free(y2);
 	sn_graph_free(l);
@@ -331,33 +312,21 @@ TEST(prune_remove_zero_channels_shufflenetv2) { removal_keeps_function("shufflen
 /* Filter pruning on the baseline CNN: conv2 keeps its 26 strongest filters, every reader follows. */
 TEST(prune_filters_cnn)
 {
-	sn_graph *g = zoo("cnn", 12);
+	sn_graph *g = sn_test_zoo("cnn", 12);
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_FILTER, NULL, p) == SN_OK);
-	sn_tensor *w = sn_test_tensor(g, "conv2.weight");
-	double norm[64];
-	for (int o = 0; o < 64; o++) {
-		norm[o] = 0;
-		for (int k = 0; k < 288; k++) norm[o] += fabsf(w->data[o * 288 + k]);
-	}
 	sn_graph *h = sn_prune_filters(g, NULL, p, SN_CRIT_L1, SN_SCOPE_LAYER, 0.6f);
 	REQUIRE(h);
 	CHECK(h->node[sn_graph_find(h, "conv2")].a.conv.out_c == 26 && h->node[sn_graph_find(h, "conv1")].a.conv.out_c == 32);
 	CHECK(sn_test_tensor(h, "bn2.running_var")->n == 26 && sn_test_tensor(h, "fc1.weight")->dims[1] == 26 * 49);
 	/* the kept rows are the largest, in their old order, with their fc1 columns */
-	sn_tensor *w2 = sn_test_tensor(h, "conv2.weight"), *f = sn_test_tensor(g, "fc1.weight"), *f2 = sn_test_tensor(h, "fc1.weight");
-	int j = 0, ok = 1;
-	double weakest_kept = 1e30, strongest_gone = 0;
-	for (int o = 0; o < 64; o++) {
-		int kept = j < 26 && !memcmp(w2->data + j * 288, w->data + o * 288, 288 * sizeof(float));
-		if (kept) {
-			ok &= !memcmp(f2->data + 3 * 26 * 49 + j * 49, f->data + 3 * 3136 + o * 49, 49 * sizeof(float));
-			weakest_kept = fmin(weakest_kept, norm[o]);
-			j++;
-		} else strongest_gone = fmax(strongest_gone, norm[o]);
-	}
-	CHECK(j == 26 && ok && strongest_gone <= weakest_kept);
+	sn_tensor *f = sn_test_tensor(g, "fc1.weight"), *f2 = sn_test_tensor(h, "fc1.weight");
+	int old[26], ok = 1;
+	CHECK(sn_test_kept_strongest(sn_test_tensor(g, "conv2.weight"), sn_test_tensor(h, "conv2.weight"), 64, 288, old) == 26);
+	for (int j = 0; j < 26; j++)
+		ok &= !memcmp(f2->data + 3 * 26 * 49 + j * 49, f->data + 3 * 3136 + old[j] * 49, 49 * sizeof(float));
+	CHECK(ok);
 	/* rounds count against the original: 0.3 then 0.6 ends where 0.6 at once does */
 	sn_graph *a = sn_prune_filters(g, NULL, p, SN_CRIT_L1, SN_SCOPE_LAYER, 0.3f);
 	REQUIRE(a);
@@ -375,7 +344,7 @@ TEST(prune_filters_cnn)
 /* BN gamma as the criterion; global scope keeps at least one channel in every group. */
 TEST(prune_filters_bn_and_global)
 {
-	sn_graph *g = zoo("cnn", 13);
+	sn_graph *g = sn_test_zoo("cnn", 13);
 	REQUIRE(g);
 	unsigned char p[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_FILTER, "none", p) == SN_OK);
@@ -388,7 +357,7 @@ TEST(prune_filters_bn_and_global)
 	for (int c = 0; c < 32; c++) odd &= g2->data[c] == 1.0f + (2 * c + 1);
 	CHECK(g2->n == 32 && odd);
 	sn_graph_free(h);
-	sn_graph *r = zoo("resnet", 2);
+	sn_graph *r = sn_test_zoo("resnet", 2);
 	REQUIRE(r);
 	unsigned char q[128];
 	REQUIRE(sn_prune_select(r, SN_GRAN_FILTER, NULL, q) == SN_OK);
@@ -408,7 +377,7 @@ TEST(prune_filters_bn_and_global)
 /* Weight masks follow the channels that survive filter pruning. */
 TEST(prune_filters_carry_masks)
 {
-	sn_graph *g = zoo("cnn", 14);
+	sn_graph *g = sn_test_zoo("cnn", 14);
 	REQUIRE(g);
 	unsigned char pw[64], pf[64];
 	REQUIRE(sn_prune_select(g, SN_GRAN_WEIGHT, NULL, pw) == SN_OK);

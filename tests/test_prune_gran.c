@@ -104,12 +104,6 @@ TEST(prune_gran_neuron_exact_counts)
 	REQUIRE(g);
 	unsigned char p[32];
 	REQUIRE(sn_prune_select(g, SN_GRAN_NEURON, NULL, p) == SN_OK);
-	sn_tensor *w = sn_test_tensor(g, "fc1.weight");
-	double norm[12];
-	for (int o = 0; o < 12; o++) {
-		norm[o] = 0;
-		for (int k = 0; k < 48; k++) norm[o] += fabsf(w->data[o * 48 + k]);
-	}
 	sn_graph *h = sn_prune_filters(g, NULL, p, SN_CRIT_L1, SN_SCOPE_LAYER, 0.25f);
 	REQUIRE(h);
 	CHECK(out_of(h, "fc1") == 9 && out_of(h, "fc2") == 7 && out_of(h, "fc3") == 10);   /* 3 of 12, round(2.25) of 9 */
@@ -117,13 +111,7 @@ TEST(prune_gran_neuron_exact_counts)
 	CHECK_NEAR(sn_prune_sparsity(h, g, SN_GRAN_NEURON, p, &gone, &total), 5.0 / 21, 1e-12);
 	CHECK(gone == 5 && total == 21);
 	/* the three weakest rows of fc1 went */
-	sn_tensor *w2 = sn_test_tensor(h, "fc1.weight");
-	double weakest_kept = 1e30, strongest_gone = 0;
-	for (int o = 0, j = 0; o < 12; o++) {
-		if (j < 9 && !memcmp(w2->data + j * 48, w->data + o * 48, 48 * sizeof(float))) { weakest_kept = fmin(weakest_kept, norm[o]); j++; }
-		else strongest_gone = fmax(strongest_gone, norm[o]);
-	}
-	CHECK(strongest_gone > 0 && strongest_gone <= weakest_kept);
+	CHECK(sn_test_kept_strongest(sn_test_tensor(g, "fc1.weight"), sn_test_tensor(h, "fc1.weight"), 12, 48, NULL) == 9);
 	sn_graph_free(h);
 	/* global: 0.5 of the 21 neurons, each layer keeps at least one */
 	h = sn_prune_filters(g, NULL, p, SN_CRIT_L2, SN_SCOPE_GLOBAL, 0.5f);

@@ -162,15 +162,6 @@ static const char *sigmoid_arch =
 	"relu    r4\n"
 	"linear  fc2  out=10\n";
 
-static float *logits(sn_graph *g, const float *x, int n)
-{
-	if (sn_graph_plan(g, n, 0)) return NULL;
-	const size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
-	float *y = malloc(k * sizeof *y);
-	memcpy(y, sn_graph_forward(g, x, n), k * sizeof *y);
-	return y;
-}
-
 /* For every group: the weakest half of its channels zeroed in place vs removed: the same outputs. */
 static void zeroing_equals_removal(const char *model, sn_granularity gran)
 {
@@ -200,7 +191,7 @@ static void zeroing_equals_removal(const char *model, sn_granularity gran)
 	for (size_t i = 0; i < n * in; i++) x[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
 	sn_graph *h = sn_chg_remove(d, remove);
 	REQUIRE(h && sn_chg_zero(g, d, remove) == SN_OK);
-	float *y0 = logits(g, x, n), *y1 = logits(h, x, n);
+	float *y0 = sn_test_logits(g, x, n), *y1 = sn_test_logits(h, x, n);
 	REQUIRE(y0 && y1);
 	double err = sn_test_maxrel(y0, y1, (size_t)n * 10);
 	CHECKF(err <= 1e-5, "%s, %s: %d channels zeroed vs removed differ by %g", model, sn_granularity_name(gran), removed, err);

@@ -307,11 +307,8 @@ static int expected_eligible(const sn_graph *g)
 
 static sn_graph *pruned_zoo(const char *name, float s)
 {
-	char path[256];
-	snprintf(path, sizeof path, "models/%s.arch", name);
-	sn_graph *g = sn_arch_load(path);
+	sn_graph *g = sn_test_zoo(name, 9);
 	if (!g) return NULL;
-	sn_graph_init_params(g, 9);
 	unsigned char p[256];
 	if (sn_prune_select(g, SN_GRAN_WEIGHT, "none", p) || sn_prune_weights(g, p, SN_SCOPE_LAYER, s)) {
 		sn_graph_free(g);
