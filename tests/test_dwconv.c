@@ -99,7 +99,7 @@ static double check_case(sn_isa isa, const dw_case *c, int act, sn_rng *r)
 	fill(r, x, xn, 2); fill(r, w, c->m * kk, 1); fill(r, bias, c->m, 1); fill(r, dy, yn, 1);
 	reference(&g, c->m, x, w, bias, act, dy, yref, dxref, dwref);
 
-	sn_f32_dwconv_forward(isa, &g, x, w, bias, c->m, act, y, scratch);
+	sn_f32_dwconv_forward(isa, &g, x, w, bias, 1, c->m, act, y, scratch);
 	worst = fmax(worst, sn_test_maxrel(y, yref, yn));
 
 	for (size_t i = 0; i < xn; i++) dx[i] = NAN;                 /* must be overwritten */
@@ -171,6 +171,69 @@ TEST(dwconv_fast_paths_match_reference)
 			CHECKF(!strcmp(kn->name, want), "case %d selects %s, expected %s", i, kn->name, want);
 		}
 	check_cases(cases, n, "fast path");
+}
+
+/* The flat path (3x3, stride 1, output as wide as the input, narrow rows): random heights,
+ * widths shorter than a vector up to the threshold, dilation 1-2, the horizontal padding split
+ * any way, vertical padding any; each must run the flat kernel. */
+TEST(dwconv_flat_path_matches_reference)
+{
+	enum { N = 40 };
+	dw_case cases[N];
+	sn_rng r;
+	sn_rng_seed(&r, 19);
+	for (int i = 0; i < N;) {
+		const int d = 1 + (int)sn_rng_below(&r, 2), pl = (int)sn_rng_below(&r, 2 * d + 1);
+		dw_case c = {.h = 1 + (int)sn_rng_below(&r, 20), .w = 1 + (int)sn_rng_below(&r, 31), .kh = 3, .kw = 3, .sh = 1,
+		             .sw = 1, .dh = 1 + (int)sn_rng_below(&r, 2), .dw = d, .pt = (int)sn_rng_below(&r, 3),
+		             .pb = (int)sn_rng_below(&r, 3), .pl = pl, .pr = 2 * d - pl, .m = 1 + (int)sn_rng_below(&r, 2)};
+		if (case_valid(&c)) cases[i++] = c;
+	}
+	sn_isa isas[2];
+	for (int k = 0, ni = n_isas(isas); k < ni; k++)
+		for (int i = 0; i < N; i++) {
+			const sn_conv_geom g = geom_of(&cases[i]);
+			char want[64];
+			snprintf(want, sizeof want, "sn_f32_dwconv_flat_3x3__%s", isa_name(isas[k]));
+			CHECKF(!strcmp(sn_dw_kernel_name(isas[k], &g), want), "case %d runs %s", i, sn_dw_kernel_name(isas[k], &g));
+		}
+	check_cases(cases, N, "flat");
+}
+
+/* One call over several planes equals one call per plane, on the flat path and the row path;
+ * a NaN at a row's end reaches only the outputs whose taps read it, never the next row's first
+ * (the flat path reads across row ends, masked). */
+TEST(dwconv_planes_per_call_and_nan_at_row_end)
+{
+	static const dw_case cases[] = {{6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2}, {9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+	                                {8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}};
+	sn_rng r;
+	sn_rng_seed(&r, 23);
+	sn_isa isas[2];
+	for (int k = 0, ni = n_isas(isas); k < ni; k++)
+		for (int i = 0; i < 3; i++) {
+			const dw_case *c = &cases[i];
+			const sn_conv_geom g = geom_of(c);
+			enum { NX = 3 };
+			const size_t kk = 9, xn = (size_t)c->h * c->w, yn = (size_t)c->m * g.oh * g.ow;
+			float *x = malloc(NX * xn * sizeof *x), *w = malloc(NX * c->m * kk * sizeof *w), *b = malloc(NX * c->m * sizeof *b);
+			float *y = malloc(NX * yn * sizeof *y), *y1 = malloc(NX * yn * sizeof *y1);
+			float *scratch = malloc(sn_f32_dwconv_buffer_size(&g, 0) * sizeof *scratch);
+			fill(&r, x, NX * xn, 2); fill(&r, w, NX * c->m * kk, 1); fill(&r, b, NX * c->m, 1);
+			x[xn + 2 * c->w + c->w - 1] = NAN;   /* plane 1, row 2, last column */
+			sn_f32_dwconv_forward(isas[k], &g, x, w, b, NX, c->m, SN_FUSE_NONE, y, scratch);
+			for (int p = 0; p < NX; p++)
+				sn_f32_dwconv_forward(isas[k], &g, x + p * xn, w + p * c->m * kk, b + p * c->m, 1, c->m, SN_FUSE_NONE,
+				                      y1 + p * yn, scratch);
+			CHECKF(!memcmp(y, y1, NX * yn * sizeof *y), "%s case %d: %d planes in one call differ from one at a time",
+			       isa_name(isas[k]), i, NX);
+			float *yrf = malloc(yn * sizeof *yrf);
+			reference(&g, c->m, x + xn, w + c->m * kk, b + c->m, SN_FUSE_NONE, NULL, yrf, NULL, NULL);
+			int same = 1;
+			for (size_t q = 0; q < yn; q++) same &= isnan(yrf[q]) == isnan(y[yn + q]);
+			CHECKF(same, "%s case %d: the NaN reaches other outputs than the reference's", isa_name(isas[k]), i);
+			free(x); free(w); free(b); free(y); free(y1); free(scratch); free(yrf);
+		}
 }
 
 /* Any other shape: the general kernel, and the input gradient's phase kernels of strides 2-3;

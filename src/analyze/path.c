@@ -14,7 +14,7 @@ static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len
 	const sn_shape in = g->node[n->in[0]].out;
 	if (n->impl == SN_IMPL_SPARSE) snprintf(buf, len, "sparse 1x1 SpMM (%s)", isa_name());
 	else if (sn_dw_applies(a, in.c))
-		snprintf(buf, len, "depthwise direct %s", sn_dw_select(sn_dw_best_isa(), a->kh, a->kw, a->sh, a->sw)->name);
+		snprintf(buf, len, "depthwise direct %s", sn_conv_dw_kernel(g, n));
 	else if (a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && !a->pt && !a->pb && !a->pl && !a->pr)
 		snprintf(buf, len, "%s (1x1, no im2col)", a->groups > 1 ? "grouped GEMM" : "GEMM");
 	else snprintf(buf, len, "im2col + %s", a->groups > 1 ? "grouped GEMM" : "GEMM");

@@ -44,6 +44,7 @@ void sn_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
 /* Per-op entry points (src/ops/) */
 int sn_op_input(sn_graph *g, sn_node *n, sn_action a);
 int sn_op_conv(sn_graph *g, sn_node *n, sn_action a);
+const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n);   /* a depthwise conv's kernel, for reports */
 int sn_op_bn(sn_graph *g, sn_node *n, sn_action a);
 int sn_op_activation(sn_graph *g, sn_node *n, sn_action a);
 int sn_op_pool(sn_graph *g, sn_node *n, sn_action a);

@@ -1,5 +1,7 @@
 /* Depthwise convolution of one channel plane: packing, the kernel table and its dispatch, and
  * the forward, weight-gradient and input-gradient drivers (see kernels.h for the scheme). */
+#include <stdint.h>
+#include <string.h>
 #include "core/internal.h"
 #include "kernels/kernels.h"
 
@@ -80,13 +82,68 @@ static void band_rows(const sn_conv_geom *g, int oh0, int oh1, int *r0, int *r1)
 	*r1 = sn_clampi((oh1 - 1) * g->sh - g->pt + (g->kh - 1) * g->dh + 1, *r0, g->h);
 }
 
+/* ---------------------------------------------------------------- flat path (sn_dw_flat)
+ * 3x3 at stride 1 with the output as wide as the input, on rows narrower than DW_FLAT_MAX_W:
+ * there the row kernels spend most of their time at the rows' borders (measured in bench/). */
+#define DW_FLAT_MAX_W 32
+
+static int flat_path(const sn_conv_geom *g)
+{
+	return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->ow == g->w && g->w < DW_FLAT_MAX_W;
+}
+
+/* Floats of xf: the front that off[] reaches back, oh + 2*dh rows, the reach of the last vector. */
+static size_t flat_plane_floats(const sn_conv_geom *g)
+{
+	return (size_t)g->pl + (size_t)(g->oh + (g->kh - 1) * g->dh) * g->w + (size_t)(g->kw - 1) * g->dw + DW_VEC;
+}
+
+static size_t flat_mask_floats(const sn_conv_geom *g) { return round_up((size_t)g->oh * g->w + DW_VEC, 16); }
+
+static size_t flat_floats(const sn_conv_geom *g) { return (size_t)g->kw * flat_mask_floats(g) + flat_plane_floats(g); }
+
+/* The masks and the zero borders, once for all the planes of a call. */
+static void flat_setup(const sn_conv_geom *g, int act, sn_dw_flat *f, float *scratch)
+{
+	const int n = g->oh * g->w;
+	*f = (sn_dw_flat){.n = n, .ld = g->dh * g->w, .act = act};
+	for (int j = 0; j < g->kw; j++) {
+		f->off[j] = j * g->dw - g->pl;
+		f->mask[j] = NULL;
+		if (!f->off[j]) continue;
+		uint32_t *m = (uint32_t *)scratch + (size_t)j * flat_mask_floats(g);
+		for (int p = 0, c = 0; p < n + DW_VEC; p++, c = c + 1 == g->w ? 0 : c + 1)
+			m[p] = (unsigned)(c + f->off[j]) < (unsigned)g->w ? UINT32_MAX : 0;
+		f->mask[j] = (const float *)m;
+	}
+	memset(scratch + (size_t)g->kw * flat_mask_floats(g), 0, flat_plane_floats(g) * sizeof *scratch);
+}
+
+static void flat_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
+                         int nx, int nm, int act, float *y, float *scratch)
+{
+	sn_dw_flat f;
+	flat_setup(g, act, &f, scratch);
+	float *xf = scratch + (size_t)g->kw * flat_mask_floats(g) + g->pl;   /* output p = 0 reads from here */
+	const size_t xhw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow, kk = (size_t)g->kh * g->kw;
+	for (int i = 0; i < nx; i++) {
+		memcpy(xf + (size_t)g->pt * g->w, x + i * xhw, xhw * sizeof *x);
+		for (int m = 0; m < nm; m++) {
+			const size_t o = (size_t)i * nm + m;
+			if (isa == SN_ISA_AVX2) sn_f32_dwconv_flat_3x3__avx2(&f, xf, w + o * kk, bias ? bias[o] : 0.0f, y + o * ohw);
+			else sn_f32_dwconv_flat_3x3__scalar(&f, xf, w + o * kk, bias ? bias[o] : 0.0f, y + o * ohw);
+		}
+	}
+}
+
 /* At stride 1 the rows are read in place (packing would take about a third of the time), but
  * narrow rows of wide kernels, whose masked border vectors (one mask per kernel column) would
  * cost more than packing. */
 static int in_place_width(int ow, int kw) { return ow >= (kw <= 3 ? 8 : 32); }
 static int in_place(const sn_conv_geom *g) { return g->sw == 1 && in_place_width(g->ow, g->kw); }
 
-static size_t forward_floats(const sn_conv_geom *g)
+/* the row kernels' scratch: forward_bands, which also runs the weight gradient */
+static size_t band_floats(const sn_conv_geom *g)
 {
 	if (in_place(g)) return int_slots(g->kw) + (size_t)g->w;   /* offsets, a row of zeros */
 	const sn_dw_pack k = forward_pack(g);
@@ -133,9 +190,20 @@ static void forward_bands(sn_isa isa, const sn_conv_geom *g, const float *x, con
 }
 
 void sn_f32_dwconv_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
-                           int nm, int act, float *y, float *scratch)
+                           int nx, int nm, int act, float *y, float *scratch)
 {
-	forward_bands(isa, g, x, w, bias, nm, act, y, NULL, NULL, scratch);
+	if (flat_path(g)) { flat_forward(isa, g, x, w, bias, nx, nm, act, y, scratch); return; }
+	const size_t xhw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow, kk = (size_t)g->kh * g->kw;
+	for (int i = 0; i < nx; i++) {
+		const size_t o = (size_t)i * nm;
+		forward_bands(isa, g, x + i * xhw, w + o * kk, bias ? bias + o : NULL, nm, act, y + o * ohw, NULL, NULL, scratch);
+	}
+}
+
+const char *sn_dw_kernel_name(sn_isa isa, const sn_conv_geom *g)
+{
+	if (flat_path(g)) return isa == SN_ISA_AVX2 ? "sn_f32_dwconv_flat_3x3__avx2" : "sn_f32_dwconv_flat_3x3__scalar";
+	return sn_dw_select(isa, g->kh, g->kw, g->sh, g->sw)->name;
 }
 
 /* ---------------------------------------------------------------- input gradient
@@ -268,8 +336,8 @@ static void dgrad(sn_isa isa, const sn_conv_geom *g, const float *dy, const floa
 
 size_t sn_f32_dwconv_buffer_size(const sn_conv_geom *g, int backward)
 {
-	size_t f = forward_floats(g);
-	return backward ? SN_MAX(f, dgrad_floats(g)) : f;
+	size_t f = flat_path(g) ? flat_floats(g) : band_floats(g);
+	return backward ? SN_MAX(SN_MAX(f, band_floats(g)), dgrad_floats(g)) : f;
 }
 
 void sn_f32_dwconv_backward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *dy, const float *w,

@@ -10,7 +10,8 @@
  *                         may point before the row
  *   VDEINT2(p,m,e,o)      e = p[0], p[2], ..., p[2VN-2]; o = p[1], p[3], ..., p[2VN-1], reading
  *                         only p[0, m) (the rest as zeros)
- *   VFMA(a,b,c)           a*b + c;  VADD, VMAX, VMIN;  VHSUM(v) the sum of the lanes
+ *   VFMA(a,b,c)           a*b + c;  VADD, VMUL, VMAX, VMIN;  VHSUM(v) the sum of the lanes
+ *   VAND(v,m)             the bits of v ANDed with m (all ones or all zeros per lane)
  *   VKEEP(v)              keeps v in a register (the compiler would fold its load into each use)
  *   TARGET                the function attribute of the instruction set
  *   NAME(f)               f with the instruction set's suffix
@@ -112,28 +113,40 @@ DW_INLINE void dw_fwd_vecs(float *out, const int U, const int n, const float *co
 	}
 }
 
-/* Output rows oh and oh + 1 together, for stride == dilation: row oh + 1's kernel row i is row
- * oh's kernel row i + 1, so nr + 1 input rows feed both and each tap is loaded once for two
- * FMAs. src holds the taps of the nr + 1 rows; two chains per output row. */
-DW_INLINE void dw_fwd_pair_vec(float *out0, float *out1, const int n, const float *const *src, const V *wv,
+/* R output rows oh .. oh + R - 1 together, for stride == dilation: row oh + q's kernel row i is
+ * row oh's kernel row i + q, so nr + R - 1 input rows feed all R and each tap is loaded once for
+ * up to R FMAs. src holds the taps of those rows; one chain per output row (R chains in flight),
+ * two when R = 2. */
+#define DW_ROWS_MAX 4
+DW_INLINE void dw_fwd_rows_vec(float *const *out, const int R, const int n, const float *const *src, const V *wv,
                                const int nr, const int nc, int c, const int edge, const VM *m, int init, float bias,
                                int act)
 {
-	V a0[2], a1[2];
-	a0[0] = init ? (n == VN ? VLOAD(out0) : VLOADN(out0, n)) : VSET1(bias);
-	a1[0] = init ? (n == VN ? VLOAD(out1) : VLOADN(out1, n)) : VSET1(bias);
-	a0[1] = a1[1] = VZERO();
-	for (int r = 0; r <= nr; r++)
+	const int CH = R == 2 ? 2 : 1;
+	V a[DW_ROWS_MAX][2];
+	_Pragma("GCC unroll 4")
+	for (int q = 0; q < R; q++) {
+		a[q][0] = init ? (n == VN ? VLOAD(out[q] + c) : VLOADN(out[q] + c, n)) : VSET1(bias);
+		a[q][1] = VZERO();
+	}
+	_Pragma("GCC unroll 16")
+	for (int r = 0; r < nr + R - 1; r++)
+		_Pragma("GCC unroll 16")
 		for (int j = 0; j < nc; j++) {
 			V xv = dw_load(src[r * nc + j] + c, edge, m[j]);
-			VKEEP(xv);   /* one load for both FMAs, not one folded into each */
-			int k0 = r * nc + j, k1 = (r - 1) * nc + j;
-			if (r < nr) a0[k0 & 1] = VFMA(wv[k0], xv, a0[k0 & 1]);
-			if (r > 0) a1[k1 & 1] = VFMA(wv[k1], xv, a1[k1 & 1]);
+			VKEEP(xv);   /* one load for all the FMAs, not one folded into each */
+			_Pragma("GCC unroll 4")
+			for (int q = 0; q < R; q++) {
+				const int i = r - q, k = i * nc + j;
+				if (i >= 0 && i < nr) a[q][k % CH] = VFMA(wv[k], xv, a[q][k % CH]);
+			}
 		}
-	V y0 = dw_act(VADD(a0[0], a0[1]), act), y1 = dw_act(VADD(a1[0], a1[1]), act);
-	if (n == VN) { VSTORE(out0, y0); VSTORE(out1, y1); }
-	else { VSTOREN(out0, y0, n); VSTOREN(out1, y1, n); }
+	_Pragma("GCC unroll 4")
+	for (int q = 0; q < R; q++) {
+		V y = dw_act(CH == 2 ? VADD(a[q][0], a[q][1]) : a[q][0], act);
+		if (n == VN) VSTORE(out[q] + c, y);
+		else VSTOREN(out[q] + c, y, n);
+	}
 }
 
 /* n <= VN outputs at column c: acc[k] += dy * tap k (dy's lanes past n are 0). */
@@ -149,9 +162,9 @@ DW_INLINE void dw_wgrad_vec(V *acc, const float *dy, const int n, const float *c
 DW_INLINE void dw_fwd_block(const sn_dw_params *p, const float *x, const float *w, float bias, float *y,
                             const int KH, const int KW, const int SH, int i0, const int nr, int j0, const int nc)
 {
-	V wv[DW_TAPS];
+	V wv[16];   /* DW_TAPS are used; the any kernel's runtime block sizes hide that bound from the compiler */
 	VM m[8];
-	const float *src[DW_TAPS + 8];
+	const float *src[DW_TAPS + (DW_ROWS_MAX - 1) * 8];
 	const int ow = p->ow, init = i0 || j0 ? 1 : p->init, act = i0 + nr == KH && j0 + nc == KW ? p->act : 0;
 	const int ragged = p->w != 0;
 	int lo, hi, oh = 0;
@@ -160,11 +173,12 @@ DW_INLINE void dw_fwd_block(const sn_dw_params *p, const float *x, const float *
 	dw_interior(p, j0, nc, &lo, &hi);
 #define DW_EDGE_MASKS(c) if (ragged) dw_masks(p, c, j0, nc, m)
 	if (p->dh == SH)
-		for (; oh + 2 <= p->oh; oh += 2) {
-			float *o0 = y + (size_t)oh * ow, *o1 = o0 + ow;
-			dw_taps(p, x, oh, SH, i0, nr + 1, j0, nc, src);
-#define PLAIN(c) dw_fwd_pair_vec(o0 + c, o1 + c, VN, src, wv, nr, nc, c, 0, m, init, bias, act)
-#define EDGE(c, n) do { DW_EDGE_MASKS(c); dw_fwd_pair_vec(o0 + c, o1 + c, n, src, wv, nr, nc, c, ragged, m, init, bias, act); } while (0)
+		for (; oh + DW_ROWS_MAX <= p->oh; oh += DW_ROWS_MAX) {
+			float *o[DW_ROWS_MAX];
+			for (int q = 0; q < DW_ROWS_MAX; q++) o[q] = y + (size_t)(oh + q) * ow;
+			dw_taps(p, x, oh, SH, i0, nr + DW_ROWS_MAX - 1, j0, nc, src);
+#define PLAIN(c) dw_fwd_rows_vec(o, DW_ROWS_MAX, VN, src, wv, nr, nc, c, 0, m, init, bias, act)
+#define EDGE(c, n) do { DW_EDGE_MASKS(c); dw_fwd_rows_vec(o, DW_ROWS_MAX, n, src, wv, nr, nc, c, ragged, m, init, bias, act); } while (0)
 			DW_ROW(lo, hi, ow, VN, PLAIN, EDGE);
 #undef PLAIN
 #undef EDGE
@@ -243,6 +257,43 @@ DW_DEFINE(3x3s2, 3, 3, 2)
 DW_DEFINE(5x5s1, 5, 5, 1)
 DW_DEFINE(5x5s2, 5, 5, 2)
 DW_DEFINE(any, p->kh, p->kw, p->sh)
+
+/* Flat kernel (sn_dw_flat): the plane as one run of n = oh * w outputs, whole vectors across row
+ * ends. Kernel column j's taps read xf + p + i * ld + off[j]; a column that crosses the row's
+ * edge (off[j] != 0) is summed on its own and ANDed with its mask before joining the others, so
+ * no lane sees a neighbouring row's value, NaN included. */
+DW_INLINE void dw_flat_vec(const sn_dw_flat *f, const float *xf, const V *wv, int p, const int n, float bias,
+                           float *y, const int KH, const int KW)
+{
+	V acc = VSET1(bias);
+	for (int j = 0; j < KW; j++) {
+		const float *src = xf + p + f->off[j];
+		V s = VMUL(wv[j], VLOAD(src));
+		for (int i = 1; i < KH; i++) s = VFMA(wv[i * KW + j], VLOAD(src + (size_t)i * f->ld), s);
+		acc = VADD(acc, f->mask[j] ? VAND(s, VLOAD(f->mask[j] + p)) : s);
+	}
+	acc = dw_act(acc, f->act);
+	if (n == VN) VSTORE(y + p, acc);
+	else VSTOREN(y + p, acc, n);
+}
+
+DW_INLINE void dw_flat(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y, const int KH,
+                       const int KW)
+{
+	V wv[DW_TAPS];
+	for (int k = 0; k < KH * KW; k++) wv[k] = VSET1(w[k]);
+	int p = 0;
+	for (; p + 2 * VN <= f->n; p += 2 * VN) {
+		dw_flat_vec(f, xf, wv, p, VN, bias, y, KH, KW);
+		dw_flat_vec(f, xf, wv, p + VN, VN, bias, y, KH, KW);
+	}
+	for (; p < f->n; p += VN) dw_flat_vec(f, xf, wv, p, SN_MIN(VN, f->n - p), bias, y, KH, KW);
+}
+
+TARGET void NAME(sn_f32_dwconv_flat_3x3)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y)
+{
+	dw_flat(f, xf, w, bias, y, 3, 3);
+}
 
 /* Zeros over dst[0, lo) and dst[hi, L), in whole vectors: the first may spill into [lo, hi),
  * written after, the last up to VN - 1 floats past L, into the phase's slack. */

@@ -2,7 +2,21 @@
 #include "core/internal.h"
 #include "kernels/kernels.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #define TARGET
+
+/* the bits of a and m ANDed (m: all ones or all zeros) */
+static inline float dw_and(float a, float m)
+{
+	uint32_t x, y;
+	memcpy(&x, &a, sizeof x);
+	memcpy(&y, &m, sizeof y);
+	x &= y;
+	memcpy(&a, &x, sizeof a);
+	return a;
+}
 #define V float
 #define VN 1
 #define VZERO() 0.0f
@@ -16,6 +30,8 @@
 #define VLOADM(p, m) ((m) ? *(p) : 0.0f)
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VADD(a, b) ((a) + (b))
+#define VMUL(a, b) ((a) * (b))
+#define VAND(a, m) dw_and(a, m)
 #define VKEEP(v) ((void)0)
 #define VMAX(a, b) ((a) > (b) ? (a) : (b))
 #define VMIN(a, b) ((a) < (b) ? (a) : (b))

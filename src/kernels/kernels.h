@@ -75,6 +75,20 @@ typedef struct {
 	int act;                /* sn_fuse, applied to the result (forward only) */
 } sn_dw_params;
 
+/* The flat stride-1 path for small planes whose output is as wide as the input (w = ow): the
+ * plane is copied, with its padding rows, into one zero-bordered run xf, and the oh * w outputs
+ * are computed as one run too, the vectors crossing row ends: output p, kernel row i, column j
+ * reads xf[p + i * ld + off[j]]. Where off[j] != 0, column j reads across a row's edge for some
+ * outputs: mask[j][p] is all ones where that column lies inside the row (NULL: always). No
+ * masked loads and no per-row work, which dominate rows of one or two vectors. */
+typedef struct {
+	int n;                  /* outputs: oh * w */
+	int ld;                 /* floats between kernel rows: dh * w */
+	int off[3];             /* per kernel column: j * dw - pl */
+	const float *mask[3];   /* per kernel column: lane masks over [0, n) (bit patterns), or NULL */
+	int act;                /* sn_fuse */
+} sn_dw_flat;
+
 /* y [oh x ow] from the input rows x and one kernel w [kh x kw] */
 typedef void (*sn_dw_fwd_fn)(const sn_dw_params *p, const float *x, const float *w, float bias, float *y);
 /* dw [kh x kw] += the weight gradient of one output channel from dy [oh x ow] */
@@ -105,6 +119,8 @@ const sn_dw_kernel *sn_dw_select(sn_isa isa, int kh, int kw, int sh, int sw);
 	SN_DW_DECLARE(5x5s2, isa) SN_DW_DECLARE(any, isa)
 SN_DW_DECLARE_ISA(scalar)
 SN_DW_DECLARE_ISA(avx2)
+void sn_f32_dwconv_flat_3x3__scalar(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
+void sn_f32_dwconv_flat_3x3__avx2(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 
 /* A packed plane: source column s of a row lands at padded column s + padl, in phase
  * (s + padl) % sw at (s + padl) / sw. Each phase is `phase` floats: the columns the kernels
@@ -123,10 +139,13 @@ static inline int sn_clampi(int x, int lo, int hi) { return x < lo ? lo : x > hi
 /* Scratch floats one thread needs for one plane (g: one input channel, c ignored; mode zeros),
  * forward (backward = 0) or backward. */
 size_t sn_f32_dwconv_buffer_size(const sn_conv_geom *g, int backward);
-/* One input plane x [h x w] to the nm output planes it feeds: y_m = act(bias_m + x * w_m),
- * w: nm kernels [kh x kw], bias: nm values or NULL, y: nm planes [oh x ow]. */
+/* nx consecutive input planes x [h x w] to the nm output planes each feeds: output plane
+ * o = i * nm + m is act(bias_o + x_i * w_o); w: nx * nm kernels [kh x kw], bias: nx * nm values
+ * or NULL, y: nx * nm planes [oh x ow]. Several planes a call share the setup (flat path). */
 void sn_f32_dwconv_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
-                           int nm, int act, float *y, float *scratch);
+                           int nx, int nm, int act, float *y, float *scratch);
+/* The kernel sn_f32_dwconv_forward runs for g: for reports. */
+const char *sn_dw_kernel_name(sn_isa isa, const sn_conv_geom *g);
 /* Backward of one input plane: dw (nm kernels, NULL: skip) += the weight gradient, and dx
  * (NULL: skip) = or += (accumulate) the input gradient, from dy: nm planes [oh x ow]. */
 void sn_f32_dwconv_backward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *dy, const float *w,

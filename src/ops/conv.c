@@ -66,6 +66,9 @@ static int dw_threads(const sn_graph *g, size_t per, size_t reserved)
 	return (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), slots));
 }
 
+/* Work items: with a depth multiplier on few planes (one image, one input channel), slices of
+ * the multiplier's outputs; else runs of input planes of one image, about 4 per thread in all
+ * (a call over several planes shares the kernel's setup). */
 static void dw_forward(sn_graph *g, sn_node *n)
 {
 	const sn_conv_attr *a = &n->a.conv;
@@ -75,20 +78,27 @@ static void dw_forward(sn_graph *g, sn_node *n)
 	const size_t per = dw_scratch(g, n, 0), kk = (size_t)a->kh * a->kw, xhw = (size_t)in.h * in.w,
 	             ohw = (size_t)n->out.h * n->out.w;
 	const int T = dw_threads(g, per, 0);
-	/* few planes (one image, one input channel): split the multiplier's outputs too */
 	const int split = B * C >= 2 * T ? 1 : SN_MIN(M, (2 * T + B * C - 1) / (B * C)), mc = (M + split - 1) / split;
+	const int runs = split > 1 ? C : SN_MIN(C, SN_MAX(1, (4 * T + B - 1) / B)), rc = (C + runs - 1) / runs;
 	const sn_isa isa = sn_dw_best_isa();
 	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
 	const sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
 	#pragma omp parallel for num_threads(T) schedule(static)
-	for (long it = 0; it < (long)B * C * split; it++) {
-		const int b = (int)(it / ((long)C * split)), c = (int)(it / split % C), m0 = (int)(it % split) * mc;
-		if (m0 >= M) continue;
-		const size_t o = (size_t)c * M + m0;
-		sn_f32_dwconv_forward(isa, &ge, X + ((size_t)b * C + c) * xhw, w + o * kk, bias ? bias->data + o : NULL,
-		                      SN_MIN(mc, M - m0), a->act, n->y + ((size_t)b * a->out_c + o) * ohw,
+	for (long it = 0; it < (long)B * runs * split; it++) {
+		const int b = (int)(it / ((long)runs * split)), c0 = (int)(it / split % runs) * rc, m0 = (int)(it % split) * mc;
+		if (m0 >= M || c0 >= C) continue;
+		const int nx = SN_MIN(rc, C - c0), nm = split > 1 ? SN_MIN(mc, M - m0) : M;
+		const size_t o = (size_t)c0 * M + m0;
+		sn_f32_dwconv_forward(isa, &ge, X + ((size_t)b * C + c0) * xhw, w + o * kk, bias ? bias->data + o : NULL, nx,
+		                      nm, a->act, n->y + ((size_t)b * a->out_c + o) * ohw,
 		                      g->ws + (size_t)omp_get_thread_num() * per);
 	}
+}
+
+const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n)
+{
+	const sn_conv_geom ge = geom(n, g->node[n->in[0]].out);
+	return sn_dw_kernel_name(sn_dw_best_isa(), &ge);
 }
 
 static void dw_backward(sn_graph *g, sn_node *n)
