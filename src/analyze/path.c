@@ -29,7 +29,7 @@ const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t 
 	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
 	case SN_OP_LINEAR:
 		if (n->impl == SN_IMPL_SPARSE) { snprintf(buf, len, "sparse SpMM (%s)", isa_name()); return buf; }
-		s = "GEMM";
+		s = g->batch == 1 ? "GEMV (batch 1)" : "GEMM";   /* sn_gemm's single-row case */
 		break;
 	case SN_OP_BN: s = "scale and shift"; break;
 	case SN_OP_RELU: case SN_OP_RELU6: s = in_place ? "elementwise, in place" : "elementwise"; break;
