@@ -157,6 +157,13 @@ cat "$WORK/sgemm.out"
 echo
 
 # ------------------------------------------------------------------------- kernels and models
+# PyTorch allocates every output afresh; glibc serves large blocks from new mmap'd pages and
+# unmaps them on free, and this VM charges ~8 us for each freshly touched page. That made
+# PyTorch's times swing up to 10x from run to run (a 3x3 depthwise conv on 32x112x112: 0.34 to
+# 4.7 ms). These settings keep freed memory in the heap, so PyTorch is timed in its steady state,
+# as slimnn is (its activations live in one arena planned once).
+MALLOC_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967295 MALLOC_TOP_PAD_=67108864)
+
 # One section's cases: slimnn first, then PyTorch, each after a check that nobody else is busy.
 # A case that fails on one engine shows as "failed" in the tables (its reason is printed here).
 KERNEL_FAILED=0
@@ -167,12 +174,12 @@ kernel_section() {
 	busy=$(busy_cores "slimnn $name")
 	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
 	echo "-- $name: slimnn (other processes busy on $busy cores just before)"
-	run env OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" |
+	run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" |
 		tee -a "$WORK/kernels.slimnn" || KERNEL_FAILED=1
 	busy=$(busy_cores "PyTorch $name")
 	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
 	echo "-- $name: PyTorch (other processes busy on $busy cores just before)"
-	run env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" bench/torch_kernels.py \
+	run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" bench/torch_kernels.py \
 		--threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" | tee -a "$WORK/kernels.torch" || KERNEL_FAILED=1
 	echo
 }
@@ -232,7 +239,7 @@ BUSY_TORCH=$(busy_cores PyTorch)
 echo "-- PyTorch (other processes busy on $BUSY_TORCH cores just before)"
 torch_limit=()
 [ "$LIMIT" -gt 0 ] && torch_limit=(--limit "$LIMIT")
-run env OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$TIME" -v -o "$WORK/torch.time" \
+run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$TIME" -v -o "$WORK/torch.time" \
 	"$PYTHON" bench/torch_train.py --threads "$THREADS" --batch "$BATCH" --warmup "$WARMUP" \
 	"${torch_limit[@]}" >"$WORK/torch.out" || { cat "$WORK/torch.out" "$WORK/torch.time" >&2; die "bench/torch_train.py failed"; }
 cat "$WORK/torch.out"
