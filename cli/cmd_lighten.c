@@ -35,7 +35,7 @@ static const char *HELP =
 	"                      (or a model whose inputs the default data does not fit): none of them\n"
 	"  --finetune-epochs N epochs of fine-tuning (default 2 when --data is given, else 0)\n"
 	"  --kd-alpha A        weight of the distillation term (default 0.5)\n"
-	"  --kd-temperature T  softmax temperature of the distillation term (default 4)\n"
+	"  --kd-temperature T  softmax temperature of the distillation term (default 2)\n"
 	"  --no-distill        fine-tune with plain cross-entropy\n"
 	"  --lr X              learning rate, cosine-annealed; SGD + Nesterov (default 0.02)\n"
 	"  --batch B           mini-batch size (default 128)\n"
@@ -285,7 +285,7 @@ static int run(lighten_cli *c, sn_graph *g, sn_meta *meta)
 int cmd_lighten(int argc, char **argv)
 {
 	lighten_cli c = {.data = SN_FMNIST_DIR, .epochs = -1, .distill = 1, .batch = 128, .lr = 0.02f, .alpha = 0.5f,
-	                 .temp = 4.0f, .seed = 1, .lo = sn_lighten_defaults()};
+	                 .temp = 2.0f, .seed = 1, .lo = sn_lighten_defaults()};
 	int rc = parse(argc, argv, &c);
 	if (rc) return rc;
 	sn_set_threads(c.threads);

@@ -15,7 +15,7 @@ sn_train_opts sn_train_defaults(void)
 		.beta1 = 0.9f, .beta2 = 0.999f, .adam_eps = 1e-8f,
 		.optimizer = SN_OPT_SGD, .schedule = SN_SCHED_ONECYCLE, .step_size = 3, .gamma = 0.1f,
 		.pct_start = 0.3f, .augment = {2, 0}, .seed = 1, .progress = -1, .checkpoint = NULL,
-		.max_loss = 1e4f, .teacher = NULL, .kd_alpha = 0.5f, .kd_t = 4.0f, .clean_epochs = 2,
+		.max_loss = 1e4f, .teacher = NULL, .kd_alpha = 0.5f, .kd_t = 2.0f, .clean_epochs = 2,
 	};
 }
 
