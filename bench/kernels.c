@@ -11,7 +11,7 @@
  *
  * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
  * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
- * forward passes, then the median of R timed ones (a median so that one preempted pass does not
+ * forward passes (for at least BENCH_WARMUP_S), then the median of R timed ones (a median so that one preempted pass does not
  * move the figure). One line per measurement:
  *
  *   case=conv:1,3,224,224,32,3,2,1 engine=slimnn impl=dense macs=10838016 ms=0.412 runs=25
@@ -42,7 +42,8 @@ static double time_forward(sn_graph *g, const float *x, int batch, const bench_o
 {
 	double *t = malloc((size_t)o->runs * sizeof *t);
 	if (!t) return NAN;
-	for (int r = 0; r < o->warmup; r++) sn_graph_forward(g, x, batch);
+	const double w0 = bench_now();
+	for (int r = 0; r < o->warmup || (o->warmup && bench_now() - w0 < BENCH_WARMUP_S); r++) sn_graph_forward(g, x, batch);
 	for (int r = 0; r < o->runs; r++) {
 		double t0 = bench_now();
 		sn_graph_forward(g, x, batch);

@@ -13,6 +13,11 @@ static inline double bench_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Warm-up lasts W passes and at least this many seconds: for the first milliseconds of a
+ * process the scheduler may keep a new OpenMP thread on its parent's core, and each barrier then
+ * waits for a time slice (a 0.3 ms conv measured 4-8 ms as the first case of a run). */
+#define BENCH_WARMUP_S 0.2
+
 static inline int bench_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

@@ -16,7 +16,8 @@ CASE (as bench_kernels takes them):
                                         torch.jit.optimize_for_inference(torch.jit.script(model)) (impl=jit)
 
 Everything runs under torch.no_grad() in NCHW float32 with torch.set_num_threads(T), one interop
-thread. Each measurement: W untimed calls, then the median of R timed ones (time.perf_counter).
+thread. Each measurement: W untimed calls (and at least WARMUP_S seconds of them), then the
+median of R timed ones (time.perf_counter).
 Each alternative implementation is checked against the dense/eager output before it is timed.
 One line per measurement:
 
@@ -36,10 +37,15 @@ import torch.nn.functional as F
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 
+WARMUP_S = 0.2   # as bench/timing.h: warm-up lasts W passes and at least this long
+
+
 def median_ms(fn, warmup, runs):
     with torch.no_grad():
-        for _ in range(warmup):
+        w0, done = time.perf_counter(), 0
+        while done < warmup or (warmup and time.perf_counter() - w0 < WARMUP_S):
             fn()
+            done += 1
         times = []
         for _ in range(runs):
             t0 = time.perf_counter()

@@ -20,7 +20,7 @@ static const char *HELP =
 	"  --batch N        images per pass (1)\n"
 	"  --threads T      OpenMP threads (default: every core)\n"
 	"  --repeats R      timed passes, each for the total and per layer (20)\n"
-	"  --warmup W       untimed passes first (3)\n"
+	"  --warmup W       untimed passes first (3), and at least 0.2 s of them (0: none)\n"
 	"  --input CxHxW    run the architecture on another input shape\n"
 	"  --no-prepare     time the model as loaded: no BatchNorm folding, activation fusion,\n"
 	"                   Dropout removal or sparse kernels\n"
@@ -31,6 +31,8 @@ static const char *HELP =
 	"Timings on a shared machine vary: compare runs made one after another, not at once.\n";
 
 static const char *const SPARSE_NAMES[] = {"auto", "off", "force"};
+
+#define WARMUP_S 0.2   /* seconds of warm-up at least (bench/timing.h: why) */
 
 typedef struct {
 	const char *model;
@@ -44,6 +46,7 @@ typedef struct {
 	sn_prepare_report rep;
 	double *layer_ms;                 /* median per node */
 	double layer_sum_ms, total_ms, min_ms;
+	int warmup_passes;                /* run: --warmup, or more to fill WARMUP_S */
 	size_t param_bytes;
 	long peak_rss_kib;
 } bench_result;
@@ -159,7 +162,12 @@ static int measure(sn_graph *g, const bench_cli *c, bench_result *res)
 	sn_rng r;
 	sn_rng_seed(&r, (uint64_t)c->seed);
 	for (size_t i = 0; i < in; i++) x[i] = 2 * sn_rng_uniform(&r) - 1;
-	for (int i = 0; i < c->warmup; i++) sn_graph_forward(g, x, c->batch);
+	/* at least WARMUP_S too: for the first milliseconds of a process the scheduler may keep a new
+	 * OpenMP thread on its parent's core, and every barrier then waits for a time slice */
+	const double w0 = omp_get_wtime();
+	for (res->warmup_passes = 0; res->warmup_passes < c->warmup || (c->warmup && omp_get_wtime() - w0 < WARMUP_S);
+	     res->warmup_passes++)
+		sn_graph_forward(g, x, c->batch);
 	for (int i = 0; i < c->repeats; i++) {
 		double t0 = omp_get_wtime();
 		sn_graph_forward(g, x, c->batch);
@@ -226,7 +234,7 @@ static void print_header(const bench_cli *c, const sn_graph *g, const bench_resu
 {
 	sn_shape in = sn_graph_input_shape(g);
 	printf("%s: batch %d, %d threads, input %dx%dx%d, %d warm-up + %d timed passes, seed %d\n", c->model, c->batch,
-	       sn_get_threads(), in.c, in.h, in.w, c->warmup, c->repeats, c->seed);
+	       sn_get_threads(), in.c, in.h, in.w, r->warmup_passes, c->repeats, c->seed);
 	if (!c->prepare) { printf("not prepared (--no-prepare): the model as loaded, dense kernels\n\n"); return; }
 	const sn_prepare_report *p = &r->rep;
 	printf("prepared: %d BatchNorm folded, %d activations fused, %d Dropout removed (%d -> %d layers); "
@@ -279,8 +287,8 @@ static void print_json(const bench_cli *c, const sn_graph *g, const bench_result
 		       p->sparse_layers, p->nodes_before, p->nodes_after);
 	}
 	printf(", \"total\": {\"median_ms\": %.6f, \"min_ms\": %.6f, \"images_per_s\": %.3f, \"mult_adds_per_image\": %llu, "
-	       "\"gflops\": %.4f, \"layer_sum_ms\": %.6f}", r->total_ms, r->min_ms, images_per_s(c, r),
-	       (unsigned long long)r->s.macs, gflops(r->s.macs, c->batch, r->total_ms), r->layer_sum_ms);
+	       "\"gflops\": %.4f, \"layer_sum_ms\": %.6f, \"warmup_passes\": %d}", r->total_ms, r->min_ms, images_per_s(c, r),
+	       (unsigned long long)r->s.macs, gflops(r->s.macs, c->batch, r->total_ms), r->layer_sum_ms, r->warmup_passes);
 	printf(", \"memory\": {\"arena_bytes\": %zu, \"param_bytes\": %zu, \"peak_rss_bytes\": %lld}", g->arena_bytes,
 	       r->param_bytes, r->peak_rss_kib < 0 ? -1LL : 1024LL * r->peak_rss_kib);
 	printf(", \"layers\": [");

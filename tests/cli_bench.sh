@@ -34,7 +34,7 @@ out=$("$B" bench models/cnn.arch --batch 4 "${Q[@]}" 2>&1); rc=$?
 echo "$out" | grep -Eq "^prepared: 2 BatchNorm folded, 2 activations fused, 1 Dropout removed \(14 -> 9 layers\)" \
 	&& ok || bad "no prepare line: $out"
 # (conv1 reads one channel: groups 1 = channels 1 makes it a depthwise conv with multiplier 32)
-echo "$out" | grep -Eq "^conv1 +Conv2d +3x3 \+relu +\[4, 32, 28, 28\] +250,880 +[0-9.]+ +[0-9.]+% +[0-9.]+ +depthwise direct sn_f32_dwconv_3x3s1__" \
+echo "$out" | grep -Eq "^conv1 +Conv2d +3x3 \+relu +\[4, 32, 28, 28\] +250,880 +[0-9.]+ +[0-9.]+% +[0-9.]+ +depthwise direct sn_f32_dwconv_flat_3x3__" \
 	&& ok || bad "no conv1 row: $out"
 echo "$out" | grep -Eq "^conv2 +Conv2d +3x3 \+relu +\[4, 64, 14, 14\] +3,625,216 .* im2col \+ GEMM$" && ok || bad "no conv2 row: $out"
 echo "$out" | grep -Eq "^fc1 +Linear +3136->256 +\[4, 256\] +803,072 .* GEMM$" && ok || bad "no fc1 row: $out"
@@ -69,7 +69,8 @@ if command -v python3 >/dev/null; then
 	echo "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-assert set(d["total"]) == {"median_ms", "min_ms", "images_per_s", "mult_adds_per_image", "gflops", "layer_sum_ms"}, d["total"]
+assert set(d["total"]) == {"median_ms", "min_ms", "images_per_s", "mult_adds_per_image", "gflops", "layer_sum_ms", "warmup_passes"}, d["total"]
+assert d["total"]["warmup_passes"] >= d["warmup"] == 1
 assert d["memory"]["arena_bytes"] > 0 and d["memory"]["param_bytes"] > 0 and d["memory"]["peak_rss_bytes"] > 0
 assert d["total"]["median_ms"] >= d["total"]["min_ms"] > 0
 assert abs(sum(l["share"] for l in d["layers"]) - 1) < 1e-3
