@@ -13,9 +13,10 @@ static inline double bench_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Warm-up lasts W passes and at least this many seconds: for the first milliseconds of a
- * process the scheduler may keep a new OpenMP thread on its parent's core, and each barrier then
- * waits for a time slice (a 0.3 ms conv measured 4-8 ms as the first case of a run). */
+/* Warm-up lasts W passes and at least this many seconds, so that one-time costs of a fresh
+ * process stay out. (The worst was OpenBLAS's idle worker thread, which spins for a while after
+ * the library loads: a 0.3 ms conv measured 4-8 ms as the first case of a run, until
+ * src/core/threads.c shut that pool down.) */
 #define BENCH_WARMUP_S 0.2
 
 static inline int bench_cmp_double(const void *a, const void *b)

@@ -162,8 +162,8 @@ static int measure(sn_graph *g, const bench_cli *c, bench_result *res)
 	sn_rng r;
 	sn_rng_seed(&r, (uint64_t)c->seed);
 	for (size_t i = 0; i < in; i++) x[i] = 2 * sn_rng_uniform(&r) - 1;
-	/* at least WARMUP_S too: for the first milliseconds of a process the scheduler may keep a new
-	 * OpenMP thread on its parent's core, and every barrier then waits for a time slice */
+	/* at least WARMUP_S too: one-time costs of a fresh process (first touches, thread start-up)
+	 * stay out of the timed passes */
 	const double w0 = omp_get_wtime();
 	for (res->warmup_passes = 0; res->warmup_passes < c->warmup || (c->warmup && omp_get_wtime() - w0 < WARMUP_S);
 	     res->warmup_passes++)
