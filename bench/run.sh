@@ -164,23 +164,32 @@ echo
 # as slimnn is (its activations live in one arena planned once).
 MALLOC_ENV=(MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=4294967295 MALLOC_TOP_PAD_=67108864)
 
-# One section's cases: slimnn first, then PyTorch, each after a check that nobody else is busy.
-# A case that fails on one engine shows as "failed" in the tables (its reason is printed here).
+# One section's cases, each engine twice in the order slimnn, PyTorch, PyTorch, slimnn (each run
+# after a check that nobody else is busy); tables.py takes the mean of an engine's two medians,
+# so that a steady drift of the machine's speed over the minutes of a section (this VM's sgemm
+# peak moved by a third between runs) weighs on both engines alike. A case that fails on one
+# engine shows as "failed" in the tables (its reason is printed here).
 KERNEL_FAILED=0
 KERNEL_BUSY=0              # the most cores other processes kept busy before any kernel run
+engine_round() {
+	local name=$1 engine=$2 busy
+	shift 2
+	busy=$(busy_cores "$engine $name")
+	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
+	echo "-- $name: $engine (other processes busy on $busy cores just before)"
+	if [ "$engine" = slimnn ]; then
+		run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" \
+			--runs "$KRUNS" "$@" | tee -a "$WORK/kernels.slimnn" || KERNEL_FAILED=1
+	else
+		run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" \
+			bench/torch_kernels.py --threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" |
+			tee -a "$WORK/kernels.torch" || KERNEL_FAILED=1
+	fi
+}
 kernel_section() {
-	local name=$1 busy
+	local name=$1
 	shift
-	busy=$(busy_cores "slimnn $name")
-	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
-	echo "-- $name: slimnn (other processes busy on $busy cores just before)"
-	run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" |
-		tee -a "$WORK/kernels.slimnn" || KERNEL_FAILED=1
-	busy=$(busy_cores "PyTorch $name")
-	KERNEL_BUSY=$(awk -v a="$busy" -v b="$KERNEL_BUSY" 'BEGIN { print (a > b ? a : b) }')
-	echo "-- $name: PyTorch (other processes busy on $busy cores just before)"
-	run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" bench/torch_kernels.py \
-		--threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "$@" | tee -a "$WORK/kernels.torch" || KERNEL_FAILED=1
+	for engine in slimnn PyTorch PyTorch slimnn; do engine_round "$name" "$engine" "$@"; done
 	echo
 }
 want conv && kernel_section conv "${CONV_CASES[@]}"
@@ -197,7 +206,8 @@ fi
 if [ -s "$WORK/kernels.slimnn" ] || [ -s "$WORK/kernels.torch" ]; then
 	touch "$WORK/kernels.slimnn" "$WORK/kernels.torch"
 	"$PYTHON" bench/tables.py --sgemm "$WORK/sgemm.out" --threads "$THREADS" "$WORK/kernels.slimnn" "$WORK/kernels.torch"
-	echo "- $KRUNS timed runs after $KWARMUP warm-up runs per case and engine, median; $THREADS threads each;" \
+	echo "- per case and engine: the median of $KRUNS timed runs after $KWARMUP warm-up runs (and 0.2 s), twice" \
+		"(slimnn, PyTorch, PyTorch, slimnn), the mean of the two; $THREADS threads each;" \
 		"slimnn $("$SLIMNN" --version | awk '{print $2}'), PyTorch $(grep -o 'torch=[^ ]*' "$WORK/kernels.torch" | head -1 | cut -d= -f2)"
 	[ "$KERNEL_FAILED" = 0 ] || echo "- WARNING: some cases failed (see the messages above); their cells say 'failed'"
 	if above "$LOAD_START" "$LOAD_LIMIT" || above "$KERNEL_BUSY" "$LOAD_LIMIT"; then

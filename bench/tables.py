@@ -17,8 +17,9 @@ import sys
 
 
 def read_results(paths):
-    """{(case, engine, impl): fields} and {(case, engine)} of the failed ones, in file order."""
-    res, failed, order = {}, set(), []
+    """{(case, engine, impl): fields} and {(case, engine)} of the failed ones, in file order. A
+    case measured more than once (run.sh runs each engine twice) gets the mean of its medians."""
+    res, failed, order, times = {}, set(), [], {}
     for path in paths:
         with open(path) as f:
             for line in f:
@@ -30,7 +31,9 @@ def read_results(paths):
                 if kv.get("err"):
                     failed.add((kv["case"], kv["engine"]))
                 elif "ms" in kv:
-                    res[kv["case"], kv["engine"], kv["impl"]] = kv
+                    key = kv["case"], kv["engine"], kv["impl"]
+                    times.setdefault(key, []).append(float(kv["ms"]))
+                    res[key] = dict(kv, ms=str(statistics.mean(times[key])), rounds=str(len(times[key])))
     return res, failed, order
 
 
