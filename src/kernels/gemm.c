@@ -7,8 +7,8 @@
 #include "kernels/kernels.h"
 
 /* y (n floats, incy apart) = alpha * op(A) x + beta * y through sgemv, op(A) n x k. y is cleared
- * first where beta is 0, so that whatever it held (NaN included) never reaches the result,
- * whichever way this OpenBLAS scales by zero. */
+ * first where beta is 0, so that whatever it held (NaN included) never reaches the result
+ * whatever a BLAS does with beta = 0 (OpenBLAS 0.3.21 ignores y then). */
 static void gemv(int trans, int n, int k, float alpha, const float *A, int lda, const float *x, int incx, float beta,
                  float *y, int incy)
 {
