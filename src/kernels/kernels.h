@@ -57,7 +57,9 @@ void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float
  * so every tap reads a contiguous run whatever the stride or dilation, with plain loads (the
  * phases are whole vectors long and zero-filled). Rows outside the plane read one row of zeros.
  * Stores and dy loads are masked at the end of a row.
- * Large planes run in bands of output rows whose packed rows stay in L1.
+ * Large planes run in bands of output rows whose packed rows stay in L1. The forward of a 3x3
+ * at stride 1 on rows narrower than 32 columns takes a third way, the flat path (sn_dw_flat
+ * below): the whole plane as one run, without per-row work.
  * The input gradient runs the same forward micro-kernels: for each phase (a, b) of the padded
  * input coordinates it is a stride-1 correlation of dy with the taps that land in that phase,
  * flipped (for stride 1: dy with the flipped kernel). AVX-512 kernels are left out: nothing
