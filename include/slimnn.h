@@ -443,7 +443,10 @@ void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags);
 void sn_summary_json(FILE *f, const sn_summary *s, const char *model, const sn_meta *meta, long file_bytes);
 
 /* ---------------------------------------------------------------- threads */
-void sn_set_threads(int n);           /* OpenMP threads for kernels; BLAS stays single-threaded */
+/* OpenMP threads for kernels (n <= 0: every core). BLAS stays single-threaded: the first call
+ * (sn_get_threads makes it if the caller does not) sets OpenBLAS to one thread for the process
+ * and shuts its worker pool down, whose idle threads would spin beside ours. */
+void sn_set_threads(int n);
 int sn_get_threads(void);
 
 /* ---------------------------------------------------------------- lighten */
