@@ -11,8 +11,8 @@
  *
  * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
  * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
- * forward passes (for at least BENCH_WARMUP_S), then the median of R timed ones (a median so that one preempted pass does not
- * move the figure). One line per measurement:
+ * forward passes (for at least BENCH_WARMUP_S), then the median of R timed ones (a median so
+ * that one preempted pass does not move the figure). One line per measurement:
  *
  *   case=conv:1,3,224,224,32,3,2,1 engine=slimnn impl=dense macs=10838016 ms=0.412 runs=25
  *

@@ -40,6 +40,16 @@ static inline TARGET void store(float *p, __m256i m, int masked, __m256 v)
 	else _mm256_storeu_ps(p, v);
 }
 
+/* The MR weight rows of a block, lda floats apart; rows past mr repeat row mr - 1 (their sums
+ * are dropped), so the loops need no bound. */
+static inline __attribute__((always_inline)) void weight_rows(const float *a, size_t lda, int mr, const float **a0,
+                                                              const float **a1, const float **a2, const float **a3,
+                                                              const float **a4, const float **a5)
+{
+	*a0 = a; *a1 = a + SN_MIN(1, mr - 1) * lda; *a2 = a + SN_MIN(2, mr - 1) * lda;
+	*a3 = a + SN_MIN(3, mr - 1) * lda; *a4 = a + SN_MIN(4, mr - 1) * lda; *a5 = a + SN_MIN(5, mr - 1) * lda;
+}
+
 /* c [mr x nr] (rows ldc apart) = act(bias + a b) or, with acc, act(c + a b); a: the weights
  * [mr x kc] from the chunk's first column, rows lda floats apart (rows past mr read row mr - 1,
  * their sums are dropped); b: kc rows of at least nr floats, ldb apart. bias may be NULL.
@@ -49,8 +59,8 @@ static inline __attribute__((always_inline)) TARGET void block(int kc, const flo
                                                               const float *bias, int acc, int act, int masked)
 {
 	const __m256i m0 = lanes(nr), m1 = lanes(nr - 8);
-	const float *a0 = a, *a1 = a + SN_MIN(1, mr - 1) * lda, *a2 = a + SN_MIN(2, mr - 1) * lda;
-	const float *a3 = a + SN_MIN(3, mr - 1) * lda, *a4 = a + SN_MIN(4, mr - 1) * lda, *a5 = a + SN_MIN(5, mr - 1) * lda;
+	const float *a0, *a1, *a2, *a3, *a4, *a5;
+	weight_rows(a, lda, mr, &a0, &a1, &a2, &a3, &a4, &a5);
 	__m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
 	__m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
 	for (int k = 0; k < kc; k++, b += ldb) {
@@ -108,8 +118,8 @@ static TARGET void block_tail8(int kc, const float *a, size_t lda, const float *
                                int mr, int nr, const float *bias, int acc, int act)
 {
 	const __m256i m = lanes(nr);
-	const float *a0 = a, *a1 = a + SN_MIN(1, mr - 1) * lda, *a2 = a + SN_MIN(2, mr - 1) * lda;
-	const float *a3 = a + SN_MIN(3, mr - 1) * lda, *a4 = a + SN_MIN(4, mr - 1) * lda, *a5 = a + SN_MIN(5, mr - 1) * lda;
+	const float *a0, *a1, *a2, *a3, *a4, *a5;
+	weight_rows(a, lda, mr, &a0, &a1, &a2, &a3, &a4, &a5);
 	__m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
 	for (int k = 0; k < kc; k++, b += ldb) {
 		const __m256 b0 = _mm256_maskload_ps(b, m);

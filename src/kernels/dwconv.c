@@ -119,9 +119,16 @@ static void flat_setup(const sn_conv_geom *g, int act, sn_dw_flat *f, float *scr
 	memset(scratch + (size_t)g->kw * flat_mask_floats(g), 0, flat_plane_floats(g) * sizeof *scratch);
 }
 
+typedef void (*flat_fn)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
+static const struct { const char *name; flat_fn fn; } flat_kernels[] = {
+	[SN_ISA_SCALAR] = {"sn_f32_dwconv_flat_3x3__scalar", sn_f32_dwconv_flat_3x3__scalar},
+	[SN_ISA_AVX2] = {"sn_f32_dwconv_flat_3x3__avx2", sn_f32_dwconv_flat_3x3__avx2},
+};
+
 static void flat_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
                          int nx, int nm, int act, float *y, float *scratch)
 {
+	const flat_fn fn = flat_kernels[isa].fn;
 	sn_dw_flat f;
 	flat_setup(g, act, &f, scratch);
 	float *xf = scratch + (size_t)g->kw * flat_mask_floats(g) + g->pl;   /* output p = 0 reads from here */
@@ -130,8 +137,7 @@ static void flat_forward(sn_isa isa, const sn_conv_geom *g, const float *x, cons
 		memcpy(xf + (size_t)g->pt * g->w, x + i * xhw, xhw * sizeof *x);
 		for (int m = 0; m < nm; m++) {
 			const size_t o = (size_t)i * nm + m;
-			if (isa == SN_ISA_AVX2) sn_f32_dwconv_flat_3x3__avx2(&f, xf, w + o * kk, bias ? bias[o] : 0.0f, y + o * ohw);
-			else sn_f32_dwconv_flat_3x3__scalar(&f, xf, w + o * kk, bias ? bias[o] : 0.0f, y + o * ohw);
+			fn(&f, xf, w + o * kk, bias ? bias[o] : 0.0f, y + o * ohw);
 		}
 	}
 }
@@ -202,7 +208,7 @@ void sn_f32_dwconv_forward(sn_isa isa, const sn_conv_geom *g, const float *x, co
 
 const char *sn_dw_kernel_name(sn_isa isa, const sn_conv_geom *g)
 {
-	if (flat_path(g)) return isa == SN_ISA_AVX2 ? "sn_f32_dwconv_flat_3x3__avx2" : "sn_f32_dwconv_flat_3x3__scalar";
+	if (flat_path(g)) return flat_kernels[isa].name;
 	return sn_dw_select(isa, g->kh, g->kw, g->sh, g->sw)->name;
 }
 

@@ -298,7 +298,6 @@ static void pointwise_image(sn_graph *g, sn_node *n, const float *x, float *y)
 	bias_act(y, (size_t)ohw, a->out_c, (size_t)ohw, b ? b->data : NULL, a->act);
 }
 
-
 /* y [mg x np] (rows P apart) (+)= W's columns [k0, k0 + kn) of one group, w [mg x kg], times b
  * [kn x np] (rows ld apart). Without AVX2: OpenBLAS, bias and activation left to the caller. */
 static void chunk_gemm(const sn_node *n, int fast, const float *w, int kg, int k0, int kn, const float *b, size_t ld,
