@@ -1,8 +1,8 @@
 /* The tiled inference path of dense convs (src/ops/conv.c): im2col of a pixel range, the AVX2
  * tile GEMM against a naive product, and whole conv layers in inference plans (odd widths,
  * tails shorter than a tile, strides, dilation, padding modes, groups, 1x1 convs read in place
- * or copied, fused ReLU/ReLU6, with and without bias, 1-3 threads) against a direct conv in
- * double precision. */
+ * or copied, fused ReLU/ReLU6, with and without bias, 1-3 threads, images too small to split by
+ * pixels) against a direct conv in double precision. */
 #include <stdlib.h>
 #include "test.h"
 #include "slimnn.h"
@@ -78,14 +78,15 @@ TEST(im2col_pixel_range_matches_whole)
 }
 
 /* sn_ct_gemm over random shapes and k splits against a double product: masked pixel tails,
- * output-channel tails, bias or none, each activation; nothing written between y's rows. */
+ * output-channel tails, bias or none, each activation, tiles narrow enough for the weights'
+ * blocks to run outside (n <= 64) and wider; nothing written between y's rows. */
 TEST(conv_tile_gemm_matches_naive)
 {
 	if (!sn_ct_available()) return;
 	sn_rng r;
 	sn_rng_seed(&r, 12);
 	for (int t = 0; t < 200; t++) {
-		const int M = pick(&r, 1, 20), n = pick(&r, 1, 50), K = pick(&r, 1, t % 4 ? 40 : 700), act = t % 3;
+		const int M = pick(&r, 1, 20), n = pick(&r, 1, 100), K = pick(&r, 1, t % 4 ? 40 : 700), act = t % 3;
 		const size_t ldb = n + pick(&r, 0, 7), ldy = n + pick(&r, 0, 7);
 		float *w = malloc((size_t)M * K * sizeof *w), *b = malloc(K * ldb * sizeof *b), *bias = malloc(M * sizeof *bias);
 		float *y = malloc(M * ldy * sizeof *y);
@@ -168,6 +169,9 @@ TEST(conv_tiled_inference_matches_direct)
 		{"conv c out=6 k=5 pad=2 mode=replicate", 2, 9, 7, 3},
 		{"conv c out=33 k=3 pad=0 bias=0", 3, 5, 4, 7},                     /* no padding, 6 pixels */
 		{"conv c out=64 k=3 pad=1", 32, 14, 14, 5},                         /* batch > threads */
+		{"conv c out=13 k=1 act=relu6", 40, 7, 7, 1},                       /* few pixels: threads split */
+		{"conv c out=14 k=3 pad=1 groups=2", 6, 5, 5, 1},                   /* ... the channels of each group */
+		{"conv c out=20 k=1", 24, 6, 6, 2},                                 /* ... of two images (3 threads) */
 	};
 	sn_rng r;
 	sn_rng_seed(&r, 13);
