@@ -75,7 +75,7 @@ assert d["memory"]["arena_bytes"] > 0 and d["memory"]["param_bytes"] > 0 and d["
 assert d["total"]["median_ms"] >= d["total"]["min_ms"] > 0
 assert abs(sum(l["share"] for l in d["layers"]) - 1) < 1e-3
 assert any(l["kernel"].endswith("+relu6") for l in d["layers"])
-assert any(l["path"].startswith("depthwise direct sn_f32_dwconv_3x3s2__") for l in d["layers"])
+assert any(" s2 g" in l["kernel"] and l["path"].startswith("depthwise direct sn_f32_dwconv_flat_3x3__") for l in d["layers"])
 assert not any(l["op"] in ("BatchNorm2d", "Dropout") for l in d["layers"])
 assert all(l["output_shape"][0] == 2 for l in d["layers"])
 ' && ok || bad "--json content: $out"

@@ -173,12 +173,14 @@ TEST(dwconv_fast_paths_match_reference)
 	check_cases(cases, n, "fast path");
 }
 
-/* The flat path (3x3, stride 1, output as wide as the input, narrow rows): random heights,
- * widths shorter than a vector up to the threshold, dilation 1-2, the horizontal padding split
- * any way, vertical padding any; each must run the flat kernel. */
+/* The flat path (3x3, narrow rows), on random heights and widths from shorter than a vector up
+ * to the threshold. Stride 1, output as wide as the input: dilation 1-2, the horizontal padding
+ * split any way, vertical padding any. Stride 2: each padding 0-2, but without left padding
+ * only where the last output column's third tap lands in the right padding. Each must run the
+ * flat kernel. */
 TEST(dwconv_flat_path_matches_reference)
 {
-	enum { N = 40 };
+	enum { N = 80 };
 	dw_case cases[N];
 	sn_rng r;
 	sn_rng_seed(&r, 19);
@@ -187,6 +189,11 @@ TEST(dwconv_flat_path_matches_reference)
 		dw_case c = {.h = 1 + (int)sn_rng_below(&r, 20), .w = 1 + (int)sn_rng_below(&r, 31), .kh = 3, .kw = 3, .sh = 1,
 		             .sw = 1, .dh = 1 + (int)sn_rng_below(&r, 2), .dw = d, .pt = (int)sn_rng_below(&r, 3),
 		             .pb = (int)sn_rng_below(&r, 3), .pl = pl, .pr = 2 * d - pl, .m = 1 + (int)sn_rng_below(&r, 2)};
+		if (i % 2) {   /* stride 2 */
+			c.sh = c.sw = 2; c.dh = c.dw = 1;
+			c.pl = (int)sn_rng_below(&r, 3); c.pr = (int)sn_rng_below(&r, 3);
+			if (!c.pl && 2 * out_size(c.w, 0, c.pr, 3, 1, 2) < c.w) continue;
+		}
 		if (case_valid(&c)) cases[i++] = c;
 	}
 	sn_isa isas[2];
@@ -197,6 +204,12 @@ TEST(dwconv_flat_path_matches_reference)
 			snprintf(want, sizeof want, "sn_f32_dwconv_flat_3x3__%s", isa_name(isas[k]));
 			CHECKF(!strcmp(sn_dw_kernel_name(isas[k], &g), want), "case %d runs %s", i, sn_dw_kernel_name(isas[k], &g));
 		}
+	/* the stride-2 column that would read past its quarter row runs the row kernel */
+	const dw_case past = {9, 7, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1};
+	const sn_conv_geom gp = geom_of(&past);
+	CHECKF(!strcmp(sn_dw_kernel_name(SN_ISA_SCALAR, &gp), "sn_f32_dwconv_3x3s2__scalar"), "7 columns, no padding: runs %s",
+	       sn_dw_kernel_name(SN_ISA_SCALAR, &gp));
+	check_cases(&past, 1, "flat (excluded)");
 	check_cases(cases, N, "flat");
 }
 
@@ -206,12 +219,14 @@ TEST(dwconv_flat_path_matches_reference)
 TEST(dwconv_planes_per_call_and_nan_at_row_end)
 {
 	static const dw_case cases[] = {{6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2}, {9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
-	                                {8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}};
+	                                {8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, {9, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
+	                                {7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}};
+	enum { NC = sizeof cases / sizeof cases[0] };
 	sn_rng r;
 	sn_rng_seed(&r, 23);
 	sn_isa isas[2];
 	for (int k = 0, ni = n_isas(isas); k < ni; k++)
-		for (int i = 0; i < 3; i++) {
+		for (int i = 0; i < NC; i++) {
 			const dw_case *c = &cases[i];
 			const sn_conv_geom g = geom_of(c);
 			enum { NX = 3 };

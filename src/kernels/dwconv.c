@@ -84,57 +84,94 @@ static void band_rows(const sn_conv_geom *g, int oh0, int oh1, int *r0, int *r1)
 
 /* ---------------------------------------------------------------- flat path (sn_dw_flat)
  * 3x3 at stride 1 with the output as wide as the input, on rows narrower than DW_FLAT_MAX_W:
- * there the row kernels spend most of their time at the rows' borders (measured in bench/). */
+ * there the row kernels spend most of their time at the rows' borders (slower from 56 columns
+ * on). 3x3 at stride 2 (dilation 1, padding up to 2) on planes of up to DW_FLAT_S2_MAX floats
+ * (half of L2): splitting the plane into quarters once costs less than packing it row band by
+ * row band, at every size measured (one thread, 3x3 s2 on MobileNetV2's planes: 576@14x14
+ * 0.170 -> 0.052 ms, 192@28x28 0.231 -> 0.047, 144@56x56 0.273 -> 0.124, 96@112x112 0.640
+ * -> 0.452). */
 #define DW_FLAT_MAX_W 32
+#define DW_FLAT_S2_MAX (64 * 1024)
+
+/* Stride 2: without left padding the last output column's third tap reads past its quarter
+ * row, so that column must be padding there. */
+static int flat_s2(const sn_conv_geom *g)
+{
+	return g->sh == 2 && g->sw == 2 && g->dh == 1 && g->dw == 1 && g->pt <= 2 && g->pl <= 2 &&
+	       (g->pl > 0 || 2 * g->ow >= g->w) && (size_t)g->h * g->w <= DW_FLAT_S2_MAX;
+}
 
 static int flat_path(const sn_conv_geom *g)
 {
-	return g->kh == 3 && g->kw == 3 && g->sh == 1 && g->sw == 1 && g->ow == g->w && g->w < DW_FLAT_MAX_W;
+	return g->kh == 3 && g->kw == 3 && ((g->sh == 1 && g->sw == 1 && g->ow == g->w && g->w < DW_FLAT_MAX_W) || flat_s2(g));
 }
 
-/* Floats of xf: the front that off[] reaches back, oh + 2*dh rows, the reach of the last vector. */
+/* Stride 2: kernel row i reads quarter row u = r + front + floor((i - pt) / 2) for output row
+ * r, so front = ceil(pt / 2) zero rows lead and rows up to oh + front are read. */
+static sn_dw_quarters quarters(const sn_conv_geom *g)
+{
+	sn_dw_quarters k = {g->h, g->w, g->ow, (g->pt + 1) / 2, 0, 0};
+	k.rows = g->oh + k.front + 1;
+	k.size = round_up(DW_VEC + (size_t)k.rows * g->ow + 2 * DW_VEC, DW_VEC);   /* front margin, rows, slack */
+	return k;
+}
+
+/* Floats of xf. Stride 1: the front that off[] reaches back, oh + 2*dh rows, the reach of the
+ * last vector. Stride 2: the four quarters. */
 static size_t flat_plane_floats(const sn_conv_geom *g)
 {
+	if (flat_s2(g)) return 4 * quarters(g).size;
 	return (size_t)g->pl + (size_t)(g->oh + (g->kh - 1) * g->dh) * g->w + (size_t)(g->kw - 1) * g->dw + DW_VEC;
 }
 
-static size_t flat_mask_floats(const sn_conv_geom *g) { return round_up((size_t)g->oh * g->w + DW_VEC, 16); }
+static size_t flat_mask_floats(const sn_conv_geom *g) { return round_up((size_t)g->oh * g->ow + DW_VEC, 16); }
 
 static size_t flat_floats(const sn_conv_geom *g) { return (size_t)g->kw * flat_mask_floats(g) + flat_plane_floats(g); }
 
-/* The masks and the zero borders, once for all the planes of a call. */
+/* The offsets, the masks and the zero borders, once for all the planes of a call. Column j of
+ * output column c lies at c + d in a row of `cols` floats: a mask where d != 0. */
 static void flat_setup(const sn_conv_geom *g, int act, sn_dw_flat *f, float *scratch)
 {
-	const int n = g->oh * g->w;
-	*f = (sn_dw_flat){.n = n, .ld = g->dh * g->w, .act = act};
+	const int n = g->oh * g->ow, s2 = flat_s2(g), cols = s2 ? g->ow : g->w;
+	const sn_dw_quarters q = quarters(g);
+	*f = (sn_dw_flat){.n = n, .act = act};
+	for (int i = 0; i < g->kh; i++)   /* stride 2: quarter (i - pt) mod 2 of the rows */
+		f->row[i] = s2 ? (int)(2 * (size_t)((i - g->pt) & 1) * q.size) + (sn_floor_div(i - g->pt, 2) + q.front) * g->ow
+		               : i * g->dh * g->w;
 	for (int j = 0; j < g->kw; j++) {
-		f->off[j] = j * g->dw - g->pl;
+		const int d = s2 ? sn_floor_div(j - g->pl, 2) : j * g->dw - g->pl;
+		f->off[j] = s2 ? (int)(((j - g->pl) & 1) * q.size) + d : d;
 		f->mask[j] = NULL;
-		if (!f->off[j]) continue;
+		if (!d) continue;
 		uint32_t *m = (uint32_t *)scratch + (size_t)j * flat_mask_floats(g);
-		for (int p = 0, c = 0; p < n + DW_VEC; p++, c = c + 1 == g->w ? 0 : c + 1)
-			m[p] = (unsigned)(c + f->off[j]) < (unsigned)g->w ? UINT32_MAX : 0;
+		for (int p = 0, c = 0; p < n + DW_VEC; p++, c = c + 1 == g->ow ? 0 : c + 1)
+			m[p] = (unsigned)(c + d) < (unsigned)cols ? UINT32_MAX : 0;
 		f->mask[j] = (const float *)m;
 	}
 	memset(scratch + (size_t)g->kw * flat_mask_floats(g), 0, flat_plane_floats(g) * sizeof *scratch);
 }
 
 typedef void (*flat_fn)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
-static const struct { const char *name; flat_fn fn; } flat_kernels[] = {
-	[SN_ISA_SCALAR] = {"sn_f32_dwconv_flat_3x3__scalar", sn_f32_dwconv_flat_3x3__scalar},
-	[SN_ISA_AVX2] = {"sn_f32_dwconv_flat_3x3__avx2", sn_f32_dwconv_flat_3x3__avx2},
+typedef void (*quarters_fn)(const sn_dw_quarters *k, const float *x, float *xq);
+static const struct { const char *name; flat_fn fn; quarters_fn split; } flat_kernels[] = {
+	[SN_ISA_SCALAR] = {"sn_f32_dwconv_flat_3x3__scalar", sn_f32_dwconv_flat_3x3__scalar, sn_f32_dw_quarters__scalar},
+	[SN_ISA_AVX2] = {"sn_f32_dwconv_flat_3x3__avx2", sn_f32_dwconv_flat_3x3__avx2, sn_f32_dw_quarters__avx2},
 };
 
 static void flat_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
                          int nx, int nm, int act, float *y, float *scratch)
 {
 	const flat_fn fn = flat_kernels[isa].fn;
+	const int s2 = flat_s2(g);
+	const sn_dw_quarters q = quarters(g);
 	sn_dw_flat f;
 	flat_setup(g, act, &f, scratch);
-	float *xf = scratch + (size_t)g->kw * flat_mask_floats(g) + g->pl;   /* output p = 0 reads from here */
+	float *plane = scratch + (size_t)g->kw * flat_mask_floats(g);
+	float *xf = s2 ? plane + DW_VEC : plane + g->pl;   /* output p = 0 reads from here */
 	const size_t xhw = (size_t)g->h * g->w, ohw = (size_t)g->oh * g->ow, kk = (size_t)g->kh * g->kw;
 	for (int i = 0; i < nx; i++) {
-		memcpy(xf + (size_t)g->pt * g->w, x + i * xhw, xhw * sizeof *x);
+		if (s2) flat_kernels[isa].split(&q, x + i * xhw, xf);
+		else memcpy(xf + (size_t)g->pt * g->w, x + i * xhw, xhw * sizeof *x);
 		for (int m = 0; m < nm; m++) {
 			const size_t o = (size_t)i * nm + m;
 			fn(&f, xf, w + o * kk, bias ? bias[o] : 0.0f, y + o * ohw);

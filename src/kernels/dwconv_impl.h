@@ -258,18 +258,18 @@ DW_DEFINE(5x5s1, 5, 5, 1)
 DW_DEFINE(5x5s2, 5, 5, 2)
 DW_DEFINE(any, p->kh, p->kw, p->sh)
 
-/* Flat kernel (sn_dw_flat): the plane as one run of n = oh * w outputs, whole vectors across row
- * ends. Kernel column j's taps read xf + p + i * ld + off[j]; a column that crosses the row's
- * edge (off[j] != 0) is summed on its own and ANDed with its mask before joining the others, so
- * no lane sees a neighbouring row's value, NaN included. */
+/* Flat kernel (sn_dw_flat): the plane as one run of n = oh * ow outputs, whole vectors across row
+ * ends. Tap (i, j) reads xf + p + row[i] + off[j]; a column that crosses the row's edge (mask[j])
+ * is summed on its own and ANDed with its mask before joining the others, so no lane sees a
+ * neighbouring row's value, NaN included. */
 DW_INLINE void dw_flat_vec(const sn_dw_flat *f, const float *xf, const V *wv, int p, const int n, float bias,
                            float *y, const int KH, const int KW)
 {
 	V acc = VSET1(bias);
 	for (int j = 0; j < KW; j++) {
 		const float *src = xf + p + f->off[j];
-		V s = VMUL(wv[j], VLOAD(src));
-		for (int i = 1; i < KH; i++) s = VFMA(wv[i * KW + j], VLOAD(src + (size_t)i * f->ld), s);
+		V s = VMUL(wv[j], VLOAD(src + f->row[0]));
+		for (int i = 1; i < KH; i++) s = VFMA(wv[i * KW + j], VLOAD(src + f->row[i]), s);
 		acc = VADD(acc, f->mask[j] ? VAND(s, VLOAD(f->mask[j] + p)) : s);
 	}
 	acc = dw_act(acc, f->act);
@@ -357,4 +357,27 @@ TARGET void NAME(sn_f32_dw_pack)(const sn_dw_pack *k, const float *x, float *xp)
 		}
 	float *zero = xp + (size_t)k->h * sw * k->phase;
 	for (size_t q = 0; q < sw * k->phase; q += VN) VSTORE(zero + q, VZERO());
+}
+
+/* A plane's quarters (sn_dw_quarters) over the zeros the caller left in xq: per row parity, the
+ * rows inside the plane, each split into its even and odd columns by whole vectors. The lanes
+ * past the row's end are zeros, so the spill of its last vector (up to VN - 1 floats into the
+ * next row, or into the slack after the quarter) leaves the rows and columns outside the plane
+ * zero. */
+TARGET void NAME(sn_f32_dw_quarters)(const sn_dw_quarters *k, const float *x, float *xq)
+{
+	const int cols = SN_MIN(k->ow, (k->w + 1) / 2);   /* columns with data in the even quarter */
+	for (int a = 0; a < 2; a++) {
+		const int u1 = SN_MIN(k->rows, (k->h - a + 1) / 2 + k->front);   /* rows 2 (u - front) + a < h */
+		for (int u = k->front; u < u1; u++) {
+			const float *row = x + (size_t)(2 * (u - k->front) + a) * k->w;
+			float *e = xq + (size_t)2 * a * k->size + (size_t)u * k->ow, *o = e + k->size;
+			for (int q = 0; q < cols; q += VN) {
+				V ev, ov;
+				VDEINT2(row + 2 * q, SN_MIN(2 * VN, k->w - 2 * q), ev, ov);
+				VSTORE(e + q, ev);
+				VSTORE(o + q, ov);
+			}
+		}
+	}
 }

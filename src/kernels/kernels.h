@@ -58,8 +58,8 @@ void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float
  * phases are whole vectors long and zero-filled). Rows outside the plane read one row of zeros.
  * Stores and dy loads are masked at the end of a row.
  * Large planes run in bands of output rows whose packed rows stay in L1. The forward of a 3x3
- * at stride 1 on rows narrower than 32 columns takes a third way, the flat path (sn_dw_flat
- * below): the whole plane as one run, without per-row work.
+ * at stride 1 on rows narrower than 32 columns, or at stride 2 on planes up to 256 KiB, takes a
+ * third way, the flat path (sn_dw_flat below): the whole plane as one run, without per-row work.
  * The input gradient runs the same forward micro-kernels: for each phase (a, b) of the padded
  * input coordinates it is a stride-1 correlation of dy with the taps that land in that phase,
  * flipped (for stride 1: dy with the flipped kernel). AVX-512 kernels are left out: nothing
@@ -77,19 +77,30 @@ typedef struct {
 	int act;                /* sn_fuse, applied to the result (forward only) */
 } sn_dw_params;
 
-/* The flat stride-1 path for small planes whose output is as wide as the input (w = ow): the
- * plane is copied, with its padding rows, into one zero-bordered run xf, and the oh * w outputs
- * are computed as one run too, the vectors crossing row ends: output p, kernel row i, column j
- * reads xf[p + i * ld + off[j]]. Where off[j] != 0, column j reads across a row's edge for some
- * outputs: mask[j][p] is all ones where that column lies inside the row (NULL: always). No
- * masked loads and no per-row work, which dominate rows of one or two vectors. */
+/* The flat path of 3x3 planes: the oh * ow outputs are computed as one run, the vectors
+ * crossing row ends: output p, kernel tap (i, j) reads xf[p + row[i] + off[j]]. Stride 1 with
+ * w = ow: xf is the plane copied with its padding rows into one zero-bordered run, row[i] =
+ * i * dh * w, off[j] = j * dw - pl. Stride 2 (dilation 1): xf holds the plane's four quarters
+ * (even or odd rows x even or odd columns, sn_dw_quarters), each with rows of ow floats, so that
+ * every tap reads one quarter at a fixed offset. Where a column's offset within its row is not
+ * 0, some outputs' taps of column j cross a row's edge: mask[j][p] is all ones where that
+ * column lies inside the row (NULL: always). No masked loads and no per-row work, which dominate
+ * rows of one or two vectors. */
 typedef struct {
-	int n;                  /* outputs: oh * w */
-	int ld;                 /* floats between kernel rows: dh * w */
-	int off[3];             /* per kernel column: j * dw - pl */
+	int n;                  /* outputs: oh * ow */
+	int row[3];             /* per kernel row: offset in xf */
+	int off[3];             /* per kernel column: offset in xf */
 	const float *mask[3];   /* per kernel column: lane masks over [0, n) (bit patterns), or NULL */
 	int act;                /* sn_fuse */
 } sn_dw_flat;
+
+/* A plane's quarters for the stride-2 flat path: quarter (a, b) (row parity a, column parity b)
+ * holds at row u, column q the input x[2(u - front) + a][2q + b], zeros where that lies outside
+ * the plane; rows u in [0, rows), ow floats each, the quarters `size` floats apart. The packer
+ * writes the plane's values only: xq must hold zeros elsewhere (sn_f32_dwconv_forward's setup). */
+typedef struct { int h, w, ow, front, rows; size_t size; } sn_dw_quarters;
+void sn_f32_dw_quarters__scalar(const sn_dw_quarters *k, const float *x, float *xq);
+void sn_f32_dw_quarters__avx2(const sn_dw_quarters *k, const float *x, float *xq);
 
 /* y [oh x ow] from the input rows x and one kernel w [kh x kw] */
 typedef void (*sn_dw_fwd_fn)(const sn_dw_params *p, const float *x, const float *w, float bias, float *y);
