@@ -172,13 +172,16 @@ typedef struct sn_graph {
 	float *buf;     size_t n_buf;      /* non-trainable buffers (BN running statistics) */
 	/* runtime */
 	int batch;                         /* rows of the current pass (<= planned) */
-	int planned_batch, planned_train, planned_input_grad;
+	int planned_batch, planned_train, planned_input_grad, planned_keep;
 	int train;                         /* 1: training behaviour of BN and Dropout */
 	unsigned char *arena; size_t arena_bytes;
 	float *ws; size_t ws_bytes;        /* shared scratch for the current op */
 	int profile;                       /* accumulate per-node times in t_fwd / t_bwd */
 	int shapes_locked;                 /* trained weights: shape inference may not reshape tensors */
 	int input_grad;                    /* set before sn_graph_plan to get d(loss)/d(input) in node[0].dy */
+	int keep_outputs;                  /* set before sn_graph_plan: an inference plan keeps every node's
+	                                    * output after forward; by default it reuses the memory of
+	                                    * outputs that no later node reads (training plans keep all) */
 	sn_rng rng;                        /* dropout masks */
 } sn_graph;
 
@@ -193,7 +196,10 @@ int sn_tensor_find(const sn_graph *g, const char *name);          /* tensor inde
 int sn_graph_infer(sn_graph *g);
 /* PyTorch's default initialisation (kaiming-uniform a=sqrt(5); BN weight 1, bias 0, var 1). */
 void sn_graph_init_params(sn_graph *g, uint64_t seed);
-/* Sizes the arena for batches up to `batch`, in training (1) or inference (0) mode. */
+/* Sizes the arena for batches up to `batch`, in training (1) or inference (0) mode. An
+ * inference plan lets outputs whose lifetimes do not overlap share memory (an output lives
+ * until the last node that reads it): after sn_graph_forward the last node's output is valid,
+ * earlier ones may be overwritten, unless keep_outputs was set before planning. */
 int sn_graph_plan(sn_graph *g, int batch, int train);
 /* x: [batch x input numel]. Returns the last node's output (logits). */
 const float *sn_graph_forward(sn_graph *g, const float *x, int batch);

@@ -224,26 +224,85 @@ static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, 
 	       po != SN_OP_SOFTMAX;
 }
 
+/* Bytes of node i's output (0 where it works in place or is the caller's input) and of its
+ * gradient. */
+static size_t out_bytes(const sn_graph *g, int i, int batch, const char *aliased)
+{
+	const sn_node *n = &g->node[i];
+	return aliased[i] || n->op == SN_OP_INPUT ? 0 : sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float));
+}
+
+/* Inference plans that need not keep every output: node outputs at offsets from
+ * sn_plan_memory, each live until the last node that reads it or an in-place alias of it (no
+ * node runs after the last one, so its output stays for the caller); what an op keeps (saved)
+ * lives throughout. Returns the bytes. */
+static size_t plan_reused(sn_graph *g, int batch, const char *aliased, size_t *offset)
+{
+	const int N = g->n_node;
+	sn_membuf *buf = malloc((size_t)2 * N * sizeof *buf);
+	int *owner = malloc((size_t)N * sizeof *owner);
+	if (!buf || !owner) { free(buf); free(owner); return SIZE_MAX; }
+	for (int i = 0; i < N; i++) {
+		owner[i] = aliased[i] ? owner[g->node[i].in[0]] : i;
+		buf[i] = (sn_membuf){out_bytes(g, i, batch, aliased), 0, i, i};
+		buf[N + i] = (sn_membuf){sn_align(g->node[i].saved_bytes), 0, 0, N};
+	}
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < g->node[i].n_in; k++) {
+			sn_membuf *b = &buf[owner[g->node[i].in[k]]];
+			b->last = SN_MAX(b->last, i);
+		}
+	const size_t total = sn_plan_memory(buf, 2 * N);
+	for (int i = 0; i < 2 * N; i++) offset[i] = buf[i].offset;
+	free(buf); free(owner);
+	return total;
+}
+
+/* Training plans (and inference plans that keep every output): outputs, gradients and saved
+ * buffers one after another, node by node. */
+static size_t plan_all(sn_graph *g, int batch, int train, const char *aliased, size_t *offset)
+{
+	const int N = g->n_node;
+	size_t p = 0;
+	for (int i = 0; i < N; i++) {
+		const sn_node *n = &g->node[i];
+		const size_t out = out_bytes(g, i, batch, aliased);
+		offset[i] = p; p += out;
+		offset[2 * N + i] = p;
+		if (train && !aliased[i] && (n->op != SN_OP_INPUT || n->needs_grad))
+			p += sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float));
+		offset[N + i] = p; p += sn_align(n->saved_bytes);
+	}
+	return p;
+}
+
 int sn_graph_plan(sn_graph *g, int batch, int train)
 {
 	if (batch <= 0) return sn_seterr(SN_EINVAL, "batch size must be positive");
 	if (train) sn_sparse_reset(g);   /* training changes the weights: packed copies would go stale */
-	/* a training plan also serves inference (it holds everything forward needs) */
-	if (g->planned_batch >= batch && g->planned_train >= train && g->planned_input_grad == g->input_grad) {
+	/* a training plan also serves inference (it holds everything forward needs, and keeps it) */
+	const int keep = train || g->keep_outputs;
+	if (g->planned_batch >= batch && g->planned_train >= train && g->planned_input_grad == g->input_grad &&
+	    (g->planned_keep || !keep)) {
 		g->train = train;
 		return SN_OK;
 	}
 	sn_get_threads();
 	g->batch = batch;
 	g->train = train;
-	int *consumers = calloc(g->n_node, sizeof *consumers);
-	char *aliased = calloc(g->n_node, 1);
-	if (!consumers || !aliased) { free(consumers); free(aliased); return sn_seterr(SN_ENOMEM, "out of memory"); }
-	for (int i = 0; i < g->n_node; i++)
+	const int N = g->n_node;
+	int *consumers = calloc(N, sizeof *consumers);
+	char *aliased = calloc(N, 1);
+	size_t *offset = malloc((size_t)3 * N * sizeof *offset);   /* output, saved, gradient of each node */
+	if (!consumers || !aliased || !offset) {
+		free(consumers); free(aliased); free(offset);
+		return sn_seterr(SN_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) consumers[g->node[i].in[k]]++;
-	for (int i = 1; i < g->n_node; i++) aliased[i] = (char)can_alias(g, &g->node[i], consumers, aliased);
-	size_t total = 0, ws = 0;
-	for (int i = 0; i < g->n_node; i++) {
+	for (int i = 1; i < N; i++) aliased[i] = (char)can_alias(g, &g->node[i], consumers, aliased);
+	size_t ws = 0;
+	for (int i = 0; i < N; i++) {
 		sn_node *n = &g->node[i];
 		int has_param = 0;
 		for (int s = 0; s < SN_T_MAX; s++)
@@ -253,39 +312,35 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 		n->saved_bytes = n->ws_bytes = 0;
 		sn_op_get(n->op)->run(g, n, SN_ACT_SIZES);
 		if (!train) n->ws_bytes = SN_MAX(n->ws_bytes, sn_sparse_ws(g, n, batch));
-		size_t out = aliased[i] ? 0 : (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
-		if (n->op != SN_OP_INPUT) total += sn_align(out);
-		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) total += sn_align(out);
-		total += sn_align(n->saved_bytes);
 		ws = SN_MAX(ws, n->ws_bytes);
 	}
-	total += sn_align(ws);
+	size_t total = keep ? plan_all(g, batch, train, aliased, offset) : plan_reused(g, batch, aliased, offset);
 	free(g->arena);
-	g->arena = aligned_alloc(SN_ALIGN, sn_align(total ? total : SN_ALIGN));
+	g->arena = total == SIZE_MAX ? NULL : aligned_alloc(SN_ALIGN, sn_align(total + sn_align(ws) + 1));
 	if (!g->arena) {
-		free(consumers); free(aliased);
+		free(consumers); free(aliased); free(offset);
+		g->planned_batch = 0;
 		return sn_seterr(SN_ENOMEM, "out of memory: the batch of %d needs %zu MB", batch, total >> 20);
 	}
-	g->arena_bytes = total;
-	unsigned char *p = g->arena;
-	for (int i = 0; i < g->n_node; i++) {
+	g->arena_bytes = total + sn_align(ws);
+	for (int i = 0; i < N; i++) {
 		sn_node *n = &g->node[i];
-		size_t out = (size_t)batch * sn_shape_numel(n->out) * sizeof(float);
 		n->y = n->dy = NULL; n->saved = NULL;
 		if (aliased[i]) {
 			n->y = g->node[n->in[0]].y;
 			n->dy = g->node[n->in[0]].dy;
-		} else {
-			if (n->op != SN_OP_INPUT) { n->y = (float *)p; p += sn_align(out); }
-			if (train && (n->op != SN_OP_INPUT || n->needs_grad)) { n->dy = (float *)p; p += sn_align(out); }
+			continue;
 		}
-		if (n->saved_bytes) { n->saved = p; p += sn_align(n->saved_bytes); }
+		if (n->op != SN_OP_INPUT) n->y = (float *)(g->arena + offset[i]);
+		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) n->dy = (float *)(g->arena + offset[2 * N + i]);
+		if (n->saved_bytes) n->saved = g->arena + offset[N + i];
 	}
-	g->ws = (float *)p; g->ws_bytes = ws;
+	g->ws = (float *)(g->arena + total); g->ws_bytes = ws;
 	g->planned_batch = batch;
 	g->planned_train = train;
 	g->planned_input_grad = g->input_grad;
-	free(consumers); free(aliased);
+	g->planned_keep = keep;
+	free(consumers); free(aliased); free(offset);
 	return SN_OK;
 }
 

@@ -36,6 +36,13 @@ static inline int sn_dy_accumulate(sn_node *p)
 	return acc;
 }
 
+/* One buffer of an inference plan (core/memplan.c): `size` bytes, live from node `first` to
+ * node `last` (inclusive). */
+typedef struct { size_t size, offset; int first, last; } sn_membuf;
+/* Sets every buffer's offset so that buffers of overlapping lifetimes never share bytes;
+ * returns the bytes they need in all (SIZE_MAX when out of memory). */
+size_t sn_plan_memory(sn_membuf *buf, int n);
+
 /* C = alpha * op(A) op(B) + beta * C, row-major; split over OpenMP threads when called outside
  * a parallel region and large enough. BLAS itself stays single-threaded. */
 void sn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,

@@ -173,6 +173,7 @@ static int prepare_calib(lt_ctx *c)
 	for (int i = 0; i < c->g->n_node; i++) head |= c->plan[i].kind == LT_GAP_HEAD && c->o->recalibrate;
 	if (!rc && head) {
 		c->orig = sn_graph_clone(c->g);
+		if (c->orig) c->orig->keep_outputs = 1;   /* the head reads the original features */
 		rc = c->orig ? sn_graph_plan(c->orig, n, 0) : sn_seterr(SN_ENOMEM, "out of memory for calibration");
 		if (!rc) sn_graph_forward(c->orig, c->calib_x, n);
 	}
@@ -207,6 +208,7 @@ static void restat_bn(lt_ctx *c, sn_graph *h, int i)
 
 static int calibrate(lt_ctx *c, sn_graph *h)
 {
+	h->keep_outputs = 1;   /* the new layers' outputs are read after each forward */
 	int rc = c->calib_x ? sn_graph_plan(h, c->calib_n, 0) : SN_OK;
 	/* in order, one forward each: a layer's input depends on the layers calibrated before it */
 	for (int i = 0; !rc && c->calib_x && i < c->g->n_node; i++) {
@@ -220,6 +222,7 @@ static int calibrate(lt_ctx *c, sn_graph *h)
 			restat_bn(c, h, i);
 		}
 	}
+	h->keep_outputs = 0;   /* the caller's plans may reuse memory again */
 	return rc;
 }
 

@@ -1,0 +1,48 @@
+/* Where each activation buffer of an inference plan lives in the arena. A node's output is live
+ * from the node that writes it to the last node that reads it; buffers whose lifetimes overlap
+ * must not share bytes, the others may. Greedy by size, as TensorFlow Lite's arena planner:
+ * the largest buffer first, each at the lowest offset where it overlaps no placed buffer of an
+ * overlapping lifetime. A network that runs layer after layer then needs about two or three of
+ * its largest activations rather than their sum, and stays in cache: MobileNetV2 at batch 1
+ * went from 26.8 MiB of outputs to a few MiB. */
+#include "core/internal.h"
+
+static const size_t *sort_size;   /* qsort has no context argument */
+
+static int by_size_desc(const void *a, const void *b)
+{
+	const int i = *(const int *)a, j = *(const int *)b;
+	if (sort_size[i] != sort_size[j]) return sort_size[i] > sort_size[j] ? -1 : 1;
+	return i - j;   /* ties in node order: the same plan every time */
+}
+
+static int lifetimes_overlap(const sn_membuf *a, const sn_membuf *b) { return a->first <= b->last && b->first <= a->last; }
+
+size_t sn_plan_memory(sn_membuf *buf, int n)
+{
+	int *order = malloc((size_t)SN_MAX(n, 1) * sizeof *order);
+	size_t *size = malloc((size_t)SN_MAX(n, 1) * sizeof *size), total = 0;
+	if (!order || !size) { free(order); free(size); return SIZE_MAX; }
+	for (int i = 0; i < n; i++) { order[i] = i; size[i] = buf[i].size; }
+	sort_size = size;
+	qsort(order, (size_t)n, sizeof *order, by_size_desc);
+	for (int k = 0; k < n; k++) {
+		sn_membuf *b = &buf[order[k]];
+		size_t at = 0;
+		/* placed buffers that conflict, visited by increasing offset: move past each one that
+		 * the candidate range overlaps, until a gap holds it (placed ones are order[0..k)) */
+		for (int moved = 1; moved;) {
+			moved = 0;
+			for (int q = 0; q < k; q++) {
+				const sn_membuf *p = &buf[order[q]];
+				if (!lifetimes_overlap(b, p) || at >= p->offset + p->size || p->offset >= at + b->size) continue;
+				at = p->offset + p->size;
+				moved = 1;
+			}
+		}
+		b->offset = at;
+		total = SN_MAX(total, at + b->size);
+	}
+	free(order); free(size);
+	return total;
+}

@@ -1,0 +1,131 @@
+/* Activation memory of inference plans (src/core/memplan.c): the planner never lets buffers of
+ * overlapping lifetimes share bytes and packs them close to the least possible; zoo networks
+ * with branches, merges and in-place activations give the same outputs from a reused arena as
+ * from one that keeps every output, and keep_outputs keeps them. */
+#include <stdlib.h>
+#include "test.h"
+#include "slimnn.h"
+#include "core/internal.h"
+
+/* Random lifetimes and sizes: no two buffers alive at the same node share a byte; the total is
+ * at least the most bytes alive at any node and at most their sum; the same plan twice. */
+TEST(memplan_never_overlaps_live_buffers)
+{
+	sn_rng r;
+	sn_rng_seed(&r, 5);
+	for (int t = 0; t < 200; t++) {
+		const int n = 1 + (int)sn_rng_below(&r, 40), nodes = 1 + (int)sn_rng_below(&r, 30);
+		sn_membuf *b = malloc(n * sizeof *b), *again = malloc(n * sizeof *again);
+		size_t sum = 0;
+		for (int i = 0; i < n; i++) {
+			const int a = (int)sn_rng_below(&r, nodes), z = a + (int)sn_rng_below(&r, 6);
+			b[i] = (sn_membuf){64 * sn_rng_below(&r, 50), 0, a, z};   /* zero-sized ones too */
+			sum += b[i].size;
+		}
+		memcpy(again, b, n * sizeof *b);
+		const size_t total = sn_plan_memory(b, n);
+		int clash = 0;
+		for (int i = 0; i < n; i++)
+			for (int j = i + 1; j < n; j++) {
+				const int live = b[i].first <= b[j].last && b[j].first <= b[i].last;
+				const int bytes = b[i].offset < b[j].offset + b[j].size && b[j].offset < b[i].offset + b[i].size;
+				clash += live && bytes;
+			}
+		size_t peak = 0;
+		for (int k = 0; k < nodes + 6; k++) {
+			size_t alive = 0;
+			for (int i = 0; i < n; i++) alive += b[i].first <= k && k <= b[i].last ? b[i].size : 0;
+			peak = SN_MAX(peak, alive);
+		}
+		int fits = 1;
+		for (int i = 0; i < n; i++) fits &= b[i].offset + b[i].size <= total && b[i].offset % 64 == 0;
+		CHECKF(!clash, "case %d: %d pairs of live buffers share bytes", t, clash);
+		CHECKF(fits && total >= peak && total <= sum, "case %d: total %zu, peak %zu, sum %zu", t, total, peak, sum);
+		CHECK(sn_plan_memory(again, n) == total && !memcmp(again, b, n * sizeof *b));
+		free(b); free(again);
+	}
+}
+
+/* A chain: each output is read by the next node only, so two buffers take turns. */
+TEST(memplan_chain_needs_two_buffers)
+{
+	sn_membuf b[6];
+	for (int i = 0; i < 6; i++) b[i] = (sn_membuf){1024, 0, i, i + 1};
+	CHECK(sn_plan_memory(b, 6) == 2048);
+}
+
+static float *run(sn_graph *g, const float *x, int n, int keep, size_t *arena)
+{
+	g->keep_outputs = keep;
+	g->planned_batch = 0;   /* plan again with this setting */
+	float *y = sn_test_logits(g, x, n);
+	*arena = g->arena_bytes;
+	return y;
+}
+
+/* Zoo networks with residual adds, concatenations, channel split/shuffle, squeeze-excite
+ * multiplies and in-place ReLUs: the reused arena gives bit for bit the outputs of the kept
+ * one (same kernels, same order), on 1 and 2 threads, in less memory; a training plan's forward
+ * agrees too. */
+TEST(memplan_reused_arena_gives_the_same_outputs)
+{
+	static const char *zoo[] = {"cnn", "resnet", "inception", "mobilenetv2", "mobilenetv3", "shufflenetv2"};
+	sn_rng r;
+	sn_rng_seed(&r, 9);
+	for (size_t z = 0; z < sizeof zoo / sizeof zoo[0]; z++) {
+		sn_graph *g = sn_test_zoo(zoo[z], 3);
+		REQUIRE(g);
+		const int n = 3;
+		const size_t xs = sn_shape_numel(sn_graph_input_shape(g)), ys = sn_shape_numel(sn_graph_output_shape(g));
+		float *x = malloc(n * xs * sizeof *x);
+		for (size_t i = 0; i < n * xs; i++) x[i] = 2 * sn_rng_uniform(&r) - 1;
+		for (int t = 1; t <= 2; t++) {
+			sn_set_threads(t);
+			size_t kept_bytes, reused_bytes, train_bytes;
+			float *kept = run(g, x, n, 1, &kept_bytes), *reused = run(g, x, n, 0, &reused_bytes);
+			REQUIRE(kept && reused);
+			CHECKF(!memcmp(kept, reused, n * ys * sizeof *kept), "%s, %d threads: reused arena changes the outputs",
+			       zoo[z], t);
+			CHECKF(reused_bytes < kept_bytes, "%s: arena %zu bytes reused, %zu kept", zoo[z], reused_bytes, kept_bytes);
+			g->planned_batch = 0;
+			REQUIRE(sn_graph_plan(g, n, 1) == SN_OK);
+			train_bytes = g->arena_bytes;
+			g->train = 0;   /* eval-mode BN and Dropout through the training plan */
+			CHECKF(sn_test_maxrel(sn_graph_forward(g, x, n), kept, n * ys) <= 1e-5, "%s: training plan differs", zoo[z]);
+			CHECK(train_bytes > kept_bytes);
+			free(kept); free(reused);
+		}
+		free(x);
+		sn_graph_free(g);
+	}
+	sn_set_threads(2);
+}
+
+/* keep_outputs: every node's output is still there after forward; without it, an early layer's
+ * output has been overwritten by later ones (the memory really is shared). */
+TEST(memplan_keep_outputs_keeps_intermediates)
+{
+	sn_graph *g = sn_test_zoo("cnn", 4);
+	REQUIRE(g);
+	const size_t xs = sn_shape_numel(sn_graph_input_shape(g));
+	float *x = malloc(2 * xs * sizeof *x);
+	for (size_t i = 0; i < 2 * xs; i++) x[i] = (float)(i % 17) / 17.0f;
+	const int c = 1;   /* the first conv */
+	const size_t cs = 2 * sn_shape_numel(g->node[c].out);
+	g->keep_outputs = 1;
+	REQUIRE(sn_graph_plan(g, 2, 0) == SN_OK);
+	sn_graph_forward(g, x, 2);
+	float *first = malloc(cs * sizeof *first);
+	memcpy(first, g->node[c].y, cs * sizeof *first);
+	int shared = 0;
+	for (int i = c + 2; i < g->n_node; i++) shared |= g->node[i].y == g->node[c].y;
+	CHECK(!shared);
+	g->keep_outputs = 0;
+	g->planned_batch = 0;
+	REQUIRE(sn_graph_plan(g, 2, 0) == SN_OK);
+	sn_graph_forward(g, x, 2);
+	for (int i = c + 2; i < g->n_node; i++) shared |= g->node[i].y == g->node[c].y;
+	CHECK(shared && memcmp(first, g->node[c].y, cs * sizeof *first));
+	free(first); free(x);
+	sn_graph_free(g);
+}
