@@ -165,6 +165,18 @@ static inline __attribute__((always_inline)) TARGET void chunk_block(int M, int 
  * network, this took MobileNetV2's 1x1 convs there from 1.53 to 1.34 ms (2 threads). */
 #define M_OUTER_MAX_N 64
 
+/* Columns [c0, c0 + kc) of weight rows [m, m + MR) (those below M) into L1 ahead of use, while
+ * the block before them computes: a block's rows are short streams (kc floats each) that the
+ * hardware prefetchers barely catch before they end, and in a network the weights come from L3
+ * or memory. MobileNetV2's 1x1 convs took 13 % less time on one thread (paired runs; none
+ * measurable on two). Wider tiles prefetch during their first column block only, after which
+ * the weights sit in L2. */
+static inline void prefetch_rows(const float *w, int K, int c0, int kc, int m, int M)
+{
+	for (int r = m; r < SN_MIN(m + MR, M); r++)
+		for (int k = 0; k < kc; k += 16) _mm_prefetch((const char *)(w + (size_t)r * K + c0 + k), _MM_HINT_T0);
+}
+
 TARGET void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float *b, size_t ldb,
                        const float *bias, int act, float *y, size_t ldy)
 {
@@ -173,10 +185,15 @@ TARGET void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, cons
 	for (int kc0 = 0; kc0 < kn; kc0 += step) {
 		const int kc = SN_MIN(step, kn - kc0);
 		if (n <= M_OUTER_MAX_N)
-			for (int m0 = 0; m0 < M; m0 += MR)
+			for (int m0 = 0; m0 < M; m0 += MR) {
+				prefetch_rows(w, K, k0 + kc0, kc, m0 + MR, M);
 				for (int n0 = 0; n0 < n; n0 += NR) chunk_block(M, n, K, k0, kc0, kc, m0, n0, w, b, ldb, bias, act, y, ldy);
+			}
 		else
 			for (int n0 = 0; n0 < n; n0 += NR)
-				for (int m0 = 0; m0 < M; m0 += MR) chunk_block(M, n, K, k0, kc0, kc, m0, n0, w, b, ldb, bias, act, y, ldy);
+				for (int m0 = 0; m0 < M; m0 += MR) {
+					if (n0 == 0) prefetch_rows(w, K, k0 + kc0, kc, m0 + MR, M);
+					chunk_block(M, n, K, k0, kc0, kc, m0, n0, w, b, ldb, bias, act, y, ldy);
+				}
 	}
 }
