@@ -16,7 +16,7 @@
 #include "kernels/kernels.h"
 
 #define TARGET __attribute__((target("avx2,fma")))
-#define MR 6
+#define MR SN_CT_MR
 #define NR 16
 #define KC 256
 

@@ -41,7 +41,9 @@ void sn_gemm_serial(int tA, int tB, int M, int N, int K, float alpha, const floa
  * row-major, b [K x n] (a tile's col, or a 1x1 conv's input), bias M floats or NULL, act a
  * sn_fuse. One call does the rows [k0, k0 + kn) of b (kn rows ldb apart): the one with k0 = 0
  * writes bias + its product, later ones add theirs, the one ending at K applies act. AVX2+FMA
- * only (conv_tiled_avx2.c): check sn_ct_available() first. */
+ * only (conv_tiled_avx2.c): check sn_ct_available() first. Its register blocks are SN_CT_MR
+ * output channels by 16 pixels: callers that split M do it at multiples of SN_CT_MR. */
+#define SN_CT_MR 6
 int sn_ct_available(void);
 void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float *b, size_t ldb,
                 const float *bias, int act, float *y, size_t ldy);

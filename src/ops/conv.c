@@ -342,7 +342,6 @@ static void forward_tile(sn_graph *g, const sn_node *n, const sn_conv_geom *ge, 
  * 17th alone in a block of its own; MobileNetV2's 7x7 1x1 convs took 1.80 ms that way and 1.53
  * split by channels (2 threads). */
 #define MS_BLOCKS 4
-#define MS_ROWS 6
 static void forward_tiled(sn_graph *g, sn_node *n)
 {
 	sn_shape in = sn_in(g, n, 0)->out;
@@ -355,18 +354,18 @@ static void forward_tiled(sn_graph *g, sn_node *n)
 	 * of whole 16-pixel blocks, their sizes one block apart at most */
 	const size_t nb = (P + 15) / 16, items = ((size_t)B * ((P + cap - 1) / cap) + T - 1) / T * T;
 	size_t nt = SN_MIN(nb, (items + B - 1) / B), ms = 1;
-	const size_t m6 = ((size_t)mg + MS_ROWS - 1) / MS_ROWS;
+	const size_t mblocks = ((size_t)mg + SN_CT_MR - 1) / SN_CT_MR;
 	if (B * nb < (size_t)MS_BLOCKS * T) {
 		nt = (P + cap - 1) / cap;
-		ms = SN_MIN(m6, ((size_t)T + B * nt - 1) / (B * nt));
+		ms = SN_MIN(mblocks, ((size_t)T + B * nt - 1) / (B * nt));
 	}
 	const float *X = sn_in(g, n, 0)->y;
 	#pragma omp parallel for num_threads(T) schedule(static)
 	for (long it = 0; it < (long)(B * nt * ms); it++) {
 		const size_t b = (size_t)it / (nt * ms), t = (size_t)it / ms % nt, s = (size_t)it % ms, p0 = t * nb / nt * 16;
 		const size_t p1 = SN_MIN((t + 1) * nb / nt * 16, P);
-		const int m0 = (int)SN_MIN(s * m6 / ms * MS_ROWS, (size_t)mg);
-		const int m1 = (int)SN_MIN((s + 1) * m6 / ms * MS_ROWS, (size_t)mg);
+		const int m0 = (int)SN_MIN(s * mblocks / ms * SN_CT_MR, (size_t)mg);
+		const int m1 = (int)SN_MIN((s + 1) * mblocks / ms * SN_CT_MR, (size_t)mg);
 		float *col = per ? g->ws + (size_t)omp_get_thread_num() * per : NULL;   /* none for 1x1 read in place */
 		forward_tile(g, n, &ge, fast, X + b * xs, p0, p1 - p0, m0, m1, col, n->y + b * ys);
 	}
