@@ -277,11 +277,14 @@ DW_INLINE void dw_flat_vec(const sn_dw_flat *f, const float *xf, const V *wv, in
 	else VSTOREN(y + p, acc, n);
 }
 
-DW_INLINE void dw_flat(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y, const int KH,
+DW_INLINE void dw_flat(const sn_dw_flat *fp, const float *xf, const float *w, float bias, float *y, const int KH,
                        const int KW)
 {
 	V wv[DW_TAPS];
 	for (int k = 0; k < KH * KW; k++) wv[k] = VSET1(w[k]);
+	/* a local copy: its offsets and masks stay in registers, where the caller's struct was read
+	 * again for every vector (the compiler cannot tell that y's stores leave it alone) */
+	const sn_dw_flat local = *fp, *f = &local;
 	int p = 0;
 	for (; p + 2 * VN <= f->n; p += 2 * VN) {
 		dw_flat_vec(f, xf, wv, p, VN, bias, y, KH, KW);
