@@ -224,12 +224,21 @@ static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, 
 	       po != SN_OP_SOFTMAX;
 }
 
-/* Bytes of node i's output (0 where it works in place or is the caller's input) and of its
- * gradient. */
+static size_t tensor_bytes(const sn_node *n, int batch) { return sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float)); }
+
+/* Bytes of node i's output: 0 where it works in place or is the caller's input. */
 static size_t out_bytes(const sn_graph *g, int i, int batch, const char *aliased)
 {
 	const sn_node *n = &g->node[i];
-	return aliased[i] || n->op == SN_OP_INPUT ? 0 : sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float));
+	return aliased[i] || n->op == SN_OP_INPUT ? 0 : tensor_bytes(n, batch);
+}
+
+/* Bytes of node i's gradient: training plans only, not in place, and the input's only when the
+ * caller asked for it (needs_grad). */
+static size_t grad_bytes(const sn_graph *g, int i, int batch, int train, const char *aliased)
+{
+	const sn_node *n = &g->node[i];
+	return train && !aliased[i] && (n->op != SN_OP_INPUT || n->needs_grad) ? tensor_bytes(n, batch) : 0;
 }
 
 /* Inference plans that need not keep every output: node outputs at offsets from
@@ -265,13 +274,9 @@ static size_t plan_all(sn_graph *g, int batch, int train, const char *aliased, s
 	const int N = g->n_node;
 	size_t p = 0;
 	for (int i = 0; i < N; i++) {
-		const sn_node *n = &g->node[i];
-		const size_t out = out_bytes(g, i, batch, aliased);
-		offset[i] = p; p += out;
-		offset[2 * N + i] = p;
-		if (train && !aliased[i] && (n->op != SN_OP_INPUT || n->needs_grad))
-			p += sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float));
-		offset[N + i] = p; p += sn_align(n->saved_bytes);
+		offset[i] = p; p += out_bytes(g, i, batch, aliased);
+		offset[2 * N + i] = p; p += grad_bytes(g, i, batch, train, aliased);
+		offset[N + i] = p; p += sn_align(g->node[i].saved_bytes);
 	}
 	return p;
 }
@@ -320,6 +325,7 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 	if (!g->arena) {
 		free(consumers); free(aliased); free(offset);
 		g->planned_batch = 0;
+		if (total == SIZE_MAX) return sn_seterr(SN_ENOMEM, "out of memory");   /* planning itself */
 		return sn_seterr(SN_ENOMEM, "out of memory: the batch of %d needs %zu MB", batch, total >> 20);
 	}
 	g->arena_bytes = total + sn_align(ws);
@@ -332,7 +338,7 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 			continue;
 		}
 		if (n->op != SN_OP_INPUT) n->y = (float *)(g->arena + offset[i]);
-		if (train && (n->op != SN_OP_INPUT || n->needs_grad)) n->dy = (float *)(g->arena + offset[2 * N + i]);
+		if (grad_bytes(g, i, batch, train, aliased)) n->dy = (float *)(g->arena + offset[2 * N + i]);
 		if (n->saved_bytes) n->saved = g->arena + offset[N + i];
 	}
 	g->ws = (float *)(g->arena + total); g->ws_bytes = ws;

@@ -7,12 +7,12 @@
  * went from 26.8 MiB of outputs to a few MiB. */
 #include "core/internal.h"
 
-static const size_t *sort_size;   /* qsort has no context argument */
+static const sn_membuf *sort_buf;   /* qsort has no context argument */
 
 static int by_size_desc(const void *a, const void *b)
 {
 	const int i = *(const int *)a, j = *(const int *)b;
-	if (sort_size[i] != sort_size[j]) return sort_size[i] > sort_size[j] ? -1 : 1;
+	if (sort_buf[i].size != sort_buf[j].size) return sort_buf[i].size > sort_buf[j].size ? -1 : 1;
 	return i - j;   /* ties in node order: the same plan every time */
 }
 
@@ -21,10 +21,10 @@ static int lifetimes_overlap(const sn_membuf *a, const sn_membuf *b) { return a-
 size_t sn_plan_memory(sn_membuf *buf, int n)
 {
 	int *order = malloc((size_t)SN_MAX(n, 1) * sizeof *order);
-	size_t *size = malloc((size_t)SN_MAX(n, 1) * sizeof *size), total = 0;
-	if (!order || !size) { free(order); free(size); return SIZE_MAX; }
-	for (int i = 0; i < n; i++) { order[i] = i; size[i] = buf[i].size; }
-	sort_size = size;
+	size_t total = 0;
+	if (!order) return SIZE_MAX;
+	for (int i = 0; i < n; i++) order[i] = i;
+	sort_buf = buf;
 	qsort(order, (size_t)n, sizeof *order, by_size_desc);
 	for (int k = 0; k < n; k++) {
 		sn_membuf *b = &buf[order[k]];
@@ -43,6 +43,6 @@ size_t sn_plan_memory(sn_membuf *buf, int n)
 		b->offset = at;
 		total = SN_MAX(total, at + b->size);
 	}
-	free(order); free(size);
+	free(order);
 	return total;
 }
