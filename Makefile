@@ -7,9 +7,9 @@ CC       ?= gcc
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC -Iinclude -Isrc
-LDLIBS   := -lopenblas -llapacke -lz -lm -lprotobuf-c
+LDLIBS   := -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip
 DEPS_DEB := build-essential libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist \
-            libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpng-dev libjpeg62-turbo-dev libzip-dev
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -76,23 +76,32 @@ $(B)/sgemm_peak: $(B)/bench/sgemm_peak.o
 bench: all $(BENCH_BIN)
 	@bash bench/run.sh --build $(B)
 
-# libFuzzer targets (tests/fuzz, docs/onnx.md): the ONNX importer, the .slim reader and the
-# architecture parser, each from memory, built with clang, ASan and UBSan into $(FB) with a
-# seed corpus from the fixtures. Run one: $(FB)/fuzz_onnx $(FB)/corpus-onnx -max_total_time=300
+# libFuzzer targets (tests/fuzz, docs/onnx.md): the ONNX importer, the .slim reader, the image decoders, the
+# NumPy and CIFAR readers and the architecture parser, each from memory, built with clang, ASan and UBSan
+# into $(FB) with a seed corpus from the fixtures. Run one: $(FB)/fuzz_onnx $(FB)/corpus-onnx -max_total_time=300
 FB         := $(B)/fuzz
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_OPT   := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed
-FUZZ_BIN   := $(FB)/fuzz_onnx $(FB)/fuzz_slim $(FB)/fuzz_arch
-fuzz: $(FUZZ_BIN) $(FB)/corpus-onnx $(FB)/corpus-slim $(FB)/corpus-arch
+FUZZ_BIN   := $(FB)/fuzz_onnx $(FB)/fuzz_slim $(FB)/fuzz_arch $(FB)/fuzz_image $(FB)/fuzz_npy $(FB)/fuzz_cifar
+fuzz: $(FUZZ_BIN) $(FB)/corpus-onnx $(FB)/corpus-slim $(FB)/corpus-arch $(FB)/corpus-image $(FB)/corpus-npy $(FB)/corpus-cifar
 $(FB)/lib/libslimnn.a: FORCE   # the sub-make knows what is out of date
 	$(MAKE) B=$(FB)/lib CC=clang OPT="$(FUZZ_OPT)" $@
 FORCE:
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/lib/libslimnn.a
-	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -Iinclude -o $@ $< $(FB)/lib/libslimnn.a $(LDLIBS)
+	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -Iinclude -Isrc -o $@ $< $(FB)/lib/libslimnn.a $(LDLIBS)
 $(FB)/corpus-onnx: $(wildcard tests/fixtures/onnx/*/*.onnx)
 	@mkdir -p $@
 	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
 $(FB)/corpus-arch: $(wildcard models/*.arch models/seed/*.arch tests/fixtures/ops/*/model.arch)
+	@mkdir -p $@
+	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
+$(FB)/corpus-image: $(wildcard tests/fixtures/images/*.*)
+	@mkdir -p $@
+	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
+$(FB)/corpus-npy: $(wildcard tests/fixtures/arrays/*.npy tests/fixtures/arrays/*.npz)
+	@mkdir -p $@
+	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
+$(FB)/corpus-cifar: $(wildcard tests/fixtures/arrays/*/*.bin)
 	@mkdir -p $@
 	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
 $(FB)/corpus-slim: $(B)/slimnn_seeds $(wildcard models/*.arch models/seed/*.arch)
