@@ -81,11 +81,13 @@ bench: all $(BENCH_BIN)
 # into $(FB) with a seed corpus from the fixtures. Run one: $(FB)/fuzz_onnx $(FB)/corpus-onnx -max_total_time=300
 FB         := $(B)/fuzz
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_OPT   := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed
+FUZZ_OPT   := -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed -DSN_SANITIZE
+# The library's sub-make gets this make's jobserver under -jN; a plain `make fuzz` builds on every core.
+FUZZ_JOBS  = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 FUZZ_BIN   := $(FB)/fuzz_onnx $(FB)/fuzz_slim $(FB)/fuzz_arch $(FB)/fuzz_image $(FB)/fuzz_npy $(FB)/fuzz_cifar
 fuzz: $(FUZZ_BIN) $(FB)/corpus-onnx $(FB)/corpus-slim $(FB)/corpus-arch $(FB)/corpus-image $(FB)/corpus-npy $(FB)/corpus-cifar
 $(FB)/lib/libslimnn.a: FORCE   # the sub-make knows what is out of date
-	$(MAKE) B=$(FB)/lib CC=clang OPT="$(FUZZ_OPT)" $@
+	$(MAKE) $(FUZZ_JOBS) B=$(FB)/lib CC=clang OPT="$(FUZZ_OPT)" $@
 FORCE:
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/lib/libslimnn.a
 	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -Iinclude -Isrc -o $@ $< $(FB)/lib/libslimnn.a $(LDLIBS)

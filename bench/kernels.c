@@ -83,12 +83,14 @@ static sn_graph *ready_graph(const char *text, const char *path, int batch, cons
 	return g;
 }
 
-/* A copy of the output of one forward pass (batch rows). */
+/* A copy of the output of one forward pass (batch rows); NULL + sn_errmsg() on failure. */
 static float *forward_copy(sn_graph *g, const float *x, int batch, size_t *n)
 {
 	*n = (size_t)batch * sn_shape_numel(sn_graph_output_shape(g));
-	float *y = malloc(*n * sizeof *y);
-	if (y) memcpy(y, sn_graph_forward(g, x, batch), *n * sizeof *y);
+	const float *z = sn_graph_forward(g, x, batch);
+	float *y = z ? malloc(*n * sizeof *y) : NULL;
+	if (y) memcpy(y, z, *n * sizeof *y);
+	else if (z) sn_seterr(SN_ENOMEM, "out of memory for an output of %zu floats", *n);
 	return y;
 }
 
@@ -159,15 +161,18 @@ static int bench_sparse(const char *c, const char *spec, const bench_opts *o)
 	if (!rc && x && (dense = forward_copy(g, x, n, &ny))) {
 		report(c, "dense", (uint64_t)n * cout * cin * h * w, time_forward(g, x, n, o), o);
 		rc = sn_graph_select_sparse(g, SN_SPARSE_FORCE);
-		if (rc == 1) {
-			double err = rel_diff(dense, sn_graph_forward(g, x, n), ny);
+		const float *y = rc == 1 ? sn_graph_forward(g, x, n) : NULL;
+		if (rc == 1 && !y) {
+			rc = sn_errcode();
+		} else if (rc == 1) {
+			double err = rel_diff(dense, y, ny);
 			rc = err < 1e-5 ? SN_OK : sn_seterr(SN_EINVAL, "the sparse output differs from the dense one by %.3g", err);
 			if (!rc) report(c, "sparse", (uint64_t)n * cout * cin * h * w, time_forward(g, x, n, o), o);
 		} else if (rc >= 0) {
 			rc = sn_seterr(SN_EINVAL, "sn_graph_select_sparse made %d layers sparse, expected 1", rc);
 		}
 	} else if (!rc) {
-		rc = sn_seterr(SN_ENOMEM, "out of memory");
+		rc = sn_errcode();   /* random_input or forward_copy set it */
 	}
 	free(dense);
 	free(x);
@@ -208,11 +213,13 @@ static int bench_model(const char *c, const char *path, const bench_opts *o)
 		report(c, "plain", macs, time_forward(g, x, 1, o), o);
 		p = sn_prepare_inference(g, NULL, NULL);
 		rc = p ? sn_graph_plan(p, 1, 0) : SN_EINVAL;
-		double err = rc ? 0 : rel_diff(plain, sn_graph_forward(p, x, 1), ny);
+		const float *y = rc ? NULL : sn_graph_forward(p, x, 1);
+		if (!rc && !y) rc = sn_errcode();
+		double err = rc ? 0 : rel_diff(plain, y, ny);
 		if (!rc && err > 1e-4) rc = sn_seterr(SN_EINVAL, "the prepared model's output differs from the plain one by %.3g", err);
 		if (!rc) report(c, "prepared", macs, time_forward(p, x, 1, o), o);
 	} else if (!rc) {
-		rc = sn_seterr(SN_ENOMEM, "out of memory");
+		rc = sn_errcode();   /* random_input or forward_copy set it */
 	}
 	free(plain);
 	free(x);

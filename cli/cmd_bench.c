@@ -141,15 +141,16 @@ static double median(double *v, int n)
 }
 
 /* repeats passes with the profile clock on: t[node * repeats + r] in ms */
-static void time_layers(sn_graph *g, const float *x, int batch, int repeats, double *t)
+static int time_layers(sn_graph *g, const float *x, int batch, int repeats, double *t)
 {
 	g->profile = 1;
 	for (int r = 0; r < repeats; r++) {
 		for (int i = 0; i < g->n_node; i++) g->node[i].t_fwd = 0;
-		sn_graph_forward(g, x, batch);
+		if (!sn_graph_forward(g, x, batch)) { g->profile = 0; return sn_errcode(); }
 		for (int i = 0; i < g->n_node; i++) t[(size_t)i * repeats + r] = g->node[i].t_fwd * 1e3;
 	}
 	g->profile = 0;
+	return SN_OK;
 }
 
 static int measure(sn_graph *g, const bench_cli *c, bench_result *res)
@@ -167,15 +168,16 @@ static int measure(sn_graph *g, const bench_cli *c, bench_result *res)
 	const double w0 = omp_get_wtime();
 	for (res->warmup_passes = 0; res->warmup_passes < c->warmup || (c->warmup && omp_get_wtime() - w0 < WARMUP_S);
 	     res->warmup_passes++)
-		sn_graph_forward(g, x, c->batch);
+		if (!sn_graph_forward(g, x, c->batch)) { free(x); free(t); return sn_errcode(); }
 	for (int i = 0; i < c->repeats; i++) {
 		double t0 = omp_get_wtime();
-		sn_graph_forward(g, x, c->batch);
+		if (!sn_graph_forward(g, x, c->batch)) { free(x); free(t); return sn_errcode(); }
 		t[i] = (omp_get_wtime() - t0) * 1e3;
 	}
 	res->total_ms = median(t, c->repeats);
 	res->min_ms = t[0];                                   /* median() sorted them */
-	time_layers(g, x, c->batch, c->repeats, t);
+	int rc = time_layers(g, x, c->batch, c->repeats, t);
+	if (rc) { free(x); free(t); return rc; }
 	for (int i = 1; i < g->n_node; i++) {
 		res->layer_ms[i] = median(t + (size_t)i * c->repeats, c->repeats);
 		res->layer_sum_ms += res->layer_ms[i];

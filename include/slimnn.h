@@ -51,6 +51,7 @@ typedef enum {
 } sn_status;
 
 const char *sn_errmsg(void);                         /* message of the last error (thread-local) */
+int sn_errcode(void);                                /* its status, for calls that return a pointer */
 int sn_seterr(int status, const char *fmt, ...)      /* sets the message, returns status */
 	__attribute__((format(printf, 2, 3)));
 
@@ -201,10 +202,11 @@ void sn_graph_init_params(sn_graph *g, uint64_t seed);
  * until the last node that reads it): after sn_graph_forward the last node's output is valid,
  * earlier ones may be overwritten, unless keep_outputs was set before planning. */
 int sn_graph_plan(sn_graph *g, int batch, int train);
-/* x: [batch x input numel]. Returns the last node's output (logits). */
+/* x: [batch x input numel]. Returns the last node's output (logits); NULL + sn_errmsg() on failure. */
 const float *sn_graph_forward(sn_graph *g, const float *x, int batch);
-/* dlogits: gradient of the loss w.r.t. the last node's output. Accumulates into g->gw. */
-void sn_graph_backward(sn_graph *g, const float *dlogits);
+/* dlogits: gradient of the loss w.r.t. the last node's output. Accumulates into g->gw. SN_OK, or
+ * the status of the node that failed (sn_errmsg() names it). */
+int sn_graph_backward(sn_graph *g, const float *dlogits);
 void sn_graph_zero_grad(sn_graph *g);
 sn_graph *sn_graph_clone(const sn_graph *g);                      /* structure and values */
 sn_shape sn_graph_input_shape(const sn_graph *g);

@@ -67,8 +67,9 @@ float *sn_test_logits(sn_graph *g, const float *x, int n)
 {
 	if (sn_graph_plan(g, n, 0)) return NULL;
 	const size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
-	float *y = malloc(k * sizeof *y);
-	if (y) memcpy(y, sn_graph_forward(g, x, n), k * sizeof *y);
+	const float *z = sn_graph_forward(g, x, n);
+	float *y = z ? malloc(k * sizeof *y) : NULL;
+	if (y) memcpy(y, z, k * sizeof *y);
 	return y;
 }
 

@@ -338,7 +338,7 @@ static double check_graph(sn_graph *g, int batch, int act, sn_rng *r)
 	const float *y = sn_graph_forward(g, x, batch);
 	worst = fmax(worst, sn_test_maxrel(y, yref, batch * ys));
 	sn_graph_zero_grad(g);
-	sn_graph_backward(g, dy);
+	CHECK(sn_graph_backward(g, dy) == SN_OK);
 	worst = fmax(worst, maxrel_d(g->node[0].dy, dxref, batch * xs));
 	worst = fmax(worst, maxrel_d(w->grad, dwref, w->n));
 	if (b) worst = fmax(worst, maxrel_d(b->grad, dbref, b->n));
@@ -405,7 +405,7 @@ static double fused_vs_separate(sn_graph *a, sn_graph *b, int batch, int train, 
 		worst = sn_test_maxrel(ya, sn_graph_forward(b, x, batch), batch * ys);
 		if (train) {
 			sn_graph_zero_grad(a); sn_graph_zero_grad(b);
-			sn_graph_backward(a, dy); sn_graph_backward(b, dy);
+			CHECK(sn_graph_backward(a, dy) == SN_OK); CHECK(sn_graph_backward(b, dy) == SN_OK);
 			worst = fmax(worst, sn_test_maxrel(a->node[0].dy, b->node[0].dy, batch * xs));
 			worst = fmax(worst, sn_test_maxrel(a->gw, b->gw, a->n_w));
 		}
@@ -466,7 +466,7 @@ static double finite_differences(sn_graph *g, int batch, int act, sn_rng *r, int
 	if (sn_graph_plan(g, batch, 1)) return INFINITY;
 	sn_graph_forward(g, x, batch);
 	sn_graph_zero_grad(g);
-	sn_graph_backward(g, rr);
+	CHECK(sn_graph_backward(g, rr) == SN_OK);
 	float *gx = malloc(batch * xs * sizeof *gx);
 	memcpy(gx, g->node[0].dy, batch * xs * sizeof *gx);
 	for (int k = 0; k < 80; k++) {

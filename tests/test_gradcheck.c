@@ -242,13 +242,13 @@ static gc_result gradcheck(const gc_case *c)
 	k.rng0 = g->rng;
 	loss_at(&k, &k.pat0, &k.S);
 	sn_graph_zero_grad(g);
-	sn_graph_backward(g, k.r);            /* dL/dy = r */
+	CHECK(sn_graph_backward(g, k.r) == SN_OK);   /* dL/dy = r */
 	memcpy(gx, g->node[0].dy, nx * sizeof *gx);
 	memcpy(gw, g->gw, g->n_w * sizeof *gw);
 	if (!(c->flags & GC_NO_RNG_RESET)) {
 		/* a second backward adds to the parameter gradients and rewrites the input's */
 		loss_at(&k, NULL, NULL);
-		sn_graph_backward(g, k.r);
+		CHECK(sn_graph_backward(g, k.r) == SN_OK);
 		float *twice = malloc((g->n_w ? g->n_w : 1) * sizeof *twice);
 		if (!twice) abort();
 		for (size_t i = 0; i < g->n_w; i++) twice[i] = 2 * gw[i];

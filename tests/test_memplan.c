@@ -2,6 +2,7 @@
  * overlapping lifetimes share bytes and packs them close to the least possible; zoo networks
  * with branches, merges and in-place activations give the same outputs from a reused arena as
  * from one that keeps every output, and keep_outputs keeps them. */
+#include <pthread.h>
 #include <stdlib.h>
 #include "test.h"
 #include "slimnn.h"
@@ -52,6 +53,56 @@ TEST(memplan_chain_needs_two_buffers)
 	sn_membuf b[6];
 	for (int i = 0; i < 6; i++) b[i] = (sn_membuf){1024, 0, i, i + 1};
 	CHECK(sn_plan_memory(b, 6) == 2048);
+}
+
+/* Several threads plan at once, each its own cases: every layout equals the one planned alone
+ * (the planner keeps no state between calls, so one plan cannot sort by another's sizes). */
+enum { MP_THREADS = 4, MP_CASES = 16, MP_BUFS = 64, MP_ROUNDS = 300 };
+typedef struct {
+	sn_membuf in[MP_CASES][MP_BUFS], want[MP_CASES][MP_BUFS];
+	size_t total[MP_CASES];
+	int wrong;
+} mp_job;
+
+static void *mp_plan_all(void *arg)
+{
+	mp_job *j = arg;
+	sn_membuf b[MP_BUFS];
+	for (int r = 0; r < MP_ROUNDS; r++)
+		for (int c = 0; c < MP_CASES; c++) {
+			memcpy(b, j->in[c], sizeof b);
+			const size_t total = sn_plan_memory(b, MP_BUFS);
+			j->wrong += total != j->total[c] || memcmp(b, j->want[c], sizeof b);
+		}
+	return NULL;
+}
+
+TEST(memplan_is_reentrant_across_threads)
+{
+	static mp_job job[MP_THREADS];
+	pthread_t th[MP_THREADS];
+	for (int t = 0; t < MP_THREADS; t++) {
+		sn_rng r;
+		sn_rng_seed(&r, 100 + t);
+		for (int c = 0; c < MP_CASES; c++) {
+			for (int i = 0; i < MP_BUFS; i++) {
+				const int a = (int)sn_rng_below(&r, 40);
+				job[t].in[c][i] = (sn_membuf){64 * (1 + sn_rng_below(&r, 1000)), 0, a, a + (int)sn_rng_below(&r, 8)};
+			}
+			memcpy(job[t].want[c], job[t].in[c], sizeof job[t].want[c]);
+			job[t].total[c] = sn_plan_memory(job[t].want[c], MP_BUFS);
+		}
+		job[t].wrong = 0;
+	}
+	int started[MP_THREADS];
+	for (int t = 0; t < MP_THREADS; t++) started[t] = !pthread_create(&th[t], NULL, mp_plan_all, &job[t]);
+	for (int t = 0; t < MP_THREADS; t++) {
+		CHECKF(started[t], "thread %d did not start", t);
+		if (started[t]) pthread_join(th[t], NULL);
+	}
+	for (int t = 0; t < MP_THREADS; t++)
+		CHECKF(!job[t].wrong, "thread %d: %d of %d plans differ from the single-threaded ones", t, job[t].wrong,
+		       MP_ROUNDS * MP_CASES);
 }
 
 static float *run(sn_graph *g, const float *x, int n, int keep, size_t *arena)

@@ -133,7 +133,7 @@ TEST(mobile_ops_no_in_place_after_softmax)
 	for (int i = 0; i < 24; i++) x[i] = (float)(i % 5) - 2.0f;
 	for (int i = 0; i < 32; i++) dy[i] = (float)(i % 3) - 1.0f;
 	sn_graph_forward(g, x, 2);
-	sn_graph_backward(g, dy);
+	CHECK(sn_graph_backward(g, dy) == SN_OK);
 	for (int b = 0; b < 2; b++)
 		for (int p = 0; p < 4; p++) {
 			double sum = 0;

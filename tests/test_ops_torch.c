@@ -116,7 +116,7 @@ static double run_case(const char *root, const char *name, int threads)
 	/* twice: parameter gradients accumulate (the second pass must double them), while dx and
 	 * every other activation gradient is overwritten */
 	for (int pass = 1; pass <= 2; pass++) {
-		sn_graph_backward(g, dy.data);
+		CHECK(sn_graph_backward(g, dy.data) == SN_OK);
 		compare(&c, dir, "dx.npy", g->node[0].dy, x.n);
 		for (int i = 0; i < g->n_tensor; i++) {
 			sn_tensor *t = &g->tensor[i];

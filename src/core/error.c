@@ -3,8 +3,10 @@
 #include "slimnn.h"
 
 static _Thread_local char errbuf[1024];
+static _Thread_local int errcode;
 
 const char *sn_errmsg(void) { return errbuf[0] ? errbuf : "no error"; }
+int sn_errcode(void) { return errcode; }
 
 int sn_seterr(int status, const char *fmt, ...)
 {
@@ -12,5 +14,6 @@ int sn_seterr(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(errbuf, sizeof errbuf, fmt, ap);
 	va_end(ap);
+	errcode = status;
 	return status;
 }

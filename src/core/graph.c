@@ -187,26 +187,28 @@ static void uniform_fill(sn_rng *r, float *p, size_t n, float bound)
 	for (size_t i = 0; i < n; i++) p[i] = (2.0f * sn_rng_uniform(r) - 1.0f) * bound;
 }
 
+void sn_init_layer(sn_graph *g, sn_node *n, sn_rng *r)
+{
+	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
+	if (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) {
+		/* kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), the same as the bias */
+		size_t fan_in = w->n / (size_t)w->dims[0];
+		float bound = 1.0f / sqrtf((float)fan_in);
+		uniform_fill(r, w->data, w->n, bound);
+		if (b) uniform_fill(r, b->data, b->n, bound);
+	} else if (n->op == SN_OP_BN) {
+		for (size_t k = 0; k < w->n; k++) w->data[k] = 1.0f;
+		memset(b->data, 0, b->n * sizeof(float));
+		memset(sn_t(g, n, SN_T_MEAN)->data, 0, w->n * sizeof(float));
+		for (size_t k = 0; k < w->n; k++) sn_t(g, n, SN_T_VAR)->data[k] = 1.0f;
+	}
+}
+
 void sn_graph_init_params(sn_graph *g, uint64_t seed)
 {
 	sn_rng r;
 	sn_rng_seed(&r, seed);
-	for (int i = 0; i < g->n_node; i++) {
-		sn_node *n = &g->node[i];
-		sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
-		if (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) {
-			/* kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), the same as the bias */
-			size_t fan_in = w->n / (size_t)w->dims[0];
-			float bound = 1.0f / sqrtf((float)fan_in);
-			uniform_fill(&r, w->data, w->n, bound);
-			if (b) uniform_fill(&r, b->data, b->n, bound);
-		} else if (n->op == SN_OP_BN) {
-			for (size_t k = 0; k < w->n; k++) w->data[k] = 1.0f;
-			memset(b->data, 0, b->n * sizeof(float));
-			memset(sn_t(g, n, SN_T_MEAN)->data, 0, w->n * sizeof(float));
-			for (size_t k = 0; k < w->n; k++) sn_t(g, n, SN_T_VAR)->data[k] = 1.0f;
-		}
-	}
+	for (int i = 0; i < g->n_node; i++) sn_init_layer(g, &g->node[i], &r);
 }
 
 /* ---------------------------------------------------------------- runtime */
@@ -350,31 +352,52 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 	return SN_OK;
 }
 
+int (*sn_node_status_hook)(const sn_node *n, sn_action act, int status);   /* core/internal.h */
+
+/* Runs one node's forward or backward; a failure keeps the operator's status and says which
+ * node failed (once: the operator's own message may name it already). */
+static int run_node(sn_graph *g, sn_node *n, sn_action act)
+{
+	const double t0 = g->profile ? omp_get_wtime() : 0;
+	int rc = sn_op_get(n->op)->run(g, n, act);
+	if (sn_node_status_hook) rc = sn_node_status_hook(n, act, rc);
+	if (g->profile) {
+		if (act == SN_ACT_FORWARD) n->t_fwd += omp_get_wtime() - t0;
+		else n->t_bwd += omp_get_wtime() - t0;
+	}
+	if (rc >= 0) return SN_OK;
+	char msg[1024], quoted[sizeof n->name + 2];
+	snprintf(msg, sizeof msg, "%s", sn_errmsg());
+	snprintf(quoted, sizeof quoted, "'%s'", n->name);
+	if (strstr(msg, quoted)) return sn_seterr(rc, "%s", msg);
+	return sn_seterr(rc, "layer '%s' (%s, %s): %s", n->name, sn_op_get(n->op)->key,
+	                 act == SN_ACT_FORWARD ? "forward" : "backward", msg);
+}
+
 const float *sn_graph_forward(sn_graph *g, const float *x, int batch)
 {
 	g->batch = batch;
 	g->node[0].y = (float *)x;
-	for (int i = 1; i < g->n_node; i++) {
-		double t0 = g->profile ? omp_get_wtime() : 0;
-		sn_op_get(g->node[i].op)->run(g, &g->node[i], SN_ACT_FORWARD);
-		if (g->profile) g->node[i].t_fwd += omp_get_wtime() - t0;
-	}
+	for (int i = 1; i < g->n_node; i++)
+		if (run_node(g, &g->node[i], SN_ACT_FORWARD)) return NULL;
 	return g->node[g->n_node - 1].y;
 }
 
-void sn_graph_backward(sn_graph *g, const float *dlogits)
+int sn_graph_backward(sn_graph *g, const float *dlogits)
 {
 	sn_node *last = &g->node[g->n_node - 1];
+	if (!last->dy)   /* an inference plan has no gradients */
+		return sn_seterr(SN_EINVAL, "backward needs a training plan: call sn_graph_plan(g, batch, 1) first");
 	for (int i = 0; i < g->n_node; i++) g->node[i].dy_written = 0;
 	memcpy(last->dy, dlogits, (size_t)g->batch * sn_shape_numel(last->out) * sizeof(float));
 	last->dy_written = 1;
 	for (int i = g->n_node - 1; i > 0; i--) {
 		sn_node *n = &g->node[i];
 		if (!n->dy_written || !n->needs_grad) continue;
-		double t0 = g->profile ? omp_get_wtime() : 0;
-		sn_op_get(n->op)->run(g, n, SN_ACT_BACKWARD);
-		if (g->profile) n->t_bwd += omp_get_wtime() - t0;
+		const int rc = run_node(g, n, SN_ACT_BACKWARD);
+		if (rc) return rc;
 	}
+	return SN_OK;
 }
 
 void sn_graph_zero_grad(sn_graph *g) { memset(g->gw, 0, g->n_w * sizeof *g->gw); }
@@ -392,9 +415,13 @@ sn_graph *sn_graph_clone(const sn_graph *src)
 		int k = sn_tensor_find(g, s->name);
 		if (k < 0 || g->tensor[k].n != s->n) continue;
 		memcpy(g->tensor[k].data, s->data, s->n * sizeof(float));
-		if (s->mask) {
-			g->tensor[k].mask = malloc(s->n);
-			if (g->tensor[k].mask) memcpy(g->tensor[k].mask, s->mask, s->n);
+		if (s->mask) {   /* a pruning mask: without it the clone's pruned weights could grow back */
+			if (!(g->tensor[k].mask = malloc(s->n))) {
+				sn_graph_free(g);
+				sn_seterr(SN_ENOMEM, "out of memory copying the mask of %s", s->name);
+				return NULL;
+			}
+			memcpy(g->tensor[k].mask, s->mask, s->n);
 		}
 	}
 	g->rng = src->rng;

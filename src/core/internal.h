@@ -26,6 +26,9 @@ int sn_need_tensor(sn_graph *g, sn_node *n, int slot, const char *suffix, sn_ten
                    int ndim, const int *dims);
 /* Removes tensor `slot` of node n if present (e.g. bias turned off). */
 void sn_drop_tensor(sn_graph *g, sn_node *n, int slot);
+/* PyTorch's default initialisation of one layer's tensors from r (sn_graph_init_params runs it
+ * over every layer; sn_replace_head over the new classifier). */
+void sn_init_layer(sn_graph *g, sn_node *n, sn_rng *r);
 
 /* Backward: returns 1 if the gradient into producer p must be accumulated (another consumer
  * already wrote it), 0 if this is the first write (and marks it written). */
@@ -72,5 +75,9 @@ const char *sn_node_torch(const sn_node *n);
 
 /* Shape error naming the layer and both shapes. */
 int sn_shape_error(const sn_node *n, sn_shape got, const char *expected);
+
+/* Tests only (tests/test_graph_errors.c): when set, called after each node's operator with its
+ * status; what it returns stands for that status, so a test can make any node fail. */
+extern int (*sn_node_status_hook)(const sn_node *n, sn_action act, int status);
 
 #endif

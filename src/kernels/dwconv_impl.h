@@ -23,7 +23,17 @@
  * at the end of a row. The shapes of the fast paths are compile-time constants, so the tap loops
  * unroll and the blocks fold. */
 
+/* Sanitizer builds (SN_SANITIZE, set by make fuzz) leave inlining and unrolling to the compiler:
+ * forced, every shape's taps unroll into thousands of instrumented loads, and clang -O1 with
+ * ASan+UBSan spent over 10 CPU minutes on dwconv_scalar.c (about 2 s without). Same arithmetic. */
+#ifdef SN_SANITIZE
+#define DW_INLINE static inline TARGET
+#define DW_UNROLL(n)
+#else
 #define DW_INLINE static inline __attribute__((always_inline)) TARGET
+#define DW_PRAGMA(x) _Pragma(#x)
+#define DW_UNROLL(n) DW_PRAGMA(GCC unroll n)
+#endif
 #define DW_TAPS 10
 
 /* Row feeding output row-relative row r, or the zero row outside the plane. */
@@ -124,24 +134,24 @@ DW_INLINE void dw_fwd_rows_vec(float *const *out, const int R, const int n, cons
 {
 	const int CH = R == 2 ? 2 : 1;
 	V a[DW_ROWS_MAX][2];
-	_Pragma("GCC unroll 4")
+	DW_UNROLL(4)
 	for (int q = 0; q < R; q++) {
 		a[q][0] = init ? (n == VN ? VLOAD(out[q] + c) : VLOADN(out[q] + c, n)) : VSET1(bias);
 		a[q][1] = VZERO();
 	}
-	_Pragma("GCC unroll 16")
+	DW_UNROLL(16)
 	for (int r = 0; r < nr + R - 1; r++)
-		_Pragma("GCC unroll 16")
+		DW_UNROLL(16)
 		for (int j = 0; j < nc; j++) {
 			V xv = dw_load(src[r * nc + j] + c, edge, m[j]);
 			VKEEP(xv);   /* one load for all the FMAs, not one folded into each */
-			_Pragma("GCC unroll 4")
+			DW_UNROLL(4)
 			for (int q = 0; q < R; q++) {
 				const int i = r - q, k = i * nc + j;
 				if (i >= 0 && i < nr) a[q][k % CH] = VFMA(wv[k], xv, a[q][k % CH]);
 			}
 		}
-	_Pragma("GCC unroll 4")
+	DW_UNROLL(4)
 	for (int q = 0; q < R; q++) {
 		V y = dw_act(CH == 2 ? VADD(a[q][0], a[q][1]) : a[q][0], act);
 		if (n == VN) VSTORE(out[q] + c, y);
