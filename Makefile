@@ -7,7 +7,7 @@ CC       ?= gcc
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC -Iinclude -Isrc
-LDLIBS   := -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip
+LDLIBS   := -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip -lpthread
 DEPS_DEB := build-essential libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist \
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpng-dev libjpeg62-turbo-dev libzip-dev
 

@@ -30,9 +30,10 @@ static const char *HELP =
 	"  --min-saving F      skip a layer whose transform saves less than the fraction F of the\n"
 	"                      model's mult-adds (default 0.02)\n"
 	"recovery:\n"
-	"  --data DIR          Fashion-MNIST IDX files (default " SN_FMNIST_DIR "): accuracy of\n"
-	"                      the original and the new model, BN calibration, fine-tuning; 'none'\n"
-	"                      (or a model whose inputs the default data does not fit): none of them\n"
+	"%s"
+	"                      --data gives the accuracy of the original and the new model, BN\n"
+	"                      calibration and fine-tuning; 'none' (or a model whose inputs the default\n"
+	"                      data does not fit): none of them\n"
 	"  --finetune-epochs N epochs of fine-tuning (default 2 when --data is given, else 0)\n"
 	"  --kd-alpha A        weight of the distillation term (default 0.5)\n"
 	"  --kd-temperature T  softmax temperature of the distillation term (default 2)\n"
@@ -64,7 +65,7 @@ static const struct option opts[] = {
 	{"finetune-epochs", 1, 0, O_EPOCHS}, {"kd-alpha", 1, 0, O_ALPHA}, {"kd-temperature", 1, 0, O_TEMP},
 	{"no-distill", 0, 0, O_NODISTILL}, {"lr", 1, 0, O_LR}, {"batch", 1, 0, O_BATCH}, {"seed", 1, 0, O_SEED},
 	{"limit", 1, 0, O_LIMIT}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, O_QUIET}, {"json", 0, 0, O_JSON},
-	{"output", 1, 0, 'o'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+	{"output", 1, 0, 'o'}, {"help", 0, 0, O_HELP}, CLI_DATA_OPTIONS, {0, 0, 0, 0}};
 
 static int parse(int argc, char **argv, lighten_cli *c)
 {
@@ -73,7 +74,7 @@ static int parse(int argc, char **argv, lighten_cli *c)
 	cli_reset_getopt();
 	for (int ch; !rc && (ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1;) {
 		switch (ch) {
-		case O_HELP: fputs(HELP, stdout); exit(0);
+		case O_HELP: printf(HELP, CLI_DATA_HELP); exit(0);
 		case O_DSC: c->lo.transforms |= SN_LIGHTEN_DSC; break;
 		case O_GAP: c->lo.transforms |= SN_LIGHTEN_GAP_HEAD; break;
 		case O_ASYM: c->lo.transforms |= SN_LIGHTEN_ASYM; break;
@@ -98,6 +99,7 @@ static int parse(int argc, char **argv, lighten_cli *c)
 		case O_QUIET: c->quiet = 1; break;
 		case O_JSON: c->json = 1; break;
 		case 'o': c->out = optarg; break;
+		CLI_DATA_CASES: rc = cli_data_flag("lighten", ch, optarg); break;
 		case ':': return cli_usage("lighten", "option %s needs a value", argv[optind - 1]);
 		default: return cli_usage("lighten", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -242,6 +244,7 @@ static int evaluate(sn_graph *g, const sn_dataset *te, double *acc)
 	sn_eval_result r;
 	int rc = sn_evaluate(g, te, 256, &r);
 	if (!rc) *acc = r.accuracy;
+	sn_eval_free(&r);
 	return rc;
 }
 
@@ -250,13 +253,15 @@ static int run(lighten_cli *c, sn_graph *g, sn_meta *meta)
 	sn_dataset tr = {0}, te = {0};
 	accuracies acc = {-1, -1, -1};
 	const int none = !strcmp(c->data, "none");
-	int have = !none && cli_load_data(c->data, c->limit, meta, &tr, &te) == SN_OK;
+	/* an ImageNet model, say: the default data (Fashion-MNIST) is no use to it, and is not even read */
+	sn_shape in = sn_graph_input_shape(g);
+	const int default_fits = in.c == 1 && in.h == 28 && in.w == 28 && sn_shape_numel(sn_graph_output_shape(g)) == 10;
+	int have = 0;
+	if (!none && !c->data_given && !default_fits)
+		sn_seterr(SN_ESHAPE, "the default data set's 1x28x28 images do not fit the model");
+	else if (!none)
+		have = cli_load_data(c->data, c->limit, g, meta, 1, &tr, &te) == SN_OK;
 	if (!have && !none && (c->data_given || c->epochs > 0)) return cli_fail();
-	if (have && !c->data_given && !cli_data_fits(g, &te)) {   /* e.g. an ImageNet model: the default data is no use */
-		sn_seterr(SN_ESHAPE, "the default data set's %dx%dx%d images do not fit the model", te.c, te.h, te.w);
-		sn_dataset_free(&tr); sn_dataset_free(&te);
-		have = 0;
-	}
 	if (!have) fprintf(stderr, "slimnn lighten: no data (%s): accuracy not measured, inserted BatchNorms not calibrated\n",
 	                   none ? "--data none" : sn_errmsg());
 	int rc = have ? evaluate(g, &te, &acc.original) : SN_OK;
@@ -267,7 +272,7 @@ static int run(lighten_cli *c, sn_graph *g, sn_meta *meta)
 	if (!rc && have) rc = evaluate(h, &te, &acc.closed);
 	sn_meta m2 = *meta;
 	m2.test_accuracy = acc.closed;
-	if (have) { m2.norm_mean = tr.mean; m2.norm_std = tr.std; }
+	if (have) cli_meta_from_data(&m2, &tr, c->data);
 	if (!rc && c->epochs > 0) {
 		rc = finetune(c, h, g, &tr, &te, &m2);
 		if (!rc) acc.tuned = m2.test_accuracy;

@@ -45,9 +45,8 @@ static const char *HELP =
 	"  --augment A           fine-tuning augmentation: none | crop | flip | crop,flip (default none)\n"
 	"  --seed S              seed of the fine-tuning data order (default 1)\n"
 	"  --limit N             use the first N samples of each split (quick runs)\n"
-	"  --data DIR            Fashion-MNIST IDX files (default " SN_FMNIST_DIR "); 'none':\n"
-	"                        prune by magnitude alone, no fine-tuning or accuracy (a model for\n"
-	"                        other inputs, e.g. an ImageNet ONNX file)\n"
+	"%s"
+	"                      --data none: prune by magnitude alone, no fine-tuning or accuracy\n"
 	"  --threads T           threads (default: all cores)\n"
 	"  --show-groups         print the coupled channel groups (filter or neuron pruning's\n"
 	"                        dependency graph)\n"
@@ -75,7 +74,7 @@ static const struct option opts[] = {
 	{"limit", 1, 0, O_LIMIT}, {"threads", 1, 0, O_THREADS}, {"show-groups", 0, 0, O_GROUPS},
 	{"json", 0, 0, O_JSON}, {"distill", 1, 0, O_DISTILL}, {"augment", 1, 0, O_AUG}, {"quiet", 0, 0, O_QUIET}, {"output", 1, 0, 'o'},
 	{"block", 1, 0, O_BLOCK}, {"taylor-batches", 1, 0, O_TAYLOR}, {"layer-targets", 1, 0, O_LAYER_TARGETS},
-	{"from-sensitivity", 1, 0, O_FROM_SENS}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+	{"from-sensitivity", 1, 0, O_FROM_SENS}, {"help", 0, 0, O_HELP}, CLI_DATA_OPTIONS, {0, 0, 0, 0}};
 
 static const char *SCOPE[] = {"layer", "global"}, *SCHED[] = {"oneshot", "linear", "agp"};
 #define GRAN(g) sn_granularity_name(g)
@@ -136,6 +135,7 @@ static int parse_opt(int ch, prune_cli *c)
 	case O_AUG: return parse_augment(optarg, &o->train.augment);
 	case O_JSON: c->json = 1; return 0;
 	case O_QUIET: c->quiet = 1; return 0;
+	CLI_DATA_CASES: return cli_data_flag("prune", ch, optarg);
 	}
 	return -1;
 }
@@ -147,7 +147,7 @@ static int parse(int argc, char **argv, prune_cli *c)
 	int rc = 0;
 	cli_reset_getopt();
 	for (int ch; !rc && (ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1;) {
-		if (ch == O_HELP) { fputs(HELP, stdout); exit(0); }
+		if (ch == O_HELP) { printf(HELP, CLI_DATA_HELP); exit(0); }
 		if (ch == ':') return cli_usage("prune", "option %s needs a value", argv[optind - 1]);
 		if (ch == '?') return cli_usage("prune", "unknown option '%s'", argv[optind - 1]);
 		rc = parse_opt(ch, c);
@@ -393,12 +393,11 @@ int cmd_prune(int argc, char **argv)
 	if ((rc = read_targets(&c, g))) { sn_graph_free(g); free(c.targets); return cli_fail(); }
 	sn_dataset tr = {0}, te = {0};
 	report *r = calloc(1, sizeof *r);
-	rc = !r ? sn_seterr(SN_ENOMEM, "out of memory") : no_data(&c) ? SN_OK : cli_load_data(c.data, c.o.train.limit, &meta, &tr, &te);
-	if (!rc && !no_data(&c)) {
-		meta.norm_mean = tr.mean;
-		meta.norm_std = tr.std;
-		if (!meta.dataset[0]) snprintf(meta.dataset, sizeof meta.dataset, "fashion-mnist");
-	}
+	cli_data_seed(c.o.train.seed);
+	c.o.train.loader_threads = cli_loader_threads();
+	rc = !r ? sn_seterr(SN_ENOMEM, "out of memory")
+	        : no_data(&c) ? SN_OK : cli_load_data(c.data, c.o.train.limit, g, &meta, 1, &tr, &te);
+	if (!rc && !no_data(&c)) cli_meta_from_data(&meta, &tr, c.data);
 	if (!rc) {
 		r->json = c.json;
 		rc = no_data(&c) ? run(&c, &g, &meta, NULL, NULL, r) : run(&c, &g, &meta, &tr, &te, r);

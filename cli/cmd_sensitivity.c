@@ -28,7 +28,7 @@ static const char *HELP =
 	"  --csv OUT.csv         the table, one row per layer and level (written atomically)\n"
 	"  --plot OUT.svg|.png   accuracy vs sparsity, one line per layer (PNG needs gnuplot)\n"
 	"  --json                the table as one JSON object on stdout\n"
-	"  --data DIR            Fashion-MNIST IDX files (default " SN_FMNIST_DIR ")\n"
+	"%s"
 	"  --seed S              seed of the Taylor batches (default 1)\n"
 	"  --threads T           threads (default: all cores)\n"
 	"  --quiet               no progress on stderr\n";
@@ -50,7 +50,7 @@ static const struct option opts[] = {
 	{"taylor-batches", 1, 0, O_TAYLOR}, {"levels", 1, 0, O_LEVELS}, {"ignore", 1, 0, O_IGNORE},
 	{"limit", 1, 0, O_LIMIT}, {"csv", 1, 0, O_CSV}, {"plot", 1, 0, O_PLOT}, {"json", 0, 0, O_JSON},
 	{"seed", 1, 0, O_SEED}, {"threads", 1, 0, O_THREADS}, {"quiet", 0, 0, O_QUIET}, {"help", 0, 0, O_HELP},
-	{0, 0, 0, 0}};
+	CLI_DATA_OPTIONS, {0, 0, 0, 0}};
 
 /* "0.1,0.2,0.5": ascending fractions in [0, 1). */
 static int parse_levels(const char *s, sens_cli *c)
@@ -99,6 +99,7 @@ static int parse_opt(int ch, sens_cli *c)
 	case O_SEED: rc = cli_int("sensitivity", "--seed", optarg, 0, 2147483647, &v); p->train.seed = (uint64_t)v; return rc;
 	case O_THREADS: return cli_int("sensitivity", "--threads", optarg, 1, 1024, &c->threads);
 	case O_QUIET: c->quiet = 1; return 0;
+	CLI_DATA_CASES: return cli_data_flag("sensitivity", ch, optarg);
 	}
 	return -1;
 }
@@ -108,7 +109,7 @@ static int parse(int argc, char **argv, sens_cli *c)
 	int rc = 0;
 	cli_reset_getopt();
 	for (int ch; !rc && (ch = getopt_long(argc, argv, ":", opts, NULL)) != -1;) {
-		if (ch == O_HELP) { fputs(HELP, stdout); exit(0); }
+		if (ch == O_HELP) { printf(HELP, CLI_DATA_HELP); exit(0); }
 		if (ch == ':') return cli_usage("sensitivity", "option %s needs a value", argv[optind - 1]);
 		if (ch == '?') return cli_usage("sensitivity", "unknown option '%s'", argv[optind - 1]);
 		rc = parse_opt(ch, c);
@@ -326,7 +327,8 @@ int cmd_sensitivity(int argc, char **argv)
 	if (!g) return cli_fail();
 	sn_dataset tr = {0}, te = {0};
 	sn_sensitivity s = {0};
-	rc = cli_load_data(c.data, c.limit, &meta, &tr, &te);
+	cli_data_seed(c.o.prune.train.seed);
+	rc = cli_load_data(c.data, c.limit, g, &meta, 1, &tr, &te);
 	if (!rc) rc = sn_prune_sensitivity(g, &tr, &te, &c.o, &s);
 	if (!rc) rc = outputs(&c, &s);
 	sn_sensitivity_free(&s);

@@ -9,9 +9,9 @@
 static const char *HELP =
 	"usage: slimnn train MODEL [--data DIR] [options] -o OUT.slim\n"
 	"       slimnn train --resume CHECKPOINT [--data DIR] [options] -o OUT.slim\n\n"
-	"MODEL is an architecture file (trained from scratch) or a .slim model (fine-tuned).\n"
+	"MODEL is an architecture file (trained from scratch) or a .slim or .onnx model (fine-tuned).\n"
 	"Defaults are the recipe that reaches >= 92.5% with models/cnn.arch in 10 epochs.\n\n"
-	"  --data DIR          Fashion-MNIST IDX files (default " SN_FMNIST_DIR ")\n"
+	"%s"
 	"  --epochs N          epochs (default 10)\n"
 	"  --batch B           mini-batch size (default 128)\n"
 	"  --optimizer sgd|adam  (default sgd)\n"
@@ -21,13 +21,19 @@ static const char *HELP =
 	"  --weight-decay W    L2 weight decay (default 5e-4)\n"
 	"  --schedule S        const | step | cosine | onecycle (default onecycle)\n"
 	"  --step-size N, --gamma G   step schedule: lr *= G every N epochs (3, 0.1)\n"
-	"  --augment A         none | crop | flip | crop,flip (default crop)\n"
+	"  --augment A         none | crop | flip | crop,flip | rrc | rrc,flip (default crop); rrc:\n"
+	"                      random-resized crop (area 8-100%%, aspect 3/4-4/3) to the input size\n"
 	"  --crop-pad P        padding of the random crop in pixels (default 2)\n"
 	"  --label-smoothing E cross-entropy against (1-E) on the label + E/classes (default 0)\n"
 	"  --clean-epochs N    the last N epochs without augmentation (default 2)\n"
 	"  --seed S            seed of every random choice (default 1)\n"
 	"  --limit N           use the first N samples of each split\n"
+	"  --loader-threads N  threads making batches ahead (default 1, every core for image files)\n"
 	"  --threads T         threads (default: all cores)\n"
+	"  --num-classes K     transfer learning: replace the classifier (the last Linear, or a 1x1 conv\n"
+	"                      before global pooling) by a fresh one with K outputs\n"
+	"  --freeze-backbone N train only the classifier for the first N epochs, then every layer\n"
+	"  --input CxHxW       the model's input shape, for models that take any resolution\n"
 	"  --checkpoint PATH   checkpoint written after every epoch (default OUT.ckpt; removed on success)\n"
 	"  --resume PATH       continue an interrupted run from its checkpoint\n"
 	"  --quiet             no progress bar\n"
@@ -36,11 +42,13 @@ static const char *HELP =
 typedef struct {
 	const char *model, *data, *out, *checkpoint, *resume;
 	int quiet;
+	int num_classes, in_c, in_h, in_w;   /* transfer learning: 0 when not given */
 	sn_train_opts o;
 } train_cli;
 
 enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_WD, O_OPT, O_SCHED, O_STEP, O_GAMMA, O_AUG,
-	O_CROP, O_LS, O_CLEAN, O_SEED, O_LIMIT, O_THREADS, O_CKPT, O_RESUME, O_QUIET, O_HELP };
+	O_CROP, O_LS, O_CLEAN, O_SEED, O_LIMIT, O_THREADS, O_CKPT, O_RESUME, O_QUIET, O_HELP,
+	O_NCLASS, O_FREEZE, O_INPUT };
 
 static const struct option opts[] = {
 	{"data", 1, 0, O_DATA}, {"epochs", 1, 0, O_EPOCHS}, {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR},
@@ -49,7 +57,9 @@ static const struct option opts[] = {
 	{"gamma", 1, 0, O_GAMMA}, {"augment", 1, 0, O_AUG}, {"crop-pad", 1, 0, O_CROP},
 	{"label-smoothing", 1, 0, O_LS}, {"clean-epochs", 1, 0, O_CLEAN}, {"seed", 1, 0, O_SEED},
 	{"limit", 1, 0, O_LIMIT}, {"threads", 1, 0, O_THREADS}, {"checkpoint", 1, 0, O_CKPT},
-	{"resume", 1, 0, O_RESUME}, {"quiet", 0, 0, O_QUIET}, {"output", 1, 0, 'o'}, {"help", 0, 0, O_HELP}, {0, 0, 0, 0}};
+	{"resume", 1, 0, O_RESUME}, {"quiet", 0, 0, O_QUIET}, {"output", 1, 0, 'o'}, {"help", 0, 0, O_HELP},
+	{"num-classes", 1, 0, O_NCLASS}, {"freeze-backbone", 1, 0, O_FREEZE}, {"input", 1, 0, O_INPUT},
+	CLI_DATA_OPTIONS, {0, 0, 0, 0}};
 
 static const char *SCHED[] = {"const", "step", "cosine", "onecycle"};
 
@@ -59,13 +69,27 @@ static int pick(const char *flag, const char *s, const char **names, int n, int 
 	return cli_usage("train", "%s: unknown value '%s'", flag, s);
 }
 
+/* A comma-separated set of none, crop, flip, rrc. */
 static int parse_augment(const char *s, sn_augment *a, int pad)
 {
-	if (!strcmp(s, "none")) { a->crop_pad = 0; a->hflip = 0; return 0; }
-	if (!strcmp(s, "crop")) { a->crop_pad = pad; a->hflip = 0; return 0; }
-	if (!strcmp(s, "flip")) { a->crop_pad = 0; a->hflip = 1; return 0; }
-	if (!strcmp(s, "crop,flip") || !strcmp(s, "flip,crop")) { a->crop_pad = pad; a->hflip = 1; return 0; }
-	return cli_usage("train", "--augment expects none, crop, flip or crop,flip, got '%s'", s);
+	char buf[64];
+	snprintf(buf, sizeof buf, "%s", s);
+	*a = (sn_augment){0};
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(t, "crop")) a->crop_pad = pad;
+		else if (!strcmp(t, "flip")) a->hflip = 1;
+		else if (!strcmp(t, "rrc")) { a->rrc = 1; a->rrc_scale = 0.08f; }
+		else if (strcmp(t, "none"))
+			return cli_usage("train", "--augment expects none or a list of crop, flip and rrc, got '%s'", s);
+	}
+	return 0;
+}
+
+static void augment_name(const sn_augment *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s%s%s", a->crop_pad ? "crop" : "", a->crop_pad && (a->hflip || a->rrc) ? "," : "",
+	         a->hflip ? "flip" : "", a->hflip && a->rrc ? "," : "", a->rrc ? "rrc" : "");
+	if (!buf[0]) snprintf(buf, len, "none");
 }
 
 static int parse(int argc, char **argv, train_cli *c)
@@ -75,7 +99,7 @@ static int parse(int argc, char **argv, train_cli *c)
 	cli_reset_getopt();
 	for (int ch; !rc && (ch = getopt_long(argc, argv, ":o:", opts, NULL)) != -1;) {
 		switch (ch) {
-		case O_HELP: fputs(HELP, stdout); exit(0);
+		case O_HELP: printf(HELP, CLI_DATA_HELP); exit(0);
 		case O_DATA: c->data = optarg; break;
 		case 'o': c->out = optarg; break;
 		case O_EPOCHS: rc = cli_int("train", "--epochs", optarg, 0, 100000, &c->o.epochs); break;
@@ -98,6 +122,10 @@ static int parse(int argc, char **argv, train_cli *c)
 		case O_CKPT: c->checkpoint = optarg; break;
 		case O_RESUME: c->resume = optarg; break;
 		case O_QUIET: c->quiet = 1; break;
+		case O_NCLASS: rc = cli_int("train", "--num-classes", optarg, 1, 1048576, &c->num_classes); break;
+		case O_FREEZE: rc = cli_int("train", "--freeze-backbone", optarg, 0, 100000, &c->o.freeze_epochs); break;
+		case O_INPUT: rc = cli_shape("train", "--input", optarg, &c->in_c, &c->in_h, &c->in_w); break;
+		CLI_DATA_CASES: rc = cli_data_flag("train", ch, optarg); break;
 		case ':': return cli_usage("train", "option %s needs a value", argv[optind - 1]);
 		default: return cli_usage("train", "unknown option '%s'", argv[optind - 1]);
 		}
@@ -116,21 +144,23 @@ static int parse(int argc, char **argv, train_cli *c)
 /* The recipe as option text, parsed back by parse() on --resume. */
 static void recipe(const sn_train_opts *o, char *buf, size_t len)
 {
+	char aug[32];
+	augment_name(&o->augment, aug, sizeof aug);
 	snprintf(buf, len, "--epochs %d --batch %d --optimizer %s --lr %.9g --momentum %.9g --nesterov %d "
 	         "--weight-decay %.9g --schedule %s --step-size %d --gamma %.9g --augment %s --crop-pad %d "
-	         "--label-smoothing %.9g --clean-epochs %d --seed %llu --limit %d",
+	         "--label-smoothing %.9g --clean-epochs %d --seed %llu --limit %d --freeze-backbone %d",
 	         o->epochs, o->batch, o->optimizer == SN_OPT_ADAM ? "adam" : "sgd", o->lr, o->momentum, o->nesterov,
-	         o->weight_decay, SCHED[o->schedule], o->step_size, o->gamma,
-	         o->augment.crop_pad ? (o->augment.hflip ? "crop,flip" : "crop") : (o->augment.hflip ? "flip" : "none"),
-	         o->augment.crop_pad ? o->augment.crop_pad : 2, o->label_smoothing, o->clean_epochs, (unsigned long long)o->seed, o->limit);
+	         o->weight_decay, SCHED[o->schedule], o->step_size, o->gamma, aug,
+	         o->augment.crop_pad ? o->augment.crop_pad : 2, o->label_smoothing, o->clean_epochs, (unsigned long long)o->seed, o->limit,
+	         o->freeze_epochs);
 }
 
 static int parse_recipe(const char *text, train_cli *c)
 {
-	char buf[512], *argv[64] = {"train"}, *save = NULL;
+	char buf[sizeof ((sn_train_state *)0)->recipe], *argv[96] = {"train"}, *save = NULL;
 	int argc = 1;
 	snprintf(buf, sizeof buf, "%s", text);
-	for (char *t = strtok_r(buf, " ", &save); t && argc < 63; t = strtok_r(NULL, " ", &save)) argv[argc++] = t;
+	for (char *t = strtok_r(buf, " ", &save); t && argc < 95; t = strtok_r(NULL, " ", &save)) argv[argc++] = t;
 	return parse(argc, argv, c);
 }
 
@@ -148,8 +178,44 @@ static sn_graph *load_model(train_cli *c, sn_meta *meta, sn_train_state *st, int
 		return g;
 	}
 	g = sn_load_any(c->model, meta);
+	/* --input before the initialisation: tensors that change shape would start at zero */
+	if (g && c->in_c && sn_graph_set_input(g, c->in_c, c->in_h, c->in_w)) { sn_graph_free(g); return NULL; }
 	if (g && !g->shapes_locked) sn_graph_init_params(g, c->o.seed);   /* an architecture: fresh weights */
 	return g;
+}
+
+/* Transfer learning: a fresh classifier (--num-classes) and the one that trains alone during the
+ * first --freeze-backbone epochs, whose name goes into head. A checkpoint has its classifier and
+ * input already: resuming, the flags must agree with it. */
+static int transfer(const train_cli *c, sn_graph **g, sn_train_opts *o, char *head, size_t len)
+{
+	const sn_shape in = sn_graph_input_shape(*g);
+	const int classes = (int)sn_shape_numel(sn_graph_output_shape(*g));
+	char msg[1024];
+	if (c->resume && c->num_classes && c->num_classes != classes)
+		return sn_seterr(SN_EINVAL, "--num-classes %d: the checkpoint's model has %d outputs; a resumed run keeps its "
+		                 "classifier (leave --num-classes out)", c->num_classes, classes);
+	if (c->resume && c->in_c && (in.c != c->in_c || in.h != c->in_h || in.w != c->in_w))
+		return sn_seterr(SN_EINVAL, "--input %dx%dx%d: the checkpoint's model takes %dx%dx%d; a resumed run keeps its "
+		                 "input (leave --input out)", c->in_c, c->in_h, c->in_w, in.c, in.h, in.w);
+	if (!c->resume && c->num_classes) {
+		sn_graph *h = sn_replace_head(*g, c->num_classes, o->seed, head, len);
+		if (!h) {
+			snprintf(msg, sizeof msg, "%s", sn_errmsg());
+			return sn_seterr(sn_errcode(), "--num-classes: %s", msg);
+		}
+		printf("new classifier '%s': %d outputs (was %d)\n", head, c->num_classes, classes);
+		sn_graph_free(*g);
+		*g = h;
+	}
+	if (o->freeze_epochs > 0) {
+		if (sn_find_head(*g, head, len) < 0) {
+			snprintf(msg, sizeof msg, "%s", sn_errmsg());
+			return sn_seterr(SN_EINVAL, "--freeze-backbone: %s", msg);
+		}
+		o->head = head;
+	}
+	return SN_OK;
 }
 
 int cmd_train(int argc, char **argv)
@@ -165,10 +231,16 @@ int cmd_train(int argc, char **argv)
 	sn_train_state st = {0};
 	sn_graph *g = load_model(&c, &meta, &st, argc, argv);
 	if (!g) return cli_fail();
+	char head[SN_NAME_MAX];
+	if (transfer(&c, &g, &c.o, head, sizeof head)) {
+		sn_graph_free(g); free(st.opt_m); free(st.opt_v);
+		return cli_fail();
+	}
 	sn_dataset tr = {0}, te = {0};
-	if (cli_load_data(c.data, c.o.limit, &meta, &tr, &te)) { sn_graph_free(g); return cli_fail(); }
-	meta.norm_mean = tr.mean; meta.norm_std = tr.std;
-	snprintf(meta.dataset, sizeof meta.dataset, "fashion-mnist");
+	cli_data_seed(c.o.seed);
+	c.o.loader_threads = cli_loader_threads();
+	if (cli_load_data(c.data, c.o.limit, g, &meta, 1, &tr, &te)) { sn_graph_free(g); return cli_fail(); }
+	cli_meta_from_data(&meta, &tr, c.data);
 	meta.seed = c.o.seed;
 	char ckpt[4096];
 	snprintf(ckpt, sizeof ckpt, "%s", c.checkpoint ? c.checkpoint : c.resume ? c.resume : "");
@@ -176,9 +248,10 @@ int cmd_train(int argc, char **argv)
 	c.o.checkpoint = ckpt;
 	c.o.progress = c.quiet ? 0 : -1;
 	recipe(&c.o, st.recipe, sizeof st.recipe);
-	printf("training %s: %zu parameters, %d train / %d test images, %d epochs, batch %d, %d threads%s\n",
-	       c.resume ? c.resume : c.model, sn_graph_count(g, SN_TENSOR_PARAM, 0), tr.n, te.n, c.o.epochs, c.o.batch,
-	       sn_get_threads(), st.present ? " (resumed)" : "");
+	cli_data_recipe(st.recipe, sizeof st.recipe);
+	printf("training %s: %zu parameters, %d train / %d test images (%s, %d classes), %d epochs, batch %d, "
+	       "%d threads%s\n", c.resume ? c.resume : c.model, sn_graph_count(g, SN_TENSOR_PARAM, 0), tr.n, te.n,
+	       tr.format, tr.classes, c.o.epochs, c.o.batch, sn_get_threads(), st.present ? " (resumed)" : "");
 	if (st.present) printf("resuming at epoch %d of %d\n", st.epoch + 1, c.o.epochs);
 	rc = sn_train(g, &tr, &te, &c.o, &st, &meta);
 	if (rc == SN_OK) rc = sn_model_save(g, &meta, NULL, c.out);

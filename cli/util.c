@@ -59,14 +59,3 @@ int cli_data_fits(const sn_graph *g, const sn_dataset *d)
 	sn_shape in = sn_graph_input_shape(g), out = sn_graph_output_shape(g);
 	return in.c == d->c && in.h == d->h && in.w == d->w && (int)sn_shape_numel(out) == d->classes;
 }
-
-int cli_load_data(const char *dir, int limit, const sn_meta *meta, sn_dataset *tr, sn_dataset *te)
-{
-	int rc = sn_fmnist_load(dir, tr, te, limit);
-	if (rc) return rc;
-	if (meta && meta->norm_std > 0) {
-		tr->mean = te->mean = meta->norm_mean;
-		tr->std = te->std = meta->norm_std;
-	}
-	return SN_OK;
-}

@@ -298,6 +298,20 @@ sn_graph *sn_prepare_inference(const sn_graph *g, const sn_prepare_opts *o, sn_p
  * sn_f32_dwconv_3x3s1__avx2", "im2col + GEMM", "sparse 1x1 SpMM (avx2)", "elementwise, in place"... */
 const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t len);
 
+/* ---------------------------------------------------------------- transfer learning */
+/* The classifier (head) of a model: the last Linear, whose output reaches the graph's output
+ * through nothing but Flatten, Dropout or Softmax, or a 1x1 conv (groups 1) followed, through
+ * element-wise activations or Dropout, by global average pooling at the end (SqueezeNet's
+ * conv 1x1 -> ReLU -> pool -> flatten). Every layer between it and the output reads only its
+ * predecessor. Returns its node index and writes its name into name (len bytes), or < 0 with a
+ * message naming the model's last layers. */
+int sn_find_head(const sn_graph *g, char *name, size_t len);
+/* A new graph (g unchanged) whose head has `classes` outputs: the same name, kind and attributes,
+ * a bias, not frozen, no pruning mask, and weights drawn from seed as PyTorch initialises a fresh
+ * nn.Linear / nn.Conv2d (kaiming-uniform a=sqrt(5); bias uniform within 1/sqrt(fan_in)). Every
+ * other tensor is kept bit for bit. head_name (may be NULL) gets the head's name. */
+sn_graph *sn_replace_head(const sn_graph *g, int classes, uint64_t seed, char *head_name, size_t len);
+
 /* ---------------------------------------------------------------- random numbers */
 void sn_rng_seed(sn_rng *r, uint64_t seed);
 uint64_t sn_rng_u64(sn_rng *r);
@@ -313,36 +327,128 @@ sn_graph *sn_arch_load(const char *path);
 char *sn_arch_write(const sn_graph *g);
 
 /* ---------------------------------------------------------------- data */
+/* Input normalisation: a model input is (v - mean[ch]) / std[ch], where v is a stored byte / 255
+ * or a stored float as it is. c == 1: one pair for every channel. */
+#define SN_NORM_MAX_C 16
+typedef struct { int c; float mean[SN_NORM_MAX_C], std[SN_NORM_MAX_C]; } sn_norm;
+
+/* A labelled data set (docs/data.md). Samples are held in memory -- bytes (images) or floats
+ * (fimages), NCHW at the shape batches have -- or, for image folders too large to cache, decoded
+ * from their files when a batch is made (src: a pool of loader threads keeps batches ready).
+ * index, when set, selects and orders the samples: batch row i is stored sample index[i]. */
+typedef struct sn_source sn_source;
 typedef struct {
-	int n, c, h, w;
-	uint8_t *images;                  /* n * c*h*w bytes: images stay bytes, normalised per batch */
-	uint8_t *labels;                  /* n */
+	int n, c, h, w;                   /* samples, and the shape of each as batches give it */
+	uint8_t *images;                  /* in memory: stored samples * c*h*w bytes, or NULL */
+	float *fimages;                   /* in memory as floats (NumPy float data), or NULL */
+	sn_source *src;                   /* streamed from files (image folders), or NULL */
+	int32_t *labels;                  /* one per stored sample, in [0, classes) */
+	int *index;                       /* NULL: stored samples 0..n-1; else n stored-sample numbers */
 	int classes;
-	float mean, std;                  /* normalisation applied when batches are made */
+	sn_norm norm;                     /* normalisation applied when batches are made */
+	char *names;                      /* class names, NUL-separated, `classes` of them, or NULL */
+	char format[48];                  /* what was read: "idx", "image folder", "npy NHWC uint8"... */
+	int shared;                       /* a view: sn_dataset_free releases only index */
 } sn_dataset;
+
+/* The label of batch row i (through index). */
+static inline int32_t sn_dataset_label(const sn_dataset *d, int i) { return d->labels[d->index ? d->index[i] : i]; }
+/* Name of class k: the data set's, or "k" written into buf. */
+const char *sn_class_name(const char *names, int classes, int k, char *buf, size_t len);
+
+/* Opens a data set for a model, the format found from what SPEC holds (docs/data.md):
+ *   IDX        DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (MNIST, Fashion-MNIST)
+ *   folders    DIR/train/<class>/...{png,jpg,jpeg} and DIR/test/ (or val/), or DIR/<class>/ alone
+ *   NumPy      DIR/{train,test}_{x,y}.npy, or FILE.npz (or DIR with one .npz) holding those keys
+ *   CIFAR      DIR/data_batch_*.bin + test_batch.bin (10), DIR/train.bin + test.bin (100)
+ * Samples become the model's input shape: gray <-> RGB, and images of another size resized
+ * (shorter side to resize, bilinear) and centre-cropped. Labels must lie in [0, classes). */
+typedef enum { SN_CACHE_AUTO, SN_CACHE_ON, SN_CACHE_OFF } sn_cache_mode;
+typedef struct {
+	int c, h, w;                      /* the model's input: what a batch row holds */
+	int resize;                       /* shorter side before the centre crop (0: max(h, w)) */
+	int limit;                        /* > 0: the first `limit` samples of each split */
+	float val_split;                  /* > 0: the test split is this seeded fraction of the training
+	                                     samples (needed when the data has no test split) */
+	uint64_t seed;                    /* for val_split and the statistics' sample */
+	sn_cache_mode cache;              /* image folders: decode into memory (auto: when the decoded
+	                                     images take at most cache_bytes) or decode per batch */
+	size_t cache_bytes;               /* 0: a quarter of the machine's memory */
+	int threads;                      /* decoding threads (0: every core) */
+	const sn_norm *norm;              /* the normalisation to apply (a model's); NULL: the training
+	                                     split's per-channel statistics */
+	int need_train;                   /* 0: the caller wants only the test split */
+} sn_data_opts;
+sn_data_opts sn_data_defaults(void);
+
+typedef struct {
+	char format[48];                  /* "image folder", "npy", "cifar-10"... */
+	char notes[512];                  /* what was assumed ("train_x.npy [N,28,28,1] read as NHWC") */
+	long skipped;                     /* images that failed to decode: dropped, or (streamed) the
+	                                     mean instead, counted while training */
+	char first_bad[512];
+	long other_files;                 /* files in class folders without an image extension: ignored */
+	char first_other[512];
+	int cached, streamed;
+} sn_data_report;
+
+/* train (may be NULL) and test are filled; r may be NULL. Errors name the file and the fix. */
+int sn_data_open(const char *spec, const sn_data_opts *o, sn_dataset *train, sn_dataset *test, sn_data_report *r);
+
+/* One PNG or JPEG file as a model input row x (c*h*w floats): decoded, resized (shorter side
+ * to resize; 0: max(h, w)) and centre-cropped, then normalised, exactly as test images are. */
+int sn_image_input(const char *path, int c, int h, int w, int resize, const sn_norm *norm, float *x);
+/* path itself, or every .png/.jpg/.jpeg under the folder path in sorted order; the caller frees
+ * each path and the array. */
+int sn_image_files(const char *path, char ***paths, int *n);
 
 /* Reads an IDX file (gzipped or not). *dims gets up to 4 dims. Caller frees *data. */
 int sn_idx_read(const char *path, int expect_ndim, int *dims, uint8_t **data);
 /* Fashion-MNIST (or MNIST) from DIR; limit > 0 keeps the first `limit` samples of each split. */
 int sn_fmnist_load(const char *dir, sn_dataset *train, sn_dataset *test, int limit);
 void sn_dataset_free(sn_dataset *d);
-typedef struct { int crop_pad; int hflip; } sn_augment;
-/* Makes a normalised float batch from samples idx[0..n): x [n x c*h*w], y [n]. */
-void sn_dataset_batch(const sn_dataset *d, const int *idx, int n, const sn_augment *aug,
-                      sn_rng *rng, float *x, uint8_t *y);
+/* Rows idx[0..n) of d as a view (shared storage, own index); free it with sn_dataset_free
+ * before d. */
+int sn_dataset_view(const sn_dataset *d, const int *idx, int n, sn_dataset *v);
+
+/* Training augmentation, drawn per sample from the trainer's seeded stream:
+ *   crop_pad   random crop with this much zero padding on each side (torchvision RandomCrop)
+ *   hflip      horizontal flip with probability 1/2
+ *   rrc        random-resized-crop (image folders): area fraction in [rrc_scale, 1], aspect
+ *              ratio in [3/4, 4/3], resized to the model's input (torchvision's defaults 0.08) */
+typedef struct { int crop_pad; int hflip; int rrc; float rrc_scale; } sn_augment;
+/* What augmentation does to one sample, drawn before the sample is made so that batches depend
+ * on the seed only, never on which loader thread makes them. */
+typedef struct { int16_t dy, dx; uint8_t flip; float rrc_scale; uint64_t seed; } sn_draw;
+/* Draws n samples' augmentation from rng (crop offsets, then flip, per sample: the order
+ * fixes the stream). */
+void sn_augment_draw(const sn_augment *aug, sn_rng *rng, int n, sn_draw *draws);
+/* Makes a normalised float batch from rows idx[0..n) of d: x [n x c*h*w], y [n] (may be NULL).
+ * draws may be NULL (no augmentation). Streamed data sets decode here; returns SN_OK, or the
+ * first failure (a file that became unreadable). Safe from several threads at once. */
+int sn_dataset_make(const sn_dataset *d, const int *idx, int n, const sn_draw *draws, float *x, int32_t *y);
+/* The same with the augmentation drawn from rng (aug and rng may be NULL). */
+int sn_dataset_batch(const sn_dataset *d, const int *idx, int n, const sn_augment *aug, sn_rng *rng, float *x,
+                     int32_t *y);
 
 /* NumPy .npy (float32, C order) */
 int sn_npy_read(const char *path, int *ndim, int dims[8], float **data);
 int sn_npy_write(const char *path, int ndim, const int *dims, const float *data);
 
 /* ---------------------------------------------------------------- model files (.slim) */
+#define SN_META_NAMES 32768               /* bytes of class names a model stores (ImageNet's need 10 KB) */
 typedef struct {
 	char dataset[64];
 	int epochs;                       /* epochs trained so far */
 	double test_accuracy;             /* < 0 if unknown */
 	double test_loss;
 	uint64_t seed;
-	float norm_mean, norm_std;        /* input normalisation the model was trained with */
+	sn_norm norm;                     /* the input normalisation the model was trained with (c 0:
+	                                     unknown, use the data set's own) */
+	int resize;                       /* image data: shorter side resized to this before the centre
+	                                     crop to the input (0: to the crop's larger side) */
+	int classes;                      /* class names stored: how many (0: none) */
+	char names[SN_META_NAMES];        /* class names, NUL-separated */
 } sn_meta;
 
 /* Optional training state stored in checkpoints so --resume continues exactly. */
@@ -353,7 +459,7 @@ typedef struct {
 	sn_rng rng;                       /* data order / augmentation stream */
 	sn_rng graph_rng;                 /* dropout stream */
 	float *opt_m, *opt_v;             /* optimizer state, g->n_w each (v may be NULL) */
-	char recipe[512];                 /* the options of the run, as text */
+	char recipe[1024];                /* the options of the run, as text */
 } sn_train_state;
 
 int sn_model_save(const sn_graph *g, const sn_meta *meta, const sn_train_state *st, const char *path);
@@ -390,6 +496,11 @@ typedef struct {
 	float kd_alpha, kd_t;
 	float label_smoothing;            /* cross-entropy target (1 - e) on the label, e / classes on all */
 	int clean_epochs;                 /* the last this many epochs run without augmentation */
+	int loader_threads;               /* threads making batches ahead (0: 1 for data in memory,
+	                                     every core for image files decoded on the fly) */
+	int freeze_epochs;                /* transfer learning: the first this many epochs train only the
+	                                     layers named in head; afterwards every unfrozen layer trains */
+	const char *head;                 /* comma-separated layer names ("fc"), for freeze_epochs */
 } sn_train_opts;
 
 sn_train_opts sn_train_defaults(void);
@@ -397,23 +508,26 @@ sn_train_opts sn_train_defaults(void);
 float sn_schedule_lr(const sn_train_opts *o, uint64_t step, uint64_t total, int steps_per_epoch);
 
 typedef struct {
-	double loss, accuracy;
-	int n;
-	int confusion[16][16];            /* [true][predicted], classes <= 16 */
+	double loss, accuracy, top5;      /* top5: the label among the 5 largest outputs (1 with <= 5) */
+	int n, classes;
+	int *confusion;                   /* classes x classes, [true * classes + predicted] */
 } sn_eval_result;
 
+/* Test-set loss, top-1 and top-5 accuracy and the confusion matrix (free with sn_eval_free). */
 int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r);
+void sn_eval_free(sn_eval_result *r);
 /* softmax cross-entropy over n rows; writes dlogits (mean over rows) if not NULL;
  * returns the summed loss, counts correct predictions into *correct. */
-double sn_softmax_xent(const float *logits, const uint8_t *labels, int n, int classes,
+double sn_softmax_xent(const float *logits, const int32_t *labels, int n, int classes,
                        float *dlogits, int *correct);
 /* The same with label smoothing e in [0, 1) (e = 0 is sn_softmax_xent). */
-double sn_softmax_xent_smooth(const float *logits, const uint8_t *labels, int n, int classes, float smoothing,
+double sn_softmax_xent_smooth(const float *logits, const int32_t *labels, int n, int classes, float smoothing,
                               float *dlogits, int *correct);
 
 typedef struct {
 	int epoch;
 	double train_loss, train_acc, test_acc, test_loss, seconds, images_per_s;
+	double loader_busy, loader_wait;  /* seconds the loader threads worked (summed), the trainer waited */
 } sn_epoch_report;
 typedef void (*sn_epoch_cb)(const sn_epoch_report *r, void *user);
 
@@ -525,7 +639,7 @@ void sn_lighten_report_free(sn_lighten_report *r);
 /* Distillation loss over n rows, summed: alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) +
  * (1 - alpha) * cross-entropy(s, labels). Writes d(mean loss)/d(student) if dlogits is not NULL;
  * counts the student's correct predictions into *correct (may be NULL). */
-double sn_distill_xent(const float *student, const float *teacher, const uint8_t *labels, int n,
+double sn_distill_xent(const float *student, const float *teacher, const int32_t *labels, int n,
                        int classes, float alpha, float T, float *dlogits, int *correct);
 
 /* ---------------------------------------------------------------- prune */

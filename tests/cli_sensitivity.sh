@@ -16,7 +16,7 @@ expect 2 "--granularity: unknown value 'row'" "$B" sensitivity models/cnn.arch -
 expect 2 "--criterion bn ranks channels" "$B" sensitivity models/cnn.arch --criterion bn
 expect 2 "--block sets the size of a block" "$B" sensitivity models/cnn.arch --block 8
 expect 2 "--plot writes .svg or .png, got 'x.pdf'" "$B" sensitivity models/cnn.arch --plot x.pdf
-expect 1 "data directory '$T/nodata' not found" "$B" sensitivity models/cnn.arch --data "$T/nodata" --quiet
+expect 1 "data '$T/nodata' not found: give --data a folder" "$B" sensitivity models/cnn.arch --data "$T/nodata" --quiet
 expect 1 "no layer 'nosuch'" "$B" sensitivity models/cnn.arch --ignore nosuch --limit 50 --quiet
 expect 1 "nothing to measure" "$B" sensitivity models/cnn.arch --ignore conv1,conv2,fc1,fc2 --limit 50 --quiet
 expect 1 "missing.slim" "$B" sensitivity "$T/missing.slim" --quiet

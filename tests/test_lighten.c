@@ -225,11 +225,11 @@ static void fake_data(sn_dataset *d, int n, int c, int hw, uint64_t seed)
 {
 	sn_rng r;
 	sn_rng_seed(&r, seed);
-	*d = (sn_dataset){.n = n, .c = c, .h = hw, .w = hw, .classes = 3, .mean = 0.3f, .std = 0.3f};
+	*d = (sn_dataset){.n = n, .c = c, .h = hw, .w = hw, .classes = 3, .norm = {.c = 1, .mean = {0.3f}, .std = {0.3f}}};
 	d->images = malloc((size_t)n * c * hw * hw);
-	d->labels = malloc(n);
+	d->labels = malloc((size_t)n * sizeof *d->labels);
 	for (size_t i = 0; i < (size_t)n * c * hw * hw; i++) d->images[i] = (uint8_t)sn_rng_below(&r, 256);
-	for (int i = 0; i < n; i++) d->labels[i] = (uint8_t)sn_rng_below(&r, 3);
+	for (int i = 0; i < n; i++) d->labels[i] = (int32_t)sn_rng_below(&r, 3);
 }
 
 static const char *SMALL =
@@ -259,7 +259,7 @@ TEST(lighten_dsc_bn_relu_equals_the_linear_pair)
 	CHECK(sn_graph_find(bn, "c1_dwbn") >= 0 && sn_graph_find(bn, "c1_dwrelu") >= 0 && sn_graph_find(bn, "c2_dwbn") < 0);
 	CHECK(r.layers[0].new_params == 3 * 9 + 2 * 3 + 6 * 3);   /* no pointwise bias: b1 absorbs the shift */
 	float *x = malloc(sizeof(float) * 64 * 192);
-	uint8_t y[64];
+	int32_t y[64];
 	int idx[64];
 	for (int i = 0; i < 64; i++) idx[i] = i;
 	sn_dataset_batch(&d, idx, 64, NULL, NULL, x, y);
@@ -299,7 +299,7 @@ TEST(lighten_recalibrates_the_following_bn)
 	sn_graph *h = sn_lighten(g, &o, NULL);
 	REQUIRE(h);
 	float *x = malloc(sizeof(float) * 48 * 192);
-	uint8_t y[48];
+	int32_t y[48];
 	int idx[48];
 	for (int i = 0; i < 48; i++) idx[i] = i;
 	sn_dataset_batch(&d, idx, 48, NULL, NULL, x, y);
@@ -439,7 +439,7 @@ TEST(lighten_distill_loss_and_gradient)
 {
 	const int n = 3, K = 4;
 	float s[12], t[12], d[12], d2[12];
-	uint8_t y[3] = {0, 2, 3};
+	int32_t y[3] = {0, 2, 3};
 	for (int i = 0; i < 12; i++) { s[i] = 0.7f * sinf(i * 1.3f); t[i] = 1.5f * cosf(i * 0.7f); }
 	/* alpha 0: plain cross-entropy */
 	int c1 = 0, c2 = 0;
@@ -474,7 +474,7 @@ TEST(lighten_model_saves_loads_and_trains)
 	REQUIRE(h);
 	char path[512];
 	snprintf(path, sizeof path, "%s/lighten.slim", sn_test_tmpdir());
-	sn_meta meta = {.test_accuracy = 0.5, .norm_mean = d.mean, .norm_std = d.std};
+	sn_meta meta = {.test_accuracy = 0.5, .norm = d.norm};
 	REQUIRE(sn_model_save(h, &meta, NULL, path) == SN_OK);
 	sn_meta m2;
 	sn_graph *l = sn_model_load(path, &m2, NULL);

@@ -197,7 +197,9 @@ TEST(onnx_export_every_op)
 	for (size_t i = 0; i < g->n_buf; i++) g->buf[i] = 0.5f + 0.01f * (float)(i % 7);   /* BN statistics */
 	char p[1024];
 	snprintf(p, sizeof p, "%s/every.onnx", sn_test_tmpdir());
-	sn_meta meta = {.dataset = "fashion-mnist", .test_accuracy = 0.9, .norm_mean = 0.25f, .norm_std = 0.5f};
+	sn_meta meta = {.dataset = "fashion-mnist", .test_accuracy = 0.9, .resize = 36, .classes = 3,
+	                .norm = {.c = 3, .mean = {0.25f, 0.5f, 0.125f}, .std = {0.5f, 0.75f, 1.5f}}};
+	memcpy(meta.names, "cat\0dog\0sea lion", 17);
 	REQUIRE(sn_onnx_save(g, &meta, p) == SN_OK);
 	sn_meta m2;
 	sn_graph *h = sn_load_any(p, &m2);
@@ -217,7 +219,9 @@ TEST(onnx_export_every_op)
 		int k = sn_graph_find(h, g->node[i].name);
 		CHECKF(g->node[i].op == SN_OP_DROPOUT || (k >= 0 && h->node[k].op == g->node[i].op), "layer %s", g->node[i].name);
 	}
-	CHECK(!strcmp(m2.dataset, "fashion-mnist") && m2.norm_std == 0.5f && m2.norm_mean == 0.25f);
+	CHECK(!strcmp(m2.dataset, "fashion-mnist") && m2.norm.c == 3 && m2.resize == 36);
+	CHECK(!memcmp(m2.norm.mean, meta.norm.mean, 3 * sizeof(float)) && !memcmp(m2.norm.std, meta.norm.std, 3 * sizeof(float)));
+	CHECK(m2.classes == 3 && !memcmp(m2.names, meta.names, 17));
 	float x[2 * 3 * 9 * 9];
 	sn_rng r;
 	sn_rng_seed(&r, 3);

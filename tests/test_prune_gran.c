@@ -247,10 +247,11 @@ TEST(prune_gran_taylor_by_hand)
 	sn_tensor *w = sn_test_tensor(g, "fc.weight");
 	const float W[4] = {0.5f, -2.0f, 0.1f, 3.0f};
 	memcpy(w->data, W, sizeof W);
-	uint8_t images[4] = {3, 1, 3, 0}, labels[2] = {0, 1};
+	uint8_t images[4] = {3, 1, 3, 0};
+	int32_t labels[2] = {0, 1};
 	/* std 1/255, mean 0: the network sees the bytes themselves */
-	sn_dataset d = {.n = 2, .c = 2, .h = 1, .w = 1, .images = images, .labels = labels, .classes = 2, .mean = 0,
-	                .std = 1.0f / 255};
+	sn_dataset d = {.n = 2, .c = 2, .h = 1, .w = 1, .images = images, .labels = labels, .classes = 2,
+	                .norm = {.c = 1, .mean = {0}, .std = {1.0f / 255}}};
 	REQUIRE(sn_prune_taylor(g, &d, 2, 1, 7) == SN_OK);
 	double want[4] = {0};
 	for (int s = 0; s < 2; s++) {

@@ -29,7 +29,9 @@ static const sn_dataset *images(int train)
 static double accuracy_of(sn_graph *g)
 {
 	sn_eval_result ev;
-	return sn_evaluate(g, images(0), 256, &ev) ? -1 : ev.accuracy;
+	double a = sn_evaluate(g, images(0), 256, &ev) ? -1 : ev.accuracy;
+	sn_eval_free(&ev);
+	return a;
 }
 
 static size_t cell(const sn_sensitivity *s, int k, int l) { return (size_t)k * s->n_levels + l; }

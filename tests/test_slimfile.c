@@ -59,8 +59,10 @@ static sn_meta sample_meta(void)
 	m.test_accuracy = 0.9123456789;
 	m.test_loss = 0.271828;
 	m.seed = 0x0123456789abcdefULL;
-	m.norm_mean = 0.2860f;
-	m.norm_std = 0.3530f;
+	m.norm = (sn_norm){.c = 3, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+	m.resize = 256;
+	m.classes = 3;
+	memcpy(m.names, "tench\0goldfish\0great white shark", 33);
 	return m;
 }
 
@@ -82,8 +84,9 @@ static int same_graph(const sn_graph *a, const sn_graph *b)
 static int same_meta(const sn_meta *a, const sn_meta *b)
 {
 	return !strcmp(a->dataset, b->dataset) && a->epochs == b->epochs && a->test_accuracy == b->test_accuracy &&
-	       a->test_loss == b->test_loss && a->seed == b->seed && a->norm_mean == b->norm_mean &&
-	       a->norm_std == b->norm_std;
+	       a->test_loss == b->test_loss && a->seed == b->seed && a->norm.c == b->norm.c &&
+	       !memcmp(a->norm.mean, b->norm.mean, sizeof a->norm.mean) && !memcmp(a->norm.std, b->norm.std, sizeof a->norm.std) &&
+	       a->resize == b->resize && a->classes == b->classes && !memcmp(a->names, b->names, sizeof a->names);
 }
 
 /* ---------------------------------------------------------------- raw file editing */
@@ -270,7 +273,7 @@ TEST(slim_round_trip_train_state)
 			CHECK(s2.opt_m && !memcmp(s2.opt_m, st.opt_m, g->n_w * sizeof(float)));
 			CHECK(with_v ? s2.opt_v && !memcmp(s2.opt_v, st.opt_v, g->n_w * sizeof(float)) : !s2.opt_v);
 			/* no metadata given: the defaults say "unknown" */
-			CHECK(m2.test_accuracy < 0 && m2.epochs == 0 && m2.dataset[0] == 0 && m2.norm_std == 0);
+			CHECK(m2.test_accuracy < 0 && m2.epochs == 0 && m2.dataset[0] == 0 && m2.norm.c == 0 && m2.classes == 0);
 		}
 		/* a load that does not ask for the state still works (and still validates it) */
 		sn_graph *k = sn_model_load(path, NULL, NULL);
@@ -313,7 +316,7 @@ TEST(slim_load_any)
 	sn_meta m = sample_meta();
 	sn_graph *g = sn_load_any(arch, &m);
 	CHECKF(g, "%s", sn_errmsg());
-	CHECK(m.test_accuracy < 0 && m.epochs == 0 && m.norm_mean == 0 && m.norm_std == 0 && !m.dataset[0]);
+	CHECK(m.test_accuracy < 0 && m.epochs == 0 && m.norm.c == 0 && m.classes == 0 && !m.dataset[0]);
 	sn_meta want = sample_meta();
 	CHECK(g && sn_model_save(g, &want, NULL, slim) == SN_OK);
 	sn_graph *h = sn_load_any(slim, &m);
@@ -624,8 +627,8 @@ TEST(slim_forged_masks_and_state)
 	REJECTS(c, "training state for");
 
 	c = copy_of(&b);
-	set32(c.p + recipe, 512);
-	REJECTS(c, "the recipe in section TRNS is 512 bytes long (at most 511)");
+	set32(c.p + recipe, 1024);
+	REJECTS(c, "the recipe in section TRNS is 1024 bytes long (at most 1023)");
 
 	c = copy_of(&b);
 	set32(c.p + flags, 1);   /* v announced absent: its bytes are left over */
@@ -640,6 +643,46 @@ TEST(slim_forged_masks_and_state)
 	set32(c.p + section(&c, "META") + 16, 64);
 	REJECTS(c, "the dataset name in section META is 64 bytes long (at most 63)");
 	free(b.p);
+}
+
+/* META as the first format-1 writers wrote it (no per-channel normalisation, resize or class
+ * names) still loads, with one normalisation pair; the appended fields are checked. */
+TEST(slim_meta_extension)
+{
+	sn_graph *g = small_net();
+	REQUIRE(g);
+	sn_meta m = sample_meta(), m2;
+	const char *path = tmp_path("meta.slim");
+	REQUIRE(sn_model_save(g, &m, NULL, path) == SN_OK);
+	bytes b = slurp(path), c;
+	size_t meta = section(&b, "META") + 16, len = get64(b.p + meta - 8);
+	size_t old = 4 + strlen("fashion-mnist") + 4 + 8 + 8 + 8 + 4 + 4;   /* the fields before the extension */
+	REQUIRE(len > old);
+	c = copy_of(&b);
+	splice(&c, "META", meta + old, len - old, NULL, 0);
+	reseal(&c);
+	spit(path, c.p, c.len);
+	sn_graph *h = sn_model_load(path, &m2, NULL);
+	CHECKF(h, "%s", sn_errmsg());
+	CHECK(m2.norm.c == 1 && m2.norm.mean[0] == 0.485f && m2.norm.std[0] == 0.229f && m2.classes == 0 && m2.resize == 0);
+	sn_graph_free(h);
+	free(c.p);
+	/* 17 channels, a zero std, a name with a control byte, one name short */
+	c = copy_of(&b);
+	set32(c.p + meta + old, 17);
+	REJECTS(c, "the normalisation has 17 channels (at most 16)");
+	c = copy_of(&b);
+	set32(c.p + meta + old + 4 + 12, 0);
+	REJECTS(c, "normalisation std 0 is not positive");
+	size_t names = meta + old + 4 + 24 + 4 + 8;
+	c = copy_of(&b);
+	c.p[names + 2] = 0x1b;
+	REJECTS(c, "a class name holds control byte 0x1b");
+	c = copy_of(&b);
+	set32(c.p + names - 8, 4);
+	REJECTS(c, "the class names are not 4 NUL-terminated names");
+	free(b.p);
+	sn_graph_free(g);
 }
 
 /* ---------------------------------------------------------------- writing */

@@ -50,7 +50,7 @@ static sn_train_opts quiet_opts(void)
 	o.progress = 0;
 	o.checkpoint = NULL;
 	o.batch = 64;
-	o.augment = (sn_augment){2, 1};
+	o.augment = (sn_augment){.crop_pad = 2, .hflip = 1};
 	return o;
 }
 
@@ -99,7 +99,7 @@ TEST(train_softmax_xent)
 {
 	/* by hand: row 0 loss = log(e^1 + e^2 + e^3) - 3, row 1 = log(e^.5 + e^-1 + e^.25) + 1 */
 	const float z[6] = {1, 2, 3, 0.5f, -1, 0.25f};
-	const uint8_t y[2] = {2, 1};
+	const int32_t y[2] = {2, 1};
 	const double loss[2] = {0.40760596444438013, 2.194112186401914};
 	const double grad[6] = {0.04501528658519024, 0.12236423552739885, -0.167379522112589,
 	                        0.2497588649066075, -0.4442712644748986, 0.19451239956829114};
@@ -114,7 +114,7 @@ TEST(train_softmax_xent)
 	CHECK_NEAR(sn_softmax_xent(z + 3, y + 1, 1, 3, NULL, NULL), loss[1], 1e-6);
 	/* huge logits stay finite: loss of the right class ~0, of a wrong one = the gap */
 	const float big[3] = {1000, 0, -1000};
-	const uint8_t y0 = 0, y1 = 1;
+	const int32_t y0 = 0, y1 = 1;
 	float db[3];
 	CHECK_NEAR(sn_softmax_xent(big, &y0, 1, 3, db, NULL), 0, 1e-9);
 	CHECK_NEAR(sn_softmax_xent(big, &y1, 1, 3, db, NULL), 1000, 1e-3);
@@ -127,7 +127,7 @@ TEST(train_softmax_xent_label_smoothing)
 {
 	/* PyTorch: F.cross_entropy(z, y, label_smoothing=0.1, reduction='sum'), gradient of the mean */
 	const float z[6] = {1, 2, 3, 0.5f, -1, 0.25f};
-	const uint8_t y[2] = {2, 1};
+	const int32_t y[2] = {2, 1};
 	const double grad[6] = {0.02834861991852355, 0.10569756886073216, -0.13404618877925578,
 	                        0.2330921982399408, -0.4109379311415653, 0.17784573290162442};
 	float d[6], d0[6];
@@ -417,8 +417,10 @@ TEST(train_fmnist_end_to_end)
 	REQUIRE(sn_evaluate(g, te, 256, &ev) == SN_OK);
 	CHECKF(ev.accuracy >= 0.70, "test accuracy %.3f after 2 epochs (expected >= 0.70)", ev.accuracy);
 	int total = 0;
-	for (int i = 0; i < 10; i++) for (int j = 0; j < 10; j++) total += ev.confusion[i][j];
-	CHECK(total == te->n && ev.n == te->n);
+	for (int i = 0; i < 10; i++) for (int j = 0; j < 10; j++) total += ev.confusion[i * 10 + j];
+	CHECK(total == te->n && ev.n == te->n && ev.classes == 10);
+	CHECK(ev.top5 >= ev.accuracy && ev.top5 <= 1);
+	sn_eval_free(&ev);
 	sn_graph_free(g);
 }
 

@@ -178,8 +178,24 @@ static void put_meta(sn_buf *b, const sn_meta *m)
 	put_f64(b, m->test_accuracy);
 	put_f64(b, m->test_loss);
 	sn_buf_u64(b, m->seed);
-	sn_buf_f32(b, m->norm_mean);
-	sn_buf_f32(b, m->norm_std);
+	/* channel 0's pair first: what format-1 readers before the per-channel fields understand */
+	sn_buf_f32(b, m->norm.c > 0 ? m->norm.mean[0] : 0.0f);
+	sn_buf_f32(b, m->norm.c > 0 ? m->norm.std[0] : 0.0f);
+	int nc = m->norm.c > 0 && m->norm.c <= SN_NORM_MAX_C ? m->norm.c : 0;
+	sn_buf_u32(b, (uint32_t)nc);
+	for (int i = 0; i < nc; i++) sn_buf_f32(b, m->norm.mean[i]);
+	for (int i = 0; i < nc; i++) sn_buf_f32(b, m->norm.std[i]);
+	sn_buf_u32(b, (uint32_t)(m->resize > 0 ? m->resize : 0));
+	/* the class names: as many whole names as the meta holds */
+	size_t len = 0;
+	int k = 0;
+	while (k < m->classes && len < sizeof m->names && memchr(m->names + len, 0, sizeof m->names - len)) {
+		len += strlen(m->names + len) + 1;
+		k++;
+	}
+	sn_buf_u32(b, (uint32_t)k);
+	sn_buf_u32(b, (uint32_t)len);
+	sn_buf_put(b, m->names, len);
 	sec_end(b, at);
 }
 
@@ -536,9 +552,38 @@ static int read_meta(const slim_file *f, sn_meta *m)
 	m->test_accuracy = rd_f64(&r, "the test accuracy");
 	m->test_loss = rd_f64(&r, "the test loss");
 	m->seed = rd_u64(&r, "the seed");
-	m->norm_mean = rd_f32(&r, "the normalisation mean");
-	m->norm_std = rd_f32(&r, "the normalisation std");
+	float mean = rd_f32(&r, "the normalisation mean"), std = rd_f32(&r, "the normalisation std");
 	if (r.bad) return SN_EFORMAT;
+	if (std > 0) m->norm = (sn_norm){.c = 1, .mean = {mean}, .std = {std}};
+	if (!rd_left(&r)) return SN_OK;   /* written before per-channel normalisation and class names */
+	uint32_t nc = rd_u32(&r, "the normalisation channel count");
+	if (!r.bad && nc > SN_NORM_MAX_C)
+		return rd_fail(&r, "the normalisation has %u channels (at most %d)", nc, SN_NORM_MAX_C);
+	sn_norm nm = {.c = (int)nc};
+	for (uint32_t i = 0; i < nc; i++) nm.mean[i] = rd_f32(&r, "a normalisation mean");
+	for (uint32_t i = 0; i < nc; i++) {
+		nm.std[i] = rd_f32(&r, "a normalisation std");
+		if (!r.bad && !(nm.std[i] > 0 && nm.std[i] < 1e30f) && rd_fail(&r, "normalisation std %u is not positive", i))
+			return SN_EFORMAT;
+	}
+	if (!r.bad && nc) m->norm = nm;
+	uint32_t resize = rd_u32(&r, "the resize side");
+	if (!r.bad && resize > 65536) return rd_fail(&r, "the resize side %u is over 65536", resize);
+	m->resize = (int)resize;
+	uint32_t k = rd_u32(&r, "the class count"), len = rd_u32(&r, "the class names' length");
+	if (!r.bad && len > sizeof m->names)
+		return rd_fail(&r, "the class names take %u bytes (at most %zu)", len, sizeof m->names);
+	const unsigned char *names = rd_bytes(&r, len, "the class names");
+	if (r.bad) return SN_EFORMAT;
+	/* exactly k NUL-terminated names, printable */
+	uint32_t seen = 0;
+	for (uint32_t i = 0; i < len; i++) {
+		if (!names[i]) seen++;
+		else if (names[i] < 0x20 || names[i] == 0x7f) return rd_fail(&r, "a class name holds control byte 0x%02x", names[i]);
+	}
+	if (seen != k || (len && names[len - 1])) return rd_fail(&r, "the class names are not %u NUL-terminated names", k);
+	memcpy(m->names, names, len);
+	m->classes = (int)k;
 	/* Bytes after these fields are metadata a later format appended: ignored on purpose. */
 	return SN_OK;
 }

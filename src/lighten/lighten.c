@@ -161,12 +161,12 @@ static int prepare_calib(lt_ctx *c)
 	const int n = SN_MIN(c->o->calib_n > 0 ? c->o->calib_n : 256, d->n);
 	if (n <= 0) return sn_seterr(SN_EINVAL, "no calibration images");
 	c->calib_x = malloc((size_t)n * sn_shape_numel(in) * sizeof *c->calib_x);
-	uint8_t *y = malloc(n);
+	int32_t *y = malloc((size_t)n * sizeof *y);
 	int *idx = malloc(n * sizeof *idx), rc = SN_OK;
 	if (!c->calib_x || !y || !idx) rc = sn_seterr(SN_ENOMEM, "out of memory for calibration");
 	if (!rc) {
 		for (int k = 0; k < n; k++) idx[k] = k;
-		sn_dataset_batch(d, idx, n, NULL, NULL, c->calib_x, y);
+		rc = sn_dataset_batch(d, idx, n, NULL, NULL, c->calib_x, y);
 		c->calib_n = n;
 	}
 	int head = 0;
@@ -175,7 +175,7 @@ static int prepare_calib(lt_ctx *c)
 		c->orig = sn_graph_clone(c->g);
 		if (c->orig) c->orig->keep_outputs = 1;   /* the head reads the original features */
 		rc = c->orig ? sn_graph_plan(c->orig, n, 0) : sn_seterr(SN_ENOMEM, "out of memory for calibration");
-		if (!rc) sn_graph_forward(c->orig, c->calib_x, n);
+		if (!rc && !sn_graph_forward(c->orig, c->calib_x, n)) rc = sn_errcode();
 	}
 	free(y); free(idx);
 	return rc;
@@ -214,11 +214,11 @@ static int calibrate(lt_ctx *c, sn_graph *h)
 	for (int i = 0; !rc && c->calib_x && i < c->g->n_node; i++) {
 		const lt_plan *p = &c->plan[i];
 		if (p->kind == LT_NONE || p->kind == LT_HEAD_FLATTEN || (!c->o->recalibrate && !(p->kind == LT_DSC && p->bn))) continue;
-		sn_graph_forward(h, c->calib_x, c->calib_n);
+		if (!sn_graph_forward(h, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
 		if (p->kind == LT_DSC && p->bn) rc = lt_dsc_calibrate(c, h, i, c->calib_x, c->calib_n);
 		if (!rc && c->o->recalibrate && p->kind == LT_GAP_HEAD) rc = lt_gap_refit(c, h, i);
 		else if (!rc && c->o->recalibrate) {
-			if (p->kind == LT_DSC && p->bn) sn_graph_forward(h, c->calib_x, c->calib_n);
+			if (p->kind == LT_DSC && p->bn && !sn_graph_forward(h, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
 			restat_bn(c, h, i);
 		}
 	}

@@ -450,16 +450,35 @@ int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path)
 	m.n_opset_import = 1;
 	m.opset_import = ops;
 	m.graph = &gp;
-	Onnx__StringStringEntryProto *props[4];
+	Onnx__StringStringEntryProto *props[6];
+	char *names = NULL;
 	if (meta) {
-		char buf[64];
+		char buf[64 * SN_NORM_MAX_C];
 		size_t k = 0;
 		if (meta->dataset[0]) props[k++] = prop(&e, SN_ONNX_META_DATASET, meta->dataset);
-		if (meta->norm_std > 0) {
-			snprintf(buf, sizeof buf, "%.9g", meta->norm_mean);
-			props[k++] = prop(&e, SN_ONNX_META_MEAN, buf);
-			snprintf(buf, sizeof buf, "%.9g", meta->norm_std);
-			props[k++] = prop(&e, SN_ONNX_META_STD, buf);
+		if (meta->norm.c > 0 && meta->norm.c <= SN_NORM_MAX_C) {   /* "m" or "m0,m1,m2": one per channel */
+			for (int w = 0; w < 2; w++) {
+				const float *v = w ? meta->norm.std : meta->norm.mean;
+				size_t len = 0;
+				for (int i = 0; i < meta->norm.c; i++)
+					len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%.9g", i ? "," : "", v[i]);
+				props[k++] = prop(&e, w ? SN_ONNX_META_STD : SN_ONNX_META_MEAN, buf);
+			}
+		}
+		if (meta->resize > 0) {
+			snprintf(buf, sizeof buf, "%d", meta->resize);
+			props[k++] = prop(&e, SN_ONNX_META_RESIZE, buf);
+		}
+		if (meta->classes > 0 && (names = malloc(sizeof meta->names))) {
+			size_t at = 0;
+			for (int i = 0; i < meta->classes && at < sizeof meta->names; i++) {
+				size_t l = strnlen(meta->names + at, sizeof meta->names - at);
+				memcpy(names + at, meta->names + at, l);
+				names[at + l] = i + 1 < meta->classes ? '\n' : 0;
+				at += l + 1;
+			}
+			names[sizeof meta->names - 1] = 0;
+			props[k++] = prop(&e, SN_ONNX_META_CLASSES, names);
 		}
 		if (meta->test_accuracy >= 0) {
 			snprintf(buf, sizeof buf, "%.9g", meta->test_accuracy);
@@ -479,5 +498,6 @@ int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path)
 	}
 	for (size_t i = 0; i < e.n_mem; i++) free(e.mem[i]);
 	free(e.mem); free(e.node); free(e.init);
+	free(names);
 	return rc;
 }

@@ -622,10 +622,47 @@ static int import_input(ctx *c)
 	return SN_OK;
 }
 
+/* "v" or "v0,v1,...": up to SN_NORM_MAX_C numbers; the count, or 0 when malformed. */
+static int number_list(const char *s, float *out, int positive)
+{
+	int n = 0;
+	for (const char *p = s;; n++) {
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p || !isfinite(v) || (positive && !(v > 0)) || n >= SN_NORM_MAX_C) return 0;
+		out[n] = (float)v;
+		if (!*end) return n + 1;
+		if (*end != ',') return 0;
+		p = end + 1;
+	}
+}
+
+/* Class names, one per line, into the meta's NUL-separated list (printable ones only). */
+static void import_classes(const char *s, sn_meta *meta)
+{
+	size_t at = 0;
+	int k = 0;
+	for (const char *p = s; *p;) {
+		const char *e = strchr(p, '\n');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		for (size_t i = 0; i < l; i++) if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) return;
+		if (at + l + 1 > sizeof meta->names) return;
+		memcpy(meta->names + at, p, l);
+		meta->names[at + l] = 0;
+		at += l + 1;
+		k++;
+		if (!e) break;
+		p = e + 1;
+	}
+	meta->classes = k;
+}
+
 static void import_meta(const Onnx__ModelProto *m, sn_meta *meta)
 {
 	memset(meta, 0, sizeof *meta);
 	meta->test_accuracy = meta->test_loss = -1;
+	float mean[SN_NORM_MAX_C] = {0}, std[SN_NORM_MAX_C] = {0};
+	int mc = 0, sc = 0;
 	for (size_t i = 0; i < m->n_metadata_props; i++) {
 		const Onnx__StringStringEntryProto *e = m->metadata_props[i];
 		if (!e || !e->key || !e->value) continue;
@@ -633,9 +670,16 @@ static void import_meta(const Onnx__ModelProto *m, sn_meta *meta)
 		double v = strtod(e->value, &end);
 		int num = end != e->value && !*end && isfinite(v);
 		if (!strcmp(e->key, SN_ONNX_META_DATASET)) snprintf(meta->dataset, sizeof meta->dataset, "%s", e->value);
-		else if (!strcmp(e->key, SN_ONNX_META_MEAN) && num) meta->norm_mean = (float)v;
-		else if (!strcmp(e->key, SN_ONNX_META_STD) && num && v > 0) meta->norm_std = (float)v;
+		else if (!strcmp(e->key, SN_ONNX_META_MEAN)) mc = number_list(e->value, mean, 0);
+		else if (!strcmp(e->key, SN_ONNX_META_STD)) sc = number_list(e->value, std, 1);
 		else if (!strcmp(e->key, SN_ONNX_META_ACC) && num) meta->test_accuracy = v;
+		else if (!strcmp(e->key, SN_ONNX_META_RESIZE) && num && v >= 1 && v <= 65536) meta->resize = (int)v;
+		else if (!strcmp(e->key, SN_ONNX_META_CLASSES)) import_classes(e->value, meta);
+	}
+	if (mc > 0 && mc == sc) {   /* both lists, of one length, or neither */
+		meta->norm.c = mc;
+		memcpy(meta->norm.mean, mean, sizeof mean);
+		memcpy(meta->norm.std, std, sizeof std);
 	}
 }
 

@@ -20,5 +20,7 @@ enum { SN_ONNX_FLOAT = 1, SN_ONNX_INT32 = 6, SN_ONNX_INT64 = 7 };
 #define SN_ONNX_META_MEAN "slimnn.norm_mean"
 #define SN_ONNX_META_STD "slimnn.norm_std"
 #define SN_ONNX_META_ACC "slimnn.test_accuracy"
+#define SN_ONNX_META_RESIZE "slimnn.resize"
+#define SN_ONNX_META_CLASSES "slimnn.classes"   /* class names, one per line */
 
 #endif

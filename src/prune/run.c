@@ -81,6 +81,7 @@ static int evaluate(sn_graph *h, const sn_dataset *te, const sn_prune_opts *o, s
 	sn_eval_result ev;
 	int rc = sn_evaluate(h, te, o->eval_batch, &ev);
 	if (!rc) { m->test_accuracy = ev.accuracy; m->test_loss = ev.loss; }
+	sn_eval_free(&ev);
 	return rc;
 }
 
@@ -164,31 +165,26 @@ static int finetune(sn_graph *h, const sn_dataset *tr, const sn_dataset *te, con
  * E epochs of data. */
 #define RAMP 4
 
-static sn_dataset view(const sn_dataset *d, int from, int to)
+/* Rows [from, to) of d, as a view (freed with sn_dataset_free). */
+static int range_view(const sn_dataset *d, int from, int to, sn_dataset *v)
 {
-	sn_dataset v = *d;
-	size_t chw = (size_t)d->c * d->h * d->w;
-	v.images = d->images + (size_t)from * chw;
-	v.labels = d->labels + from;
-	v.n = to - from;
-	return v;
+	int *idx = malloc(((size_t)(to - from) + 1) * sizeof *idx);
+	if (!idx) return sn_seterr(SN_ENOMEM, "out of memory");
+	for (int i = from; i < to; i++) idx[i - from] = i;
+	int rc = sn_dataset_view(d, idx, to - from, v);
+	free(idx);
+	return rc;
 }
 
-static int shuffled_copy(const sn_dataset *d, uint64_t seed, sn_dataset *s)
+/* d in a seeded order, as a view: the samples stay where they are (in memory or in files). */
+static int shuffled_view(const sn_dataset *d, uint64_t seed, sn_dataset *s)
 {
-	const size_t chw = (size_t)d->c * d->h * d->w;
-	*s = *d;
-	s->images = malloc((size_t)d->n * chw + 1);
-	s->labels = malloc((size_t)d->n + 1);
 	int *perm = malloc(((size_t)d->n + 1) * sizeof *perm);
-	if (!s->images || !s->labels || !perm) { free(perm); sn_dataset_free(s); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	if (!perm) return sn_seterr(SN_ENOMEM, "out of memory");
 	sn_prune_permutation(perm, d->n, seed);
-	for (int i = 0; i < d->n; i++) {
-		memcpy(s->images + (size_t)i * chw, d->images + (size_t)perm[i] * chw, chw);
-		s->labels[i] = d->labels[perm[i]];
-	}
+	int rc = sn_dataset_view(d, perm, d->n, s);
 	free(perm);
-	return SN_OK;
+	return rc;
 }
 
 /* Trains h for one pass over d; intermediate passes are checked on a few test images only. */
@@ -212,11 +208,14 @@ static int gradual_round(sn_graph *h, run_state *rs, const sn_dataset *tr, const
                          const sn_prune_opts *o, int t, float from, float to_s, sn_graph *teacher, sn_meta *m)
 {
 	const double f0 = progress(o, t - 1), f1 = progress(o, t);
-	sn_dataset sh;
-	int rc = shuffled_copy(tr, o->train.seed + (uint64_t)t, &sh);
+	sn_dataset sh, probe, rest = {0};
+	int rc = shuffled_view(tr, o->train.seed + (uint64_t)t, &sh);
 	if (rc) return rc;
 	const int half = sh.n / 2, epochs = m->epochs;
-	sn_dataset probe = view(te, 0, SN_MIN(te->n, 256));
+	if ((rc = range_view(te, 0, SN_MIN(te->n, 256), &probe))) {
+		sn_dataset_free(&sh);
+		return rc;
+	}
 	sn_train_opts to = o->train;
 	to.seed = o->train.seed + (uint64_t)t;
 	to.checkpoint = NULL;
@@ -225,14 +224,18 @@ static int gradual_round(sn_graph *h, run_state *rs, const sn_dataset *tr, const
 	for (int r = 1; r <= RAMP && !rc; r++) {
 		rc = mask_to(h, rs->prunable, tr, o, (uint64_t)(t * RAMP + r), from + (to_s - from) * (float)r / RAMP,
 		             sn_layer_plan_at(rs->plan, r == RAMP ? f1 : f0 + (f1 - f0) * r / RAMP));
-		sn_dataset v = view(&sh, (r - 1) * half / RAMP, r * half / RAMP);
+		sn_dataset v = {0};
+		if (!rc) rc = range_view(&sh, (r - 1) * half / RAMP, r * half / RAMP, &v);
 		if (!rc) rc = pass(h, &v, &probe, to, 1, m);
+		sn_dataset_free(&v);
 	}
-	sn_dataset rest = view(&sh, half, sh.n);
+	if (!rc) rc = range_view(&sh, half, sh.n, &rest);
 	if (!rc && o->finetune_epochs > 1) rc = pass(h, &rest, &probe, to, 1, m);
 	to.schedule = o->train.schedule;
 	if (!rc) rc = o->finetune_epochs > 1 ? pass(h, tr, te, to, o->finetune_epochs - 1, m) : pass(h, &rest, te, to, 1, m);
 	m->epochs = epochs + o->finetune_epochs;
+	sn_dataset_free(&rest);
+	sn_dataset_free(&probe);
 	sn_dataset_free(&sh);
 	return rc;
 }

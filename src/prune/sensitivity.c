@@ -266,6 +266,7 @@ static int accuracy(sn_graph *g, const sn_dataset *te, const sn_sens_opts *o, do
 	sn_eval_result ev;
 	int rc = sn_evaluate(g, te, o->prune.eval_batch, &ev);
 	*acc = ev.accuracy;
+	sn_eval_free(&ev);
 	return rc;
 }
 

@@ -8,7 +8,7 @@
 
 typedef struct {
 	float *x, *dlogits, *acc, *buf;
-	uint8_t *y;
+	int32_t *y;
 	int *order, *idx;
 } taylor_buffers;
 
@@ -24,7 +24,7 @@ static int alloc_buffers(taylor_buffers *b, const sn_graph *g, const sn_dataset 
 	b->dlogits = malloc((size_t)batch * classes * sizeof *b->dlogits);
 	b->acc = calloc(g->n_w + 1, sizeof *b->acc);
 	b->buf = malloc((g->n_buf + 1) * sizeof *b->buf);
-	b->y = malloc((size_t)batch);
+	b->y = malloc((size_t)batch * sizeof *b->y);
 	b->order = malloc((size_t)d->n * sizeof *b->order);
 	b->idx = malloc((size_t)batch * sizeof *b->idx);
 	if (b->x && b->dlogits && b->acc && b->buf && b->y && b->order && b->idx) return SN_OK;
@@ -65,17 +65,20 @@ int sn_prune_taylor(sn_graph *g, const sn_dataset *d, int batches, int batch, ui
 	int correct = 0;
 	for (int k = 0; k < batches; k++) {
 		for (int i = 0; i < batch; i++) b.idx[i] = b.order[((size_t)k * batch + i) % (size_t)d->n];
-		sn_dataset_batch(d, b.idx, batch, NULL, NULL, b.x, b.y);
+		if ((rc = sn_dataset_batch(d, b.idx, batch, NULL, NULL, b.x, b.y))) break;
 		const float *z = sn_graph_forward(g, b.x, batch);
+		if (!z) { rc = sn_errcode(); break; }
+		if (!z) { rc = sn_errcode(); break; }
 		sn_softmax_xent(z, b.y, batch, classes, b.dlogits, &correct);
 		sn_graph_zero_grad(g);
-		sn_graph_backward(g, b.dlogits);
+		if ((rc = sn_graph_backward(g, b.dlogits))) break;
 		for (size_t i = 0; i < g->n_w; i++) b.acc[i] += fabsf(g->gw[i]);
 	}
-	for (size_t i = 0; i < g->n_w; i++) g->gw[i] = b.acc[i] / (float)batches;
+	if (!rc)
+		for (size_t i = 0; i < g->n_w; i++) g->gw[i] = b.acc[i] / (float)batches;
 	memcpy(g->buf, b.buf, g->n_buf * sizeof *b.buf);
 	g->rng = rng;
 	g->train = train;
 	free_buffers(&b);
-	return SN_OK;
+	return rc;
 }

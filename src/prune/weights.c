@@ -23,7 +23,7 @@ sn_prune_opts sn_prune_defaults(void)
 	o.train.lr = 0.03f;
 	/* and on the images as they are: the random crop that regularised training shifts the data
 	 * away from the test distribution, which a short fine-tuning cannot afford (docs/prune.md) */
-	o.train.augment = (sn_augment){0, 0};
+	o.train.augment = (sn_augment){0};
 	o.train.epochs = 1;
 	o.eval_batch = 256;
 	o.block = 4;            /* the sparse kernels block output channels by up to 4 */

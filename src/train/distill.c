@@ -17,7 +17,7 @@ static double lse(const float *z, int k, double T, int *arg)
 	return log(s) + z[a] / T;
 }
 
-double sn_distill_xent(const float *student, const float *teacher, const uint8_t *labels, int n, int classes,
+double sn_distill_xent(const float *student, const float *teacher, const int32_t *labels, int n, int classes,
                        float alpha, float T, float *dlogits, int *correct)
 {
 	double total = 0;

@@ -1,27 +1,45 @@
-/* Test-set evaluation: mean loss, accuracy and the confusion matrix, in inference mode. */
+/* Test-set evaluation: mean loss, top-1 and top-5 accuracy and the confusion matrix, in
+ * inference mode, with the batches made ahead by the loader. */
 #include "core/internal.h"
+#include "data/loader.h"
 #include "train/train_internal.h"
 
 int sn_check_data(const sn_graph *g, const sn_dataset *d)
 {
 	sn_shape in = sn_graph_input_shape(g);
-	const int classes = sn_graph_output_shape(g).c;
+	const int classes = (int)sn_shape_numel(sn_graph_output_shape(g));
 	if ((size_t)d->c * d->h * d->w != sn_shape_numel(in)) {
 		char s[64];
 		return sn_seterr(SN_ESHAPE, "the model expects inputs %s but the data set has %dx%dx%d images",
 		                 sn_shape_str(in, s, sizeof s), d->c, d->h, d->w);
 	}
-	if (classes < d->classes || classes > 16)
-		return sn_seterr(SN_ESHAPE, "the model has %d outputs but the data set has %d classes", classes, d->classes);
+	if (classes < d->classes)
+		return sn_seterr(SN_ESHAPE, "the model has %d outputs but the data set has %d classes: give the model a "
+		                 "new head (slimnn train MODEL --num-classes %d)", classes, d->classes, d->classes);
 	if (d->n == 0) return sn_seterr(SN_EINVAL, "the data set is empty");
 	return SN_OK;
+}
+
+/* 1 when label y is among the k largest of z (ties counted against it: a strictly larger output
+ * pushes it down, as torch.topk on distinct values). */
+static int in_top(const float *z, int classes, int y, int k)
+{
+	int above = 0;
+	for (int j = 0; j < classes; j++) above += z[j] > z[y];
+	return above < k;
+}
+
+void sn_eval_free(sn_eval_result *r)
+{
+	if (!r) return;
+	free(r->confusion);
+	r->confusion = NULL;
 }
 
 int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 {
 	memset(r, 0, sizeof *r);
-	const int classes = sn_graph_output_shape(g).c;
-	sn_shape in = sn_graph_input_shape(g);
+	const int classes = (int)sn_shape_numel(sn_graph_output_shape(g));
 	int rc = sn_check_data(g, d);
 	if (rc) return rc;
 	batch = SN_MIN(batch, d->n);
@@ -29,28 +47,43 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 	rc = sn_graph_plan(g, batch, 0);
 	if (rc) return rc;
 	g->train = 0;
-	float *x = malloc((size_t)batch * sn_shape_numel(in) * sizeof *x);
-	uint8_t *y = malloc(batch);
-	int *idx = malloc(batch * sizeof *idx);
-	if (!x || !y || !idx) { free(x); free(y); free(idx); return sn_seterr(SN_ENOMEM, "out of memory"); }
-	int correct = 0;
-	for (int s = 0; s < d->n; s += batch) {
-		int n = SN_MIN(batch, d->n - s);
-		for (int i = 0; i < n; i++) idx[i] = s + i;
-		sn_dataset_batch(d, idx, n, NULL, NULL, x, y);
+	r->classes = classes;
+	r->confusion = calloc((size_t)classes * classes, sizeof *r->confusion);
+	int *order = malloc((size_t)d->n * sizeof *order);
+	sn_loader *L = r->confusion && order ? sn_loader_new(d, batch, sn_loader_default_workers(d), 4) : NULL;
+	if (!L) {
+		free(order);
+		sn_eval_free(r);
+		g->train = train;
+		return r->confusion ? sn_errcode() : sn_seterr(SN_ENOMEM, "out of memory for a %d-class confusion matrix",
+		                                                  classes);
+	}
+	for (int i = 0; i < d->n; i++) order[i] = i;
+	sn_loader_start(L, order, NULL, d->n);
+	int correct = 0, top5 = 0;
+	for (;;) {
+		const float *x;
+		const int32_t *y;
+		int n;
+		if ((rc = sn_loader_next(L, &x, &y, &n)) || !n) break;
 		const float *z = sn_graph_forward(g, x, n);
+		if (!z) { rc = sn_errcode(); break; }
 		r->loss += sn_softmax_xent(z, y, n, classes, NULL, &correct);
 		for (int i = 0; i < n; i++) {
 			const float *zi = z + (size_t)i * classes;
 			int a = 0;
 			for (int k = 1; k < classes; k++) if (zi[k] > zi[a]) a = k;
-			r->confusion[y[i]][a]++;
+			r->confusion[(size_t)y[i] * classes + a]++;
+			top5 += in_top(zi, classes, y[i], 5);
 		}
 	}
+	sn_loader_free(L);
+	free(order);
+	g->train = train;
+	if (rc) { sn_eval_free(r); return rc; }
 	r->n = d->n;
 	r->loss /= d->n;
 	r->accuracy = (double)correct / d->n;
-	g->train = train;
-	free(x); free(y); free(idx);
+	r->top5 = (double)top5 / d->n;
 	return SN_OK;
 }

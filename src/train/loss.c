@@ -2,7 +2,7 @@
 #include <math.h>
 #include "slimnn.h"
 
-double sn_softmax_xent(const float *logits, const uint8_t *labels, int n, int classes,
+double sn_softmax_xent(const float *logits, const int32_t *labels, int n, int classes,
                        float *dlogits, int *correct)
 {
 	return sn_softmax_xent_smooth(logits, labels, n, classes, 0.0f, dlogits, correct);
@@ -10,7 +10,7 @@ double sn_softmax_xent(const float *logits, const uint8_t *labels, int n, int cl
 
 /* With smoothing e the target is (1 - e) on the label plus e / classes on every class:
  * loss = lse - sum_k q_k z_k, gradient p_k - q_k. */
-double sn_softmax_xent_smooth(const float *logits, const uint8_t *labels, int n, int classes, float smoothing,
+double sn_softmax_xent_smooth(const float *logits, const int32_t *labels, int n, int classes, float smoothing,
                               float *dlogits, int *correct)
 {
 	const double off = (double)smoothing / classes, on = 1.0 - smoothing + off;

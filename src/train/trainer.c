@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/internal.h"
+#include "data/loader.h"
 #include "train/train_internal.h"
 
 sn_train_opts sn_train_defaults(void)
@@ -27,22 +28,28 @@ static double now(void)
 }
 
 typedef struct {
-	float *x, *dlogits;
-	uint8_t *y;
+	float *dlogits;
 	int *perm;
+	sn_draw *draws;
+	sn_loader *loader;
 } batch_buffers;
 
-static int alloc_buffers(batch_buffers *b, size_t in_numel, int batch, int classes, int n)
+static int alloc_buffers(batch_buffers *b, const sn_dataset *tr, const sn_train_opts *o, int classes)
 {
-	b->x = malloc((size_t)batch * in_numel * sizeof(float));
-	b->dlogits = malloc((size_t)batch * classes * sizeof(float));
-	b->y = malloc(batch);
-	b->perm = malloc((size_t)n * sizeof(int));
-	if (b->x && b->dlogits && b->y && b->perm) return SN_OK;
-	return sn_seterr(SN_ENOMEM, "out of memory for training buffers");
+	b->dlogits = malloc((size_t)o->batch * classes * sizeof(float));
+	b->perm = malloc((size_t)tr->n * sizeof(int));
+	b->draws = malloc((size_t)tr->n * sizeof *b->draws);
+	if (!b->dlogits || !b->perm || !b->draws) return sn_seterr(SN_ENOMEM, "out of memory for training buffers");
+	int workers = o->loader_threads > 0 ? o->loader_threads : sn_loader_default_workers(tr);
+	b->loader = sn_loader_new(tr, o->batch, workers, 4);
+	return b->loader ? SN_OK : sn_errcode();
 }
 
-static void free_buffers(batch_buffers *b) { free(b->x); free(b->dlogits); free(b->y); free(b->perm); }
+static void free_buffers(batch_buffers *b)
+{
+	sn_loader_free(b->loader);
+	free(b->dlogits); free(b->perm); free(b->draws);
+}
 
 static void progress(int epoch, int epochs, int done, int total, double loss, double acc, double t0)
 {
@@ -69,20 +76,31 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 	}
 	double loss = 0, t0 = now(), last = 0;
 	int correct = 0, seen = 0;
-	const sn_augment none = {0, 0}, *aug = st->epoch >= o->epochs - o->clean_epochs ? &none : &o->augment;
-	for (int s = 0, k = 0; s < tr->n; s += o->batch, k++) {
-		int n = SN_MIN(o->batch, tr->n - s);
-		sn_dataset_batch(tr, b->perm + s, n, aug, &st->rng, b->x, b->y);
-		const float *z = sn_graph_forward(g, b->x, n);
-		double l = o->teacher ? sn_distill_xent(z, sn_graph_forward(o->teacher, b->x, n), b->y, n, classes, o->kd_alpha,
-		                                        o->kd_t, b->dlogits, &correct)
-		                      : sn_softmax_xent_smooth(z, b->y, n, classes, o->label_smoothing, b->dlogits, &correct);
+	const sn_augment none = {0}, *aug = st->epoch >= o->epochs - o->clean_epochs ? &none : &o->augment;
+	/* every sample's augmentation is drawn now, in the order the batches take them */
+	sn_augment_draw(aug, &st->rng, tr->n, b->draws);
+	double busy0, wait0;
+	long made0;
+	sn_loader_stats(b->loader, &busy0, &wait0, &made0);   /* resets the counters */
+	sn_loader_start(b->loader, b->perm, b->draws, tr->n);
+	for (int k = 0;; k++) {
+		const float *x;
+		const int32_t *y;
+		int n, rc = sn_loader_next(b->loader, &x, &y, &n);
+		if (rc) return rc;
+		if (!n) break;
+		const float *z = sn_graph_forward(g, x, n);
+		if (!z) return sn_errcode();
+		const float *zt = o->teacher ? sn_graph_forward(o->teacher, x, n) : NULL;
+		if (o->teacher && !zt) return sn_errcode();
+		double l = o->teacher ? sn_distill_xent(z, zt, y, n, classes, o->kd_alpha, o->kd_t, b->dlogits, &correct)
+		                      : sn_softmax_xent_smooth(z, y, n, classes, o->label_smoothing, b->dlogits, &correct);
 		if (!isfinite(l) || l / n > o->max_loss)
 			return sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr", isfinite(l) ? "exploded" : "NaN",
 			                 st->epoch + 1, k + 1);
 		loss += l; seen += n;
 		sn_graph_zero_grad(g);
-		sn_graph_backward(g, b->dlogits);
+		if ((rc = sn_graph_backward(g, b->dlogits))) return rc;
 		st->step++;
 		sn_optim_step(g, o, sn_schedule_lr(o, st->step - 1, total, spe), sn_schedule_momentum(o, st->step - 1, total),
 		              st->step, m, v);
@@ -100,14 +118,67 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 	rep->train_acc = (double)correct / seen;
 	rep->seconds = now() - t0;
 	rep->images_per_s = seen / rep->seconds;
+	long made;
+	sn_loader_stats(b->loader, &rep->loader_busy, &rep->loader_wait, &made);
 	return SN_OK;
 }
 
-static int save_checkpoint(sn_graph *g, const sn_train_opts *o, sn_train_state *st, sn_meta *meta)
+/* During the frozen epochs of transfer learning (frozen: the model's own flags, else NULL) the
+ * checkpoint keeps the model's own flags, not the backbone's temporary ones: a resumed run freezes
+ * again while its epoch is below freeze_epochs and trains everything after. */
+static void swap_frozen(sn_graph *g, unsigned char *frozen)
+{
+	for (int i = 0; frozen && i < g->n_node; i++) {
+		const unsigned char f = (unsigned char)g->node[i].frozen;
+		g->node[i].frozen = frozen[i];
+		frozen[i] = f;
+	}
+}
+
+static int save_checkpoint(sn_graph *g, const sn_train_opts *o, sn_train_state *st, sn_meta *meta, unsigned char *frozen)
 {
 	if (!o->checkpoint) return SN_OK;
 	st->graph_rng = g->rng;
-	return sn_model_save(g, meta, st, o->checkpoint);
+	swap_frozen(g, frozen);
+	const int rc = sn_model_save(g, meta, st, o->checkpoint);
+	swap_frozen(g, frozen);
+	return rc;
+}
+
+/* Transfer learning's first epochs: every layer but the head is frozen (frozen[] keeps the
+ * flags the model came with, restored by thaw). A change of what trains needs a new plan. */
+static int in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n)) return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+static int freeze_backbone(sn_graph *g, const char *head, unsigned char *frozen)
+{
+	int found = 0;
+	for (int i = 0; i < g->n_node; i++) {
+		frozen[i] = (unsigned char)g->node[i].frozen;
+		if (in_list(head, g->node[i].name)) found++;
+		else g->node[i].frozen = 1;
+	}
+	g->planned_batch = 0;
+	if (!found) {
+		for (int i = 0; i < g->n_node; i++) g->node[i].frozen = frozen[i];
+		return sn_seterr(SN_EINVAL, "--freeze-backbone: the model has no layer named '%s'", head);
+	}
+	return SN_OK;
+}
+
+static void thaw(sn_graph *g, const unsigned char *frozen)
+{
+	for (int i = 0; i < g->n_node; i++) g->node[i].frozen = frozen[i];
+	g->planned_batch = 0;
 }
 
 /* The teacher runs in inference mode on the student's batches: same input and outputs. */
@@ -141,15 +212,26 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	if (!st->opt_v && o->optimizer == SN_OPT_ADAM) st->opt_v = calloc(g->n_w ? g->n_w : 1, sizeof(float));
 	batch_buffers b = {0};
 	int rc = !st->opt_m || (o->optimizer == SN_OPT_ADAM && !st->opt_v) ? sn_seterr(SN_ENOMEM, "out of memory") : SN_OK;
-	if (!rc) rc = alloc_buffers(&b, sn_shape_numel(in), o->batch, classes, tr->n);
+	if (!rc) rc = alloc_buffers(&b, tr, o, classes);
 	if (!rc) rc = sn_graph_plan(g, o->batch, 1);
 	if (!rc && o->teacher) rc = plan_teacher(o, classes, in);
 	int show = o->progress < 0 ? isatty(2) : o->progress;
 	g->profile = getenv("SN_PROFILE") != NULL;
 	sn_apply_masks(g);
 	st->present = 1;
+	unsigned char *frozen = NULL;
+	if (!rc && o->freeze_epochs > 0 && st->epoch < o->freeze_epochs) {
+		frozen = malloc((size_t)g->n_node);
+		rc = !frozen ? sn_seterr(SN_ENOMEM, "out of memory") : freeze_backbone(g, o->head, frozen);
+		if (rc) { free(frozen); frozen = NULL; }
+	}
 	while (!rc && st->epoch < o->epochs) {
 		sn_epoch_report rep = {.epoch = st->epoch + 1};
+		if (frozen && st->epoch >= o->freeze_epochs) {
+			thaw(g, frozen);
+			free(frozen);
+			frozen = NULL;
+		}
 		/* evaluation may have re-planned the arena for inference: plan for training again */
 		rc = sn_graph_plan(g, o->batch, 1);
 		if (rc) break;
@@ -157,16 +239,19 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 		if (rc) break;
 		sn_eval_result ev;
 		rc = sn_evaluate(g, te, o->batch, &ev);   /* the training plan serves it */
+		sn_eval_free(&ev);
 		if (rc) break;
 		rep.test_acc = ev.accuracy; rep.test_loss = ev.loss;
 		st->epoch++;
 		if (meta) { meta->epochs++; meta->test_accuracy = ev.accuracy; meta->test_loss = ev.loss; }
-		printf("epoch %2d/%d  train loss %.4f  acc %6.2f%%  |  test loss %.4f  acc %6.2f%%  |  %5.1f s  %6.0f img/s\n",
+		printf("epoch %2d/%d  train loss %.4f  acc %6.2f%%  |  test loss %.4f  acc %6.2f%%  |  %5.1f s  %6.0f img/s"
+		       "  (loader %3.0f%% busy, waited %.1f s)\n",
 		       rep.epoch, o->epochs, rep.train_loss, 100 * rep.train_acc, ev.loss, 100 * ev.accuracy, rep.seconds,
-		       rep.images_per_s);
+		       rep.images_per_s, 100 * rep.loader_busy / (rep.seconds > 0 ? rep.seconds : 1), rep.loader_wait);
 		fflush(stdout);
-		rc = save_checkpoint(g, o, st, meta);
+		rc = save_checkpoint(g, o, st, meta, frozen);
 	}
+	if (frozen) { thaw(g, frozen); free(frozen); }
 	g->train = 0;
 	free_buffers(&b);
 	if (st == &local) { free(local.opt_m); free(local.opt_v); }

@@ -13,7 +13,8 @@ int main(int argc, char **argv)
 		sn_graph *g = sn_arch_load(argv[i]);
 		if (!g) { fprintf(stderr, "%s\n", sn_errmsg()); return 1; }
 		sn_graph_init_params(g, (uint64_t)i);
-		sn_meta meta = {.dataset = "fashion-mnist", .epochs = 1, .test_accuracy = 0.5, .norm_mean = 0.3f, .norm_std = 0.35f};
+		sn_meta meta = {.dataset = "fashion-mnist", .epochs = 1, .test_accuracy = 0.5, .norm = {.c = 1, .mean = {0.3f}, .std = {0.35f}},
+		                .resize = 28, .classes = 2, .names = "cat\0dog"};
 		unsigned char *prunable = calloc((size_t)g->n_node, 1);
 		float *m = calloc(g->n_w ? g->n_w : 1, sizeof *m), *v = calloc(g->n_w ? g->n_w : 1, sizeof *v);
 		sn_train_state st = {.present = 1, .epoch = 1, .step = 7, .opt_m = m, .opt_v = v};
