@@ -96,7 +96,7 @@ static void strs_free(strs *s)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-static int is_dir(const char *p)
+int sn_is_dir(const char *p)
 {
 	struct stat st;
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -118,7 +118,7 @@ static int list_dir(const char *dir, strs *dirs, strs *files)
 		if (e->d_name[0] == '.') continue;
 		char path[4096];
 		if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
-		if (is_dir(path)) { if (dirs) rc = strs_add(dirs, e->d_name, NULL); }
+		if (sn_is_dir(path)) { if (dirs) rc = strs_add(dirs, e->d_name, NULL); }
 		else if (files) rc = strs_add(files, e->d_name, NULL);
 	}
 	closedir(dp);
@@ -237,7 +237,7 @@ int sn_folder_open(const char *root, char *const *classes, int n_classes, const 
 	for (int k = 0; !rc && k < n_classes; k++) {
 		char dir[4096];
 		snprintf(dir, sizeof dir, "%s/%s", root, classes[k]);
-		if (!is_dir(dir)) continue;   /* a class the test split lacks */
+		if (!sn_is_dir(dir)) continue;   /* a class the test split lacks */
 		int before = files.n;
 		rc = walk(dir, &files, &rep->other_files, rep->first_other, sizeof rep->first_other, 0);
 		if (!rc && files.n == before)
@@ -288,7 +288,7 @@ int sn_image_files(const char *path, char ***paths, int *n)
 	strs files = {0};
 	long other = 0;
 	char first[512];
-	int rc = is_dir(path) ? walk(path, &files, &other, first, sizeof first, 0) : strs_add(&files, path, NULL);
+	int rc = sn_is_dir(path) ? walk(path, &files, &other, first, sizeof first, 0) : strs_add(&files, path, NULL);
 	if (!rc && !files.n) rc = sn_seterr(SN_EIO, "folder '%s' holds no .png, .jpg or .jpeg images", path);
 	if (rc) { strs_free(&files); return rc; }
 	*paths = files.v;

@@ -24,4 +24,6 @@ int sn_folder_classes(const char *root, char ***names, int *n);
  * that holds no image is an error). d gets labels, classes = n_classes, no names. */
 int sn_folder_open(const char *root, char *const *classes, int n_classes, const sn_folder_opts *o, sn_dataset *d,
                    sn_folder_report *rep);
+/* 1 when p names a folder (following links). */
+int sn_is_dir(const char *p);
 #endif

@@ -34,12 +34,6 @@ static int exists(const char *dir, const char *name)
 	return stat(p, &st) == 0;
 }
 
-static int is_dir(const char *p)
-{
-	struct stat st;
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static void note(sn_data_report *r, const char *fmt, const char *a, const char *b)
 {
 	size_t l = strlen(r->notes);
@@ -353,17 +347,17 @@ static fmt detect(const char *spec, char *npz, size_t len)
 	if (sn_cifar_detect(spec)) return F_CIFAR;
 	char p[4096];
 	snprintf(p, sizeof p, "%s/train", spec);
-	if (is_dir(p)) return F_FOLDER;
+	if (sn_is_dir(p)) return F_FOLDER;
 	snprintf(p, sizeof p, "%s/test", spec);
-	if (is_dir(p)) return F_FOLDER;
+	if (sn_is_dir(p)) return F_FOLDER;
 	snprintf(p, sizeof p, "%s/val", spec);
-	if (is_dir(p)) return F_FOLDER;
+	if (sn_is_dir(p)) return F_FOLDER;
 	/* class folders right here: one split */
 	DIR *dp = opendir(spec);
 	int sub = 0;
 	for (struct dirent *e; dp && (e = readdir(dp));) {
 		snprintf(p, sizeof p, "%s/%s", spec, e->d_name);
-		if (e->d_name[0] != '.' && is_dir(p)) sub = 1;
+		if (e->d_name[0] != '.' && sn_is_dir(p)) sub = 1;
 	}
 	if (dp) closedir(dp);
 	return sub ? F_FOLDER1 : F_NONE;
@@ -393,8 +387,8 @@ static int open_folders(const char *spec, fmt f, const sn_data_opts *o, sn_datas
 	char trd[4096], ted[4096];
 	snprintf(trd, sizeof trd, f == F_FOLDER1 ? "%s" : "%s/train", spec);
 	snprintf(ted, sizeof ted, "%s/test", spec);
-	if (f == F_FOLDER && !is_dir(ted)) snprintf(ted, sizeof ted, "%s/val", spec);
-	const int has_tr = is_dir(trd), has_te = f == F_FOLDER && is_dir(ted);
+	if (f == F_FOLDER && !sn_is_dir(ted)) snprintf(ted, sizeof ted, "%s/val", spec);
+	const int has_tr = sn_is_dir(trd), has_te = f == F_FOLDER && sn_is_dir(ted);
 	/* classes come from the training folder (or the test one alone), so both splits agree */
 	char **names = NULL;
 	int nc = 0;
