@@ -123,7 +123,7 @@ check_load() {
 # $THREADS for minutes), so before each run we measure directly how many cores other
 # processes kept busy over one second, from /proc/stat, and warn above LOAD_LIMIT cores.
 cpu_ticks() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
-busy_cores() {
+busy_cores() {   # NAME [THREADS]: the run's name and its thread count (default $THREADS)
 	local b0 t0 b1 t1 n
 	read -r b0 t0 < <(cpu_ticks)
 	sleep 1
@@ -131,7 +131,7 @@ busy_cores() {
 	n=$(awk -v b="$((b1 - b0))" -v t="$((t1 - t0))" -v c="$CPUS" 'BEGIN { printf "%.2f", t ? b / t * c : 0 }')
 	if above "$n" "$LOAD_LIMIT"; then
 		echo "WARNING: other processes kept $n cores busy just before the $1 run;" \
-			"its $THREADS-thread timing will be low and unreliable" >&2
+			"its ${2:-$THREADS}-thread timing will be low and unreliable" >&2
 	fi
 	echo "$n"
 }
@@ -242,7 +242,7 @@ if want data; then
 	fi
 	DATA_BUSY=0
 	for engine in "${ENGINES[@]}"; do
-		busy=$(busy_cores "$engine decode")
+		busy=$(busy_cores "$engine decode" 1)
 		DATA_BUSY=$(awk -v a="$busy" -v b="$DATA_BUSY" 'BEGIN { print (a > b ? a : b) }')
 		echo "-- data: $engine (other processes busy on $busy cores just before)"
 		if [ "$engine" = slimnn ]; then

@@ -8,7 +8,7 @@ static const char *HELP =
 	"Test-set accuracy (top-1 and top-5), mean cross-entropy loss and the confusion matrix (rows: true\n"
 	"class); with more than 20 classes, the most confused pairs instead of the matrix.\n"
 	"%s"
-	"  --limit N     the first N test images only\n"
+	"  --limit N     N test images only (the first, or each class's share: docs/data.md)\n"
 	"  --json        one JSON object on stdout\n";
 
 #define MATRIX_MAX 20   /* classes up to which the whole confusion matrix is printed */

@@ -41,7 +41,7 @@ static const char *HELP =
 	"  --lr X              learning rate, cosine-annealed; SGD + Nesterov (default 0.02)\n"
 	"  --batch B           mini-batch size (default 128)\n"
 	"  --seed S            seed of the fine-tuning (default 1)\n"
-	"  --limit N           use the first N images of each split\n"
+	"  --limit N           use N images of each split (docs/data.md)\n"
 	"  --threads T         threads (default: all cores)\n"
 	"  --quiet             no progress bar\n"
 	"  --json              the report as one JSON object on stdout\n"

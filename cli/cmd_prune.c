@@ -44,7 +44,7 @@ static const char *HELP =
 	"  --batch B             fine-tuning batch (default 128)\n"
 	"  --augment A           fine-tuning augmentation: none | crop | flip | crop,flip (default none)\n"
 	"  --seed S              seed of the fine-tuning data order (default 1)\n"
-	"  --limit N             use the first N samples of each split (quick runs)\n"
+	"  --limit N             use N samples of each split (quick runs; docs/data.md)\n"
 	"%s"
 	"                      --data none: prune by magnitude alone, no fine-tuning or accuracy\n"
 	"  --threads T           threads (default: all cores)\n"

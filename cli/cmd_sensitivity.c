@@ -24,7 +24,7 @@ static const char *HELP =
 	"                        (default 0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9)\n"
 	"  --ignore A,B          layers left alone (default: the first conv and the classifier);\n"
 	"                        'none' measures them all\n"
-	"  --limit N             use the first N images of each split (quick runs)\n"
+	"  --limit N             use N images of each split (quick runs; docs/data.md)\n"
 	"  --csv OUT.csv         the table, one row per layer and level (written atomically)\n"
 	"  --plot OUT.svg|.png   accuracy vs sparsity, one line per layer (PNG needs gnuplot)\n"
 	"  --json                the table as one JSON object on stdout\n"

@@ -27,7 +27,7 @@ static const char *HELP =
 	"  --label-smoothing E cross-entropy against (1-E) on the label + E/classes (default 0)\n"
 	"  --clean-epochs N    the last N epochs without augmentation (default 2)\n"
 	"  --seed S            seed of every random choice (default 1)\n"
-	"  --limit N           use the first N samples of each split\n"
+	"  --limit N           use N samples of each split (docs/data.md)\n"
 	"  --loader-threads N  threads making batches ahead (default 1, every core for image files)\n"
 	"  --threads T         threads (default: all cores)\n"
 	"  --num-classes K     transfer learning: replace the classifier (the last Linear, or a 1x1 conv\n"

@@ -269,6 +269,76 @@ TEST(dataset_val_split)
 	sn_dataset_free(&tr); sn_dataset_free(&te);
 }
 
+/* --limit on data sorted by class (every image folder) keeps each class's share, chosen by the
+ * seed; with the cache on, only the images kept are decoded. */
+TEST(dataset_limit)
+{
+	sn_data_opts o = opts_for(1, H, W);
+	o.limit = 6;
+	o.cache = SN_CACHE_ON;
+	sn_dataset tr, te, tr2, te2;
+	REQUIRE(sn_data_open(path_in(root(), "png"), &o, &tr, &te, NULL) == SN_OK);
+	int per[K] = {0};
+	for (int i = 0; i < tr.n; i++) per[sn_dataset_label(&tr, i)]++;
+	CHECKF(tr.n == 6 && per[0] == 2 && per[1] == 2 && per[2] == 2, "%d rows: %d %d %d", tr.n, per[0], per[1], per[2]);
+	CHECK(te.n == 6 && tr.images && !tr.src);
+	/* the IDX copy (its labels sorted too) gives the same rows; another seed other rows */
+	REQUIRE(sn_data_open(path_in(root(), "idx"), &o, &tr2, &te2, NULL) == SN_OK);
+	CHECK(same_batches(&tr, &tr2) && same_batches(&te, &te2));
+	sn_dataset_free(&tr2); sn_dataset_free(&te2);
+	o.seed = 2;
+	REQUIRE(sn_data_open(path_in(root(), "png"), &o, &tr2, &te2, NULL) == SN_OK);
+	CHECK(tr2.n == 6 && !same_batches(&tr, &tr2));
+	sn_dataset_free(&tr2); sn_dataset_free(&te2);
+	sn_dataset_free(&tr); sn_dataset_free(&te);
+	/* a folder of 16 images, 12 of them broken: with --limit 2 at most 2 decode (and fail) */
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/limitfolder", sn_test_tmpdir());
+	mkdir(dir, 0755);
+	uint8_t img[H * W] = {0};
+	for (int k = 0; k < 2; k++) {
+		char cls[1100];
+		snprintf(cls, sizeof cls, "%s/%s", dir, k ? "dog" : "cat");
+		mkdir(cls, 0755);
+		for (int i = 0; i < 8; i++) {
+			char p[1200];
+			snprintf(p, sizeof p, "%s/%d.png", cls, i);
+			if (i < 2) write_png(p, W, H, 1, img);
+			else write_bytes(p, "broken", 6);
+		}
+	}
+	sn_data_report rep;
+	o.limit = 2;
+	o.val_split = 0.5f;
+	o.norm = &(sn_norm){.c = 1, .mean = {0.5f}, .std = {0.5f}};
+	REQUIRE(sn_data_open(dir, &o, &tr, &te, &rep) == SN_OK);
+	CHECKF(rep.cached && rep.skipped <= 4 && tr.n + te.n + rep.skipped == 4, "%ld skipped, %d + %d kept", rep.skipped,
+	       tr.n, te.n);
+	sn_dataset_free(&tr); sn_dataset_free(&te);
+	/* unsorted labels (here a shuffled validation split): the first rows */
+	o = opts_for(1, H, W);
+	o.val_split = 0.5f;
+	REQUIRE(sn_data_open(path_in(root(), "nchw"), &o, &tr, &te, NULL) == SN_OK);
+	o.limit = 3;
+	REQUIRE(sn_data_open(path_in(root(), "nchw"), &o, &tr2, &te2, NULL) == SN_OK);
+	CHECK(tr2.n == 3 && te2.n == 3 && !memcmp(tr.images, tr2.images, 3 * H * W) &&
+	      !memcmp(te.images, te2.images, 3 * H * W));
+	sn_dataset_free(&tr); sn_dataset_free(&te);
+	sn_dataset_free(&tr2); sn_dataset_free(&te2);
+}
+
+/* The ring holds 4 batches ahead unless they pass SN_LOADER_RING_BYTES; never fewer than 2. */
+TEST(dataset_loader_ring_bytes)
+{
+	sn_dataset small = {.n = 1, .c = 1, .h = 28, .w = 28}, big = {.n = 1, .c = 3, .h = 224, .w = 224};
+	int want[3] = {4, 2, 2};
+	sn_loader *L[3] = {sn_loader_new(&small, 128, 2, 4), sn_loader_new(&big, 256, 2, 4), sn_loader_new(&big, 1024, 2, 4)};
+	for (int i = 0; i < 3; i++) {
+		CHECKF(L[i] && sn_loader_depth(L[i]) == want[i], "loader %d: depth %d", i, L[i] ? sn_loader_depth(L[i]) : -1);
+		sn_loader_free(L[i]);
+	}
+}
+
 /* Cached and streamed folders, and any loader thread count, give the same augmented batches. */
 TEST(dataset_loader_deterministic)
 {

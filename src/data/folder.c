@@ -189,9 +189,7 @@ static void *cache_worker(void *arg)
 	}
 }
 
-/* Decodes every file of d's source into d->images with `threads` threads, drops the ones that
- * failed (counted in the source) and the source itself. */
-static int fill_cache(sn_dataset *d, int threads)
+int sn_folder_cache(sn_dataset *d, int threads, sn_folder_report *rep)
 {
 	sn_source *s = d->src;
 	cache_job j = {.src = s, .chw = (size_t)d->c * d->h * d->w};
@@ -218,6 +216,12 @@ static int fill_cache(sn_dataset *d, int threads)
 	free(j.ok);
 	d->images = j.images;
 	d->n = kept;
+	memset(rep, 0, sizeof *rep);
+	rep->cached = 1;
+	rep->skipped = s->skipped;
+	snprintf(rep->first_bad, sizeof rep->first_bad, "%s", s->first_bad);
+	sn_source_free(s);
+	d->src = NULL;
 	return SN_OK;
 }
 
@@ -268,14 +272,12 @@ int sn_folder_open(const char *root, char *const *classes, int n_classes, const 
 	*d = (sn_dataset){.n = files.n, .c = o->c, .h = o->h, .w = o->w, .src = s, .labels = labels, .classes = n_classes};
 	snprintf(d->format, sizeof d->format, "image folder");
 	if (o->cache) {
-		rc = fill_cache(d, o->threads);
-		rep->cached = !rc;
-		if (!rc) {
-			rep->skipped = s->skipped;
-			snprintf(rep->first_bad, sizeof rep->first_bad, "%s", s->first_bad);
-			sn_source_free(s);
-			d->src = NULL;
-		}
+		long other = rep->other_files;
+		char first_other[sizeof rep->first_other];
+		memcpy(first_other, rep->first_other, sizeof first_other);
+		rc = sn_folder_cache(d, o->threads, rep);
+		rep->other_files = other;
+		memcpy(rep->first_other, first_other, sizeof first_other);
 	}
 	if (rc) sn_dataset_free(d);
 	return rc;

@@ -24,6 +24,9 @@ int sn_folder_classes(const char *root, char ***names, int *n);
  * that holds no image is an error). d gets labels, classes = n_classes, no names. */
 int sn_folder_open(const char *root, char *const *classes, int n_classes, const sn_folder_opts *o, sn_dataset *d,
                    sn_folder_report *rep);
+/* Decodes every file of d's source (a listed folder) into d->images with `threads` threads,
+ * drops the ones that failed (rep->skipped, first_bad) and then the source itself. */
+int sn_folder_cache(sn_dataset *d, int threads, sn_folder_report *rep);
 /* 1 when p names a folder (following links). */
 int sn_is_dir(const char *p);
 #endif

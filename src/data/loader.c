@@ -98,8 +98,11 @@ sn_loader *sn_loader_new(const sn_dataset *d, int batch, int workers, int depth)
 	L->d = d;
 	L->batch = batch;
 	L->n_workers = workers;
-	L->depth = workers ? (depth > 1 ? depth : 2) : 1;
 	L->row = (size_t)d->c * d->h * d->w;
+	/* the ring is bounded in bytes as well as in batches: 4 batches of 256 ImageNet-sized
+	 * images would hold 616 MB; two slots (one held, one being made) are the least that overlaps */
+	size_t slot_bytes = (size_t)batch * L->row * sizeof(float), fit = SN_LOADER_RING_BYTES / (slot_bytes + 1);
+	L->depth = !workers ? 1 : depth < 2 || fit < 2 ? 2 : (size_t)depth > fit ? (int)fit : depth;
 	L->held = -1;
 	L->slots = calloc((size_t)L->depth, sizeof *L->slots);
 	if (!L->slots) goto oom;
@@ -124,7 +127,7 @@ sn_loader *sn_loader_new(const sn_dataset *d, int batch, int workers, int depth)
 oom_locks:
 	L->n_workers = 0;
 	sn_loader_free(L);
-	sn_seterr(SN_ENOMEM, "out of memory for the data loader's %d batches", depth);
+	sn_seterr(SN_ENOMEM, "out of memory for the data loader's %d batches", L->depth);
 	return NULL;
 oom:
 	if (L && L->slots)
@@ -191,6 +194,8 @@ int sn_loader_next(sn_loader *L, const float **x, const int32_t **y, int *rows)
 	*rows = rows_of(L, k);
 	return SN_OK;
 }
+
+int sn_loader_depth(const sn_loader *L) { return L->depth; }
 
 void sn_loader_stats(sn_loader *L, double *busy, double *wait, long *made)
 {

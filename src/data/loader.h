@@ -10,7 +10,10 @@
 
 typedef struct sn_loader sn_loader;
 
-/* depth: batches made ahead (ring slots). d must outlive the loader. NULL + sn_errmsg(). */
+/* The ring's bytes, beyond which fewer than `depth` slots are kept (never fewer than 2). */
+#define SN_LOADER_RING_BYTES ((size_t)256 << 20)
+/* depth: batches made ahead (ring slots), fewer where they would pass SN_LOADER_RING_BYTES.
+ * d must outlive the loader. NULL + sn_errmsg(). */
 sn_loader *sn_loader_new(const sn_dataset *d, int batch, int workers, int depth);
 /* Starts a pass (abandoning what is left of the last one): order and draws must stay valid until
  * the next start or free. */
@@ -22,6 +25,8 @@ int sn_loader_next(sn_loader *L, const float **x, const int32_t **y, int *rows);
  * one, and batches made, since the last call. */
 void sn_loader_stats(sn_loader *L, double *busy, double *wait, long *made);
 void sn_loader_free(sn_loader *L);
+/* The ring's slots (batches made ahead), after the byte bound. */
+int sn_loader_depth(const sn_loader *L);
 /* Default thread count: 1 for data in memory, every core for files decoded on the fly. */
 int sn_loader_default_workers(const sn_dataset *d);
 #endif

@@ -95,15 +95,64 @@ static int subset(const sn_dataset *d, const int *idx, int n, sn_dataset *out)
 	return SN_OK;
 }
 
-/* Keeps the first n rows (n < d->n). */
-static int keep_first(sn_dataset *d, int n)
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* --limit n (n < d->n): the first n rows, unless the labels are sorted by class (every image
+ * folder, and arrays written class by class), where the first n would hold the first classes
+ * only; then a seeded subset in which each class keeps its share (largest remainders), in the
+ * data set's order. */
+static int keep_limit(sn_dataset *d, int n, uint64_t seed)
 {
+	const int classes = d->classes > 0 ? d->classes : 1;
+	int sorted = 1;
+	for (int i = 0; i < d->n && sorted; i++) {
+		int y = sn_dataset_label(d, i);
+		sorted = y >= 0 && y < classes && (!i || sn_dataset_label(d, i - 1) <= y);
+	}
 	int *idx = malloc(((size_t)n + 1) * sizeof *idx);
-	if (!idx) return sn_seterr(SN_ENOMEM, "out of memory");
-	for (int i = 0; i < n; i++) idx[i] = i;
+	int *start = calloc((size_t)classes + 1, sizeof *start), *take = calloc((size_t)classes + 1, sizeof *take);
+	int *pick = malloc(((size_t)d->n + 1) * sizeof *pick);
+	double *frac = malloc(((size_t)classes + 1) * sizeof *frac);
+	int rc = idx && start && take && pick && frac ? SN_OK : sn_seterr(SN_ENOMEM, "out of memory");
+	if (!rc && !sorted) {
+		for (int i = 0; i < n; i++) idx[i] = i;
+	} else if (!rc) {
+		for (int i = 0; i < d->n; i++) start[sn_dataset_label(d, i) + 1]++;   /* class k: rows start[k].. */
+		for (int k = 0; k < classes; k++) start[k + 1] += start[k];
+		int given = 0;
+		for (int k = 0; k < classes; k++) {
+			double share = (double)n * (start[k + 1] - start[k]) / d->n;
+			take[k] = (int)share;
+			frac[k] = share - take[k];
+			given += take[k];
+		}
+		while (given < n) {   /* the rows left go to the largest remainders, lower class first */
+			int best = -1;
+			for (int k = 0; k < classes; k++)
+				if (take[k] < start[k + 1] - start[k] && (best < 0 || frac[k] > frac[best])) best = k;
+			take[best]++;
+			frac[best] = -1;
+			given++;
+		}
+		sn_rng r;
+		sn_rng_seed(&r, seed ^ 0x11a17ULL);
+		int m = 0;
+		for (int k = 0; k < classes; k++) {   /* a seeded choice of take[k] rows of class k */
+			int len = start[k + 1] - start[k];
+			for (int i = 0; i < len; i++) pick[i] = start[k] + i;
+			for (int i = 0; i < take[k]; i++) {
+				int j = i + (int)sn_rng_below(&r, (uint32_t)(len - i)), t = pick[i];
+				pick[i] = pick[j];
+				pick[j] = t;
+			}
+			memcpy(idx + m, pick, (size_t)take[k] * sizeof *idx);
+			m += take[k];
+		}
+		qsort(idx, (size_t)n, sizeof *idx, cmp_int);   /* rows stay in the data set's order */
+	}
 	sn_dataset s;
-	int rc = subset(d, idx, n, &s);
-	free(idx);
+	if (!rc) rc = subset(d, idx, n, &s);
+	free(idx); free(start); free(take); free(pick); free(frac);
 	if (rc) return rc;
 	sn_dataset_free(d);
 	*d = s;
@@ -381,6 +430,24 @@ static size_t ram_bytes(void)
 	return pages > 0 && size > 0 ? (size_t)pages * (size_t)size : (size_t)1 << 32;
 }
 
+/* Decodes a listed image folder into memory when --cache says so (auto: when it takes at most a
+ * quarter of the machine's memory, or cache_bytes). */
+static int cache_folder(sn_dataset *d, const sn_data_opts *o, sn_data_report *r)
+{
+	size_t budget = o->cache_bytes ? o->cache_bytes : ram_bytes() / 4;
+	int cache = o->cache == SN_CACHE_ON ||
+	            (o->cache == SN_CACHE_AUTO && (size_t)d->n * d->c * d->h * d->w <= budget);
+	r->cached = cache;
+	r->streamed = !cache;
+	if (!cache) return SN_OK;
+	sn_folder_report fr;
+	int rc = sn_folder_cache(d, o->threads > 0 ? o->threads : sn_get_threads(), &fr);
+	if (rc) return rc;
+	r->skipped += fr.skipped;
+	if (!r->first_bad[0]) snprintf(r->first_bad, sizeof r->first_bad, "%s", fr.first_bad);
+	return SN_OK;
+}
+
 static int open_folders(const char *spec, fmt f, const sn_data_opts *o, sn_dataset *tr, sn_dataset *te, int *have_te,
                         sn_data_report *r)
 {
@@ -408,31 +475,19 @@ static int open_folders(const char *spec, fmt f, const sn_data_opts *o, sn_datas
 		for (int i = 0; i < tnc; i++) free(tn[i]);
 		free(tn);
 	}
-	sn_folder_opts fo = {.c = o->c, .h = o->h, .w = o->w, .resize = o->resize, .threads = o->threads};
-	if (fo.threads <= 0) fo.threads = sn_get_threads();
-	/* cache when every decoded image fits the budget (the file count is known before decoding) */
-	size_t budget = o->cache_bytes ? o->cache_bytes : ram_bytes() / 4;
+	sn_folder_opts fo = {.c = o->c, .h = o->h, .w = o->w, .resize = o->resize};
 	sn_folder_report fr;
 	for (int s = 0; !rc && s < 2; s++) {
 		const char *dir = s ? ted : trd;
 		sn_dataset *d = s ? te : tr;
 		if (!(s ? has_te : has_tr) || (!s && !o->need_train && has_te && o->norm)) continue;
-		fo.cache = o->cache == SN_CACHE_ON;
-		rc = sn_folder_open(dir, names, nc, &(sn_folder_opts){.c = fo.c, .h = fo.h, .w = fo.w, .resize = fo.resize},
-		                    d, &fr);   /* lists the files only */
-		if (!rc && o->cache == SN_CACHE_AUTO) fo.cache = (size_t)d->n * d->c * d->h * d->w <= budget;
-		if (!rc && fo.cache) {
-			sn_dataset_free(d);
-			rc = sn_folder_open(dir, names, nc, &fo, d, &fr);
-		}
+		rc = sn_folder_open(dir, names, nc, &fo, d, &fr);   /* lists the files */
+		/* with --limit, only the images kept are decoded into the cache (sn_data_open) */
+		if (!rc && o->limit <= 0) rc = cache_folder(d, o, r);
 		if (rc) break;
 		if (s) *have_te = 1;
-		r->skipped += fr.skipped;
 		r->other_files += fr.other_files;
-		if (!r->first_bad[0]) snprintf(r->first_bad, sizeof r->first_bad, "%s", fr.first_bad);
 		if (!r->first_other[0]) snprintf(r->first_other, sizeof r->first_other, "%s", fr.first_other);
-		r->cached = fo.cache;
-		r->streamed = !fo.cache;
 	}
 	if (!rc) {
 		rc = sn_names_join(&tr->names, names, nc);
@@ -537,8 +592,10 @@ int sn_data_open(const char *spec, const sn_data_opts *o, sn_dataset *train, sn_
 		}
 	}
 	/* after the statistics, so that --limit does not change the normalisation */
-	if (!rc && o->limit > 0 && tr.labels && tr.n > o->limit) rc = keep_first(&tr, o->limit);
-	if (!rc && o->limit > 0 && te.n > o->limit) rc = keep_first(&te, o->limit);
+	if (!rc && o->limit > 0 && tr.labels && tr.n > o->limit) rc = keep_limit(&tr, o->limit, o->seed);
+	if (!rc && o->limit > 0 && te.n > o->limit) rc = keep_limit(&te, o->limit, o->seed + 1);
+	if (!rc && o->limit > 0 && tr.src) rc = cache_folder(&tr, o, r);
+	if (!rc && o->limit > 0 && te.src) rc = cache_folder(&te, o, r);
 
 	if (!rc && tr.labels && te.classes != tr.classes) te.classes = tr.classes = MAX2(tr.classes, te.classes);
 	if (!rc) {
