@@ -17,6 +17,14 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 
 B  := build
 BA := build-asan
+# make MPI=1: data-parallel training across processes with Open MPI (Debian libopenmpi-dev,
+# openmpi-bin), built with mpicc into its own tree; the default build has no MPI at all.
+ifeq ($(MPI),1)
+CC := mpicc
+CFLAGS += -DSN_MPI
+B  := build-mpi
+BA := build-mpi-asan
+endif
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
@@ -56,7 +64,16 @@ $(B)/slimnn_tests: $(TEST_OBJ) $(B)/libslimnn.a
 asan:
 	$(MAKE) B=$(BA) OPT="-O1 $(SAN)" LDSAN="$(SAN)" $(BA)/slimnn $(BA)/slimnn_tests
 
-test: all $(B)/slimnn_tests asan
+# tests/mpi.sh runs where Open MPI is installed: the MPI build of the tool, and model_diff, which
+# compares the weights that several processes trained with one process's
+HAVE_MPI := $(shell command -v mpicc >/dev/null 2>&1 && command -v mpirun >/dev/null 2>&1 && echo 1)
+$(B)/model_diff: tests/tools/model_diff.c $(B)/libslimnn.a
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libslimnn.a $(LDLIBS)
+mpi:
+	$(MAKE) MPI=1 build-mpi/slimnn
+	$(MAKE) $(B)/model_diff
+
+test: all $(B)/slimnn_tests asan $(if $(HAVE_MPI),mpi)
 	@bash tests/run.sh
 
 demo: deps all
@@ -126,6 +143,6 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' tools/slimnn.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/slimnn.pc
 
 clean:
-	rm -rf $(B) $(BA)
+	rm -rf $(B) $(BA) build-mpi
 
-.PHONY: all asan test demo deps bench install clean fuzz FORCE
+.PHONY: mpi all asan test demo deps bench install clean fuzz FORCE

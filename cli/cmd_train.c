@@ -249,9 +249,11 @@ int cmd_train(int argc, char **argv)
 	c.o.progress = c.quiet ? 0 : -1;
 	recipe(&c.o, st.recipe, sizeof st.recipe);
 	cli_data_recipe(st.recipe, sizeof st.recipe);
+	char procs[64] = "";
+	if (sn_dist_size() > 1) snprintf(procs, sizeof procs, " in each of %d processes", sn_dist_size());
 	printf("training %s: %zu parameters, %d train / %d test images (%s, %d classes), %d epochs, batch %d, "
-	       "%d threads%s\n", c.resume ? c.resume : c.model, sn_graph_count(g, SN_TENSOR_PARAM, 0), tr.n, te.n,
-	       tr.format, tr.classes, c.o.epochs, c.o.batch, sn_get_threads(), st.present ? " (resumed)" : "");
+	       "%d threads%s%s\n", c.resume ? c.resume : c.model, sn_graph_count(g, SN_TENSOR_PARAM, 0), tr.n, te.n,
+	       tr.format, tr.classes, c.o.epochs, c.o.batch, sn_get_threads(), procs, st.present ? " (resumed)" : "");
 	if (st.present) printf("resuming at epoch %d of %d\n", st.epoch + 1, c.o.epochs);
 	rc = sn_train(g, &tr, &te, &c.o, &st, &meta);
 	if (rc == SN_OK) rc = sn_model_save(g, &meta, NULL, c.out);

@@ -2,6 +2,7 @@
  * --mean, --std, --loader-threads), and the step that opens --data for a model: the model's
  * stored preprocessing wins over what the data would suggest, so eval, infer and fine-tuning
  * see inputs exactly as training did. */
+#include "dist/dist.h"
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
@@ -90,8 +91,11 @@ int cli_load_data(const char *spec, int limit, const sn_graph *g, const sn_meta 
 	o.norm = given.c ? &given : meta && meta->norm.c > 0 ? &meta->norm : NULL;
 	o.need_train = need_train;
 	sn_data_report r;
-	int rc = sn_data_open(spec, &o, tr, te, &r);
-	if (rc) return rc;
+	int mine = sn_data_open(spec, &o, tr, te, &r), rc = sn_dist_agree(mine);
+	if (rc) {   /* another process could not read its data: all stop, rank 0 says why */
+		if (!mine) { sn_dataset_free(tr); sn_dataset_free(te); }
+		return rc;
+	}
 	if (r.notes[0]) fprintf(stderr, "data: %s\n", r.notes);
 	if (r.other_files)
 		fprintf(stderr, "data: ignored %ld file%s without a .png/.jpg/.jpeg name (first: %s)\n", r.other_files,

@@ -570,6 +570,18 @@ void sn_summary_json(FILE *f, const sn_summary *s, const char *model, const sn_m
  * and shuts its worker pool down, whose idle threads would spin beside ours. */
 void sn_set_threads(int n);
 int sn_get_threads(void);
+/* ---------------------------------------------------------------- several processes (MPI)
+ * Built with `make MPI=1` and launched by mpirun, training, fine-tuning and evaluation run
+ * data-parallel: every process reads the same data set and takes its share of each batch, the
+ * gradients are summed once per step, BatchNorm running statistics are averaged after each
+ * epoch, and only rank 0 writes files. A program calls sn_dist_init first and sn_dist_finalize
+ * last; in a build without MPI they do nothing and there is one process, of rank 0. */
+int sn_dist_init(int *argc, char ***argv);
+void sn_dist_finalize(void);
+void sn_dist_abort(int status);   /* ends every process of the job (after an unrecoverable error) */
+int sn_dist_rank(void);
+int sn_dist_size(void);
+int sn_dist_built(void);          /* 1 when built with MPI */
 
 /* ---------------------------------------------------------------- lighten */
 /* Structural lightening of a trained model (slimnn lighten, docs/lighten.md): layers are

@@ -26,6 +26,12 @@ for t in tests/cli.sh tests/cli_*.sh; do
 	run "$t" bash "$t" ./build/slimnn
 	run "$t (ASan+UBSan)" bash "$t" ./build-asan/slimnn
 done
+# data-parallel training over Open MPI, where it is installed (make test then builds build-mpi/)
+if [ -x build-mpi/slimnn ] && [ -x build/model_diff ] && command -v mpirun >/dev/null; then
+	run "MPI, 2 processes" bash tests/mpi.sh ./build-mpi/slimnn ./build/model_diff
+else
+	echo "== MPI: skipped (no Open MPI: apt-get install libopenmpi-dev openmpi-bin)"
+fi
 # torchvision models through ONNX, where Debian's python3-torch and python3-torchvision are
 # installed (the bench machine; CI does not install them): outputs and parameter totals
 if /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then

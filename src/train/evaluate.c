@@ -2,6 +2,7 @@
  * inference mode, with the batches made ahead by the loader. */
 #include "core/internal.h"
 #include "data/loader.h"
+#include "dist/dist.h"
 #include "train/train_internal.h"
 
 int sn_check_data(const sn_graph *g, const sn_dataset *d)
@@ -36,6 +37,19 @@ void sn_eval_free(sn_eval_result *r)
 	r->confusion = NULL;
 }
 
+/* The confusion matrices of every process, summed. */
+static int sum_counts(int *c, size_t n)
+{
+	long long *t = malloc((n + 1) * sizeof *t);
+	if (!t) return sn_dist_agree(sn_seterr(SN_ENOMEM, "out of memory"));
+	int rc = sn_dist_agree(SN_OK);   /* every process got here */
+	for (size_t i = 0; i < n; i++) t[i] = c[i];
+	if (!rc) sn_dist_sum_i64(t, n);
+	for (size_t i = 0; i < n; i++) c[i] = (int)t[i];
+	free(t);
+	return rc;
+}
+
 int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -58,8 +72,11 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 		return r->confusion ? sn_errcode() : sn_seterr(SN_ENOMEM, "out of memory for a %d-class confusion matrix",
 		                                                  classes);
 	}
-	for (int i = 0; i < d->n; i++) order[i] = i;
-	sn_loader_start(L, order, NULL, d->n);
+	/* several processes: each evaluates its share of the rows, the counts are summed below */
+	long lo, hi;
+	sn_dist_share(d->n, &lo, &hi);
+	for (long i = lo; i < hi; i++) order[i - lo] = (int)i;
+	sn_loader_start(L, order, NULL, (int)(hi - lo));
 	int correct = 0, top5 = 0;
 	for (;;) {
 		const float *x;
@@ -80,6 +97,14 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 	sn_loader_free(L);
 	free(order);
 	g->train = train;
+	if (sn_dist_size() > 1 && !(rc = sn_dist_agree(rc))) {
+		double t[3] = {r->loss, correct, top5};
+		sn_dist_sum_f64(t, 3);
+		r->loss = t[0];
+		correct = (int)t[1];
+		top5 = (int)t[2];
+		rc = sum_counts(r->confusion, (size_t)classes * classes);
+	}
 	if (rc) { sn_eval_free(r); return rc; }
 	r->n = d->n;
 	r->loss /= d->n;

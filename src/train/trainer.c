@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "core/internal.h"
 #include "data/loader.h"
+#include "dist/dist.h"
 #include "train/train_internal.h"
 
 sn_train_opts sn_train_defaults(void)
@@ -31,6 +32,8 @@ typedef struct {
 	float *dlogits;
 	int *perm;
 	sn_draw *draws;
+	int *mine;            /* with several processes: this one's rows of the pass, and their draws */
+	sn_draw *mine_draws;
 	sn_loader *loader;
 } batch_buffers;
 
@@ -39,6 +42,11 @@ static int alloc_buffers(batch_buffers *b, const sn_dataset *tr, const sn_train_
 	b->dlogits = malloc((size_t)o->batch * classes * sizeof(float));
 	b->perm = malloc((size_t)tr->n * sizeof(int));
 	b->draws = malloc((size_t)tr->n * sizeof *b->draws);
+	if (sn_dist_size() > 1) {
+		b->mine = malloc((size_t)tr->n * sizeof(int));
+		b->mine_draws = malloc((size_t)tr->n * sizeof *b->mine_draws);
+		if (!b->mine || !b->mine_draws) return sn_seterr(SN_ENOMEM, "out of memory for training buffers");
+	}
 	if (!b->dlogits || !b->perm || !b->draws) return sn_seterr(SN_ENOMEM, "out of memory for training buffers");
 	int workers = o->loader_threads > 0 ? o->loader_threads : sn_loader_default_workers(tr);
 	b->loader = sn_loader_new(tr, o->batch, workers, 4);
@@ -48,7 +56,47 @@ static int alloc_buffers(batch_buffers *b, const sn_dataset *tr, const sn_train_
 static void free_buffers(batch_buffers *b)
 {
 	sn_loader_free(b->loader);
-	free(b->dlogits); free(b->perm); free(b->draws);
+	free(b->dlogits); free(b->perm); free(b->draws); free(b->mine); free(b->mine_draws);
+}
+
+/* Data parallelism: global step k takes rows perm[k*P*B .. (k+1)*P*B) (P processes, B rows
+ * each, the last step fewer); this process takes its even share of each, so that the steps are
+ * those of one process with batches of P*B. Returns the count of rows this process has. */
+static int my_rows(const batch_buffers *b, int n, int batch, int steps)
+{
+	const long big = (long)batch * sn_dist_size();
+	int m = 0;
+	for (int k = 0; k < steps; k++) {
+		long lo, hi, rows = SN_MIN(big, n - (long)k * big);
+		sn_dist_share(rows, &lo, &hi);
+		for (long i = k * big + lo; i < k * big + hi; i++) {
+			b->mine[m] = b->perm[i];
+			b->mine_draws[m++] = b->draws[i];
+		}
+	}
+	return m;
+}
+
+/* Several processes: the gradient of the step's whole batch is the sum of each process's,
+ * weighted by its share of the rows (each is a mean over its own rows); the loss, the correct
+ * count and any failure travel with it, so that every process sees the same step. */
+static int reduce_step(sn_graph *g, double *loss, int *correct, int status)
+{
+	sn_dist_sum_f32(g->gw, g->n_w);
+	double t[3] = {*loss, *correct, status != SN_OK};
+	sn_dist_sum_f64(t, 3);
+	*loss = t[0];
+	*correct = (int)t[1];
+	return t[2] > 0 ? sn_dist_agree(status) : SN_OK;
+}
+
+/* After an epoch: every process's BatchNorm running statistics, averaged. */
+static void average_buffers(sn_graph *g)
+{
+	const int p = sn_dist_size();
+	if (p < 2 || !g->n_buf) return;
+	sn_dist_sum_f32(g->buf, g->n_buf);
+	for (size_t i = 0; i < g->n_buf; i++) g->buf[i] /= (float)p;
 }
 
 static void progress(int epoch, int epochs, int done, int total, double loss, double acc, double t0)
@@ -67,7 +115,8 @@ static void progress(int epoch, int epochs, int done, int total, double loss, do
 static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, sn_train_state *st,
                      batch_buffers *b, float *m, float *v, int show, sn_epoch_report *rep)
 {
-	const int classes = sn_graph_output_shape(g).c, spe = (tr->n + o->batch - 1) / o->batch;
+	const int procs = sn_dist_size(), big = o->batch * procs;
+	const int classes = sn_graph_output_shape(g).c, spe = (tr->n + big - 1) / big;
 	const uint64_t total = (uint64_t)spe * o->epochs;
 	for (int i = 0; i < tr->n; i++) b->perm[i] = i;
 	for (int i = tr->n - 1; i > 0; i--) {
@@ -82,25 +131,38 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 	double busy0, wait0;
 	long made0;
 	sn_loader_stats(b->loader, &busy0, &wait0, &made0);   /* resets the counters */
-	sn_loader_start(b->loader, b->perm, b->draws, tr->n);
-	for (int k = 0;; k++) {
+	if (procs > 1) sn_loader_start(b->loader, b->mine, b->mine_draws, my_rows(b, tr->n, o->batch, spe));
+	else sn_loader_start(b->loader, b->perm, b->draws, tr->n);
+	for (int k = 0; k < spe; k++) {
 		const float *x;
 		const int32_t *y;
 		int n, rc = sn_loader_next(b->loader, &x, &y, &n);
+		const int rows = SN_MIN(big, tr->n - k * big);   /* of every process together */
+		double l = 0;
+		int right = 0;
+		if (!rc && n) {
+			const float *z = sn_graph_forward(g, x, n);
+			const float *zt = !z || !o->teacher ? NULL : sn_graph_forward(o->teacher, x, n);
+			if (!z || (o->teacher && !zt)) rc = sn_errcode();
+			if (!rc)
+				l = o->teacher ? sn_distill_xent(z, zt, y, n, classes, o->kd_alpha, o->kd_t, b->dlogits, &right)
+				               : sn_softmax_xent_smooth(z, y, n, classes, o->label_smoothing, b->dlogits, &right);
+		}
+		if (procs > 1) {   /* each process's mean, weighted by its share of the step's rows */
+			for (size_t i = 0; !rc && n && n != rows && i < (size_t)n * classes; i++) b->dlogits[i] *= (float)n / rows;
+			sn_graph_zero_grad(g);
+			if (!rc && n) rc = sn_graph_backward(g, b->dlogits);
+			rc = reduce_step(g, &l, &right, rc);
+		}
 		if (rc) return rc;
-		if (!n) break;
-		const float *z = sn_graph_forward(g, x, n);
-		if (!z) return sn_errcode();
-		const float *zt = o->teacher ? sn_graph_forward(o->teacher, x, n) : NULL;
-		if (o->teacher && !zt) return sn_errcode();
-		double l = o->teacher ? sn_distill_xent(z, zt, y, n, classes, o->kd_alpha, o->kd_t, b->dlogits, &correct)
-		                      : sn_softmax_xent_smooth(z, y, n, classes, o->label_smoothing, b->dlogits, &correct);
-		if (!isfinite(l) || l / n > o->max_loss)
+		if (!isfinite(l) || l / rows > o->max_loss)
 			return sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr", isfinite(l) ? "exploded" : "NaN",
 			                 st->epoch + 1, k + 1);
-		loss += l; seen += n;
-		sn_graph_zero_grad(g);
-		if ((rc = sn_graph_backward(g, b->dlogits))) return rc;
+		loss += l; seen += rows; correct += right;
+		if (procs == 1) {
+			sn_graph_zero_grad(g);
+			if ((rc = sn_graph_backward(g, b->dlogits))) return rc;
+		}
 		st->step++;
 		sn_optim_step(g, o, sn_schedule_lr(o, st->step - 1, total, spe), sn_schedule_momentum(o, st->step - 1, total),
 		              st->step, m, v);
@@ -110,6 +172,7 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		}
 	}
 	if (show) fprintf(stderr, "\r%*s\r", 100, "");
+	average_buffers(g);
 	if (g->profile) {
 		for (int i = 1; i < g->n_node; i++)
 			fprintf(stderr, "  %-12s fwd %7.3f s  bwd %7.3f s\n", g->node[i].name, g->node[i].t_fwd, g->node[i].t_bwd);
@@ -215,7 +278,7 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	if (!rc) rc = alloc_buffers(&b, tr, o, classes);
 	if (!rc) rc = sn_graph_plan(g, o->batch, 1);
 	if (!rc && o->teacher) rc = plan_teacher(o, classes, in);
-	int show = o->progress < 0 ? isatty(2) : o->progress;
+	int show = sn_dist_rank() ? 0 : o->progress < 0 ? isatty(2) : o->progress;
 	g->profile = getenv("SN_PROFILE") != NULL;
 	sn_apply_masks(g);
 	st->present = 1;
@@ -235,6 +298,11 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 		/* evaluation may have re-planned the arena for inference: plan for training again */
 		rc = sn_graph_plan(g, o->batch, 1);
 		if (rc) break;
+		/* several processes: each draws its own dropout masks, from the seed, epoch and rank (so
+		 * that a resumed run draws what the uninterrupted one did) */
+		if (sn_dist_size() > 1)
+			sn_rng_seed(&g->rng, (o->seed ^ 0x5eed5eedULL) + (uint64_t)st->epoch * 1000003u +
+			                         (uint64_t)sn_dist_rank() * 0x9e3779b97f4a7c15ULL);
 		rc = run_epoch(g, tr, o, st, &b, st->opt_m, st->opt_v, show, &rep);
 		if (rc) break;
 		sn_eval_result ev;
