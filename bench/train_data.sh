@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/train_data.sh — issue 14's training-side data-loading numbers: what the loader costs the trainer.
+# bench/train_data.sh — what the data loader costs the trainer, measured from the training side.
 #
 #   bash bench/train_data.sh                      all three parts (~10 minutes on an idle machine)
 #   bash bench/train_data.sh --only fmnist,jpeg,rss   some parts
@@ -8,7 +8,7 @@
 #   fmnist  models/cnn.arch, one epoch on Fashion-MNIST (60,000 + 10,000) read from the IDX files (the
 #           default --data) against the same images as a PNG folder (train/<label>/, test/<label>/,
 #           written once with PIL) with --cache on and --cache off; runs in the order IDX, on, off, off,
-#           on, IDX. The issue's goal: PNG >= 90 % of IDX's img/s.
+#           on, IDX. The loader is hidden when PNG reaches ~100 % of IDX's img/s.
 #   jpeg    models/mobilenetv2-224.arch (3x224x224) on a folder of 2,000 + 200 generated 500x375 JPEGs in
 #           10 classes (bench_decode --make: photo-like entropy), --cache off --epochs 1 --batch 32
 #           --limit 512, with the default loader threads (every core) and with 1: is the trainer starved?

@@ -11,7 +11,7 @@ static const char *HELP =
 	"usage: slimnn infer MODEL --input X.npy --output Y.npy [--batch B] [--threads T]\n"
 	"       slimnn infer MODEL --input IMAGE|FOLDER [--top K] [--json] [--output Y.npy]\n\n"
 	"X is float32, batch first: [N, C, H, W], [N, C*H*W] or one sample [C, H, W]; it is fed to\n"
-	"the network as is (normalise it as the model was trained: see 'slimnn summary').\n"
+	"the network as is (normalise it as the model was trained: its mean and std, docs/infer.md).\n"
 	"Y gets the network's outputs [N, K] (logits), written atomically.\n\n"
 	"A .png/.jpg/.jpeg file, or a folder of them, is resized, cropped and normalised as the model's\n"
 	"training data was (--resize, --mean, --std override what the model stores), and the K most\n"

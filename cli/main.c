@@ -7,9 +7,9 @@
 int cmd_sensitivity(int argc, char **argv);   /* cli/cmd_sensitivity.c */
 
 static const struct { const char *name; int (*run)(int, char **); const char *help; } cmds[] = {
-	{"train", cmd_train, "train or fine-tune a model on Fashion-MNIST"},
+	{"train", cmd_train, "train or fine-tune a model on Fashion-MNIST or your data"},
 	{"eval", cmd_eval, "test accuracy, loss and confusion matrix"},
-	{"infer", cmd_infer, "run a model on a NumPy .npy batch"},
+	{"infer", cmd_infer, "classify images, or run a model on a NumPy .npy batch"},
 	{"summary", cmd_summary, "layers, shapes, parameters, mult-adds, sizes (A vs B)"},
 	{"prune", cmd_prune, "prune weights or filters in rounds with fine-tuning; sparse .slim storage"},
 	{"sensitivity", cmd_sensitivity, "accuracy with each layer pruned alone at each level: table, CSV, plot"},
