@@ -1,6 +1,6 @@
 /* slimnn bench MODEL: inference latency, per layer and in total, after preparing the model.
  * The total is timed in runs of its own, without the per-layer clock reads; per-layer times
- * come from the graph's profile counters (t_fwd), read after every pass. Medians throughout. */
+ * come from the plan's profile clocks (sn_plan_seconds), read after every pass. Medians throughout. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
