@@ -178,6 +178,7 @@ TEST(plan_refuses_what_it_was_not_sized_for)
 	sn_graph *g = sn_test_net("input x shape=2x4x4\nconv c out=3 k=3 pad=1\nbn b\nflatten f\nlinear l out=2\n", 3);
 	REQUIRE(g);
 	float x[3 * 32] = {0}, dy[3 * 2] = {0};
+	CHECK(!sn_plan_new(NULL) && sn_errcode() == SN_EINVAL);
 	sn_plan *p = sn_plan_new(g);
 	REQUIRE(p);
 	CHECK(!sn_plan_forward(p, x, 1) && strstr(sn_errmsg(), "sn_plan_reshape"));

@@ -214,10 +214,12 @@ void sn_graph_init_params(sn_graph *g, uint64_t seed)
 
 /* ---------------------------------------------------------------- plans */
 
-/* The plan keeps a plain pointer: the op functions take one (SN_ACT_SHAPE builds graphs), but a
- * plan's own actions never write the model's structure, and inference writes nothing of it. */
+/* The plan keeps a plain pointer because the op functions take one (for SN_ACT_SHAPE, which
+ * builds graphs and which no plan runs): inference writes nothing of the model, training only
+ * what slimnn.h says (gradients, BN statistics, the sparse packs it drops). */
 sn_plan *sn_plan_new(const sn_graph *g)
 {
+	if (!g) { sn_seterr(SN_EINVAL, "a plan needs a model"); return NULL; }
 	sn_plan *p = calloc(1, sizeof *p);
 	if (!p) { sn_seterr(SN_ENOMEM, "out of memory for a plan"); return NULL; }
 	p->g = (sn_graph *)g;
