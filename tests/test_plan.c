@@ -179,6 +179,9 @@ TEST(plan_refuses_what_it_was_not_sized_for)
 	REQUIRE(g);
 	float x[3 * 32] = {0}, dy[3 * 2] = {0};
 	CHECK(!sn_plan_new(NULL) && sn_errcode() == SN_EINVAL);
+	sn_graph *empty = sn_graph_new();
+	CHECK(empty && sn_graph_plan(empty, 1, 0) == SN_EINVAL && !sn_graph_forward(empty, x, 1));
+	sn_graph_free(empty);
 	sn_plan *p = sn_plan_new(g);
 	REQUIRE(p);
 	CHECK(!sn_plan_forward(p, x, 1) && strstr(sn_errmsg(), "sn_plan_reshape"));

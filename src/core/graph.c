@@ -313,6 +313,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 		return sn_seterr(SN_EINVAL, "unknown plan flags 0x%x; use SN_PLAN_TRAIN, SN_PLAN_INPUT_GRAD, SN_PLAN_KEEP_OUTPUTS",
 		                 flags);
 	sn_graph *g = pl->g;
+	if (!g->n_node) return sn_seterr(SN_EINVAL, "the model has no layers to plan");
 	const int train = !!(flags & SN_PLAN_TRAIN), input_grad = train && (flags & SN_PLAN_INPUT_GRAD);
 	if (train) sn_sparse_reset(g);   /* training changes the weights: packed copies would go stale */
 	/* a training plan also serves inference (it holds everything forward needs, and keeps it) */
