@@ -1,6 +1,6 @@
 /* slimnn bench MODEL: inference latency, per layer and in total, after preparing the model.
  * The total is timed in runs of its own, without the per-layer clock reads; per-layer times
- * come from the graph's profile counters (t_fwd), read after every pass. Medians throughout. */
+ * come from the plan's profile clocks (sn_plan_seconds), read after every pass. Medians throughout. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -125,7 +125,7 @@ static int plan(sn_graph *g, int batch)
 		if (sn_shape_numel(g->node[i].out) > largest) largest = sn_shape_numel(g->node[i].out);
 	int rc = fits_memory(batch, in + (double)batch * largest * sizeof(float));
 	if (!rc) rc = sn_graph_plan(g, batch, 0);
-	return rc ? rc : fits_memory(batch, in + (double)g->arena_bytes);
+	return rc ? rc : fits_memory(batch, in + (double)sn_plan_arena_bytes(g->plan));
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -143,13 +143,12 @@ static double median(double *v, int n)
 /* repeats passes with the profile clock on: t[node * repeats + r] in ms */
 static int time_layers(sn_graph *g, const float *x, int batch, int repeats, double *t)
 {
-	g->profile = 1;
 	for (int r = 0; r < repeats; r++) {
-		for (int i = 0; i < g->n_node; i++) g->node[i].t_fwd = 0;
-		if (!sn_graph_forward(g, x, batch)) { g->profile = 0; return sn_errcode(); }
-		for (int i = 0; i < g->n_node; i++) t[(size_t)i * repeats + r] = g->node[i].t_fwd * 1e3;
+		sn_plan_profile(g->plan, 1);   /* the clocks from zero */
+		if (!sn_graph_forward(g, x, batch)) { sn_plan_profile(g->plan, 0); return sn_errcode(); }
+		for (int i = 0; i < g->n_node; i++) t[(size_t)i * repeats + r] = sn_plan_seconds(g->plan, i, SN_ACT_FORWARD) * 1e3;
 	}
-	g->profile = 0;
+	sn_plan_profile(g->plan, 0);
 	return SN_OK;
 }
 
@@ -270,7 +269,7 @@ static void print_text(const bench_cli *c, const sn_graph *g, const bench_result
 	       r->min_ms, c->batch, images_per_s(c, r), gflops(r->s.macs, c->batch, r->total_ms));
 	printf("Per-layer medians sum to %.4f ms (timed in separate passes, with a clock around every layer)\n",
 	       r->layer_sum_ms);
-	printf("Memory: activation arena %.2f MiB, parameters %.2f MiB, peak RSS %.1f MiB\n", g->arena_bytes / mib,
+	printf("Memory: activation arena %.2f MiB, parameters %.2f MiB, peak RSS %.1f MiB\n", sn_plan_arena_bytes(g->plan) / mib,
 	       r->param_bytes / mib, r->peak_rss_kib / 1024.0);
 }
 
@@ -291,7 +290,7 @@ static void print_json(const bench_cli *c, const sn_graph *g, const bench_result
 	printf(", \"total\": {\"median_ms\": %.6f, \"min_ms\": %.6f, \"images_per_s\": %.3f, \"mult_adds_per_image\": %llu, "
 	       "\"gflops\": %.4f, \"layer_sum_ms\": %.6f, \"warmup_passes\": %d}", r->total_ms, r->min_ms, images_per_s(c, r),
 	       (unsigned long long)r->s.macs, gflops(r->s.macs, c->batch, r->total_ms), r->layer_sum_ms, r->warmup_passes);
-	printf(", \"memory\": {\"arena_bytes\": %zu, \"param_bytes\": %zu, \"peak_rss_bytes\": %lld}", g->arena_bytes,
+	printf(", \"memory\": {\"arena_bytes\": %zu, \"param_bytes\": %zu, \"peak_rss_bytes\": %lld}", sn_plan_arena_bytes(g->plan),
 	       r->param_bytes, r->peak_rss_kib < 0 ? -1LL : 1024LL * r->peak_rss_kib);
 	printf(", \"layers\": [");
 	for (int k = 0; k < r->s.n_rows; k++) {

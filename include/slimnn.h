@@ -17,8 +17,10 @@
  * (g->w, gradients in g->gw) so the optimizer is a loop over floats; each parameter tensor is
  * also reachable by name ("conv1.weight") so passes can mask, prune or replace it.
  *
- * Layout is NCHW float32. Activations and workspaces come from one arena per graph, sized once
- * by sn_graph_plan(): nothing allocates on the hot path.
+ * Layout is NCHW float32. The graph is the model only; running it is a plan's business (see
+ * "plans" below): a plan's arena holds the activations and workspaces, sized once by
+ * sn_plan_reshape() (sn_graph_plan() for the graph's own plan): nothing allocates on the hot
+ * path, and several plans run one model on several threads at once.
  *
  * Errors: functions return SN_OK (0) or a negative sn_status; sn_errmsg() says what went wrong
  * in one sentence that names the problem and, where there is one, the fix.
@@ -133,18 +135,11 @@ typedef struct sn_node {
 	int frozen;                        /* parameters not trained (count as non-trainable) */
 	int line;                          /* line in the architecture file, 0 if none */
 	sn_shape out;                      /* inferred by sn_graph_infer() */
-	/* runtime, in the graph's arena (valid after sn_graph_plan) */
-	float *y, *dy;                     /* output and its gradient, [batch x out]; a ReLU, ReLU6 or
-	                                    * Flatten that is a node's only consumer shares its buffers
-	                                    * (in place), so after forward such a y holds that output */
-	void *saved;                       /* what forward keeps for backward */
-	size_t saved_bytes, ws_bytes;      /* requested by the op for the planned batch */
-	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
-	int dy_written;                    /* backward: 0 until the first consumer writes dy */
+	/* What a node computes at run time lives in plans (sn_plan_output); these two are the
+	 * model's: the kernel sn_graph_select_sparse chose, read (never written) by every plan */
 	int impl;                          /* sn_impl: how inference runs this conv or Linear */
 	struct sn_spmm *spmm;              /* packed sparse weights when impl is SN_IMPL_SPARSE; owned by
 	                                    * the graph (sn_graph_free); clone, add and rewrite reset to dense */
-	double t_fwd, t_bwd;               /* seconds spent, accumulated when g->profile is set */
 } sn_node;
 
 /* ---------------------------------------------------------------- tensors */
@@ -163,6 +158,7 @@ typedef struct {
 
 /* ---------------------------------------------------------------- graph */
 typedef struct sn_rng { uint64_t s[4]; } sn_rng;
+typedef struct sn_plan sn_plan;        /* one caller's run of a model (see "plans" below) */
 
 typedef struct sn_graph {
 	int n_node, cap_node;
@@ -171,19 +167,12 @@ typedef struct sn_graph {
 	sn_tensor *tensor;
 	float *w, *gw;  size_t n_w;        /* all trainable values and their gradients */
 	float *buf;     size_t n_buf;      /* non-trainable buffers (BN running statistics) */
-	/* runtime */
-	int batch;                         /* rows of the current pass (<= planned) */
-	int planned_batch, planned_train, planned_input_grad, planned_keep;
-	int train;                         /* 1: training behaviour of BN and Dropout */
-	unsigned char *arena; size_t arena_bytes;
-	float *ws; size_t ws_bytes;        /* shared scratch for the current op */
-	int profile;                       /* accumulate per-node times in t_fwd / t_bwd */
 	int shapes_locked;                 /* trained weights: shape inference may not reshape tensors */
-	int input_grad;                    /* set before sn_graph_plan to get d(loss)/d(input) in node[0].dy */
-	int keep_outputs;                  /* set before sn_graph_plan: an inference plan keeps every node's
-	                                    * output after forward; by default it reuses the memory of
-	                                    * outputs that no later node reads (training plans keep all) */
-	sn_rng rng;                        /* dropout masks */
+	sn_plan *plan;                     /* the graph's own plan: sn_graph_plan, _forward and _backward
+	                                    * run on it (created with the graph, freed with it) */
+	unsigned version;                  /* changes with every edit that plans must follow (shapes,
+	                                    * nodes, sparse kernels, frozen layers): a plan made for
+	                                    * another version plans anew when reshaped */
 } sn_graph;
 
 sn_graph *sn_graph_new(void);
@@ -197,15 +186,11 @@ int sn_tensor_find(const sn_graph *g, const char *name);          /* tensor inde
 int sn_graph_infer(sn_graph *g);
 /* PyTorch's default initialisation (kaiming-uniform a=sqrt(5); BN weight 1, bias 0, var 1). */
 void sn_graph_init_params(sn_graph *g, uint64_t seed);
-/* Sizes the arena for batches up to `batch`, in training (1) or inference (0) mode. An
- * inference plan lets outputs whose lifetimes do not overlap share memory (an output lives
- * until the last node that reads it): after sn_graph_forward the last node's output is valid,
- * earlier ones may be overwritten, unless keep_outputs was set before planning. */
+/* The graph's own plan (g->plan), for callers that run a model from one thread:
+ * sn_plan_reshape(g->plan, batch, train ? SN_PLAN_TRAIN : 0), sn_plan_forward(g->plan, ...) and
+ * sn_plan_backward(g->plan, ...). */
 int sn_graph_plan(sn_graph *g, int batch, int train);
-/* x: [batch x input numel]. Returns the last node's output (logits); NULL + sn_errmsg() on failure. */
 const float *sn_graph_forward(sn_graph *g, const float *x, int batch);
-/* dlogits: gradient of the loss w.r.t. the last node's output. Accumulates into g->gw. SN_OK, or
- * the status of the node that failed (sn_errmsg() names it). */
 int sn_graph_backward(sn_graph *g, const float *dlogits);
 void sn_graph_zero_grad(sn_graph *g);
 sn_graph *sn_graph_clone(const sn_graph *g);                      /* structure and values */
@@ -236,7 +221,9 @@ int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode);
 
 /* Operator metadata and the per-op function (kann-style: one function, four actions). */
 typedef enum { SN_ACT_SHAPE, SN_ACT_SIZES, SN_ACT_FORWARD, SN_ACT_BACKWARD } sn_action;
-typedef int (*sn_op_fn)(sn_graph *g, sn_node *n, sn_action act);
+/* p is the plan that sizes or runs node n (NULL for SN_ACT_SHAPE, the only action that may
+ * change the graph: it sets n->out and creates n's tensors). */
+typedef int (*sn_op_fn)(sn_graph *g, sn_node *n, sn_plan *p, sn_action act);
 typedef struct {
 	const char *key;                  /* word in architecture files: "conv" */
 	const char *torch;                /* PyTorch class name: "Conv2d" */
@@ -249,6 +236,59 @@ int sn_op_from_key(const char *key);              /* -1 if unknown */
  * value once per output pixel for convs, once per sample for other layers with parameters.
  * nonzero_only counts only non-zero parameter values (the work a sparse kernel does). */
 uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only);
+
+/* ---------------------------------------------------------------- plans */
+/* A model and the running of it are apart, in the spirit of XNNPACK's create / reshape / run:
+ * the graph is what the network is (nodes, tensors, weights, sparse packs); a plan is one
+ * caller's run of it: the arena with every node's output, gradient and saved values, the
+ * workspace, the batch, the mode (training or inference), the profile clocks and the dropout
+ * stream. An inference plan only reads the model, so plans on one model run at the same time,
+ * one thread each, and each gives bit for bit what it would give alone:
+ *
+ *   sn_plan *p = sn_plan_new(g);                 // per thread; holds no memory yet
+ *   sn_plan_reshape(p, 64, 0);                   // an inference arena for batches up to 64
+ *   const float *z = sn_plan_forward(p, x, 17);  // logits of 17 rows, valid until p's next pass
+ *   sn_plan_free(p);                             // plans go before their model
+ *
+ * A training plan writes into the model: backward accumulates into g->gw, training-mode
+ * BatchNorm updates the running statistics, and reshaping one turns sparse layers back to dense;
+ * it needs the model to itself. Nothing may change the model while its plans run; after an edit
+ * (sn_graph_infer, sn_graph_set_input, sn_graph_select_sparse, frozen flags) reshape them. */
+enum {
+	SN_PLAN_TRAIN = 1,                /* gradients and what backward keeps; training mode */
+	SN_PLAN_INPUT_GRAD = 2,           /* with SN_PLAN_TRAIN: d(loss)/d(input) too (sn_plan_grad(p, 0)) */
+	SN_PLAN_KEEP_OUTPUTS = 4          /* every node's output stays valid after forward; otherwise an
+	                                     inference plan reuses the memory of outputs that no later
+	                                     node reads (training plans keep all) */
+};
+sn_plan *sn_plan_new(const sn_graph *g);          /* NULL + sn_errmsg() when out of memory */
+void sn_plan_free(sn_plan *p);
+/* Sizes p for batches up to `batch` with `flags` (SN_PLAN_*) and sets its mode: training with
+ * SN_PLAN_TRAIN, else inference. Keeps its memory where that already serves (a larger batch; a
+ * training plan for inference, as it holds everything forward needs; one that keeps outputs or
+ * the input's gradient for a request without) and the model has not changed since; else plans
+ * anew (the old outputs are gone). */
+int sn_plan_reshape(sn_plan *p, int batch, unsigned flags);
+/* x: [batch x input numel], batch at most the planned one (not copied: sn_plan_output(p, 0) is x).
+ * Returns the last node's output (logits); NULL + sn_errmsg() on failure. */
+const float *sn_plan_forward(sn_plan *p, const float *x, int batch);
+/* dlogits: gradient of the loss w.r.t. the last node's output, after a forward of a training
+ * plan. Accumulates into g->gw. SN_OK, or the status of the node that failed (sn_errmsg() names it). */
+int sn_plan_backward(sn_plan *p, const float *dlogits);
+/* Mode of the next passes: 1 training behaviour of BatchNorm and Dropout (training plans only),
+ * 0 inference behaviour (any plan). */
+int sn_plan_set_train(sn_plan *p, int train);
+/* Node `node`'s output after forward and, after backward, d(loss)/d(output) (NULL where the plan
+ * keeps none: an inference plan has no gradients). An inference plan without
+ * SN_PLAN_KEEP_OUTPUTS guarantees only the last node's output: earlier ones may be overwritten. */
+const float *sn_plan_output(const sn_plan *p, int node);
+const float *sn_plan_grad(const sn_plan *p, int node);
+size_t sn_plan_arena_bytes(const sn_plan *p);      /* activations, gradients, saved values, workspace */
+sn_rng *sn_plan_rng(sn_plan *p);                   /* the dropout stream (seeded with 1 when made) */
+/* Per-node clocks: on (1) starts them from zero, off (0) stops them; sn_plan_seconds gives a
+ * node's time in SN_ACT_FORWARD or SN_ACT_BACKWARD since they started. */
+void sn_plan_profile(sn_plan *p, int on);
+double sn_plan_seconds(const sn_plan *p, int node, sn_action act);
 
 /* ---------------------------------------------------------------- graph rewriting */
 /* Passes (lighten, structured pruning) build a new graph from an old one, node by node:
@@ -294,8 +334,9 @@ typedef struct {
 
 /* o and r may be NULL (defaults, no report). NULL + sn_errmsg() on failure. */
 sn_graph *sn_prepare_inference(const sn_graph *g, const sn_prepare_opts *o, sn_prepare_report *r);
-/* The code an inference plan runs for node n, in words, into buf: "depthwise direct
- * sn_f32_dwconv_3x3s1__avx2", "im2col + GEMM", "sparse 1x1 SpMM (avx2)", "elementwise, in place"... */
+/* The code g's own plan (planned for inference) runs for node n, in words, into buf: "depthwise
+ * direct sn_f32_dwconv_3x3s1__avx2", "im2col + GEMM", "sparse 1x1 SpMM (avx2)", "elementwise,
+ * in place"... */
 const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t len);
 
 /* ---------------------------------------------------------------- transfer learning */
@@ -457,7 +498,7 @@ typedef struct {
 	int epoch;                        /* next epoch to run */
 	uint64_t step;
 	sn_rng rng;                       /* data order / augmentation stream */
-	sn_rng graph_rng;                 /* dropout stream */
+	sn_rng graph_rng;                 /* dropout stream (of the graph's own plan) */
 	float *opt_m, *opt_v;             /* optimizer state, g->n_w each (v may be NULL) */
 	char recipe[1024];                /* the options of the run, as text */
 } sn_train_state;
@@ -491,7 +532,7 @@ typedef struct {
 	float max_loss;                   /* stop as diverged above this (and on NaN) */
 	/* knowledge distillation (NULL: plain cross-entropy): the teacher runs forward in inference
 	 * mode on the same augmented batch; loss = kd_alpha * kd_t^2 * KL(teacher || student at
-	 * temperature kd_t) + (1 - kd_alpha) * cross-entropy. Not const: its forward uses its arena. */
+	 * temperature kd_t) + (1 - kd_alpha) * cross-entropy. Not const: it runs on its own plan. */
 	sn_graph *teacher;
 	float kd_alpha, kd_t;
 	float label_smoothing;            /* cross-entropy target (1 - e) on the label, e / classes on all */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include "test.h"
 #include "slimnn.h"
+#include "core/internal.h"   /* the plan's per-node records */
 #include "kernels/kernels.h"
 
 #define DW_TOL 2e-5          /* float kernels against the double reference, relative to max(1, |ref|) */
@@ -333,13 +334,15 @@ static double check_graph(sn_graph *g, int batch, int act, sn_rng *r)
 			for (int m = 0; m < M; m++)
 				for (size_t q = 0; q < ohw; q++) dbref[o + m] += dy[bb * ys + (o + m) * ohw + q];
 		}
-	g->input_grad = 1;
-	if (sn_graph_plan(g, batch, 1)) { free(x); free(dy); free(yref); free(dxref); free(dwref); free(dbref); return INFINITY; }
+	if (sn_plan_reshape(g->plan, batch, SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD)) {
+		free(x); free(dy); free(yref); free(dxref); free(dwref); free(dbref);
+		return INFINITY;
+	}
 	const float *y = sn_graph_forward(g, x, batch);
 	worst = fmax(worst, sn_test_maxrel(y, yref, batch * ys));
 	sn_graph_zero_grad(g);
 	CHECK(sn_graph_backward(g, dy) == SN_OK);
-	worst = fmax(worst, maxrel_d(g->node[0].dy, dxref, batch * xs));
+	worst = fmax(worst, maxrel_d(sn_plan_grad(g->plan, 0), dxref, batch * xs));
 	worst = fmax(worst, maxrel_d(w->grad, dwref, w->n));
 	if (b) worst = fmax(worst, maxrel_d(b->grad, dbref, b->n));
 	/* an inference plan runs the same kernels without the training buffers */
@@ -379,7 +382,7 @@ TEST(dwconv_operator_matches_reference)
 			double e = check_graph(g, cases[i].batch, act, &r);
 			CHECKF(e <= DW_TOL, "%s (%d threads): error %.3g", cases[i].layer, t, e);
 			/* nothing is kept for backward: no im2col matrix in the training plan */
-			CHECK(g->node[1].saved_bytes == 0);
+			CHECK(g->plan->rt[1].saved_bytes == 0);
 			sn_graph_free(g);
 		}
 	}
@@ -397,8 +400,8 @@ static double fused_vs_separate(sn_graph *a, sn_graph *b, int batch, int train, 
 	double worst = 0;
 	fill(r, x, batch * xs, 3); fill(r, dy, batch * ys, 1);
 	memcpy(b->w, a->w, a->n_w * sizeof *a->w);
-	a->input_grad = b->input_grad = train;
-	if (sn_graph_plan(a, batch, train) || sn_graph_plan(b, batch, train)) worst = INFINITY;
+	const unsigned flags = train ? SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD : 0;
+	if (sn_plan_reshape(a->plan, batch, flags) || sn_plan_reshape(b->plan, batch, flags)) worst = INFINITY;
 	else {
 		float *ya = malloc(batch * ys * sizeof *ya);
 		memcpy(ya, sn_graph_forward(a, x, batch), batch * ys * sizeof *ya);
@@ -406,7 +409,7 @@ static double fused_vs_separate(sn_graph *a, sn_graph *b, int batch, int train, 
 		if (train) {
 			sn_graph_zero_grad(a); sn_graph_zero_grad(b);
 			CHECK(sn_graph_backward(a, dy) == SN_OK); CHECK(sn_graph_backward(b, dy) == SN_OK);
-			worst = fmax(worst, sn_test_maxrel(a->node[0].dy, b->node[0].dy, batch * xs));
+			worst = fmax(worst, sn_test_maxrel(sn_plan_grad(a->plan, 0), sn_plan_grad(b->plan, 0), batch * xs));
 			worst = fmax(worst, sn_test_maxrel(a->gw, b->gw, a->n_w));
 		}
 		free(ya);
@@ -419,9 +422,9 @@ static double fused_vs_separate(sn_graph *a, sn_graph *b, int batch, int train, 
  * exercise the clipping. */
 static double clipped(const sn_graph *g, int batch, int act)
 {
-	const sn_node *n = &g->node[g->n_node - 1];
-	size_t N = (size_t)batch * sn_shape_numel(n->out), k = 0;
-	for (size_t i = 0; i < N; i++) k += n->y[i] <= 0 || (act == SN_FUSE_RELU6 && n->y[i] >= 6);
+	const float *y = sn_plan_output(g->plan, g->n_node - 1);
+	size_t N = (size_t)batch * sn_shape_numel(sn_graph_output_shape(g)), k = 0;
+	for (size_t i = 0; i < N; i++) k += y[i] <= 0 || (act == SN_FUSE_RELU6 && y[i] >= 6);
 	return (double)k / N;
 }
 
@@ -462,13 +465,12 @@ static double finite_differences(sn_graph *g, int batch, int act, sn_rng *r, int
 	double worst = 0;
 	const float h = 1e-2f;
 	fill(r, x, batch * xs, 2); fill(r, rr, batch * ys, 1);
-	g->input_grad = 1;
-	if (sn_graph_plan(g, batch, 1)) return INFINITY;
+	if (sn_plan_reshape(g->plan, batch, SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD)) return INFINITY;
 	sn_graph_forward(g, x, batch);
 	sn_graph_zero_grad(g);
 	CHECK(sn_graph_backward(g, rr) == SN_OK);
 	float *gx = malloc(batch * xs * sizeof *gx);
-	memcpy(gx, g->node[0].dy, batch * xs * sizeof *gx);
+	memcpy(gx, sn_plan_grad(g->plan, 0), batch * xs * sizeof *gx);
 	for (int k = 0; k < 80; k++) {
 		int in_x = k % 2 == 0;
 		size_t q = in_x ? sn_rng_below(r, (uint32_t)(batch * xs)) : sn_rng_below(r, (uint32_t)g->n_w);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include "test.h"
 #include "slimnn.h"
+#include "core/internal.h"   /* the plan's batch, outputs and saved argmax */
 
 #define GC_SAMPLES 40
 #define GC_RTOL 2e-2        /* relative error allowed */
@@ -85,11 +86,12 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 static uint64_t pattern(const sn_graph *g)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
+	const sn_plan *pl = g->plan;
 	for (int i = 1; i < g->n_node; i++) {
 		const sn_node *n = &g->node[i];
-		const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
 		if (n->op == SN_OP_RELU || n->op == SN_OP_RELU6 || n->op == SN_OP_HARDSWISH) {
-			const float *x = g->node[n->in[0]].y;
+			const float *x = pl->rt[n->in[0]].y;
 			for (size_t k = 0; k < N; k++) {
 				unsigned char c = n->op == SN_OP_RELU ? x[k] > 0
 				                : n->op == SN_OP_RELU6 ? (x[k] > 0) + (x[k] >= 6)
@@ -97,14 +99,14 @@ static uint64_t pattern(const sn_graph *g)
 				h = fnv(h, &c, 1);
 			}
 		} else if (n->op == SN_OP_HARDSIGMOID) {   /* the linear piece: 0 < alpha x + beta < 1 */
-			const float *x = g->node[n->in[0]].y;
+			const float *x = pl->rt[n->in[0]].y;
 			for (size_t k = 0; k < N; k++) {
 				float t = n->a.hsig.alpha * x[k] + n->a.hsig.beta;
 				unsigned char c = (unsigned char)((t > 0) + (t >= 1));
 				h = fnv(h, &c, 1);
 			}
-		} else if (n->op == SN_OP_MAXPOOL && n->saved) {
-			h = fnv(h, n->saved, N * sizeof(int32_t));
+		} else if (n->op == SN_OP_MAXPOOL && pl->rt[i].saved) {
+			h = fnv(h, pl->rt[i].saved, N * sizeof(int32_t));
 		}
 	}
 	return h;
@@ -126,9 +128,9 @@ typedef struct {
 static double loss_at(gc_ctx *k, uint64_t *pat, double *S)
 {
 	sn_graph *g = k->g;
-	if (!(k->c->flags & GC_NO_RNG_RESET)) g->rng = k->rng0;
-	const float *y = sn_graph_forward(g, k->x, g->batch);
-	size_t n = (size_t)g->batch * sn_shape_numel(sn_graph_output_shape(g));
+	if (!(k->c->flags & GC_NO_RNG_RESET)) *sn_plan_rng(g->plan) = k->rng0;
+	const float *y = sn_graph_forward(g, k->x, g->plan->batch);
+	size_t n = (size_t)g->plan->batch * sn_shape_numel(sn_graph_output_shape(g));
 	double L = 0, s = 0;
 	for (size_t i = 0; i < n; i++) { L += (double)y[i] * k->r[i]; s += fabs((double)y[i] * k->r[i]); }
 	if (pat) *pat = pattern(g);
@@ -233,17 +235,16 @@ static gc_result gradcheck(const gc_case *c)
 	for (size_t i = 0; i < ny; i++) k.r[i] = uni(&rng, -1, 1);
 	sn_rng_seed(&k.pick, 99);
 
-	g->input_grad = 1;
-	if (sn_graph_plan(g, B, 1)) {
+	if (sn_plan_reshape(g->plan, B, SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD)) {
 		fprintf(stderr, "  grad %s: %s\n", c->name, sn_errmsg());
 		k.res.failed = 1;
 		goto out;
 	}
-	k.rng0 = g->rng;
+	k.rng0 = *sn_plan_rng(g->plan);
 	loss_at(&k, &k.pat0, &k.S);
 	sn_graph_zero_grad(g);
 	CHECK(sn_graph_backward(g, k.r) == SN_OK);   /* dL/dy = r */
-	memcpy(gx, g->node[0].dy, nx * sizeof *gx);
+	memcpy(gx, sn_plan_grad(g->plan, 0), nx * sizeof *gx);
 	memcpy(gw, g->gw, g->n_w * sizeof *gw);
 	if (!(c->flags & GC_NO_RNG_RESET)) {
 		/* a second backward adds to the parameter gradients and rewrites the input's */
@@ -252,7 +253,7 @@ static gc_result gradcheck(const gc_case *c)
 		float *twice = malloc((g->n_w ? g->n_w : 1) * sizeof *twice);
 		if (!twice) abort();
 		for (size_t i = 0; i < g->n_w; i++) twice[i] = 2 * gw[i];
-		double ew = sn_test_maxrel(g->gw, twice, g->n_w), ex = sn_test_maxrel(g->node[0].dy, gx, nx);
+		double ew = sn_test_maxrel(g->gw, twice, g->n_w), ex = sn_test_maxrel(sn_plan_grad(g->plan, 0), gx, nx);
 		free(twice);
 		if (ew > 1e-5 || ex > 1e-6) {
 			fprintf(stderr, "  grad %s: a second backward gives parameter gradients off 2x by %.3g, input gradient "

@@ -303,15 +303,14 @@ TEST(lighten_recalibrates_the_following_bn)
 	int idx[48];
 	for (int i = 0; i < 48; i++) idx[i] = i;
 	sn_dataset_batch(&d, idx, 48, NULL, NULL, x, y);
-	h->keep_outputs = 1;   /* c1_pw's output is read after forward */
-	REQUIRE(sn_graph_plan(h, 48, 0) == SN_OK);
+	REQUIRE(sn_plan_reshape(h->plan, 48, SN_PLAN_KEEP_OUTPUTS) == SN_OK);   /* c1_pw's output is read after forward */
 	sn_graph_forward(h, x, 48);
-	const sn_node *pw = &h->node[sn_graph_find(h, "c1_pw")];
+	const float *pw = sn_plan_output(h->plan, sn_graph_find(h, "c1_pw"));
 	const float *rm = tensor(h, "b1.running_mean"), *rv = tensor(h, "b1.running_var");
 	for (int ch = 0; ch < 6; ch++) {
 		double s = 0, ss = 0;
 		for (int b = 0; b < 48; b++)
-			for (int q = 0; q < 64; q++) { double v = pw->y[(b * 6 + ch) * 64 + q]; s += v; ss += v * v; }
+			for (int q = 0; q < 64; q++) { double v = pw[(b * 6 + ch) * 64 + q]; s += v; ss += v * v; }
 		double mu = s / (48 * 64);
 		CHECK_NEAR(rm[ch], mu, 1e-5);
 		CHECK_NEAR(rv[ch], ss / (48 * 64) - mu * mu, 1e-4 * (1 + rv[ch]));

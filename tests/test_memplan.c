@@ -105,12 +105,17 @@ TEST(memplan_is_reentrant_across_threads)
 		       MP_ROUNDS * MP_CASES);
 }
 
+/* A fresh inference plan of g (keeping every output or not) run on x: a copy of the logits;
+ * *arena gets the plan's bytes. */
 static float *run(sn_graph *g, const float *x, int n, int keep, size_t *arena)
 {
-	g->keep_outputs = keep;
-	g->planned_batch = 0;   /* plan again with this setting */
-	float *y = sn_test_logits(g, x, n);
-	*arena = g->arena_bytes;
+	sn_plan *p = sn_plan_new(g);
+	const float *z = p && !sn_plan_reshape(p, n, keep ? SN_PLAN_KEEP_OUTPUTS : 0) ? sn_plan_forward(p, x, n) : NULL;
+	const size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
+	float *y = z ? malloc(k * sizeof *y) : NULL;
+	if (y) memcpy(y, z, k * sizeof *y);
+	*arena = p ? sn_plan_arena_bytes(p) : 0;
+	sn_plan_free(p);
 	return y;
 }
 
@@ -138,11 +143,12 @@ TEST(memplan_reused_arena_gives_the_same_outputs)
 			CHECKF(!memcmp(kept, reused, n * ys * sizeof *kept), "%s, %d threads: reused arena changes the outputs",
 			       zoo[z], t);
 			CHECKF(reused_bytes < kept_bytes, "%s: arena %zu bytes reused, %zu kept", zoo[z], reused_bytes, kept_bytes);
-			g->planned_batch = 0;
-			REQUIRE(sn_graph_plan(g, n, 1) == SN_OK);
-			train_bytes = g->arena_bytes;
-			g->train = 0;   /* eval-mode BN and Dropout through the training plan */
-			CHECKF(sn_test_maxrel(sn_graph_forward(g, x, n), kept, n * ys) <= 1e-5, "%s: training plan differs", zoo[z]);
+			sn_plan *tp = sn_plan_new(g);
+			REQUIRE(tp && sn_plan_reshape(tp, n, SN_PLAN_TRAIN) == SN_OK);
+			train_bytes = sn_plan_arena_bytes(tp);
+			REQUIRE(sn_plan_set_train(tp, 0) == SN_OK);   /* eval-mode BN and Dropout through the training plan */
+			CHECKF(sn_test_maxrel(sn_plan_forward(tp, x, n), kept, n * ys) <= 1e-5, "%s: training plan differs", zoo[z]);
+			sn_plan_free(tp);
 			CHECK(train_bytes > kept_bytes);
 			free(kept); free(reused);
 		}
@@ -163,20 +169,21 @@ TEST(memplan_keep_outputs_keeps_intermediates)
 	for (size_t i = 0; i < 2 * xs; i++) x[i] = (float)(i % 17) / 17.0f;
 	const int c = 1;   /* the first conv */
 	const size_t cs = 2 * sn_shape_numel(g->node[c].out);
-	g->keep_outputs = 1;
-	REQUIRE(sn_graph_plan(g, 2, 0) == SN_OK);
-	sn_graph_forward(g, x, 2);
+	sn_plan *p = sn_plan_new(g);
+	REQUIRE(p && sn_plan_reshape(p, 2, SN_PLAN_KEEP_OUTPUTS) == SN_OK);
+	sn_plan_forward(p, x, 2);
 	float *first = malloc(cs * sizeof *first);
-	memcpy(first, g->node[c].y, cs * sizeof *first);
+	memcpy(first, sn_plan_output(p, c), cs * sizeof *first);
 	int shared = 0;
-	for (int i = c + 2; i < g->n_node; i++) shared |= g->node[i].y == g->node[c].y;
+	for (int i = c + 2; i < g->n_node; i++) shared |= sn_plan_output(p, i) == sn_plan_output(p, c);
 	CHECK(!shared);
-	g->keep_outputs = 0;
-	g->planned_batch = 0;
-	REQUIRE(sn_graph_plan(g, 2, 0) == SN_OK);
-	sn_graph_forward(g, x, 2);
-	for (int i = c + 2; i < g->n_node; i++) shared |= g->node[i].y == g->node[c].y;
-	CHECK(shared && memcmp(first, g->node[c].y, cs * sizeof *first));
+	sn_plan_free(p);
+	p = sn_plan_new(g);   /* a plan that keeps outputs serves one that need not: make a new one */
+	REQUIRE(p && sn_plan_reshape(p, 2, 0) == SN_OK);
+	sn_plan_forward(p, x, 2);
+	for (int i = c + 2; i < g->n_node; i++) shared |= sn_plan_output(p, i) == sn_plan_output(p, c);
+	CHECK(shared && memcmp(first, sn_plan_output(p, c), cs * sizeof *first));
+	sn_plan_free(p);
 	free(first); free(x);
 	sn_graph_free(g);
 }

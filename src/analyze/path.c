@@ -22,14 +22,15 @@ static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len
 
 const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t len)
 {
-	const int in_place = n->n_in && n->y && n->y == g->node[n->in[0]].y;
+	const float *y = sn_plan_output(g->plan, (int)(n - g->node));   /* as the graph's own plan runs it */
+	const int in_place = n->n_in && y && y == sn_plan_output(g->plan, n->in[0]);
 	const char *s = "elementwise";
 	switch (n->op) {
 	case SN_OP_INPUT: s = "the caller's input"; break;
 	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
 	case SN_OP_LINEAR:
 		if (n->impl == SN_IMPL_SPARSE) { snprintf(buf, len, "sparse SpMM (%s)", isa_name()); return buf; }
-		s = g->batch == 1 ? "GEMV (batch 1)" : "GEMM";   /* sn_gemm's single-row case */
+		s = g->plan->batch == 1 ? "GEMV (batch 1)" : "GEMM";   /* sn_gemm's single-row case */
 		break;
 	case SN_OP_BN: s = "scale and shift"; break;
 	case SN_OP_RELU: case SN_OP_RELU6: s = in_place ? "elementwise, in place" : "elementwise"; break;

@@ -1,5 +1,6 @@
 /* The graph: nodes in topological order (inputs always precede their consumers), tensors laid
- * out in two flat vectors (trainable params, buffers), and one arena for the runtime. */
+ * out in two flat vectors (trainable params, buffers); and plans, which run it: each with its
+ * own arena and per-node records, so that several can run one graph at once. */
 #include <math.h>
 #include <omp.h>
 #include "core/internal.h"
@@ -8,18 +9,18 @@
 sn_graph *sn_graph_new(void)
 {
 	sn_graph *g = calloc(1, sizeof *g);
-	if (g) sn_rng_seed(&g->rng, 1);
+	if (g && !(g->plan = sn_plan_new(g))) { free(g); return NULL; }
 	return g;
 }
 
 void sn_graph_free(sn_graph *g)
 {
 	if (!g) return;
+	sn_plan_free(g->plan);
 	sn_sparse_reset(g);
 	for (int i = 0; i < g->n_tensor; i++) free(g->tensor[i].mask);
 	free(g->node); free(g->tensor);
 	free(g->w); free(g->gw); free(g->buf);
-	free(g->arena);
 	free(g);
 }
 
@@ -53,8 +54,8 @@ int sn_graph_add(sn_graph *g, const sn_node *src)
 	sn_node *n = &g->node[g->n_node];
 	*n = *src;
 	for (int i = 0; i < SN_T_MAX; i++) n->t[i] = -1;
-	n->y = n->dy = NULL; n->saved = NULL;
 	n->impl = SN_IMPL_DENSE; n->spmm = NULL;   /* packed weights belong to the source graph */
+	g->version++;
 	return g->n_node++;
 }
 
@@ -162,7 +163,7 @@ int sn_graph_infer(sn_graph *g)
 		if (n->n_in < d->min_in || n->n_in > d->max_in)
 			return sn_seterr(SN_EINVAL, "layer '%s' (%s) takes %d..%d inputs, got %d", n->name, d->torch,
 			                 d->min_in, d->max_in, n->n_in);
-		int rc = d->run(g, n, SN_ACT_SHAPE);
+		int rc = d->run(g, n, NULL, SN_ACT_SHAPE);
 		if (rc) return rc;
 		if (n->out.c <= 0 || n->out.h <= 0 || n->out.w <= 0) {
 			char si[64], so[64];
@@ -176,7 +177,7 @@ int sn_graph_infer(sn_graph *g)
 	if (total > SN_VALUES_MAX)
 		return sn_seterr(SN_ESHAPE, "the model would have %zu parameters and buffers, more than slimnn's limit of %zu",
 		                 total, SN_VALUES_MAX);
-	g->planned_batch = 0; /* shapes may have changed: plan again */
+	g->version++; /* shapes may have changed: plan again */
 	return layout(g);
 }
 
@@ -211,7 +212,28 @@ void sn_graph_init_params(sn_graph *g, uint64_t seed)
 	for (int i = 0; i < g->n_node; i++) sn_init_layer(g, &g->node[i], &r);
 }
 
-/* ---------------------------------------------------------------- runtime */
+/* ---------------------------------------------------------------- plans */
+
+/* The plan keeps a plain pointer because the op functions take one (for SN_ACT_SHAPE, which
+ * builds graphs and which no plan runs): inference writes nothing of the model, training only
+ * what slimnn.h says (gradients, BN statistics, the sparse packs it drops). */
+sn_plan *sn_plan_new(const sn_graph *g)
+{
+	if (!g) { sn_seterr(SN_EINVAL, "a plan needs a model"); return NULL; }
+	sn_plan *p = calloc(1, sizeof *p);
+	if (!p) { sn_seterr(SN_ENOMEM, "out of memory for a plan"); return NULL; }
+	p->g = (sn_graph *)g;
+	sn_rng_seed(&p->rng, 1);
+	return p;
+}
+
+void sn_plan_free(sn_plan *p)
+{
+	if (!p) return;
+	free(p->arena);
+	free(p->rt);
+	free(p);
+}
 
 /* ReLU, ReLU6 and Flatten may work in place on their producer's output (and gradient) when
  * they are its only consumer, the producer is not the caller's input, and the producer's own
@@ -237,18 +259,19 @@ static size_t out_bytes(const sn_graph *g, int i, int batch, const char *aliased
 
 /* Bytes of node i's gradient: training plans only, not in place, and the input's only when the
  * caller asked for it (needs_grad). */
-static size_t grad_bytes(const sn_graph *g, int i, int batch, int train, const char *aliased)
+static size_t grad_bytes(const sn_plan *pl, int i, int batch, int train, const char *aliased)
 {
-	const sn_node *n = &g->node[i];
-	return train && !aliased[i] && (n->op != SN_OP_INPUT || n->needs_grad) ? tensor_bytes(n, batch) : 0;
+	const sn_node *n = &pl->g->node[i];
+	return train && !aliased[i] && (n->op != SN_OP_INPUT || pl->rt[i].needs_grad) ? tensor_bytes(n, batch) : 0;
 }
 
 /* Inference plans that need not keep every output: node outputs at offsets from
  * sn_plan_memory, each live until the last node that reads it or an in-place alias of it (no
  * node runs after the last one, so its output stays for the caller); what an op keeps (saved)
  * lives throughout. Returns the bytes. */
-static size_t plan_reused(sn_graph *g, int batch, const char *aliased, size_t *offset)
+static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, size_t *offset)
 {
+	const sn_graph *g = pl->g;
 	const int N = g->n_node;
 	sn_membuf *buf = malloc((size_t)2 * N * sizeof *buf);
 	int *owner = malloc((size_t)N * sizeof *owner);
@@ -256,7 +279,7 @@ static size_t plan_reused(sn_graph *g, int batch, const char *aliased, size_t *o
 	for (int i = 0; i < N; i++) {
 		owner[i] = aliased[i] ? owner[g->node[i].in[0]] : i;
 		buf[i] = (sn_membuf){out_bytes(g, i, batch, aliased), 0, i, i};
-		buf[N + i] = (sn_membuf){sn_align(g->node[i].saved_bytes), 0, 0, N};
+		buf[N + i] = (sn_membuf){sn_align(pl->rt[i].saved_bytes), 0, 0, N};
 	}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
@@ -271,33 +294,48 @@ static size_t plan_reused(sn_graph *g, int batch, const char *aliased, size_t *o
 
 /* Training plans (and inference plans that keep every output): outputs, gradients and saved
  * buffers one after another, node by node. */
-static size_t plan_all(sn_graph *g, int batch, int train, const char *aliased, size_t *offset)
+static size_t plan_all(const sn_plan *pl, int batch, int train, const char *aliased, size_t *offset)
 {
-	const int N = g->n_node;
+	const int N = pl->g->n_node;
 	size_t p = 0;
 	for (int i = 0; i < N; i++) {
-		offset[i] = p; p += out_bytes(g, i, batch, aliased);
-		offset[2 * N + i] = p; p += grad_bytes(g, i, batch, train, aliased);
-		offset[N + i] = p; p += sn_align(g->node[i].saved_bytes);
+		offset[i] = p; p += out_bytes(pl->g, i, batch, aliased);
+		offset[2 * N + i] = p; p += grad_bytes(pl, i, batch, train, aliased);
+		offset[N + i] = p; p += sn_align(pl->rt[i].saved_bytes);
 	}
 	return p;
 }
 
-int sn_graph_plan(sn_graph *g, int batch, int train)
+int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 {
 	if (batch <= 0) return sn_seterr(SN_EINVAL, "batch size must be positive");
+	if (flags & ~(unsigned)(SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD | SN_PLAN_KEEP_OUTPUTS))
+		return sn_seterr(SN_EINVAL, "unknown plan flags 0x%x; use SN_PLAN_TRAIN, SN_PLAN_INPUT_GRAD, SN_PLAN_KEEP_OUTPUTS",
+		                 flags);
+	sn_graph *g = pl->g;
+	if (!g->n_node) return sn_seterr(SN_EINVAL, "the model has no layers to plan");
+	const int train = !!(flags & SN_PLAN_TRAIN), input_grad = train && (flags & SN_PLAN_INPUT_GRAD);
 	if (train) sn_sparse_reset(g);   /* training changes the weights: packed copies would go stale */
 	/* a training plan also serves inference (it holds everything forward needs, and keeps it) */
-	const int keep = train || g->keep_outputs;
-	if (g->planned_batch >= batch && g->planned_train >= train && g->planned_input_grad == g->input_grad &&
-	    (g->planned_keep || !keep)) {
-		g->train = train;
+	const int keep = train || (flags & SN_PLAN_KEEP_OUTPUTS);
+	if (pl->planned_batch >= batch && pl->version == g->version && pl->planned_train >= train &&
+	    pl->planned_input_grad >= input_grad && (pl->planned_keep || !keep)) {
+		pl->train = train;
 		return SN_OK;
 	}
 	sn_get_threads();
-	g->batch = batch;
-	g->train = train;
+	pl->planned_batch = 0;   /* until this plan is made */
 	const int N = g->n_node;
+	if (pl->n_rt != N) {
+		sn_node_rt *rt = realloc(pl->rt, (size_t)SN_MAX(N, 1) * sizeof *rt);
+		if (!rt) return sn_seterr(SN_ENOMEM, "out of memory");
+		memset(rt, 0, (size_t)N * sizeof *rt);
+		pl->rt = rt; pl->n_rt = N;
+	}
+	for (int i = 0; i < N; i++)   /* the profile clocks run on across plans */
+		pl->rt[i] = (sn_node_rt){.t_fwd = pl->rt[i].t_fwd, .t_bwd = pl->rt[i].t_bwd};
+	pl->batch = batch;
+	pl->train = train;
 	int *consumers = calloc(N, sizeof *consumers);
 	char *aliased = calloc(N, 1);
 	size_t *offset = malloc((size_t)3 * N * sizeof *offset);   /* output, saved, gradient of each node */
@@ -311,43 +349,44 @@ int sn_graph_plan(sn_graph *g, int batch, int train)
 	size_t ws = 0;
 	for (int i = 0; i < N; i++) {
 		sn_node *n = &g->node[i];
+		sn_node_rt *r = &pl->rt[i];
 		int has_param = 0;
 		for (int s = 0; s < SN_T_MAX; s++)
 			if (n->t[s] >= 0 && g->tensor[n->t[s]].kind == SN_TENSOR_PARAM && !n->frozen) has_param = 1;
-		n->needs_grad = train && (has_param || (n->op == SN_OP_INPUT && g->input_grad));
-		for (int k = 0; k < n->n_in; k++) n->needs_grad |= g->node[n->in[k]].needs_grad;
-		n->saved_bytes = n->ws_bytes = 0;
-		sn_op_get(n->op)->run(g, n, SN_ACT_SIZES);
-		if (!train) n->ws_bytes = SN_MAX(n->ws_bytes, sn_sparse_ws(g, n, batch));
-		ws = SN_MAX(ws, n->ws_bytes);
+		r->needs_grad = train && (has_param || (n->op == SN_OP_INPUT && input_grad));
+		for (int k = 0; k < n->n_in; k++) r->needs_grad |= pl->rt[n->in[k]].needs_grad;
+		sn_op_get(n->op)->run(g, n, pl, SN_ACT_SIZES);
+		if (!train) r->ws_bytes = SN_MAX(r->ws_bytes, sn_sparse_ws(g, n, batch));
+		ws = SN_MAX(ws, r->ws_bytes);
 	}
-	size_t total = keep ? plan_all(g, batch, train, aliased, offset) : plan_reused(g, batch, aliased, offset);
-	free(g->arena);
-	g->arena = total == SIZE_MAX ? NULL : aligned_alloc(SN_ALIGN, sn_align(total + sn_align(ws) + 1));
-	if (!g->arena) {
+	size_t total = keep ? plan_all(pl, batch, train, aliased, offset) : plan_reused(pl, batch, aliased, offset);
+	free(pl->arena);
+	pl->arena = total == SIZE_MAX ? NULL : aligned_alloc(SN_ALIGN, sn_align(total + sn_align(ws) + 1));
+	if (!pl->arena) {
 		free(consumers); free(aliased); free(offset);
-		g->planned_batch = 0;
+		pl->arena_bytes = 0;
 		if (total == SIZE_MAX) return sn_seterr(SN_ENOMEM, "out of memory");   /* planning itself */
 		return sn_seterr(SN_ENOMEM, "out of memory: the batch of %d needs %zu MB", batch, total >> 20);
 	}
-	g->arena_bytes = total + sn_align(ws);
+	pl->arena_bytes = total + sn_align(ws);
 	for (int i = 0; i < N; i++) {
 		sn_node *n = &g->node[i];
-		n->y = n->dy = NULL; n->saved = NULL;
+		sn_node_rt *r = &pl->rt[i];
 		if (aliased[i]) {
-			n->y = g->node[n->in[0]].y;
-			n->dy = g->node[n->in[0]].dy;
+			r->y = pl->rt[n->in[0]].y;
+			r->dy = pl->rt[n->in[0]].dy;
 			continue;
 		}
-		if (n->op != SN_OP_INPUT) n->y = (float *)(g->arena + offset[i]);
-		if (grad_bytes(g, i, batch, train, aliased)) n->dy = (float *)(g->arena + offset[2 * N + i]);
-		if (n->saved_bytes) n->saved = g->arena + offset[N + i];
+		if (n->op != SN_OP_INPUT) r->y = (float *)(pl->arena + offset[i]);
+		if (grad_bytes(pl, i, batch, train, aliased)) r->dy = (float *)(pl->arena + offset[2 * N + i]);
+		if (r->saved_bytes) r->saved = pl->arena + offset[N + i];
 	}
-	g->ws = (float *)(g->arena + total); g->ws_bytes = ws;
-	g->planned_batch = batch;
-	g->planned_train = train;
-	g->planned_input_grad = g->input_grad;
-	g->planned_keep = keep;
+	pl->ws = (float *)(pl->arena + total); pl->ws_bytes = ws;
+	pl->planned_batch = batch;
+	pl->planned_train = train;
+	pl->planned_input_grad = input_grad;
+	pl->planned_keep = keep;
+	pl->version = g->version;
 	free(consumers); free(aliased); free(offset);
 	return SN_OK;
 }
@@ -356,14 +395,14 @@ int (*sn_node_status_hook)(const sn_node *n, sn_action act, int status);   /* co
 
 /* Runs one node's forward or backward; a failure keeps the operator's status and says which
  * node failed (once: the operator's own message may name it already). */
-static int run_node(sn_graph *g, sn_node *n, sn_action act)
+static int run_node(sn_plan *pl, sn_node *n, sn_action act)
 {
-	const double t0 = g->profile ? omp_get_wtime() : 0;
-	int rc = sn_op_get(n->op)->run(g, n, act);
+	const double t0 = pl->profile ? omp_get_wtime() : 0;
+	int rc = sn_op_get(n->op)->run(pl->g, n, pl, act);
 	if (sn_node_status_hook) rc = sn_node_status_hook(n, act, rc);
-	if (g->profile) {
-		if (act == SN_ACT_FORWARD) n->t_fwd += omp_get_wtime() - t0;
-		else n->t_bwd += omp_get_wtime() - t0;
+	if (pl->profile) {
+		if (act == SN_ACT_FORWARD) sn_rt(pl, n)->t_fwd += omp_get_wtime() - t0;
+		else sn_rt(pl, n)->t_bwd += omp_get_wtime() - t0;
 	}
 	if (rc >= 0) return SN_OK;
 	char msg[1024], quoted[sizeof n->name + 2];
@@ -374,31 +413,80 @@ static int run_node(sn_graph *g, sn_node *n, sn_action act)
 	                 act == SN_ACT_FORWARD ? "forward" : "backward", msg);
 }
 
-const float *sn_graph_forward(sn_graph *g, const float *x, int batch)
+/* A pass needs a plan for this graph's nodes and a batch that fits its arena. */
+static int check_pass(const sn_plan *pl, int batch)
 {
-	g->batch = batch;
-	g->node[0].y = (float *)x;
-	for (int i = 1; i < g->n_node; i++)
-		if (run_node(g, &g->node[i], SN_ACT_FORWARD)) return NULL;
-	return g->node[g->n_node - 1].y;
+	if (!pl->planned_batch || pl->n_rt != pl->g->n_node)
+		return sn_seterr(SN_EINVAL, "the plan is not sized for this model: call sn_plan_reshape (sn_graph_plan) first");
+	if (batch <= 0 || batch > pl->planned_batch)
+		return sn_seterr(SN_EINVAL, "a batch of %d does not fit the plan, sized for 1..%d", batch, pl->planned_batch);
+	return SN_OK;
 }
 
-int sn_graph_backward(sn_graph *g, const float *dlogits)
+const float *sn_plan_forward(sn_plan *pl, const float *x, int batch)
 {
-	sn_node *last = &g->node[g->n_node - 1];
+	sn_graph *g = pl->g;
+	if (check_pass(pl, batch)) return NULL;
+	pl->batch = batch;
+	pl->rt[0].y = (float *)x;
+	for (int i = 1; i < g->n_node; i++)
+		if (run_node(pl, &g->node[i], SN_ACT_FORWARD)) return NULL;
+	return pl->rt[g->n_node - 1].y;
+}
+
+int sn_plan_backward(sn_plan *pl, const float *dlogits)
+{
+	sn_graph *g = pl->g;
+	if (check_pass(pl, pl->batch)) return sn_errcode();
+	sn_node_rt *last = &pl->rt[g->n_node - 1];
 	if (!last->dy)   /* an inference plan has no gradients */
 		return sn_seterr(SN_EINVAL, "backward needs a training plan: call sn_graph_plan(g, batch, 1) first");
-	for (int i = 0; i < g->n_node; i++) g->node[i].dy_written = 0;
-	memcpy(last->dy, dlogits, (size_t)g->batch * sn_shape_numel(last->out) * sizeof(float));
+	for (int i = 0; i < g->n_node; i++) pl->rt[i].dy_written = 0;
+	memcpy(last->dy, dlogits, (size_t)pl->batch * sn_shape_numel(g->node[g->n_node - 1].out) * sizeof(float));
 	last->dy_written = 1;
 	for (int i = g->n_node - 1; i > 0; i--) {
 		sn_node *n = &g->node[i];
-		if (!n->dy_written || !n->needs_grad) continue;
-		const int rc = run_node(g, n, SN_ACT_BACKWARD);
+		if (!pl->rt[i].dy_written || !pl->rt[i].needs_grad) continue;
+		const int rc = run_node(pl, n, SN_ACT_BACKWARD);
 		if (rc) return rc;
 	}
 	return SN_OK;
 }
+
+int sn_plan_set_train(sn_plan *pl, int train)
+{
+	if (train && !pl->planned_train)
+		return sn_seterr(SN_EINVAL, "training mode needs a training plan: reshape it with SN_PLAN_TRAIN first");
+	pl->train = !!train;
+	return SN_OK;
+}
+
+static const sn_node_rt *record(const sn_plan *pl, int node)
+{
+	return pl->planned_batch && node >= 0 && node < pl->n_rt ? &pl->rt[node] : NULL;
+}
+
+const float *sn_plan_output(const sn_plan *pl, int node) { const sn_node_rt *r = record(pl, node); return r ? r->y : NULL; }
+const float *sn_plan_grad(const sn_plan *pl, int node) { const sn_node_rt *r = record(pl, node); return r ? r->dy : NULL; }
+size_t sn_plan_arena_bytes(const sn_plan *pl) { return pl->arena_bytes; }
+sn_rng *sn_plan_rng(sn_plan *pl) { return &pl->rng; }
+
+void sn_plan_profile(sn_plan *pl, int on)
+{
+	pl->profile = on;
+	for (int i = 0; on && i < pl->n_rt; i++) pl->rt[i].t_fwd = pl->rt[i].t_bwd = 0;
+}
+
+double sn_plan_seconds(const sn_plan *pl, int node, sn_action act)
+{
+	const sn_node_rt *r = record(pl, node);
+	return !r ? 0 : act == SN_ACT_BACKWARD ? r->t_bwd : r->t_fwd;
+}
+
+/* The graph's own plan */
+int sn_graph_plan(sn_graph *g, int batch, int train) { return sn_plan_reshape(g->plan, batch, train ? SN_PLAN_TRAIN : 0); }
+const float *sn_graph_forward(sn_graph *g, const float *x, int batch) { return sn_plan_forward(g->plan, x, batch); }
+int sn_graph_backward(sn_graph *g, const float *dlogits) { return sn_plan_backward(g->plan, dlogits); }
 
 void sn_graph_zero_grad(sn_graph *g) { memset(g->gw, 0, g->n_w * sizeof *g->gw); }
 
@@ -424,7 +512,7 @@ sn_graph *sn_graph_clone(const sn_graph *src)
 			memcpy(g->tensor[k].mask, s->mask, s->n);
 		}
 	}
-	g->rng = src->rng;
+	g->plan->rng = src->plan->rng;   /* the dropout stream goes on where the source's left off */
 	return g;
 }
 

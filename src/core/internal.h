@@ -30,12 +30,44 @@ void sn_drop_tensor(sn_graph *g, sn_node *n, int slot);
  * over every layer; sn_replace_head over the new classifier). */
 void sn_init_layer(sn_graph *g, sn_node *n, sn_rng *r);
 
-/* Backward: returns 1 if the gradient into producer p must be accumulated (another consumer
+/* ---------------------------------------------------------------- plans (core/graph.c) */
+/* What a plan keeps of one node, in its arena (valid after sn_plan_reshape). */
+typedef struct {
+	float *y, *dy;                     /* output and its gradient, [batch x out]; a ReLU, ReLU6 or
+	                                    * Flatten that is a node's only consumer shares its buffers
+	                                    * (in place), so after forward such a y holds that output */
+	void *saved;                       /* what forward keeps for backward */
+	size_t saved_bytes, ws_bytes;      /* requested by the op for the planned batch */
+	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
+	int dy_written;                    /* backward: 0 until the first consumer writes dy */
+	double t_fwd, t_bwd;               /* seconds spent, accumulated while profiling */
+} sn_node_rt;
+
+struct sn_plan {
+	sn_graph *g;                       /* the model: inference reads it only, training writes its
+	                                    * gradients and BN statistics (see sn_plan_new) */
+	sn_node_rt *rt;                    /* per node of g, n_rt of them */
+	int n_rt;
+	int batch;                         /* rows of the current pass (<= planned) */
+	int train;                         /* 1: training behaviour of BN and Dropout */
+	int planned_batch, planned_train, planned_input_grad, planned_keep;
+	unsigned version;                  /* g->version when planned */
+	unsigned char *arena; size_t arena_bytes;
+	float *ws; size_t ws_bytes;        /* scratch of the op that runs */
+	int profile;                       /* accumulate per-node times in t_fwd / t_bwd */
+	sn_rng rng;                        /* dropout masks */
+};
+
+/* The plan's record of node n (a node of p->g), and of n's i-th input. */
+static inline sn_node_rt *sn_rt(const sn_plan *p, const sn_node *n) { return &p->rt[n - p->g->node]; }
+static inline sn_node_rt *sn_rt_in(const sn_plan *p, const sn_node *n, int i) { return &p->rt[n->in[i]]; }
+
+/* Backward: returns 1 if the gradient into producer r must be accumulated (another consumer
  * already wrote it), 0 if this is the first write (and marks it written). */
-static inline int sn_dy_accumulate(sn_node *p)
+static inline int sn_dy_accumulate(sn_node_rt *r)
 {
-	int acc = p->dy_written;
-	p->dy_written = 1;
+	int acc = r->dy_written;
+	r->dy_written = 1;
 	return acc;
 }
 
@@ -52,23 +84,23 @@ void sn_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
              const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Per-op entry points (src/ops/) */
-int sn_op_input(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_conv(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n);   /* a depthwise conv's kernel, for reports */
-int sn_op_bn(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_activation(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_pool(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_gap(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_linear(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_flatten(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_dropout(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_add(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_concat(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_mul(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_softmax(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_channel_map(sn_graph *g, sn_node *n, sn_action a);   /* shuffle and slice */
-int sn_op_pad(sn_graph *g, sn_node *n, sn_action a);
-int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_action a);
+int sn_op_bn(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_activation(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_gap(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_linear(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_flatten(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_dropout(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_mul(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_softmax(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);   /* shuffle and slice */
+int sn_op_pad(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 /* The PyTorch class a node stands for, for the summary: the operator's, except where its
  * attributes pick another (a reflect pad is ReflectionPad2d). */
 const char *sn_node_torch(const sn_node *n);

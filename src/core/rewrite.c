@@ -83,7 +83,7 @@ sn_graph *sn_rewrite_end(sn_rewrite *rw)
 	sn_graph *g = NULL;
 	if (!rw->failed && sn_graph_infer(rw->dst) == SN_OK) {
 		carry_values(rw->src, rw->dst);
-		rw->dst->rng = rw->src->rng;
+		rw->dst->plan->rng = rw->src->plan->rng;   /* the dropout stream, as sn_graph_clone */
 		g = rw->dst;
 		rw->dst = NULL;
 	}

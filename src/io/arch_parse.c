@@ -511,7 +511,7 @@ static void locate_infer_error(sn_graph *g, const char *file)
 	for (int i = 0; i < g->n_node && !line; i++) {
 		sn_node *n = &g->node[i];
 		const sn_op_def *d = sn_op_get(n->op);
-		if (n->n_in < d->min_in || n->n_in > d->max_in || d->run(g, n, SN_ACT_SHAPE) ||
+		if (n->n_in < d->min_in || n->n_in > d->max_in || d->run(g, n, NULL, SN_ACT_SHAPE) ||
 		    n->out.c <= 0 || n->out.h <= 0 || n->out.w <= 0)
 			line = n->line;
 	}

@@ -163,6 +163,7 @@ int lt_dsc_calibrate(lt_ctx *c, sn_graph *h, int i, const float *x, int n)
 {
 	const lt_plan *p = &c->plan[i];
 	const sn_node *dw = &h->node[p->nodes[0]], *bn = &h->node[p->nodes[1]];
+	const float *Y = sn_plan_output(c->run, p->nodes[0]);
 	const int C = dw->out.c, hw = dw->out.h * dw->out.w, pwi = p->nodes[p->n_new - 1];
 	const int cout = h->node[pwi].out.c;
 	const float eps = bn->a.bn.eps;
@@ -171,12 +172,12 @@ int lt_dsc_calibrate(lt_ctx *c, sn_graph *h, int i, const float *x, int n)
 	for (int ch = 0; ch < C; ch++) {
 		double s = 0, ss = 0, lo = INFINITY;
 		for (int b = 0; b < n; b++) {
-			const float *y = dw->y + ((size_t)b * C + ch) * hw;
+			const float *y = Y + ((size_t)b * C + ch) * hw;
 			for (int q = 0; q < hw; q++) { s += y[q]; lo = fmin(lo, y[q]); }
 		}
 		double mu = s / ((double)n * hw);
 		for (int b = 0; b < n; b++) {
-			const float *y = dw->y + ((size_t)b * C + ch) * hw;
+			const float *y = Y + ((size_t)b * C + ch) * hw;
 			for (int q = 0; q < hw; q++) ss += (y[q] - mu) * (y[q] - mu);
 		}
 		double var = ss / ((double)n * hw), sd = sqrt(var);

@@ -90,7 +90,7 @@ int lt_gap_refit(lt_ctx *c, sn_graph *h, int i)
 	const int N = c->calib_n, out = n->a.linear.out, F = n->in[0];
 	const sn_shape s = c->g->node[c->g->node[F].in[0]].out;
 	const int C = s.c, HW = s.h * s.w, D = C * HW, rows = N + C, cols = C + 1;
-	const float *m = h->node[c->plan[i].nodes[0]].y, *x = c->orig->node[F].y;
+	const float *m = sn_plan_output(c->run, c->plan[i].nodes[0]), *x = sn_plan_output(c->orig, F);
 	const sn_tensor *W = lt_old_tensor(c, i, SN_T_WEIGHT), *b = lt_old_tensor(c, i, SN_T_BIAS);
 	double *X = calloc((size_t)rows * cols, sizeof *X), *T = calloc((size_t)rows * out, sizeof *T);
 	double *sv = malloc(sizeof(double) * cols);

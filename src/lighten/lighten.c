@@ -172,10 +172,9 @@ static int prepare_calib(lt_ctx *c)
 	int head = 0;
 	for (int i = 0; i < c->g->n_node; i++) head |= c->plan[i].kind == LT_GAP_HEAD && c->o->recalibrate;
 	if (!rc && head) {
-		c->orig = sn_graph_clone(c->g);
-		if (c->orig) c->orig->keep_outputs = 1;   /* the head reads the original features */
-		rc = c->orig ? sn_graph_plan(c->orig, n, 0) : sn_seterr(SN_ENOMEM, "out of memory for calibration");
-		if (!rc && !sn_graph_forward(c->orig, c->calib_x, n)) rc = sn_errcode();
+		c->orig = sn_plan_new(c->g);   /* the head reads the original features */
+		rc = c->orig ? sn_plan_reshape(c->orig, n, SN_PLAN_KEEP_OUTPUTS) : sn_errcode();
+		if (!rc && !sn_plan_forward(c->orig, c->calib_x, n)) rc = sn_errcode();
 	}
 	free(y); free(idx);
 	return rc;
@@ -188,17 +187,18 @@ static void restat_bn(lt_ctx *c, sn_graph *h, int i)
 	const lt_plan *p = &c->plan[i];
 	if (c->n_consumers[i] != 1 || c->g->node[c->consumer[i]].op != SN_OP_BN) return;
 	const sn_node *y = &h->node[p->nodes[p->n_new - 1]];
+	const float *Y = sn_plan_output(c->run, p->nodes[p->n_new - 1]);
 	const int bi = sn_graph_find(h, c->g->node[c->consumer[i]].name), C = y->out.c, hw = y->out.h * y->out.w;
 	float *rm = lt_tensor(h, bi, SN_T_MEAN)->data, *rv = lt_tensor(h, bi, SN_T_VAR)->data;
 	for (int ch = 0; ch < C; ch++) {
 		double s = 0, ss = 0;
 		for (int b = 0; b < c->calib_n; b++) {
-			const float *v = y->y + ((size_t)b * C + ch) * hw;
+			const float *v = Y + ((size_t)b * C + ch) * hw;
 			for (int q = 0; q < hw; q++) s += v[q];
 		}
 		const double cnt = (double)c->calib_n * hw, mu = s / cnt;
 		for (int b = 0; b < c->calib_n; b++) {
-			const float *v = y->y + ((size_t)b * C + ch) * hw;
+			const float *v = Y + ((size_t)b * C + ch) * hw;
 			for (int q = 0; q < hw; q++) ss += (v[q] - mu) * (v[q] - mu);
 		}
 		rm[ch] = (float)mu;
@@ -208,21 +208,24 @@ static void restat_bn(lt_ctx *c, sn_graph *h, int i)
 
 static int calibrate(lt_ctx *c, sn_graph *h)
 {
-	h->keep_outputs = 1;   /* the new layers' outputs are read after each forward */
-	int rc = c->calib_x ? sn_graph_plan(h, c->calib_n, 0) : SN_OK;
+	if (!c->calib_x) return SN_OK;
+	/* the new layers' outputs are read after each forward */
+	c->run = sn_plan_new(h);
+	int rc = c->run ? sn_plan_reshape(c->run, c->calib_n, SN_PLAN_KEEP_OUTPUTS) : sn_errcode();
 	/* in order, one forward each: a layer's input depends on the layers calibrated before it */
 	for (int i = 0; !rc && c->calib_x && i < c->g->n_node; i++) {
 		const lt_plan *p = &c->plan[i];
 		if (p->kind == LT_NONE || p->kind == LT_HEAD_FLATTEN || (!c->o->recalibrate && !(p->kind == LT_DSC && p->bn))) continue;
-		if (!sn_graph_forward(h, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
+		if (!sn_plan_forward(c->run, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
 		if (p->kind == LT_DSC && p->bn) rc = lt_dsc_calibrate(c, h, i, c->calib_x, c->calib_n);
 		if (!rc && c->o->recalibrate && p->kind == LT_GAP_HEAD) rc = lt_gap_refit(c, h, i);
 		else if (!rc && c->o->recalibrate) {
-			if (p->kind == LT_DSC && p->bn && !sn_graph_forward(h, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
+			if (p->kind == LT_DSC && p->bn && !sn_plan_forward(c->run, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
 			restat_bn(c, h, i);
 		}
 	}
-	h->keep_outputs = 0;   /* the caller's plans may reuse memory again */
+	sn_plan_free(c->run);
+	c->run = NULL;
 	return rc;
 }
 
@@ -356,7 +359,7 @@ sn_graph *sn_lighten(const sn_graph *g, const sn_lighten_opts *o, sn_lighten_rep
 		h = run(&c, r);
 	}
 	free(c.plan); free(c.n_consumers); free(c.consumer); free(c.calib_x);
-	sn_graph_free(c.orig);
+	sn_plan_free(c.orig);
 	if (!h || r == &local) sn_lighten_report_free(r);
 	return h;
 }

@@ -29,7 +29,9 @@ typedef struct {
 	int *n_consumers, *consumer;  /* per old node: consumer count, and the last consumer */
 	float *calib_x;         /* calib_n normalised calibration images, or NULL */
 	int calib_n;
-	sn_graph *orig;         /* a clone of g run forward on them (for the head fit), or NULL */
+	sn_plan *orig;          /* a plan of g run forward on them, keeping every output (the head fit
+	                         * reads the original features), or NULL */
+	sn_plan *run;           /* calibration: the new graph's plan, keeping every output */
 } lt_ctx;
 
 /* Planning: 0 when the transform applies to old node i (plan filled); LT_NOT_FOR when the

@@ -404,7 +404,7 @@ int sn_onnx_add_layer(ctx *c, sn_node *n, const char *weight)
 	const sn_op_def *d = sn_op_get(m->op);
 	if (m->n_in < d->min_in || m->n_in > d->max_in)
 		return node_err(c, SN_EFORMAT, "%s takes %d..%d inputs, got %d", d->torch, d->min_in, d->max_in, m->n_in);
-	int rc = d->run(c->g, m, SN_ACT_SHAPE);
+	int rc = d->run(c->g, m, NULL, SN_ACT_SHAPE);
 	if (rc) return node_err(c, rc, "%s", sn_errmsg());
 	if (m->out.c <= 0 || m->out.h <= 0 || m->out.w <= 0)
 		return node_err(c, SN_ESHAPE, "the output would be empty; the input is too small for this layer");
@@ -614,7 +614,7 @@ static int import_input(ctx *c)
 	if (!n.name[0]) snprintf(n.name, sizeof n.name, "input");
 	int k = sn_graph_add(c->g, &n);
 	if (k < 0) return k;
-	int rc = sn_op_input(c->g, &c->g->node[k], SN_ACT_SHAPE);
+	int rc = sn_op_input(c->g, &c->g->node[k], NULL, SN_ACT_SHAPE);
 	if (rc) return rc;
 	value *v = sn_onnx_define(c, in->name, V_NODE);
 	if (!v) return SN_EFORMAT;

@@ -397,7 +397,7 @@ int sn_onnx_op_add(ctx *c)
 		return node_err(c, SN_ESHAPE, "the bias has %zu values for %d outputs", nb, p->a.linear.out);
 	}
 	p->a.linear.bias = 1;
-	if ((rc = sn_op_get(SN_OP_LINEAR)->run(c->g, p, SN_ACT_SHAPE))) { free(bias); return node_err(c, rc, "%s", sn_errmsg()); }
+	if ((rc = sn_op_get(SN_OP_LINEAR)->run(c->g, p, NULL, SN_ACT_SHAPE))) { free(bias); return node_err(c, rc, "%s", sn_errmsg()); }
 	if ((rc = sn_onnx_give(c, x->node, SN_T_BIAS, bias, nb))) return rc;
 	return sn_onnx_alias(c, 0, x);
 }

@@ -25,17 +25,16 @@ static inline float act_d(sn_op op, float x, float y)
 	}
 }
 
-int sn_op_activation(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_activation(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	sn_node *p = sn_in(g, n, 0);
-	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
 	const sn_op op = n->op;
 	switch (act) {
-	case SN_ACT_SHAPE: n->out = p->out; return SN_OK;
+	case SN_ACT_SHAPE: n->out = sn_in(g, n, 0)->out; return SN_OK;
 	case SN_ACT_SIZES: return SN_OK;
 	case SN_ACT_FORWARD: {
-		const float *x = p->y;
-		float *y = n->y;
+		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
+		const float *x = sn_rt_in(pl, n, 0)->y;
+		float *y = sn_rt(pl, n)->y;
 		if (op == SN_OP_RELU) { /* the hot one: keep it branch-free for the vectoriser */
 			#pragma omp parallel for simd schedule(static)
 			for (size_t i = 0; i < N; i++) y[i] = x[i] > 0 ? x[i] : 0;
@@ -46,9 +45,11 @@ int sn_op_activation(sn_graph *g, sn_node *n, sn_action act)
 		return SN_OK;
 	}
 	case SN_ACT_BACKWARD: {
+		sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
 		if (!p->needs_grad) return SN_OK;
+		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
 		int acc = sn_dy_accumulate(p);
-		const float *x = p->y, *y = n->y, *dy = n->dy;
+		const float *x = p->y, *y = r->y, *dy = r->dy;
 		float *dx = p->dy;
 		if (!acc && op == SN_OP_RELU) { /* the hot one, branch-free */
 			#pragma omp parallel for simd schedule(static)

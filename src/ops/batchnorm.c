@@ -17,17 +17,18 @@ static int bn_shape(sn_graph *g, sn_node *n)
 	return SN_OK;
 }
 
-static void bn_forward(sn_graph *g, sn_node *n)
+static void bn_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
-	const int C = n->out.c, HW = n->out.h * n->out.w, B = g->batch;
-	const float *x = sn_in(g, n, 0)->y, eps = n->a.bn.eps, mom = n->a.bn.momentum;
+	const int C = n->out.c, HW = n->out.h * n->out.w, B = pl->batch;
+	const float *x = sn_rt_in(pl, n, 0)->y, eps = n->a.bn.eps, mom = n->a.bn.momentum;
 	float *gam = sn_t(g, n, SN_T_WEIGHT)->data, *bet = sn_t(g, n, SN_T_BIAS)->data;
 	float *rm = sn_t(g, n, SN_T_MEAN)->data, *rv = sn_t(g, n, SN_T_VAR)->data;
-	float *save = n->saved;
+	float *save = sn_rt(pl, n)->saved, *Y = sn_rt(pl, n)->y;
+	const int train = pl->train;
 	#pragma omp parallel for schedule(static)
 	for (int c = 0; c < C; c++) {
 		float mean, istd;
-		if (g->train) {
+		if (train) {
 			/* one pass: sum and sum of squares in double (no cancellation at these scales) */
 			double s = 0, ss = 0;
 			for (int b = 0; b < B; b++) {
@@ -51,17 +52,17 @@ static void bn_forward(sn_graph *g, sn_node *n)
 		const float a = gam[c] * istd, sh = bet[c] - mean * a;
 		for (int b = 0; b < B; b++) {
 			const float *xc = x + ((size_t)b * C + c) * HW;
-			float *yc = n->y + ((size_t)b * C + c) * HW;
+			float *yc = Y + ((size_t)b * C + c) * HW;
 			for (int i = 0; i < HW; i++) yc[i] = xc[i] * a + sh;
 		}
 	}
 }
 
-static void bn_backward(sn_graph *g, sn_node *n)
+static void bn_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
-	sn_node *p = sn_in(g, n, 0);
-	const int C = n->out.c, HW = n->out.h * n->out.w, B = g->batch;
-	const float *x = p->y, *save = n->saved;
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const int C = n->out.c, HW = n->out.h * n->out.w, B = pl->batch;
+	const float *x = p->y, *save = r->saved;
 	sn_tensor *tg = sn_t(g, n, SN_T_WEIGHT), *tb = sn_t(g, n, SN_T_BIAS);
 	int acc = p->needs_grad ? sn_dy_accumulate(p) : 0;
 	const double m = (double)B * HW;
@@ -70,7 +71,7 @@ static void bn_backward(sn_graph *g, sn_node *n)
 		const float mean = save[c], istd = save[C + c];
 		double sdy = 0, sdyx = 0;  /* sum dy, sum dy * xhat */
 		for (int b = 0; b < B; b++) {
-			const float *xc = x + ((size_t)b * C + c) * HW, *dy = n->dy + ((size_t)b * C + c) * HW;
+			const float *xc = x + ((size_t)b * C + c) * HW, *dy = r->dy + ((size_t)b * C + c) * HW;
 			for (int i = 0; i < HW; i++) { sdy += dy[i]; sdyx += dy[i] * (xc[i] - mean); }
 		}
 		sdyx *= istd;
@@ -79,7 +80,7 @@ static void bn_backward(sn_graph *g, sn_node *n)
 		/* dx = gamma*istd/m * (m*dy - sum(dy) - xhat*sum(dy*xhat)) */
 		const float k = tg->data[c] * istd, mdy = (float)(sdy / m), mdyx = (float)(sdyx / m);
 		for (int b = 0; b < B; b++) {
-			const float *xc = x + ((size_t)b * C + c) * HW, *dy = n->dy + ((size_t)b * C + c) * HW;
+			const float *xc = x + ((size_t)b * C + c) * HW, *dy = r->dy + ((size_t)b * C + c) * HW;
 			float *dx = p->dy + ((size_t)b * C + c) * HW;
 			for (int i = 0; i < HW; i++) {
 				float v = k * (dy[i] - mdy - (xc[i] - mean) * istd * mdyx);
@@ -89,13 +90,13 @@ static void bn_backward(sn_graph *g, sn_node *n)
 	}
 }
 
-int sn_op_bn(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_bn(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	switch (act) {
 	case SN_ACT_SHAPE: return bn_shape(g, n);
-	case SN_ACT_SIZES: if (g->train) n->saved_bytes = 2 * (size_t)n->out.c * sizeof(float); return SN_OK;
-	case SN_ACT_FORWARD: bn_forward(g, n); return SN_OK;
-	case SN_ACT_BACKWARD: bn_backward(g, n); return SN_OK;
+	case SN_ACT_SIZES: if (pl->train) sn_rt(pl, n)->saved_bytes = 2 * (size_t)n->out.c * sizeof(float); return SN_OK;
+	case SN_ACT_FORWARD: bn_forward(g, n, pl); return SN_OK;
+	case SN_ACT_BACKWARD: bn_backward(g, n, pl); return SN_OK;
 	}
 	return SN_OK;
 }

@@ -35,27 +35,27 @@ static int map_shape(sn_graph *g, sn_node *n)
 	return SN_OK;
 }
 
-int sn_op_channel_map(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	if (act == SN_ACT_SHAPE) return map_shape(g, n);
 	if (act == SN_ACT_SIZES) return SN_OK;
-	sn_node *p = sn_in(g, n, 0);
-	const int in_c = p->out.c, out_c = n->out.c;
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const int in_c = sn_in(g, n, 0)->out.c, out_c = n->out.c, B = pl->batch;
 	const size_t plane = (size_t)n->out.h * n->out.w, xs = (size_t)in_c * plane, ys = (size_t)out_c * plane;
 	if (act == SN_ACT_FORWARD) {
 		#pragma omp parallel for schedule(static)
-		for (int s = 0; s < g->batch; s++)
+		for (int s = 0; s < B; s++)
 			for (int j = 0; j < out_c; j++)
-				memcpy(n->y + s * ys + j * plane, p->y + s * xs + source_channel(n, in_c, j) * plane, plane * sizeof(float));
+				memcpy(r->y + s * ys + j * plane, p->y + s * xs + source_channel(n, in_c, j) * plane, plane * sizeof(float));
 		return SN_OK;
 	}
 	if (!p->needs_grad) return SN_OK;
-	if (!sn_dy_accumulate(p)) memset(p->dy, 0, (size_t)g->batch * xs * sizeof(float));   /* slice: the rest get 0 */
+	if (!sn_dy_accumulate(p)) memset(p->dy, 0, (size_t)B * xs * sizeof(float));   /* slice: the rest get 0 */
 	#pragma omp parallel for schedule(static)
-	for (int s = 0; s < g->batch; s++)
+	for (int s = 0; s < B; s++)
 		for (int j = 0; j < out_c; j++) {
 			float *dx = p->dy + s * xs + source_channel(n, in_c, j) * plane;
-			const float *dy = n->dy + s * ys + j * plane;
+			const float *dy = r->dy + s * ys + j * plane;
 			for (size_t k = 0; k < plane; k++) dx[k] += dy[k];
 		}
 	return SN_OK;

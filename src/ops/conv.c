@@ -33,12 +33,12 @@ static inline float fused(float v, int act)
 
 /* dy *= the fused activation's derivative, from y (y in (0, 6) exactly where x is). A ReLU,
  * ReLU6 or Flatten working in place on y leaves that test unchanged. */
-static void mask_fused_grad(sn_graph *g, sn_node *n)
+static void mask_fused_grad(sn_plan *pl, sn_node *n)
 {
 	const int act = n->a.conv.act;
-	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
-	const float *y = n->y;
-	float *dy = n->dy;
+	const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
+	const float *y = sn_rt(pl, n)->y;
+	float *dy = sn_rt(pl, n)->dy;
 	#pragma omp parallel for simd schedule(static)
 	for (size_t i = 0; i < N; i++) dy[i] = y[i] > 0 && (act != SN_FUSE_RELU6 || y[i] < 6) ? dy[i] : 0.0f;
 }
@@ -54,34 +54,35 @@ static size_t dw_scratch(const sn_graph *g, const sn_node *n, int backward)
 
 /* Weight-gradient partial sums, one set per image so that threads never share one and the sum
  * over images runs in a fixed order (the same result for any thread count). */
-static size_t dw_partials(const sn_graph *g, const sn_node *n)
+static size_t dw_partials(const sn_plan *pl, const sn_node *n)
 {
-	return n->frozen ? 0 : (size_t)g->batch * n->a.conv.out_c * n->a.conv.kh * n->a.conv.kw;
+	return n->frozen ? 0 : (size_t)pl->batch * n->a.conv.out_c * n->a.conv.kh * n->a.conv.kw;
 }
 
 /* Threads whose scratch fits the planned workspace after `reserved` floats. */
-static int dw_threads(const sn_graph *g, size_t per, size_t reserved)
+static int dw_threads(const sn_plan *pl, size_t per, size_t reserved)
 {
-	size_t slots = (g->ws_bytes / sizeof(float) - reserved) / per;
+	size_t slots = (pl->ws_bytes / sizeof(float) - reserved) / per;
 	return (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), slots));
 }
 
 /* Work items: with a depth multiplier on few planes (one image, one input channel), slices of
  * the multiplier's outputs; else runs of input planes of one image, about 4 per thread in all
  * (a call over several planes shares the kernel's setup). */
-static void dw_forward(sn_graph *g, sn_node *n)
+static void dw_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	const sn_conv_attr *a = &n->a.conv;
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
-	const int B = g->batch, C = in.c, M = a->out_c / C;
+	const int B = pl->batch, C = in.c, M = a->out_c / C;
 	const size_t per = dw_scratch(g, n, 0), kk = (size_t)a->kh * a->kw, xhw = (size_t)in.h * in.w,
 	             ohw = (size_t)n->out.h * n->out.w;
-	const int T = dw_threads(g, per, 0);
+	const int T = dw_threads(pl, per, 0);
 	const int split = B * C >= 2 * T ? 1 : SN_MIN(M, (2 * T + B * C - 1) / (B * C)), mc = (M + split - 1) / split;
 	const int runs = split > 1 ? C : SN_MIN(C, SN_MAX(1, (4 * T + B - 1) / B)), rc = (C + runs - 1) / runs;
 	const sn_isa isa = sn_dw_best_isa();
-	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
+	const float *X = sn_rt_in(pl, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
+	float *Y = sn_rt(pl, n)->y, *ws = pl->ws;
 	const sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
 	#pragma omp parallel for num_threads(T) schedule(static)
 	for (long it = 0; it < (long)B * runs * split; it++) {
@@ -90,8 +91,7 @@ static void dw_forward(sn_graph *g, sn_node *n)
 		const int nx = SN_MIN(rc, C - c0), nm = split > 1 ? SN_MIN(mc, M - m0) : M;
 		const size_t o = (size_t)c0 * M + m0;
 		sn_f32_dwconv_forward(isa, &ge, X + ((size_t)b * C + c0) * xhw, w + o * kk, bias ? bias->data + o : NULL, nx,
-		                      nm, a->act, n->y + ((size_t)b * a->out_c + o) * ohw,
-		                      g->ws + (size_t)omp_get_thread_num() * per);
+		                      nm, a->act, Y + ((size_t)b * a->out_c + o) * ohw, ws + (size_t)omp_get_thread_num() * per);
 	}
 }
 
@@ -101,24 +101,26 @@ const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n)
 	return sn_dw_kernel_name(sn_dw_best_isa(), &ge);
 }
 
-static void dw_backward(sn_graph *g, sn_node *n)
+static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	const sn_conv_attr *a = &n->a.conv;
-	sn_node *p = sn_in(g, n, 0);
-	sn_conv_geom ge = geom(n, p->out);
-	const int B = g->batch, C = p->out.c, M = a->out_c / C, acc = p->needs_grad ? sn_dy_accumulate(p) : 0;
-	const size_t kk = (size_t)a->kh * a->kw, xhw = (size_t)p->out.h * p->out.w, ohw = (size_t)n->out.h * n->out.w;
-	const size_t per = dw_scratch(g, n, 1), npart = dw_partials(g, n);
-	const int T = dw_threads(g, per, npart);
+	sn_node_rt *p = sn_rt_in(pl, n, 0);
+	const sn_shape in = sn_in(g, n, 0)->out;
+	sn_conv_geom ge = geom(n, in);
+	const int B = pl->batch, C = in.c, M = a->out_c / C, acc = p->needs_grad ? sn_dy_accumulate(p) : 0;
+	const size_t kk = (size_t)a->kh * a->kw, xhw = (size_t)in.h * in.w, ohw = (size_t)n->out.h * n->out.w;
+	const size_t per = dw_scratch(g, n, 1), npart = dw_partials(pl, n);
+	const int T = dw_threads(pl, per, npart);
 	const sn_isa isa = sn_dw_best_isa();
 	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *bias = sn_t(g, n, SN_T_BIAS);
-	float *part = npart ? g->ws : NULL, *scratch = g->ws + npart;
+	float *part = npart ? pl->ws : NULL, *scratch = pl->ws + npart;
+	const float *DY = sn_rt(pl, n)->dy;
 	#pragma omp parallel for num_threads(T) schedule(static)
 	for (long it = 0; it < (long)B * C; it++) {
 		const size_t b = (size_t)(it / C), c = (size_t)(it % C), o = c * M;
 		float *dw = part ? part + (b * a->out_c + o) * kk : NULL;
 		if (dw) memset(dw, 0, M * kk * sizeof *dw);
-		sn_f32_dwconv_backward(isa, &ge, p->y + (b * C + c) * xhw, n->dy + (b * a->out_c + o) * ohw, w->data + o * kk,
+		sn_f32_dwconv_backward(isa, &ge, p->y + (b * C + c) * xhw, DY + (b * a->out_c + o) * ohw, w->data + o * kk,
 		                       M, p->needs_grad ? p->dy + (b * C + c) * xhw : NULL, acc, dw,
 		                       scratch + (size_t)omp_get_thread_num() * per);
 	}
@@ -134,7 +136,7 @@ static void dw_backward(sn_graph *g, sn_node *n)
 	for (int o = 0; o < a->out_c; o++) {
 		double s = 0;
 		for (int b = 0; b < B; b++)
-			for (size_t q = 0; q < ohw; q++) s += n->dy[((size_t)b * a->out_c + o) * ohw + q];
+			for (size_t q = 0; q < ohw; q++) s += DY[((size_t)b * a->out_c + o) * ohw + q];
 		bias->grad[o] += (float)s;
 	}
 }
@@ -258,20 +260,21 @@ static size_t tiled_col(const sn_node *n, sn_shape in)
 /* Training keeps the whole batch's col as one matrix [Cin*kh*kw x B*OH*OW] (saved), so the
  * weight gradient is one large GEMM. The workspace holds dy transposed to [Cout x B*OH*OW]
  * (and, for pointwise convs, x likewise) during dW, then one dcol per thread during dX. */
-static void conv_sizes(sn_graph *g, sn_node *n)
+static void conv_sizes(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	sn_shape in = sn_in(g, n, 0)->out;
-	const int pw = is_pointwise(&n->a.conv);
-	const size_t B = (size_t)g->batch, T = (size_t)sn_get_threads(), cs = col_floats(n, in), F = sizeof(float);
+	sn_node_rt *r = sn_rt(pl, n);
+	const int pw = is_pointwise(&n->a.conv), train = pl->train;
+	const size_t B = (size_t)pl->batch, T = (size_t)sn_get_threads(), cs = col_floats(n, in), F = sizeof(float);
 	if (sn_dw_applies(&n->a.conv, in.c)) {
-		n->ws_bytes = (T * dw_scratch(g, n, g->train) + (g->train ? dw_partials(g, n) : 0)) * F;
+		r->ws_bytes = (T * dw_scratch(g, n, train) + (train ? dw_partials(pl, n) : 0)) * F;
 		return;
 	}
-	if (!g->train) { n->ws_bytes = T * tiled_col(n, in) * F; return; }
-	if (!pw) n->saved_bytes = B * cs * F;
+	if (!train) { r->ws_bytes = T * tiled_col(n, in) * F; return; }
+	if (!pw) r->saved_bytes = B * cs * F;
 	size_t dw = B * sn_shape_numel(n->out) + (pw ? B * sn_shape_numel(in) : 0);
-	size_t dx = sn_in(g, n, 0)->needs_grad && !pw ? T * cs : 0;
-	n->ws_bytes = SN_MAX(dw, dx) * F;
+	size_t dx = sn_rt_in(pl, n, 0)->needs_grad && !pw ? T * cs : 0;
+	r->ws_bytes = SN_MAX(dw, dx) * F;
 }
 
 /* y[o][p] = act(y[o][p] + bias[o]) for rows rows of n pixels, ld floats apart (bias may be NULL) */
@@ -342,14 +345,14 @@ static void forward_tile(sn_graph *g, const sn_node *n, const sn_conv_geom *ge, 
  * 17th alone in a block of its own; MobileNetV2's 7x7 1x1 convs took 1.80 ms that way and 1.53
  * split by channels (2 threads). */
 #define MS_BLOCKS 4
-static void forward_tiled(sn_graph *g, sn_node *n)
+static void forward_tiled(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
-	const int B = g->batch, fast = sn_ct_available(), mg = n->a.conv.out_c / n->a.conv.groups;
+	const int B = pl->batch, fast = sn_ct_available(), mg = n->a.conv.out_c / n->a.conv.groups;
 	const size_t P = (size_t)n->out.h * n->out.w, cap = tile_cap(chunk_rows(n, in), P);
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), per = tiled_col(n, in);
-	const int T = (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), per ? g->ws_bytes / sizeof(float) / per : SIZE_MAX));
+	const int T = (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), per ? pl->ws_bytes / sizeof(float) / per : SIZE_MAX));
 	/* as many tiles as make whole rounds over the threads (more when a tile would exceed cap),
 	 * of whole 16-pixel blocks, their sizes one block apart at most */
 	const size_t nb = (P + 15) / 16, items = ((size_t)B * ((P + cap - 1) / cap) + T - 1) / T * T;
@@ -359,15 +362,16 @@ static void forward_tiled(sn_graph *g, sn_node *n)
 		nt = (P + cap - 1) / cap;
 		ms = SN_MIN(mblocks, ((size_t)T + B * nt - 1) / (B * nt));
 	}
-	const float *X = sn_in(g, n, 0)->y;
+	const float *X = sn_rt_in(pl, n, 0)->y;
+	float *Y = sn_rt(pl, n)->y, *ws = pl->ws;
 	#pragma omp parallel for num_threads(T) schedule(static)
 	for (long it = 0; it < (long)(B * nt * ms); it++) {
 		const size_t b = (size_t)it / (nt * ms), t = (size_t)it / ms % nt, s = (size_t)it % ms, p0 = t * nb / nt * 16;
 		const size_t p1 = SN_MIN((t + 1) * nb / nt * 16, P);
 		const int m0 = (int)SN_MIN(s * mblocks / ms * SN_CT_MR, (size_t)mg);
 		const int m1 = (int)SN_MIN((s + 1) * mblocks / ms * SN_CT_MR, (size_t)mg);
-		float *col = per ? g->ws + (size_t)omp_get_thread_num() * per : NULL;   /* none for 1x1 read in place */
-		forward_tile(g, n, &ge, fast, X + b * xs, p0, p1 - p0, m0, m1, col, n->y + b * ys);
+		float *col = per ? ws + (size_t)omp_get_thread_num() * per : NULL;   /* none for 1x1 read in place */
+		forward_tile(g, n, &ge, fast, X + b * xs, p0, p1 - p0, m0, m1, col, Y + b * ys);
 	}
 }
 
@@ -388,55 +392,56 @@ static void batch_transpose(float *batched, int B, int rows, size_t hw, float *b
 
 /* Training plans keep the batch's col as one matrix, so forward is one large GEMM per group
  * into [Cout x B*OH*OW] (in the workspace), then a transpose to NCHW. */
-static void forward_batched(sn_graph *g, sn_node *n)
+static void forward_batched(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	const sn_conv_attr *a = &n->a.conv;
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
-	const int B = g->batch, G = a->groups, mg = a->out_c / G, kg = in.c / G * a->kh * a->kw;
+	const int B = pl->batch, G = a->groups, mg = a->out_c / G, kg = in.c / G * a->kh * a->kw;
 	const size_t ohw = (size_t)n->out.h * n->out.w, K = B * ohw, xs = sn_shape_numel(in);
-	const float *X = sn_in(g, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
-	float *col = n->saved, *yT = g->ws;
+	const float *X = sn_rt_in(pl, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
+	float *col = sn_rt(pl, n)->saved, *yT = pl->ws;
 	#pragma omp parallel for schedule(static)
 	for (int b = 0; b < B; b++) sn_im2col(X + b * xs, &ge, 0, ohw, col + b * ohw, K);
 	for (int gi = 0; gi < G; gi++)
 		sn_gemm(0, 0, mg, (int)K, kg, 1.0f, w + (size_t)gi * mg * kg, kg, col + (size_t)gi * kg * K, (int)K, 0.0f,
 		        yT + (size_t)gi * mg * K, (int)K);
 	sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
-	batch_transpose(n->y, B, a->out_c, ohw, yT, 0, bias ? bias->data : NULL, a->act);
+	batch_transpose(sn_rt(pl, n)->y, B, a->out_c, ohw, yT, 0, bias ? bias->data : NULL, a->act);
 }
 
-static void conv_forward(sn_graph *g, sn_node *n)
+static void conv_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	/* sparse 1x1 kernel (sn_graph_select_sparse); it declines when its packed weights no longer fit */
-	if (n->impl == SN_IMPL_SPARSE && !g->train && sn_sparse_conv_forward(g, n) == SN_OK) return;
+	if (n->impl == SN_IMPL_SPARSE && !pl->train && sn_sparse_conv_forward(pl, n) == SN_OK) return;
 	sn_shape in = sn_in(g, n, 0)->out;
-	const float *X = sn_in(g, n, 0)->y;
+	const float *X = sn_rt_in(pl, n, 0)->y;
+	float *Y = sn_rt(pl, n)->y;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
-	const int B = g->batch;
-	if (sn_dw_applies(&n->a.conv, in.c)) { dw_forward(g, n); return; }
-	if (n->saved) { forward_batched(g, n); return; }
-	if (!g->train) { forward_tiled(g, n); return; }
+	const int B = pl->batch;
+	if (sn_dw_applies(&n->a.conv, in.c)) { dw_forward(g, n, pl); return; }
+	if (sn_rt(pl, n)->saved) { forward_batched(g, n, pl); return; }
+	if (!pl->train) { forward_tiled(g, n, pl); return; }
 	if (B < sn_get_threads()) { /* few images: parallelise inside each GEMM instead */
-		for (int b = 0; b < B; b++) pointwise_image(g, n, X + b * xs, n->y + b * ys);
+		for (int b = 0; b < B; b++) pointwise_image(g, n, X + b * xs, Y + b * ys);
 		return;
 	}
 	#pragma omp parallel for schedule(static)
-	for (int b = 0; b < B; b++) pointwise_image(g, n, X + b * xs, n->y + b * ys);
+	for (int b = 0; b < B; b++) pointwise_image(g, n, X + b * xs, Y + b * ys);
 }
 
 /* dW += dY' col'^T per group, one GEMM over the whole batch; db = row sums of dY'. */
-static void weight_grad(sn_graph *g, sn_node *n)
+static void weight_grad(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	const sn_conv_attr *a = &n->a.conv;
-	sn_node *p = sn_in(g, n, 0);
-	const int G = a->groups, mg = a->out_c / G, B = g->batch, kg = p->out.c / G * a->kh * a->kw;
+	const sn_shape in = sn_in(g, n, 0)->out;
+	const int G = a->groups, mg = a->out_c / G, B = pl->batch, kg = in.c / G * a->kh * a->kw;
 	const size_t ohw = (size_t)n->out.h * n->out.w, K = B * ohw;
-	float *dyT = g->ws, *col = n->saved;
-	batch_transpose(n->dy, B, a->out_c, ohw, dyT, 1, NULL, 0);
+	float *dyT = pl->ws, *col = sn_rt(pl, n)->saved;
+	batch_transpose(sn_rt(pl, n)->dy, B, a->out_c, ohw, dyT, 1, NULL, 0);
 	if (is_pointwise(a)) {
 		col = dyT + (size_t)a->out_c * K;
-		batch_transpose(p->y, B, p->out.c, ohw, col, 1, NULL, 0);
+		batch_transpose(sn_rt_in(pl, n, 0)->y, B, in.c, ohw, col, 1, NULL, 0);
 	}
 	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *bias = sn_t(g, n, SN_T_BIAS);
 	for (int gi = 0; gi < G; gi++)
@@ -452,16 +457,15 @@ static void weight_grad(sn_graph *g, sn_node *n)
 	}
 }
 
-static void input_grad_image(sn_graph *g, sn_node *n, int b, float *dcol, int acc)
+static void input_grad_image(sn_graph *g, sn_node *n, sn_plan *pl, int b, float *dcol, int acc)
 {
 	const sn_conv_attr *a = &n->a.conv;
-	sn_node *p = sn_in(g, n, 0);
-	sn_shape in = p->out;
+	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
 	const int G = a->groups, mg = a->out_c / G, kg = in.c / G * a->kh * a->kw, ohw = n->out.h * n->out.w;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
-	const float *w = sn_t(g, n, SN_T_WEIGHT)->data, *dy = n->dy + b * ys;
-	float *dx = p->dy + b * xs;
+	const float *w = sn_t(g, n, SN_T_WEIGHT)->data, *dy = sn_rt(pl, n)->dy + b * ys;
+	float *dx = sn_rt_in(pl, n, 0)->dy + b * xs;
 	int pw = is_pointwise(a);
 	for (int gi = 0; gi < G; gi++) {
 		float *dst = pw ? dx + (size_t)gi * kg * ohw : dcol + (size_t)gi * kg * ohw;
@@ -471,31 +475,33 @@ static void input_grad_image(sn_graph *g, sn_node *n, int b, float *dcol, int ac
 	if (!pw) sn_col2im(dcol, &ge, dx, acc);
 }
 
-static void conv_backward(sn_graph *g, sn_node *n)
+static void conv_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
-	sn_node *p = sn_in(g, n, 0);
-	if (n->a.conv.act) mask_fused_grad(g, n);
-	if (sn_dw_applies(&n->a.conv, p->out.c)) { dw_backward(g, n); return; }
-	if (!n->frozen) weight_grad(g, n);
+	sn_node_rt *p = sn_rt_in(pl, n, 0);
+	const sn_shape in = sn_in(g, n, 0)->out;
+	if (n->a.conv.act) mask_fused_grad(pl, n);
+	if (sn_dw_applies(&n->a.conv, in.c)) { dw_backward(g, n, pl); return; }
+	if (!n->frozen) weight_grad(g, n, pl);
 	if (!p->needs_grad) return;
 	int acc = sn_dy_accumulate(p);
-	const size_t cs = col_floats(n, p->out);
-	if (g->batch < sn_get_threads()) {
-		for (int b = 0; b < g->batch; b++) input_grad_image(g, n, b, g->ws, acc);
+	const size_t cs = col_floats(n, in);
+	const int B = pl->batch;
+	if (B < sn_get_threads()) {
+		for (int b = 0; b < B; b++) input_grad_image(g, n, pl, b, pl->ws, acc);
 		return;
 	}
 	#pragma omp parallel for schedule(static)
-	for (int b = 0; b < g->batch; b++)
-		input_grad_image(g, n, b, g->ws + (size_t)omp_get_thread_num() * cs, acc);
+	for (int b = 0; b < B; b++)
+		input_grad_image(g, n, pl, b, pl->ws + (size_t)omp_get_thread_num() * cs, acc);
 }
 
-int sn_op_conv(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	switch (act) {
 	case SN_ACT_SHAPE: return conv_shape(g, n);
-	case SN_ACT_SIZES: conv_sizes(g, n); return SN_OK;
-	case SN_ACT_FORWARD: conv_forward(g, n); return SN_OK;
-	case SN_ACT_BACKWARD: conv_backward(g, n); return SN_OK;
+	case SN_ACT_SIZES: conv_sizes(g, n, pl); return SN_OK;
+	case SN_ACT_FORWARD: conv_forward(g, n, pl); return SN_OK;
+	case SN_ACT_BACKWARD: conv_backward(g, n, pl); return SN_OK;
 	}
 	return SN_OK;
 }

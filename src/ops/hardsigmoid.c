@@ -5,21 +5,23 @@
 #include <math.h>
 #include "core/internal.h"
 
-int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	sn_node *p = sn_in(g, n, 0);
-	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
 	const float alpha = n->a.hsig.alpha, beta = n->a.hsig.beta;
-	switch (act) {
-	case SN_ACT_SHAPE:
+	if (act == SN_ACT_SHAPE) {
 		if (!isfinite(alpha) || !isfinite(beta))
 			return sn_seterr(SN_EINVAL, "layer '%s' (Hardsigmoid): alpha and beta must be finite", n->name);
-		n->out = p->out;
+		n->out = sn_in(g, n, 0)->out;
 		return SN_OK;
+	}
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
+	switch (act) {
+	case SN_ACT_SHAPE:
 	case SN_ACT_SIZES: return SN_OK;
 	case SN_ACT_FORWARD: {
 		const float *x = p->y;
-		float *y = n->y;
+		float *y = r->y;
 		#pragma omp parallel for simd schedule(static)
 		for (size_t i = 0; i < N; i++) y[i] = fminf(fmaxf(alpha * x[i] + beta, 0.0f), 1.0f);
 		return SN_OK;
@@ -27,7 +29,7 @@ int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_action act)
 	case SN_ACT_BACKWARD: {
 		if (!p->needs_grad) return SN_OK;
 		const int acc = sn_dy_accumulate(p);
-		const float *x = p->y, *dy = n->dy;
+		const float *x = p->y, *dy = r->dy;
 		float *dx = p->dy;
 		#pragma omp parallel for simd schedule(static)
 		for (size_t i = 0; i < N; i++) {

@@ -15,31 +15,31 @@ static int linear_shape(sn_graph *g, sn_node *n)
 	return SN_OK;
 }
 
-int sn_op_linear(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_linear(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	if (act == SN_ACT_SHAPE) return linear_shape(g, n);
 	if (act == SN_ACT_SIZES) return SN_OK;   /* a sparse Linear's workspace: sn_sparse_ws */
-	sn_node *p = sn_in(g, n, 0);
-	const int B = g->batch, I = p->out.c, O = n->out.c;
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const int B = pl->batch, I = sn_in(g, n, 0)->out.c, O = n->out.c;
 	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
 	if (act == SN_ACT_FORWARD) {
-		if (n->impl == SN_IMPL_SPARSE && !g->train && sn_sparse_linear_forward(g, n) == SN_OK) return SN_OK;
-		if (b) for (int r = 0; r < B; r++) memcpy(n->y + (size_t)r * O, b->data, O * sizeof(float));
-		sn_gemm(0, 1, B, O, I, 1.0f, p->y, I, w->data, I, b ? 1.0f : 0.0f, n->y, O);
+		if (n->impl == SN_IMPL_SPARSE && !pl->train && sn_sparse_linear_forward(pl, n) == SN_OK) return SN_OK;
+		if (b) for (int q = 0; q < B; q++) memcpy(r->y + (size_t)q * O, b->data, O * sizeof(float));
+		sn_gemm(0, 1, B, O, I, 1.0f, p->y, I, w->data, I, b ? 1.0f : 0.0f, r->y, O);
 		return SN_OK;
 	}
 	if (!n->frozen) {
-		sn_gemm(1, 0, O, I, B, 1.0f, n->dy, O, p->y, I, 1.0f, w->grad, I);
+		sn_gemm(1, 0, O, I, B, 1.0f, r->dy, O, p->y, I, 1.0f, w->grad, I);
 		if (b)
 			for (int o = 0; o < O; o++) {
 				float s = 0;
-				for (int r = 0; r < B; r++) s += n->dy[(size_t)r * O + o];
+				for (int q = 0; q < B; q++) s += r->dy[(size_t)q * O + o];
 				b->grad[o] += s;
 			}
 	}
 	if (p->needs_grad) {
 		int acc = sn_dy_accumulate(p);
-		sn_gemm(0, 0, B, I, O, 1.0f, n->dy, O, w->data, I, acc ? 1.0f : 0.0f, p->dy, I);
+		sn_gemm(0, 0, B, I, O, 1.0f, r->dy, O, w->data, I, acc ? 1.0f : 0.0f, p->dy, I);
 	}
 	return SN_OK;
 }

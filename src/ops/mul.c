@@ -56,29 +56,31 @@ static void mul_grad_sample(const float *dy, sn_shape o, const float *other, str
 		}
 }
 
-int sn_op_mul(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_mul(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	if (act == SN_ACT_SHAPE) return mul_shape(g, n);
 	if (act == SN_ACT_SIZES) return SN_OK;
 	const sn_shape o = n->out;
 	const size_t ny = sn_shape_numel(o);
-	sn_node *in[2] = {sn_in(g, n, 0), sn_in(g, n, 1)};
-	const strides st[2] = {strides_of(in[0]->out), strides_of(in[1]->out)};
-	const size_t nx[2] = {sn_shape_numel(in[0]->out), sn_shape_numel(in[1]->out)};
+	const int B = pl->batch;
+	sn_node_rt *in[2] = {sn_rt_in(pl, n, 0), sn_rt_in(pl, n, 1)}, *r = sn_rt(pl, n);
+	const sn_shape is[2] = {sn_in(g, n, 0)->out, sn_in(g, n, 1)->out};
+	const strides st[2] = {strides_of(is[0]), strides_of(is[1])};
+	const size_t nx[2] = {sn_shape_numel(is[0]), sn_shape_numel(is[1])};
 	if (act == SN_ACT_FORWARD) {
 		#pragma omp parallel for schedule(static)
-		for (int s = 0; s < g->batch; s++)
-			mul_sample(in[0]->y + s * nx[0], st[0], in[1]->y + s * nx[1], st[1], o, n->y + s * ny);
+		for (int s = 0; s < B; s++)
+			mul_sample(in[0]->y + s * nx[0], st[0], in[1]->y + s * nx[1], st[1], o, r->y + s * ny);
 		return SN_OK;
 	}
 	for (int i = 0; i < 2; i++) {   /* backward; mul(x, x) reaches the same producer twice */
-		sn_node *p = in[i], *q = in[1 - i];
+		sn_node_rt *p = in[i], *q = in[1 - i];
 		if (!p->needs_grad) continue;
 		const int acc = sn_dy_accumulate(p);
-		if (!acc) memset(p->dy, 0, (size_t)g->batch * nx[i] * sizeof(float));
+		if (!acc) memset(p->dy, 0, (size_t)B * nx[i] * sizeof(float));
 		#pragma omp parallel for schedule(static)
-		for (int s = 0; s < g->batch; s++)
-			mul_grad_sample(n->dy + s * ny, o, q->y + s * nx[1 - i], st[1 - i], p->dy + s * nx[i], st[i]);
+		for (int s = 0; s < B; s++)
+			mul_grad_sample(r->dy + s * ny, o, q->y + s * nx[1 - i], st[1 - i], p->dy + s * nx[i], st[i]);
 	}
 	return SN_OK;
 }

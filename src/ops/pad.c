@@ -33,20 +33,20 @@ static int pad_shape(sn_graph *g, sn_node *n)
 	return SN_OK;
 }
 
-int sn_op_pad(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_pad(sn_graph *g, sn_node *n, sn_plan *plan, sn_action act)
 {
 	if (act == SN_ACT_SHAPE) return pad_shape(g, n);
 	if (act == SN_ACT_SIZES) return SN_OK;
 	const sn_pad_attr *a = &n->a.pad;
-	sn_node *p = sn_in(g, n, 0);
-	const sn_shape in = p->out, out = n->out;
-	const int planes = g->batch * in.c;
+	sn_node_rt *p = sn_rt_in(plan, n, 0), *r = sn_rt(plan, n);
+	const sn_shape in = sn_in(g, n, 0)->out, out = n->out;
+	const int planes = plan->batch * in.c;
 	const size_t xs = (size_t)in.h * in.w, ys = (size_t)out.h * out.w;
 	if (act == SN_ACT_FORWARD) {
 		#pragma omp parallel for schedule(static)
 		for (int pl = 0; pl < planes; pl++) {
 			const float *x = p->y + pl * xs;
-			float *y = n->y + pl * ys;
+			float *y = r->y + pl * ys;
 			for (int oh = 0; oh < out.h; oh++) {
 				const int ih = sn_pad_index(oh - a->pt, in.h, a->mode);
 				for (int ow = 0; ow < out.w; ow++) {
@@ -62,7 +62,7 @@ int sn_op_pad(sn_graph *g, sn_node *n, sn_action act)
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		float *dx = p->dy + pl * xs;
-		const float *dy = n->dy + pl * ys;
+		const float *dy = r->dy + pl * ys;
 		if (!acc) memset(dx, 0, xs * sizeof *dx);
 		for (int oh = 0; oh < out.h; oh++) {
 			const int ih = sn_pad_index(oh - a->pt, in.h, a->mode);

@@ -60,17 +60,18 @@ static int is_2x2(const sn_pool_attr *a, sn_shape in, sn_shape out)
 	       2 * out.h <= in.h && 2 * out.w <= in.w;
 }
 
-static void pool_forward(sn_graph *g, sn_node *n)
+static void pool_forward(sn_graph *g, sn_node *n, sn_plan *plan)
 {
 	const sn_pool_attr *a = &n->a.pool;
 	sn_shape in = sn_in(g, n, 0)->out, out = n->out;
-	const float *X = sn_in(g, n, 0)->y;
-	const int planes = g->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
-	int32_t *arg = n->saved;
+	const float *X = sn_rt_in(plan, n, 0)->y;
+	float *Y = sn_rt(plan, n)->y;
+	const int planes = plan->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
+	int32_t *arg = sn_rt(plan, n)->saved;
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		const float *x = X + (size_t)pl * in.h * in.w;
-		float *y = n->y + (size_t)pl * out.h * out.w;
+		float *y = Y + (size_t)pl * out.h * out.w;
 		if (is_max && is_2x2(a, in, out)) { maxpool2x2(x, in, out, y, arg ? arg + (size_t)pl * out.h * out.w : NULL); continue; }
 		for (int oh = 0; oh < out.h; oh++)
 		for (int ow = 0; ow < out.w; ow++) {
@@ -90,18 +91,19 @@ static void pool_forward(sn_graph *g, sn_node *n)
 	}
 }
 
-static void pool_backward(sn_graph *g, sn_node *n)
+static void pool_backward(sn_graph *g, sn_node *n, sn_plan *plan)
 {
-	sn_node *p = sn_in(g, n, 0);
+	sn_node_rt *p = sn_rt_in(plan, n, 0);
 	if (!p->needs_grad) return;
 	const sn_pool_attr *a = &n->a.pool;
-	sn_shape in = p->out, out = n->out;
-	const int planes = g->batch * in.c, acc = sn_dy_accumulate(p);
-	const int32_t *arg = n->saved;
+	sn_shape in = sn_in(g, n, 0)->out, out = n->out;
+	const int planes = plan->batch * in.c, acc = sn_dy_accumulate(p);
+	const int32_t *arg = sn_rt(plan, n)->saved;
+	const float *DY = sn_rt(plan, n)->dy;
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		float *dx = p->dy + (size_t)pl * in.h * in.w;
-		const float *dy = n->dy + (size_t)pl * out.h * out.w;
+		const float *dy = DY + (size_t)pl * out.h * out.w;
 		if (!acc) memset(dx, 0, (size_t)in.h * in.w * sizeof *dx);
 		for (int oh = 0; oh < out.h; oh++)
 		for (int ow = 0; ow < out.w; ow++) {
@@ -119,15 +121,15 @@ static void pool_backward(sn_graph *g, sn_node *n)
 	}
 }
 
-int sn_op_pool(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	switch (act) {
 	case SN_ACT_SHAPE: return pool_shape(g, n);
 	case SN_ACT_SIZES:
-		if (g->train && n->op == SN_OP_MAXPOOL) n->saved_bytes = (size_t)g->batch * sn_shape_numel(n->out) * sizeof(int32_t);
+		if (pl->train && n->op == SN_OP_MAXPOOL) sn_rt(pl, n)->saved_bytes = (size_t)pl->batch * sn_shape_numel(n->out) * sizeof(int32_t);
 		return SN_OK;
-	case SN_ACT_FORWARD: pool_forward(g, n); return SN_OK;
-	case SN_ACT_BACKWARD: pool_backward(g, n); return SN_OK;
+	case SN_ACT_FORWARD: pool_forward(g, n, pl); return SN_OK;
+	case SN_ACT_BACKWARD: pool_backward(g, n, pl); return SN_OK;
 	}
 	return SN_OK;
 }

@@ -31,24 +31,25 @@ static void softmax_grad_sample(const float *y, const float *dy, int C, size_t H
 		}
 }
 
-int sn_op_softmax(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_softmax(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	sn_node *p = sn_in(g, n, 0);
-	const int C = n->out.c;
+	if (act == SN_ACT_SHAPE) { n->out = sn_in(g, n, 0)->out; return SN_OK; }
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const int C = n->out.c, B = pl->batch;
 	const size_t HW = (size_t)n->out.h * n->out.w, N = (size_t)C * HW;
 	switch (act) {
-	case SN_ACT_SHAPE: n->out = p->out; return SN_OK;
-	case SN_ACT_SIZES: n->ws_bytes = (size_t)g->batch * HW * sizeof(float); return SN_OK;
+	case SN_ACT_SHAPE: return SN_OK;
+	case SN_ACT_SIZES: r->ws_bytes = (size_t)B * HW * sizeof(float); return SN_OK;
 	case SN_ACT_FORWARD:
 		#pragma omp parallel for schedule(static)
-		for (int s = 0; s < g->batch; s++) softmax_sample(p->y + s * N, C, HW, n->y + s * N, g->ws + s * HW);
+		for (int s = 0; s < B; s++) softmax_sample(p->y + s * N, C, HW, r->y + s * N, pl->ws + s * HW);
 		return SN_OK;
 	case SN_ACT_BACKWARD: {
 		if (!p->needs_grad) return SN_OK;
 		const int acc = sn_dy_accumulate(p);
 		#pragma omp parallel for schedule(static)
-		for (int s = 0; s < g->batch; s++)
-			softmax_grad_sample(n->y + s * N, n->dy + s * N, C, HW, p->dy + s * N, acc, g->ws + s * HW);
+		for (int s = 0; s < B; s++)
+			softmax_grad_sample(r->y + s * N, r->dy + s * N, C, HW, p->dy + s * N, acc, pl->ws + s * HW);
 		return SN_OK;
 	}
 	}

@@ -2,7 +2,7 @@
  * pooling, Add (residual) and channel Concat. */
 #include "core/internal.h"
 
-int sn_op_input(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	if (act == SN_ACT_SHAPE) {
 		const sn_input_attr *a = &n->a.input;
@@ -10,42 +10,48 @@ int sn_op_input(sn_graph *g, sn_node *n, sn_action act)
 			return sn_seterr(SN_EINVAL, "input layer '%s' needs a positive shape CxHxW", n->name);
 		n->out = (sn_shape){4, a->c, a->h, a->w};
 	}
-	return SN_OK; /* forward: the graph points y at the caller's data */
+	return SN_OK; /* forward: the plan points y at the caller's data */
 }
 
 /* Flatten and global pooling both map [C,H,W] to a per-channel vector; a copy for Flatten,
  * a mean over H*W for pooling. */
-int sn_op_flatten(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_flatten(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	sn_node *p = sn_in(g, n, 0);
-	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+	if (act == SN_ACT_SHAPE) {
+		const sn_shape in = sn_in(g, n, 0)->out;
+		if (sn_shape_numel(in) > SN_DIM_MAX) return sn_shape_error(n, in, "too many values to flatten");
+		n->out = (sn_shape){2, (int)sn_shape_numel(in), 1, 1};
+		return SN_OK;
+	}
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
 	switch (act) {
 	case SN_ACT_SHAPE:
-		if (sn_shape_numel(p->out) > SN_DIM_MAX) return sn_shape_error(n, p->out, "too many values to flatten");
-		n->out = (sn_shape){2, (int)sn_shape_numel(p->out), 1, 1};
-		return SN_OK;
 	case SN_ACT_SIZES: return SN_OK;
 	case SN_ACT_FORWARD:
-		if (n->y != p->y) memcpy(n->y, p->y, N * sizeof(float));   /* else aliased: nothing to do */
+		if (r->y != p->y) memcpy(r->y, p->y, N * sizeof(float));   /* else aliased: nothing to do */
 		return SN_OK;
 	case SN_ACT_BACKWARD:
 		if (!p->needs_grad) return SN_OK;
-		if (sn_dy_accumulate(p)) for (size_t i = 0; i < N; i++) p->dy[i] += n->dy[i];
-		else if (p->dy != n->dy) memcpy(p->dy, n->dy, N * sizeof(float));
+		if (sn_dy_accumulate(p)) for (size_t i = 0; i < N; i++) p->dy[i] += r->dy[i];
+		else if (p->dy != r->dy) memcpy(p->dy, r->dy, N * sizeof(float));
 		return SN_OK;
 	}
 	return SN_OK;
 }
 
-int sn_op_gap(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_gap(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	sn_node *p = sn_in(g, n, 0);
-	const int HW = p->out.h * p->out.w, planes = g->batch * p->out.c;
+	const sn_shape in = sn_in(g, n, 0)->out;
+	if (act == SN_ACT_SHAPE) {
+		if (in.rank != 4) return sn_shape_error(n, in, "global average pooling needs an image input [N, C, H, W]");
+		n->out = (sn_shape){4, in.c, 1, 1};
+		return SN_OK;
+	}
+	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
+	const int HW = in.h * in.w, planes = pl->batch * in.c;
 	switch (act) {
 	case SN_ACT_SHAPE:
-		if (p->out.rank != 4) return sn_shape_error(n, p->out, "global average pooling needs an image input [N, C, H, W]");
-		n->out = (sn_shape){4, p->out.c, 1, 1};
-		return SN_OK;
 	case SN_ACT_SIZES: return SN_OK;
 	case SN_ACT_FORWARD:
 		#pragma omp parallel for schedule(static)
@@ -53,7 +59,7 @@ int sn_op_gap(sn_graph *g, sn_node *n, sn_action act)
 			const float *x = p->y + (size_t)i * HW;
 			float s = 0;
 			for (int k = 0; k < HW; k++) s += x[k];
-			n->y[i] = s / HW;
+			r->y[i] = s / HW;
 		}
 		return SN_OK;
 	case SN_ACT_BACKWARD: {
@@ -61,7 +67,7 @@ int sn_op_gap(sn_graph *g, sn_node *n, sn_action act)
 		int acc = sn_dy_accumulate(p);
 		#pragma omp parallel for schedule(static)
 		for (int i = 0; i < planes; i++) {
-			float *dx = p->dy + (size_t)i * HW, d = n->dy[i] / HW;
+			float *dx = p->dy + (size_t)i * HW, d = r->dy[i] / HW;
 			for (int k = 0; k < HW; k++) dx[k] = acc ? dx[k] + d : d;
 		}
 		return SN_OK;
@@ -72,9 +78,10 @@ int sn_op_gap(sn_graph *g, sn_node *n, sn_action act)
 
 static int same_shape(sn_shape a, sn_shape b) { return a.rank == b.rank && a.c == b.c && a.h == b.h && a.w == b.w; }
 
-int sn_op_add(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	const size_t N = (size_t)g->batch * sn_shape_numel(n->out);
+	const size_t N = pl ? (size_t)pl->batch * sn_shape_numel(n->out) : 0;
+	sn_node_rt *r = pl ? sn_rt(pl, n) : NULL;
 	switch (act) {
 	case SN_ACT_SHAPE: {
 		sn_shape s0 = sn_in(g, n, 0)->out;
@@ -92,23 +99,25 @@ int sn_op_add(sn_graph *g, sn_node *n, sn_action act)
 		return SN_OK;
 	}
 	case SN_ACT_SIZES: return SN_OK;
-	case SN_ACT_FORWARD:
-		memcpy(n->y, sn_in(g, n, 0)->y, N * sizeof(float));
+	case SN_ACT_FORWARD: {
+		float *y = r->y;
+		memcpy(y, sn_rt_in(pl, n, 0)->y, N * sizeof(float));
 		for (int i = 1; i < n->n_in; i++) {
-			const float *x = sn_in(g, n, i)->y;
+			const float *x = sn_rt_in(pl, n, i)->y;
 			#pragma omp parallel for simd schedule(static)
-			for (size_t k = 0; k < N; k++) n->y[k] += x[k];
+			for (size_t k = 0; k < N; k++) y[k] += x[k];
 		}
 		return SN_OK;
+	}
 	case SN_ACT_BACKWARD:
 		for (int i = 0; i < n->n_in; i++) {
-			sn_node *p = sn_in(g, n, i);
+			sn_node_rt *p = sn_rt_in(pl, n, i);
 			if (!p->needs_grad) continue;
 			if (sn_dy_accumulate(p)) {
 				#pragma omp parallel for simd schedule(static)
-				for (size_t k = 0; k < N; k++) p->dy[k] += n->dy[k];
+				for (size_t k = 0; k < N; k++) p->dy[k] += r->dy[k];
 			} else {
-				memcpy(p->dy, n->dy, N * sizeof(float));
+				memcpy(p->dy, r->dy, N * sizeof(float));
 			}
 		}
 		return SN_OK;
@@ -117,7 +126,7 @@ int sn_op_add(sn_graph *g, sn_node *n, sn_action act)
 }
 
 /* Concat along channels: per sample, input i occupies a contiguous block of the output. */
-int sn_op_concat(sn_graph *g, sn_node *n, sn_action act)
+int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	const size_t ys = sn_shape_numel(n->out);
 	switch (act) {
@@ -141,16 +150,17 @@ int sn_op_concat(sn_graph *g, sn_node *n, sn_action act)
 	case SN_ACT_SIZES: return SN_OK;
 	case SN_ACT_FORWARD:
 	case SN_ACT_BACKWARD: {
+		sn_node_rt *r = sn_rt(pl, n);
 		size_t off = 0;
 		for (int i = 0; i < n->n_in; i++) {
-			sn_node *p = sn_in(g, n, i);
-			const size_t xs = sn_shape_numel(p->out);
+			sn_node_rt *p = sn_rt_in(pl, n, i);
+			const size_t xs = sn_shape_numel(sn_in(g, n, i)->out);
 			int acc = act == SN_ACT_BACKWARD && p->needs_grad ? sn_dy_accumulate(p) : 0;
 			if (act == SN_ACT_FORWARD || p->needs_grad)
-				for (int b = 0; b < g->batch; b++) {
-					if (act == SN_ACT_FORWARD) { memcpy(n->y + b * ys + off, p->y + b * xs, xs * sizeof(float)); continue; }
+				for (int b = 0; b < pl->batch; b++) {
+					if (act == SN_ACT_FORWARD) { memcpy(r->y + b * ys + off, p->y + b * xs, xs * sizeof(float)); continue; }
 					float *dx = p->dy + b * xs;
-					const float *dy = n->dy + b * ys + off;
+					const float *dy = r->dy + b * ys + off;
 					if (acc) for (size_t k = 0; k < xs; k++) dx[k] += dy[k];
 					else memcpy(dx, dy, xs * sizeof(float));
 				}

@@ -55,11 +55,12 @@ int sn_prune_taylor(sn_graph *g, const sn_dataset *d, int batches, int batch, ui
 	if ((rc = alloc_buffers(&b, g, d, batch))) return rc;
 	if ((rc = sn_graph_plan(g, batch, 1))) { free_buffers(&b); return rc; }
 	/* training mode as in fine-tuning; what it changes in the model is put back afterwards */
-	const sn_rng rng = g->rng;
-	const int train = g->train;
+	sn_plan *pl = g->plan;
+	const sn_rng rng = pl->rng;
+	const int train = pl->train;
 	memcpy(b.buf, g->buf, g->n_buf * sizeof *b.buf);
-	sn_rng_seed(&g->rng, seed ^ 0x7a71043ULL);
-	g->train = 1;
+	sn_rng_seed(&pl->rng, seed ^ 0x7a71043ULL);
+	pl->train = 1;
 	sn_prune_permutation(b.order, d->n, seed);   /* the batches walk through it, wrapping around */
 	const int classes = sn_graph_output_shape(g).c;
 	int correct = 0;
@@ -77,8 +78,8 @@ int sn_prune_taylor(sn_graph *g, const sn_dataset *d, int batches, int batch, ui
 	if (!rc)
 		for (size_t i = 0; i < g->n_w; i++) g->gw[i] = b.acc[i] / (float)batches;
 	memcpy(g->buf, b.buf, g->n_buf * sizeof *b.buf);
-	g->rng = rng;
-	g->train = train;
+	pl->rng = rng;
+	pl->train = train;
 	free_buffers(&b);
 	return rc;
 }

@@ -62,7 +62,7 @@ int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode)
 		n->impl = SN_IMPL_SPARSE;
 		count++;
 	}
-	if (count) g->planned_batch = 0; /* sparse layers want workspace (sn_sparse_ws): plan again */
+	if (count) g->version++; /* sparse layers want workspace (sn_sparse_ws): plan again */
 	return count;
 }
 
@@ -100,19 +100,20 @@ size_t sn_sparse_ws(const sn_graph *g, const sn_node *n, int batch)
 
 /* The per-thread workspace, or NULL when the plan has none or too little (planned before
  * sn_graph_select_sparse, or for fewer threads). */
-static float *workspace(const sn_graph *g, const sn_node *n)
+static float *workspace(const sn_plan *pl, const sn_node *n)
 {
-	size_t want = sn_sparse_ws(g, n, g->batch);
-	return want && g->ws_bytes >= want ? g->ws : NULL;
+	size_t want = sn_sparse_ws(pl->g, n, pl->batch);
+	return want && pl->ws_bytes >= want ? pl->ws : NULL;
 }
 
-int sn_sparse_conv_forward(sn_graph *g, sn_node *n)
+int sn_sparse_conv_forward(sn_plan *pl, const sn_node *n)
 {
-	const sn_node *in = sn_in(g, n, 0);
+	const sn_node *in = &pl->g->node[n->in[0]];
 	if (!fits(n, n->out.c, in->out.c)) return SN_EINVAL;
 	const size_t hw = (size_t)n->out.h * n->out.w, xs = sn_shape_numel(in->out), ys = sn_shape_numel(n->out);
-	const int B = g->batch, T = sn_get_threads();
-	sn_spmm_io io = {in->y, (ptrdiff_t)hw, n->y, (ptrdiff_t)hw, 0, 0, workspace(g, n)};  /* panels may be NULL */
+	const int B = pl->batch, T = sn_get_threads();
+	sn_spmm_io io = {sn_rt_in(pl, n, 0)->y, (ptrdiff_t)hw, sn_rt(pl, n)->y, (ptrdiff_t)hw, 0, 0,
+	                 workspace(pl, n)};   /* panels may be NULL */
 	act_range(n, &io.lo, &io.hi);
 	if (B < T) { /* few images: split each one across threads */
 		for (int b = 0; b < B; b++) {
@@ -157,25 +158,27 @@ static void linear_chunk(const sn_node *n, const float *x, float *y, int s0, int
 }
 
 /* y [B x O] = x [B x I] W^T + b as Y^T = W X^T: the batch plays the pixels. */
-int sn_sparse_linear_forward(sn_graph *g, sn_node *n)
+int sn_sparse_linear_forward(sn_plan *pl, const sn_node *n)
 {
-	const sn_node *in = sn_in(g, n, 0);
-	const int B = g->batch, T = sn_get_threads(), chunks = (B + CHUNK - 1) / CHUNK;
+	const sn_node *in = &pl->g->node[n->in[0]];
+	const int B = pl->batch, T = sn_get_threads(), chunks = (B + CHUNK - 1) / CHUNK;
+	const float *x = sn_rt_in(pl, n, 0)->y;
+	float *y = sn_rt(pl, n)->y;
 	if (!fits(n, n->out.c, in->out.c)) return SN_EINVAL;
 	if (B == 1) {
-		sn_spmm_io io = {in->y, 1, n->y, 1, -INFINITY, INFINITY, NULL};
+		sn_spmm_io io = {x, 1, y, 1, -INFINITY, INFINITY, NULL};
 		sn_spmm_parallel(n->spmm, 1, &io);
 		return SN_OK;
 	}
-	float *ws = workspace(g, n);
+	float *ws = workspace(pl, n);
 	if (!ws) return SN_EINVAL;
-	const size_t per_thread = ws_floats_per_thread(g, n, B);
+	const size_t per_thread = ws_floats_per_thread(pl->g, n, B);
 	if (chunks < T || omp_in_parallel()) { /* few chunks: the threads share each one's output blocks */
-		for (int c = 0; c < chunks; c++) linear_chunk(n, in->y, n->y, c * CHUNK, SN_MIN(CHUNK, B - c * CHUNK), ws, 1);
+		for (int c = 0; c < chunks; c++) linear_chunk(n, x, y, c * CHUNK, SN_MIN(CHUNK, B - c * CHUNK), ws, 1);
 		return SN_OK;
 	}
 	#pragma omp parallel for num_threads(T) schedule(static)
 	for (int c = 0; c < chunks; c++)
-		linear_chunk(n, in->y, n->y, c * CHUNK, SN_MIN(CHUNK, B - c * CHUNK), ws + omp_get_thread_num() * per_thread, 0);
+		linear_chunk(n, x, y, c * CHUNK, SN_MIN(CHUNK, B - c * CHUNK), ws + omp_get_thread_num() * per_thread, 0);
 	return SN_OK;
 }

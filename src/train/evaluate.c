@@ -57,10 +57,10 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 	int rc = sn_check_data(g, d);
 	if (rc) return rc;
 	batch = SN_MIN(batch, d->n);
-	int train = g->train;
+	int train = g->plan->train;   /* the caller's mode comes back after */
 	rc = sn_graph_plan(g, batch, 0);
 	if (rc) return rc;
-	g->train = 0;
+	g->plan->train = 0;
 	r->classes = classes;
 	r->confusion = calloc((size_t)classes * classes, sizeof *r->confusion);
 	int *order = malloc((size_t)d->n * sizeof *order);
@@ -68,7 +68,7 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 	if (!L) {
 		free(order);
 		sn_eval_free(r);
-		g->train = train;
+		g->plan->train = train;
 		return r->confusion ? sn_errcode() : sn_seterr(SN_ENOMEM, "out of memory for a %d-class confusion matrix",
 		                                                  classes);
 	}
@@ -96,7 +96,7 @@ int sn_evaluate(sn_graph *g, const sn_dataset *d, int batch, sn_eval_result *r)
 	}
 	sn_loader_free(L);
 	free(order);
-	g->train = train;
+	g->plan->train = train;
 	if (sn_dist_size() > 1 && !(rc = sn_dist_agree(rc))) {
 		double t[3] = {r->loss, correct, top5};
 		sn_dist_sum_f64(t, 3);

@@ -173,9 +173,10 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 	}
 	if (show) fprintf(stderr, "\r%*s\r", 100, "");
 	average_buffers(g);
-	if (g->profile) {
+	if (g->plan->profile) {
 		for (int i = 1; i < g->n_node; i++)
-			fprintf(stderr, "  %-12s fwd %7.3f s  bwd %7.3f s\n", g->node[i].name, g->node[i].t_fwd, g->node[i].t_bwd);
+			fprintf(stderr, "  %-12s fwd %7.3f s  bwd %7.3f s\n", g->node[i].name, sn_plan_seconds(g->plan, i, SN_ACT_FORWARD),
+			        sn_plan_seconds(g->plan, i, SN_ACT_BACKWARD));
 	}
 	rep->train_loss = loss / seen;
 	rep->train_acc = (double)correct / seen;
@@ -201,7 +202,7 @@ static void swap_frozen(sn_graph *g, unsigned char *frozen)
 static int save_checkpoint(sn_graph *g, const sn_train_opts *o, sn_train_state *st, sn_meta *meta, unsigned char *frozen)
 {
 	if (!o->checkpoint) return SN_OK;
-	st->graph_rng = g->rng;
+	st->graph_rng = g->plan->rng;
 	swap_frozen(g, frozen);
 	const int rc = sn_model_save(g, meta, st, o->checkpoint);
 	swap_frozen(g, frozen);
@@ -230,7 +231,7 @@ static int freeze_backbone(sn_graph *g, const char *head, unsigned char *frozen)
 		if (in_list(head, g->node[i].name)) found++;
 		else g->node[i].frozen = 1;
 	}
-	g->planned_batch = 0;
+	g->version++;   /* what needs gradients changed: plan again */
 	if (!found) {
 		for (int i = 0; i < g->n_node; i++) g->node[i].frozen = frozen[i];
 		return sn_seterr(SN_EINVAL, "--freeze-backbone: the model has no layer named '%s'", head);
@@ -241,7 +242,7 @@ static int freeze_backbone(sn_graph *g, const char *head, unsigned char *frozen)
 static void thaw(sn_graph *g, const unsigned char *frozen)
 {
 	for (int i = 0; i < g->n_node; i++) g->node[i].frozen = frozen[i];
-	g->planned_batch = 0;
+	g->version++;
 }
 
 /* The teacher runs in inference mode on the student's batches: same input and outputs. */
@@ -266,10 +267,10 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	if (o->batch <= 0 || o->epochs < 0 || tr->n == 0) return sn_seterr(SN_EINVAL, "nothing to train: check --batch, --epochs and the data");
 	if (!st->present) {
 		sn_rng_seed(&st->rng, o->seed);
-		sn_rng_seed(&g->rng, o->seed ^ 0x5eed5eedULL);
+		sn_rng_seed(&g->plan->rng, o->seed ^ 0x5eed5eedULL);
 		st->epoch = 0; st->step = 0;
 	} else {
-		g->rng = st->graph_rng;
+		g->plan->rng = st->graph_rng;
 	}
 	if (!st->opt_m) st->opt_m = calloc(g->n_w ? g->n_w : 1, sizeof(float));
 	if (!st->opt_v && o->optimizer == SN_OPT_ADAM) st->opt_v = calloc(g->n_w ? g->n_w : 1, sizeof(float));
@@ -279,7 +280,7 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	if (!rc) rc = sn_graph_plan(g, o->batch, 1);
 	if (!rc && o->teacher) rc = plan_teacher(o, classes, in);
 	int show = sn_dist_rank() ? 0 : o->progress < 0 ? isatty(2) : o->progress;
-	g->profile = getenv("SN_PROFILE") != NULL;
+	sn_plan_profile(g->plan, getenv("SN_PROFILE") != NULL);
 	sn_apply_masks(g);
 	st->present = 1;
 	unsigned char *frozen = NULL;
@@ -301,7 +302,7 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 		/* several processes: each draws its own dropout masks, from the seed, epoch and rank (so
 		 * that a resumed run draws what the uninterrupted one did) */
 		if (sn_dist_size() > 1)
-			sn_rng_seed(&g->rng, (o->seed ^ 0x5eed5eedULL) + (uint64_t)st->epoch * 1000003u +
+			sn_rng_seed(&g->plan->rng, (o->seed ^ 0x5eed5eedULL) + (uint64_t)st->epoch * 1000003u +
 			                         (uint64_t)sn_dist_rank() * 0x9e3779b97f4a7c15ULL);
 		rc = run_epoch(g, tr, o, st, &b, st->opt_m, st->opt_v, show, &rep);
 		if (rc) break;
@@ -320,7 +321,7 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 		rc = save_checkpoint(g, o, st, meta, frozen);
 	}
 	if (frozen) { thaw(g, frozen); free(frozen); }
-	g->train = 0;
+	g->plan->train = 0;
 	free_buffers(&b);
 	if (st == &local) { free(local.opt_m); free(local.opt_v); }
 	return rc;

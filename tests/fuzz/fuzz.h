@@ -59,13 +59,13 @@ static void fuzz_run(sn_graph *g)
 	if (!x || !dy) abort();
 	for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 37) % 11) / 5.0f - 1.0f;
 	for (size_t i = 0; i < ny; i++) dy[i] = (float)((i * 13) % 7) / 3.0f - 1.0f;
-	g->input_grad = 1;
-	if (sn_graph_plan(g, 1, 1) == SN_OK) {
+	if (sn_plan_reshape(g->plan, 1, SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD) == SN_OK) {
 		sn_graph_zero_grad(g);
 		if (sn_graph_forward(g, x, 1)) sn_graph_backward(g, dy);
 	}
-	g->input_grad = 0;
-	if (sn_graph_plan(g, 1, 0) == SN_OK) sn_graph_forward(g, x, 1);
+	sn_plan *p = sn_plan_new(g);   /* an inference plan of its own: the training one would serve */
+	if (p && sn_plan_reshape(p, 1, 0) == SN_OK) sn_plan_forward(p, x, 1);
+	sn_plan_free(p);
 	free(x);
 	free(dy);
 }
