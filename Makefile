@@ -51,7 +51,9 @@ $(B)/gen/onnx.pb-c.o: $(B)/gen/onnx.pb-c.c
 $(ONNX_OBJ): $(B)/gen/onnx.pb-c.h
 $(ONNX_OBJ): CFLAGS += -I$(B)/gen
 
+# made anew: `ar r` would keep the members of objects whose sources were moved or removed
 $(B)/libslimnn.a: $(LIB_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 $(B)/libslimnn.so: $(LIB_OBJ)
 	$(CC) $(LDSAN) -shared -fopenmp -Wl,-soname,libslimnn.so.$(SOVERSION) -o $@ $^ $(LDLIBS)

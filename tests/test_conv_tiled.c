@@ -82,7 +82,7 @@ TEST(im2col_pixel_range_matches_whole)
  * blocks to run outside (n <= 64) and wider; nothing written between y's rows. */
 TEST(conv_tile_gemm_matches_naive)
 {
-	if (!sn_ct_available()) return;
+	if (!sn_cpu_avx2()) return;
 	sn_rng r;
 	sn_rng_seed(&r, 12);
 	for (int t = 0; t < 200; t++) {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include "test.h"
 #include "slimnn.h"
-#include "sparse/spmm.h"
+#include "core/sparse.h"
 
 static float *random_values(size_t n, sn_rng *r)
 {
@@ -113,7 +113,7 @@ TEST(spmm_kernels_match_reference_on_every_tail)
 			float lo = a ? 0.0f : -INFINITY, hi = a == 2 ? 0.5f : INFINITY;
 			check_kernel(sn_f32_spmm_8x4__scalar, "portable", p, w, bias, x, ldx, n, 0, p->n_blocks, 0, n, lo, hi, NULL);
 			check_kernel(sn_f32_spmm_8x4__scalar, "portable", p, w, bias, x, ldx, n, 1, 4, n / 3, n, lo, hi, panel);
-			if (!sn_spmm_have_avx2()) continue;
+			if (!sn_cpu_avx2()) continue;
 			for (int k = 0; k < 2; k++) {
 				float *pn = k ? panel : NULL;
 				check_kernel(sn_f32_spmm_32x4__avx2, "avx2", p, w, bias, x, ldx, n, 0, p->n_blocks, 0, n, lo, hi, pn);
@@ -135,7 +135,7 @@ TEST(spmm_nan_passes_the_clamp)
 	sn_spmm *p = sn_spmm_pack(w, NULL, 1, 2);
 	REQUIRE(p);
 	kernel_fn runs[2] = {sn_f32_spmm_8x4__scalar, sn_f32_spmm_32x4__avx2};
-	for (int k = 0; k < 1 + sn_spmm_have_avx2(); k++) {
+	for (int k = 0; k < 1 + sn_cpu_avx2(); k++) {
 		float y[8];
 		sn_spmm_io io = {x, 8, y, 8, 0.0f, 6.0f, NULL};
 		runs[k](p, 0, 1, 0, 8, &io);

@@ -3,19 +3,18 @@
  * names the micro-kernel where one is picked per shape. */
 #include <stdio.h>
 #include "core/internal.h"
-#include "kernels/kernels.h"
-#include "sparse/spmm.h"
+#include "kernels/cpu.h"
 
-static const char *isa_name(void) { return sn_spmm_have_avx2() ? "avx2" : "scalar"; }
+static const char *isa_name(void) { return sn_cpu_avx2() ? "avx2" : "scalar"; }
 
 static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len)
 {
 	const sn_conv_attr *a = &n->a.conv;
 	const sn_shape in = g->node[n->in[0]].out;
 	if (n->impl == SN_IMPL_SPARSE) snprintf(buf, len, "sparse 1x1 SpMM (%s)", isa_name());
-	else if (sn_dw_applies(a, in.c))
+	else if (sn_conv_dw_direct(a, in.c))
 		snprintf(buf, len, "depthwise direct %s", sn_conv_dw_kernel(g, n));
-	else if (a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && !a->pt && !a->pb && !a->pl && !a->pr)
+	else if (sn_conv_pointwise(a))
 		snprintf(buf, len, "%s (1x1, no im2col)", a->groups > 1 ? "grouped GEMM" : "GEMM");
 	else snprintf(buf, len, "im2col + %s", a->groups > 1 ? "grouped GEMM" : "GEMM");
 }

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include "core/internal.h"
-#include "sparse/spmm.h"
+#include "core/sparse.h"
 
 sn_graph *sn_graph_new(void)
 {

@@ -4,14 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include "slimnn.h"
+#include "kernels/kernels.h"
 
 #define SN_ALIGN 64
 /* Caps that keep hostile files from asking for absurd sizes: one dimension, and all the
  * parameters and buffers of a graph together (2^28 floats = 1 GiB, over twice VGG-16). */
 #define SN_DIM_MAX (1LL << 28)
 #define SN_VALUES_MAX ((size_t)1 << 28)
-#define SN_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define SN_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* The kernels take padding modes and fused activations by these numbers (kernels/kernels.h). */
+_Static_assert((int)SN_KPAD_ZEROS == SN_PAD_ZEROS && (int)SN_KPAD_REFLECT == SN_PAD_REFLECT &&
+               (int)SN_KPAD_REPLICATE == SN_PAD_REPLICATE && (int)SN_KPAD_CIRCULAR == SN_PAD_CIRCULAR, "sn_padmode");
+_Static_assert((int)SN_KACT_NONE == SN_FUSE_NONE && (int)SN_KACT_RELU == SN_FUSE_RELU &&
+               (int)SN_KACT_RELU6 == SN_FUSE_RELU6, "sn_fuse");
 
 static inline sn_node *sn_in(sn_graph *g, const sn_node *n, int i) { return &g->node[n->in[i]]; }
 static inline sn_tensor *sn_t(sn_graph *g, const sn_node *n, int slot)
@@ -78,10 +82,20 @@ typedef struct { size_t size, offset; int first, last; } sn_membuf;
  * returns the bytes they need in all (SIZE_MAX when out of memory). */
 size_t sn_plan_memory(sn_membuf *buf, int n);
 
-/* C = alpha * op(A) op(B) + beta * C, row-major; split over OpenMP threads when called outside
- * a parallel region and large enough. BLAS itself stays single-threaded. */
-void sn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
-             const float *B, int ldb, float beta, float *C, int ldc);
+/* Conv shapes that pick code paths, one definition each (a: the conv's attributes, in_c: its
+ * input channels):
+ *   pointwise      1x1, stride 1, no padding: over CHW the conv is a matrix product and the
+ *                  input itself is its right-hand matrix (no im2col; the sparse 1x1 kernel)
+ *   dw_direct      depthwise (groups == in_c; any number of outputs per input channel) with
+ *                  zero padding: runs the direct depthwise kernels (kernels/dwconv.c)
+ *   dw_one_to_one  groups == in_c == out_c: output channel c is input channel c filtered alone,
+ *                  so channel pruning carries the channel through instead of removing filters */
+static inline int sn_conv_pointwise(const sn_conv_attr *a)
+{
+	return a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && !a->pt && !a->pb && !a->pl && !a->pr;
+}
+static inline int sn_conv_dw_direct(const sn_conv_attr *a, int in_c) { return a->groups == in_c && a->mode == SN_PAD_ZEROS; }
+static inline int sn_conv_dw_one_to_one(const sn_conv_attr *a, int in_c) { return a->groups == in_c && a->out_c == in_c; }
 
 /* Per-op entry points (src/ops/) */
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);

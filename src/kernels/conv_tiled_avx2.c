@@ -12,7 +12,6 @@
  * Only these functions carry the target attribute: the library still runs without AVX2. */
 #include <immintrin.h>
 #include <stdint.h>
-#include "core/internal.h"
 #include "kernels/kernels.h"
 
 #define TARGET __attribute__((target("avx2,fma")))
@@ -20,14 +19,8 @@
 #define NR 16
 #define KC 256
 
-int sn_ct_available(void)
-{
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-static const int32_t mask_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 /* lanes [0, n) of a vector on, n clamped to [0, 8] */
-static inline TARGET __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)(mask_bits + 8 - SN_MIN(SN_MAX(n, 0), 8))); }
+static inline TARGET __m256i lanes(int n) { return _mm256_loadu_si256((const __m256i *)(sn_avx2_lane_bits + 8 - SN_MIN(SN_MAX(n, 0), 8))); }
 
 static inline TARGET __m256 load(const float *p, __m256i m, int masked)
 {
@@ -94,7 +87,7 @@ static inline __attribute__((always_inline)) TARGET void block(int kc, const flo
 		if (act) { /* max(v, 0) returns the 0 for NaN, as the ReLU operator does */
 			v0 = _mm256_max_ps(v0, zero);
 			v1 = _mm256_max_ps(v1, zero);
-			if (act == SN_FUSE_RELU6) { v0 = _mm256_min_ps(v0, six); v1 = _mm256_min_ps(v1, six); }
+			if (act == SN_KACT_RELU6) { v0 = _mm256_min_ps(v0, six); v1 = _mm256_min_ps(v1, six); }
 		}
 		store(ci, m0, masked, v0);
 		store(ci + 8, m1, masked, v1);
@@ -137,7 +130,7 @@ static TARGET void block_tail8(int kc, const float *a, size_t lda, const float *
 		if (acc) v = _mm256_add_ps(v, _mm256_maskload_ps(ci, m));
 		else if (bias) v = _mm256_add_ps(v, _mm256_broadcast_ss(bias + i));
 		if (act) v = _mm256_max_ps(v, _mm256_setzero_ps());
-		if (act == SN_FUSE_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6.0f));
+		if (act == SN_KACT_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6.0f));
 		_mm256_maskstore_ps(ci, m, v);
 	}
 }

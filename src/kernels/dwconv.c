@@ -2,7 +2,6 @@
  * the forward, weight-gradient and input-gradient drivers (see kernels.h for the scheme). */
 #include <stdint.h>
 #include <string.h>
-#include "core/internal.h"
 #include "kernels/kernels.h"
 
 #define DW_VEC 8        /* lanes of the widest kernel: packed phases are whole vectors of it */
@@ -20,7 +19,7 @@ const int sn_dw_n_kernels = sizeof sn_dw_kernels / sizeof sn_dw_kernels[0];
 
 sn_isa sn_dw_best_isa(void)
 {
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? SN_ISA_AVX2 : SN_ISA_SCALAR;
+	return sn_cpu_avx2() ? SN_ISA_AVX2 : SN_ISA_SCALAR;
 }
 
 const sn_dw_kernel *sn_dw_select(sn_isa isa, int kh, int kw, int sh, int sw)

@@ -2,14 +2,12 @@
  * target attribute: the library still runs on CPUs without AVX2, sn_dw_select() picks. */
 #include <immintrin.h>
 #include <stdint.h>
-#include "core/internal.h"
 #include "kernels/kernels.h"
 
 #define TARGET __attribute__((target("avx2,fma")))
 
 /* lanes [0, n) on: the mask of a partial vector */
-static const int32_t dw_mask_bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-static inline TARGET __m256i dw_mask(int n) { return _mm256_loadu_si256((const __m256i *)(dw_mask_bits + 8 - n)); }
+static inline TARGET __m256i dw_mask(int n) { return _mm256_loadu_si256((const __m256i *)(sn_avx2_lane_bits + 8 - n)); }
 
 /* lanes [lo, hi) */
 static inline TARGET __m256i dw_range_mask(int lo, int hi)

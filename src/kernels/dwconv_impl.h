@@ -46,9 +46,9 @@ DW_INLINE const float *dw_row(const sn_dw_params *p, const float *x, int r)
 /* Same NaN rule as the ReLU operator: max(NaN, 0) is 0. */
 DW_INLINE V dw_act(V v, int act)
 {
-	if (act == SN_FUSE_NONE) return v;
+	if (act == SN_KACT_NONE) return v;
 	v = VMAX(v, VZERO());
-	return act == SN_FUSE_RELU6 ? VMIN(v, VSET1(6.0f)) : v;
+	return act == SN_KACT_RELU6 ? VMIN(v, VSET1(6.0f)) : v;
 }
 
 /* The taps of kernel rows [i0, i0+nr) x columns [j0, j0+nc) for output row oh. */

@@ -1,5 +1,4 @@
 /* The depthwise micro-kernels in portable C (one lane): they run on every CPU. */
-#include "core/internal.h"
 #include "kernels/kernels.h"
 
 #include <stdint.h>

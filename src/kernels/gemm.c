@@ -3,7 +3,6 @@
  * parallel regions just run on the calling thread. */
 #include <cblas.h>
 #include <omp.h>
-#include "core/internal.h"
 #include "kernels/kernels.h"
 
 /* y (n floats, incy apart) = alpha * op(A) x + beta * y through sgemv, op(A) n x k. y is cleared

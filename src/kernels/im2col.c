@@ -19,7 +19,7 @@ static void valid_cols(const sn_conv_geom *g, int off, int *lo, int *hi)
 static void row_segment(const sn_conv_geom *g, const float *xr, int off, int lo, int hi, int q0, int q1, float *r)
 {
 	if (!xr) { for (int q = q0; q < q1; q++) r[q - q0] = 0.0f; return; }
-	if (g->mode != SN_PAD_ZEROS) {
+	if (g->mode != SN_KPAD_ZEROS) {
 		for (int q = q0; q < q1; q++) r[q - q0] = xr[sn_pad_index(q * g->sw + off, g->w, g->mode)];
 		return;
 	}
@@ -59,7 +59,7 @@ static void shifted_row(const float *xc, const sn_conv_geom *g, int i, int j, si
 void sn_im2col(const float *x, const sn_conv_geom *g, size_t p0, size_t n, float *col, size_t ld)
 {
 	const int oh0 = (int)(p0 / g->ow), q00 = (int)(p0 % g->ow);
-	const int shifted = g->sh == 1 && g->sw == 1 && g->ow == g->w && g->mode == SN_PAD_ZEROS;
+	const int shifted = g->sh == 1 && g->sw == 1 && g->ow == g->w && g->mode == SN_KPAD_ZEROS;
 	for (int c = 0; c < g->c; c++)
 	for (int i = 0; i < g->kh; i++)
 	for (int j = 0; j < g->kw; j++) {
@@ -92,7 +92,7 @@ void sn_col2im(const float *dcol, const sn_conv_geom *g, float *dx, int accumula
 			int ih = sn_pad_index(oh * g->sh - g->pt + i * g->dh, g->h, g->mode);
 			if (ih < 0) continue;
 			float *xr = xc + (size_t)ih * g->w;
-			if (g->mode == SN_PAD_ZEROS)
+			if (g->mode == SN_KPAD_ZEROS)
 				for (int ow = lo; ow < hi; ow++) xr[ow * g->sw + off] += r[ow];
 			else
 				for (int ow = 0; ow < g->ow; ow++) xr[sn_pad_index(ow * g->sw + off, g->w, g->mode)] += r[ow];

@@ -1,7 +1,12 @@
 /* Low-level kernels: no allocation, the caller passes memory. */
 #ifndef SN_KERNELS_H
 #define SN_KERNELS_H
-#include "slimnn.h"
+#include <stddef.h>
+#include "kernels/cpu.h"
+/* Padding modes and fused activations as the kernels take them: numbered as slimnn.h's
+ * sn_padmode and sn_fuse, so the operators pass theirs through (core/internal.h checks). */
+enum { SN_KPAD_ZEROS, SN_KPAD_REFLECT, SN_KPAD_REPLICATE, SN_KPAD_CIRCULAR };
+enum { SN_KACT_NONE, SN_KACT_RELU, SN_KACT_RELU6 };
 
 /* Geometry of one convolution (or pooling) over one image. */
 typedef struct {
@@ -9,17 +14,17 @@ typedef struct {
 	int kh, kw, sh, sw, dh, dw;
 	int pt, pl;             /* top and left padding; bottom/right follow from oh, ow */
 	int oh, ow;
-	sn_padmode mode;
+	int mode;               /* SN_KPAD_* */
 } sn_conv_geom;
 
 /* Source coordinate of padded coordinate i in [0,n), or -1 where the padding reads zero. */
-static inline int sn_pad_index(int i, int n, sn_padmode m)
+static inline int sn_pad_index(int i, int n, int m)
 {
 	if (i >= 0 && i < n) return i;
 	switch (m) {
-	case SN_PAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;     /* pad < n: one bounce */
-	case SN_PAD_REPLICATE: return i < 0 ? 0 : n - 1;
-	case SN_PAD_CIRCULAR: return ((i % n) + n) % n;
+	case SN_KPAD_REFLECT: return i < 0 ? -i : 2 * (n - 1) - i;     /* pad < n: one bounce */
+	case SN_KPAD_REPLICATE: return i < 0 ? 0 : n - 1;
+	case SN_KPAD_CIRCULAR: return ((i % n) + n) % n;
 	default: return -1;
 	}
 }
@@ -31,6 +36,10 @@ static inline int sn_pad_index(int i, int n, sn_padmode m)
 void sn_im2col(const float *x, const sn_conv_geom *g, size_t p0, size_t n, float *col, size_t ld);
 /* dx [c x h x w] (+)= the scatter of dcol; accumulate = 0 overwrites dx */
 void sn_col2im(const float *dcol, const sn_conv_geom *g, float *dx, int accumulate);
+/* C = alpha * op(A) op(B) + beta * C, row-major; split over OpenMP threads when called outside
+ * a parallel region and large enough. BLAS itself stays single-threaded. */
+void sn_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
 /* C = alpha op(A) op(B) + beta C (row-major) on the calling thread only, whatever sn_gemm would
  * split: for callers that spread their own work across threads. */
 void sn_gemm_serial(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
@@ -39,12 +48,11 @@ void sn_gemm_serial(int tA, int tB, int M, int N, int K, float alpha, const floa
 /* ---------------------------------------------------------------- tiled conv GEMM (inference)
  * y [M x n] (rows ldy apart) = act(bias + W b) for one tile of n output pixels, W [M x K]
  * row-major, b [K x n] (a tile's col, or a 1x1 conv's input), bias M floats or NULL, act a
- * sn_fuse. One call does the rows [k0, k0 + kn) of b (kn rows ldb apart): the one with k0 = 0
+ * SN_KACT_*. One call does the rows [k0, k0 + kn) of b (kn rows ldb apart): the one with k0 = 0
  * writes bias + its product, later ones add theirs, the one ending at K applies act. AVX2+FMA
- * only (conv_tiled_avx2.c): check sn_ct_available() first. Its register blocks are SN_CT_MR
+ * only (conv_tiled_avx2.c): check sn_cpu_avx2() first. Its register blocks are SN_CT_MR
  * output channels by 16 pixels: callers that split M do it at multiples of SN_CT_MR. */
 #define SN_CT_MR 6
-int sn_ct_available(void);
 void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float *b, size_t ldb,
                 const float *bias, int act, float *y, size_t ldy);
 
@@ -76,7 +84,7 @@ typedef struct {
 	size_t ld;              /* floats from one row to the next */
 	const float *zero;      /* a row of zeros (ld floats, or w): the rows outside [0, rows) */
 	int init;               /* 0: out = bias + conv(...); 1: out += conv(...) */
-	int act;                /* sn_fuse, applied to the result (forward only) */
+	int act;                /* SN_KACT_*, applied to the result (forward only) */
 } sn_dw_params;
 
 /* The flat path of 3x3 planes: the oh * ow outputs are computed as one run, the vectors
@@ -93,7 +101,7 @@ typedef struct {
 	int row[3];             /* per kernel row: offset in xf */
 	int off[3];             /* per kernel column: offset in xf */
 	const float *mask[3];   /* per kernel column: lane masks over [0, n) (bit patterns), or NULL */
-	int act;                /* sn_fuse */
+	int act;                /* SN_KACT_* */
 } sn_dw_flat;
 
 /* A plane's quarters for the stride-2 flat path: quarter (a, b) (row parity a, column parity b)
@@ -120,8 +128,6 @@ typedef struct {
 extern const sn_dw_kernel sn_dw_kernels[];
 extern const int sn_dw_n_kernels;
 
-/* Whether a conv over in_c input channels runs these kernels (src/ops/conv.c does then). */
-static inline int sn_dw_applies(const sn_conv_attr *a, int in_c) { return a->groups == in_c && a->mode == SN_PAD_ZEROS; }
 sn_isa sn_dw_best_isa(void);                         /* AVX2+FMA when the CPU has them */
 /* The specialised kernel of isa for this shape (sh == sw), else isa's general one. */
 const sn_dw_kernel *sn_dw_select(sn_isa isa, int kh, int kw, int sh, int sw);

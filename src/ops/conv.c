@@ -9,13 +9,8 @@
  * per group over the batch; 1x1 stride-1 unpadded convs use the input itself as col. */
 #include <omp.h>
 #include "core/internal.h"
+#include "core/sparse.h"
 #include "kernels/kernels.h"
-#include "sparse/spmm.h"
-
-static int is_pointwise(const sn_conv_attr *a)
-{
-	return a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && !a->pt && !a->pb && !a->pl && !a->pr;
-}
 
 static sn_conv_geom geom(const sn_node *n, sn_shape in)
 {
@@ -247,7 +242,7 @@ static size_t tile_ld(size_t np)
 static int tiled_direct(const sn_node *n, sn_shape in)
 {
 	const size_t hw = (size_t)in.h * in.w;
-	return is_pointwise(&n->a.conv) && in.c * hw * sizeof(float) <= TILE_BYTES && (hw % 16 || hw / 16 % 2);
+	return sn_conv_pointwise(&n->a.conv) && in.c * hw * sizeof(float) <= TILE_BYTES && (hw % 16 || hw / 16 % 2);
 }
 
 /* Workspace floats of the tiled path, per thread: one chunk of col. */
@@ -264,9 +259,9 @@ static void conv_sizes(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_node_rt *r = sn_rt(pl, n);
-	const int pw = is_pointwise(&n->a.conv), train = pl->train;
+	const int pw = sn_conv_pointwise(&n->a.conv), train = pl->train;
 	const size_t B = (size_t)pl->batch, T = (size_t)sn_get_threads(), cs = col_floats(n, in), F = sizeof(float);
-	if (sn_dw_applies(&n->a.conv, in.c)) {
+	if (sn_conv_dw_direct(&n->a.conv, in.c)) {
 		r->ws_bytes = (T * dw_scratch(g, n, train) + (train ? dw_partials(pl, n) : 0)) * F;
 		return;
 	}
@@ -349,7 +344,7 @@ static void forward_tiled(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
-	const int B = pl->batch, fast = sn_ct_available(), mg = n->a.conv.out_c / n->a.conv.groups;
+	const int B = pl->batch, fast = sn_cpu_avx2(), mg = n->a.conv.out_c / n->a.conv.groups;
 	const size_t P = (size_t)n->out.h * n->out.w, cap = tile_cap(chunk_rows(n, in), P);
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out), per = tiled_col(n, in);
 	const int T = (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), per ? pl->ws_bytes / sizeof(float) / per : SIZE_MAX));
@@ -419,7 +414,7 @@ static void conv_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 	float *Y = sn_rt(pl, n)->y;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
 	const int B = pl->batch;
-	if (sn_dw_applies(&n->a.conv, in.c)) { dw_forward(g, n, pl); return; }
+	if (sn_conv_dw_direct(&n->a.conv, in.c)) { dw_forward(g, n, pl); return; }
 	if (sn_rt(pl, n)->saved) { forward_batched(g, n, pl); return; }
 	if (!pl->train) { forward_tiled(g, n, pl); return; }
 	if (B < sn_get_threads()) { /* few images: parallelise inside each GEMM instead */
@@ -439,7 +434,7 @@ static void weight_grad(sn_graph *g, sn_node *n, sn_plan *pl)
 	const size_t ohw = (size_t)n->out.h * n->out.w, K = B * ohw;
 	float *dyT = pl->ws, *col = sn_rt(pl, n)->saved;
 	batch_transpose(sn_rt(pl, n)->dy, B, a->out_c, ohw, dyT, 1, NULL, 0);
-	if (is_pointwise(a)) {
+	if (sn_conv_pointwise(a)) {
 		col = dyT + (size_t)a->out_c * K;
 		batch_transpose(sn_rt_in(pl, n, 0)->y, B, in.c, ohw, col, 1, NULL, 0);
 	}
@@ -466,7 +461,7 @@ static void input_grad_image(sn_graph *g, sn_node *n, sn_plan *pl, int b, float 
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
 	const float *w = sn_t(g, n, SN_T_WEIGHT)->data, *dy = sn_rt(pl, n)->dy + b * ys;
 	float *dx = sn_rt_in(pl, n, 0)->dy + b * xs;
-	int pw = is_pointwise(a);
+	int pw = sn_conv_pointwise(a);
 	for (int gi = 0; gi < G; gi++) {
 		float *dst = pw ? dx + (size_t)gi * kg * ohw : dcol + (size_t)gi * kg * ohw;
 		sn_gemm(1, 0, kg, ohw, mg, 1.0f, w + (size_t)gi * mg * kg, kg, dy + (size_t)gi * mg * ohw, ohw,
@@ -480,7 +475,7 @@ static void conv_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 	sn_node_rt *p = sn_rt_in(pl, n, 0);
 	const sn_shape in = sn_in(g, n, 0)->out;
 	if (n->a.conv.act) mask_fused_grad(pl, n);
-	if (sn_dw_applies(&n->a.conv, in.c)) { dw_backward(g, n, pl); return; }
+	if (sn_conv_dw_direct(&n->a.conv, in.c)) { dw_backward(g, n, pl); return; }
 	if (!n->frozen) weight_grad(g, n, pl);
 	if (!p->needs_grad) return;
 	int acc = sn_dy_accumulate(p);

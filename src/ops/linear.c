@@ -1,6 +1,6 @@
 /* Linear: y = x W^T + b over a flat input [N, in]; inference may run it sparse (sparse/select.c). */
 #include "core/internal.h"
-#include "sparse/spmm.h"
+#include "core/sparse.h"
 
 static int linear_shape(sn_graph *g, sn_node *n)
 {

@@ -12,16 +12,15 @@
 #ifndef SN_PRUNE_H
 #define SN_PRUNE_H
 #include <math.h>
-#include "slimnn.h"
+#include "core/internal.h"
 
 /* How a conv treats channels: plain (groups 1) makes new ones; depthwise (groups = in = out)
  * carries its input's; other grouped convs are left as they are. */
 enum { SN_CONV_PLAIN, SN_CONV_DEPTHWISE, SN_CONV_GROUPED };
 static inline int sn_conv_kind(const sn_graph *g, const sn_node *n)
 {
-	const int in_c = g->node[n->in[0]].out.c, G = n->a.conv.groups;
-	if (G == 1) return SN_CONV_PLAIN;
-	return G == in_c && n->a.conv.out_c == in_c ? SN_CONV_DEPTHWISE : SN_CONV_GROUPED;
+	if (n->a.conv.groups == 1) return SN_CONV_PLAIN;
+	return sn_conv_dw_one_to_one(&n->a.conv, g->node[n->in[0]].out.c) ? SN_CONV_DEPTHWISE : SN_CONV_GROUPED;
 }
 
 /* Layers that make channels of their own: plain convs (filters) and Linears (neurons). Their

@@ -1,8 +1,9 @@
 /* Packing of sparse weights, the portable SpMM kernel, dispatch and the thread split
- * (layout in sparse/spmm.h; the AVX2 kernel is in spmm_avx2.c). */
+ * (layout in kernels/spmm.h; the AVX2 kernel is in spmm_avx2.c). */
 #include <omp.h>
-#include "core/internal.h"
-#include "sparse/spmm.h"
+#include <stdlib.h>
+#include "kernels/cpu.h"
+#include "kernels/spmm.h"
 
 void sn_spmm_free(sn_spmm *p)
 {
@@ -76,7 +77,6 @@ sn_spmm *sn_spmm_pack(const float *w, const float *bias, int rows, int cols)
 	return p;
 oom:
 	sn_spmm_free(p);
-	sn_seterr(SN_ENOMEM, "out of memory packing sparse weights (%d x %d)", rows, cols);
 	return NULL;
 }
 
@@ -115,24 +115,14 @@ void sn_f32_spmm_8x4__scalar(const sn_spmm *p, int b0, int b1, size_t p0, size_t
 
 /* ---------------------------------------------------------------- dispatch and threads */
 
-int sn_spmm_have_avx2(void)
-{
-	static int have = -1;
-	if (have < 0) {
-		__builtin_cpu_init();
-		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	}
-	return have;
-}
-
 const char *sn_spmm_kernel_name(void)
 {
-	return sn_spmm_have_avx2() ? "sn_f32_spmm_32x4__avx2" : "sn_f32_spmm_8x4__scalar";
+	return sn_cpu_avx2() ? "sn_f32_spmm_32x4__avx2" : "sn_f32_spmm_8x4__scalar";
 }
 
 void sn_spmm_run(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const sn_spmm_io *io)
 {
-	if (sn_spmm_have_avx2()) sn_f32_spmm_32x4__avx2(p, b0, b1, p0, p1, io);
+	if (sn_cpu_avx2()) sn_f32_spmm_32x4__avx2(p, b0, b1, p0, p1, io);
 	else sn_f32_spmm_8x4__scalar(p, b0, b1, p0, p1, io);
 }
 

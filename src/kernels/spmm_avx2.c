@@ -8,17 +8,14 @@
  * 64-pixel tiles.
  * Compiled for AVX2 whatever -march says; sn_spmm_run calls it only where the CPU has it. */
 #include <immintrin.h>
-#include "core/internal.h"
-#include "sparse/spmm.h"
+#include "kernels/cpu.h"
+#include "kernels/spmm.h"
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
-/* Lanes [0, n) of a vector for the tail. */
-AVX2 INLINE __m256i tail_mask(int n)
-{
-	return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+/* Lanes [0, n) of a vector for the tail, n < 8. */
+AVX2 INLINE __m256i tail_mask(int n) { return _mm256_loadu_si256((const __m256i *)(sn_avx2_lane_bits + 8 - n)); }
 
 /* Where one tile reads and writes. */
 typedef struct {

@@ -11,11 +11,10 @@
  * Deltas count rows, not bytes: the same packed weights read rows H*W floats apart (a conv's
  * image), 32 apart (a panel, a Linear's chunk of samples) or 1 apart (one Linear sample), so the
  * kernel scales them by the stride it is given (one integer multiply off the critical path). */
-#ifndef SN_SPMM_H
-#define SN_SPMM_H
+#ifndef SN_KERNELS_SPMM_H
+#define SN_KERNELS_SPMM_H
 #include <stddef.h>
 #include <stdint.h>
-#include "slimnn.h"
 
 typedef struct {
 	int o0, nb, nnz;        /* first output channel, channels (1, 2 or 4), non-zero rows */
@@ -32,7 +31,7 @@ typedef struct sn_spmm {
 } sn_spmm;
 
 /* Packs W [rows x cols] row-major (+ bias[rows], may be NULL); zero weights are left out.
- * NULL + sn_errmsg() when out of memory. */
+ * NULL when out of memory. */
 sn_spmm *sn_spmm_pack(const float *w, const float *bias, int rows, int cols);
 void sn_spmm_free(sn_spmm *p);
 
@@ -40,7 +39,7 @@ void sn_spmm_free(sn_spmm *p);
  * output rows ldy floats apart; outputs are clamped to [lo, hi] (the fused activation).
  * panel (may be NULL): scratch of sn_spmm_panel_floats() into which the AVX2 kernel copies each
  * tile of 32 pixels of all input rows, so rows far apart stop evicting each other from L1.
- * Never allocates. sn_spmm_run picks the AVX2+FMA kernel where the CPU has it. */
+ * Never allocates. sn_spmm_run picks the AVX2+FMA kernel where the CPU has it (sn_cpu_avx2). */
 #define SN_SPMM_PANEL_PIXELS 32
 typedef struct {
 	const float *x; ptrdiff_t ldx;
@@ -53,20 +52,9 @@ void sn_spmm_run(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const s
 /* The kernels behind it, named by their tiles (pixels x channels of a block). */
 void sn_f32_spmm_8x4__scalar(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const sn_spmm_io *io);
 void sn_f32_spmm_32x4__avx2(const sn_spmm *p, int b0, int b1, size_t p0, size_t p1, const sn_spmm_io *io);
-int sn_spmm_have_avx2(void);
 const char *sn_spmm_kernel_name(void);                /* the one sn_spmm_run calls here */
 /* All blocks over pixels [0, npix), split across OpenMP threads when called serially and large
  * enough (over pixels when there are many, else over blocks). A panel, if given, holds one per
  * thread (sn_get_threads() of them). */
 void sn_spmm_parallel(const sn_spmm *p, size_t npix, const sn_spmm_io *io);
-
-/* Graph level (src/sparse/select.c). */
-void sn_sparse_reset(sn_graph *g);                    /* every node back to dense, packs freed */
-/* Forward of a sparse conv or Linear in plan pl; SN_EINVAL (and nothing written) when the node's
- * packed weights no longer fit its shapes or the plan lacks the workspace: the caller runs dense. */
-int sn_sparse_conv_forward(sn_plan *pl, const sn_node *n);
-int sn_sparse_linear_forward(sn_plan *pl, const sn_node *n);
-/* Workspace bytes node n needs in an inference plan for a batch (0 unless it runs sparse): a
- * conv's panels, a Linear's chunk buffers. sn_plan_reshape adds it to the op's own request. */
-size_t sn_sparse_ws(const sn_graph *g, const sn_node *n, int batch);
 #endif

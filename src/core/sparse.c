@@ -2,8 +2,7 @@
  * forward passes (called from the conv and Linear operators for inference plans). */
 #include <math.h>
 #include <omp.h>
-#include "core/internal.h"
-#include "sparse/spmm.h"
+#include "core/sparse.h"
 
 void sn_sparse_reset(sn_graph *g)
 {
@@ -19,9 +18,7 @@ static int eligible(const sn_node *n)
 {
 	if (n->t[SN_T_WEIGHT] < 0) return 0;
 	if (n->op == SN_OP_LINEAR) return 1;
-	const sn_conv_attr *a = &n->a.conv;
-	return n->op == SN_OP_CONV && a->kh == 1 && a->kw == 1 && a->sh == 1 && a->sw == 1 && a->groups == 1 &&
-	       !a->pt && !a->pb && !a->pl && !a->pr;
+	return n->op == SN_OP_CONV && sn_conv_pointwise(&n->a.conv) && n->a.conv.groups == 1;
 }
 
 /* The AUTO rule (table in slimnn.h): the sparsity from which the sparse kernel beats slimnn's
@@ -58,7 +55,10 @@ int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode)
 		const sn_tensor *w = &g->tensor[n->t[SN_T_WEIGHT]], *b = sn_t(g, n, SN_T_BIAS);
 		const int rows = w->dims[0], cols = (int)(w->n / (size_t)rows);
 		if (mode == SN_SPARSE_AUTO && (double)zeros(w->data, w->n) < crossover(n, rows, cols) * (double)w->n) continue;
-		if (!(n->spmm = sn_spmm_pack(w->data, b ? b->data : NULL, rows, cols))) { sn_sparse_reset(g); return SN_ENOMEM; }
+		if (!(n->spmm = sn_spmm_pack(w->data, b ? b->data : NULL, rows, cols))) {
+			sn_sparse_reset(g);
+			return sn_seterr(SN_ENOMEM, "out of memory packing the sparse weights of '%s' (%d x %d)", n->name, rows, cols);
+		}
 		n->impl = SN_IMPL_SPARSE;
 		count++;
 	}

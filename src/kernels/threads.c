@@ -3,7 +3,7 @@
 #include <cblas.h>
 #include <omp.h>
 #include <pthread.h>
-#include "slimnn.h"
+#include "kernels/cpu.h"
 
 /* Read by every plan's kernels, on whatever threads the plans run: atomic, and the default set
  * once (two plans starting together on fresh threads must not both shut the BLAS pool down). */

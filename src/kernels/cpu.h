@@ -1,0 +1,23 @@
+/* What every kernel asks of the machine: the CPU's vector features (detected here, once, for
+ * every dispatcher), the AVX2 lane masks, and the threads work is split over. Kernels know
+ * nothing of graphs: no kernels header includes slimnn.h or core/ (docs/architecture.md). */
+#ifndef SN_KERNELS_CPU_H
+#define SN_KERNELS_CPU_H
+#include <stdint.h>
+
+#define SN_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SN_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* 1 when the CPU runs AVX2 and FMA, the *__avx2 kernels' instructions (they are compiled for
+ * them whatever -march says), else 0. */
+int sn_cpu_avx2(void);
+
+/* The 8 ints from sn_avx2_lane_bits + 8 - n are the mask of lanes [0, n) of a ymm vector (all
+ * bits set in those lanes, 0 in the others), for n in [0, 8]: masked loads and stores of a
+ * partial vector. */
+extern const int32_t sn_avx2_lane_bits[16];
+
+/* The OpenMP threads of the kernels (kernels/threads.c; public in slimnn.h). */
+void sn_set_threads(int n);
+int sn_get_threads(void);
+#endif
