@@ -7,7 +7,7 @@
 #include <string.h>
 #include "test.h"
 #include "io/array.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 static const char *fx(char *buf, size_t len, const char *name)
 {

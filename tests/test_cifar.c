@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "data/cifar.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 static const char *fx(char *buf, size_t len, const char *name)
 {

@@ -11,7 +11,7 @@
 #include <zlib.h>
 #include "test.h"
 #include "slimnn.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "slimnn.h"
-#include "sparse/sparse.h"
+#include "io/sparse_codec.h"
 
 static uint64_t rs = 0x9e3779b97f4a7c15ull;
 static uint32_t rnd(void)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "data/cifar.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 #define CIFAR_MAX_BATCH 1024            /* data_batch_<k>.bin: k in 1..this (the real set has 5) */
 #define CIFAR_MAX_NAMES ((size_t)1 << 20)  /* bytes of a class-names file */

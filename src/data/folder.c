@@ -15,7 +15,7 @@
 #include "data/folder.h"
 #include "data/image.h"
 #include "data/source.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 #define MAX_IMAGE_FILE ((size_t)256 << 20)   /* 256 MiB: no sane training image is larger */
 

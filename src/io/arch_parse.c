@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include "core/internal.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 #define ARCH_MAX_FILE ((size_t)16 << 20)   /* architectures are tiny; refuse anything huge */
 #define ARCH_MAX_INT (1 << 20)             /* no sane layer needs more; bounds hostile files */

@@ -3,7 +3,7 @@
  * same nodes; model files embed this text, so it must stay stable. */
 #include <stdarg.h>
 #include "core/internal.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 /* Defined in arch_parse.c: the NAME rule of the format. */
 int sn_arch_name_valid(const char *s, int len);

@@ -1,5 +1,5 @@
 /* Crash-safe file writes (temp file + fsync + rename) and the byte-buffer helpers of
- * io_internal.h. */
+ * io/io.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "io/io_internal.h"
+#include "io/io.h"
 
 /* ---------------------------------------------------------------- byte buffer */
 
@@ -73,6 +73,17 @@ void sn_buf_free(sn_buf *b)
 }
 
 /* ---------------------------------------------------------------- whole-file read */
+
+int sn_check_file(const char *path, const char *what, uint64_t *bytes)
+{
+	struct stat s;
+	if (!path || !*path) return sn_seterr(SN_EINVAL, "no %s file given", what);
+	if (stat(path, &s)) return sn_seterr(SN_EIO, "cannot open %s file '%s': %s", what, path, strerror(errno));
+	if (S_ISDIR(s.st_mode)) return sn_seterr(SN_EIO, "'%s' is a directory, not a %s file", path, what);
+	if (!S_ISREG(s.st_mode)) return sn_seterr(SN_EIO, "'%s' is not a regular file, so not a %s file", path, what);
+	if (bytes) *bytes = (uint64_t)s.st_size;
+	return SN_OK;
+}
 
 int sn_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/array.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 #define NPY_MAX_HEADER 65536   /* numpy itself refuses headers over 10000 bytes by default */
 #define NPY_MAX_FILE ((size_t)1 << 40)   /* sn_read_file's bound: memory is the real limit */

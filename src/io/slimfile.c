@@ -17,8 +17,8 @@
 #include <strings.h>
 #include <zlib.h>
 #include "core/internal.h"
-#include "io/io_internal.h"
-#include "sparse/sparse.h"
+#include "io/io.h"
+#include "io/sparse_codec.h"
 
 /* ---------------------------------------------------------------- format constants */
 
@@ -266,7 +266,7 @@ static void put_train(sn_buf *b, const sn_graph *g, const sn_train_state *st)
 	sec_end(b, at);
 }
 
-static void meta_defaults(sn_meta *m)
+void sn_meta_defaults(sn_meta *m)
 {
 	memset(m, 0, sizeof *m);
 	m->test_accuracy = -1;
@@ -284,7 +284,7 @@ int sn_model_save(const sn_graph *g, const sn_meta *meta, const sn_train_state *
 		return sn_seterr(SN_EINVAL, "cannot save model file '%s': %s", path, why);
 	}
 	sn_meta dm;
-	if (!meta) { meta_defaults(&dm); meta = &dm; }
+	if (!meta) { sn_meta_defaults(&dm); meta = &dm; }
 
 	sn_buf b = {0};
 	sn_buf_put(&b, slim_magic, sizeof slim_magic);
@@ -544,7 +544,7 @@ static sn_graph *read_arch(const slim_file *f)
 
 static int read_meta(const slim_file *f, sn_meta *m)
 {
-	meta_defaults(m);
+	sn_meta_defaults(m);
 	if (!f->meta.present) return SN_OK;
 	slim_rd r = sec_rd(f, &f->meta, "META");
 	rd_str(&r, m->dataset, sizeof m->dataset, "the dataset name");
@@ -772,19 +772,17 @@ static int read_train(const slim_file *f, const sn_graph *g, sn_train_state *st)
 
 /* ---------------------------------------------------------------- public entry points */
 
-/* Clearer messages than "not a regular file" for the common mistakes, and the size bound
- * applied before anything is read. */
+/* The size bound applied before anything is read. */
 static int check_path(const char *path, const char *what, size_t max_bytes)
 {
-	struct stat s;
-	if (!path || !*path) return sn_seterr(SN_EINVAL, "no %s file given", what);
-	if (stat(path, &s)) return sn_seterr(SN_EIO, "cannot open %s file '%s': %s", what, path, strerror(errno));
-	if (S_ISDIR(s.st_mode)) return sn_seterr(SN_EIO, "'%s' is a directory, not a %s file", path, what);
-	if (!S_ISREG(s.st_mode)) return sn_seterr(SN_EIO, "'%s' is not a regular file, so not a %s file", path, what);
-	if (max_bytes && (uint64_t)s.st_size > max_bytes)
-		return bad(path, "is too large (%lld bytes; a .slim file holds at most 2 GiB)", (long long)s.st_size);
-	return SN_OK;
+	uint64_t size;
+	int rc = sn_check_file(path, what, &size);
+	if (!rc && size > max_bytes)
+		return bad(path, "is too large (%llu bytes; a .slim file holds at most 2 GiB)", (unsigned long long)size);
+	return rc;
 }
+
+int sn_slim_first_byte(unsigned char b) { return b == slim_magic[0]; }
 
 /* The model in p[0..len); messages name it `path`. */
 static sn_graph *model_from(const char *path, const unsigned char *p, size_t len, sn_meta *meta, sn_train_state *st)
@@ -831,34 +829,4 @@ sn_graph *sn_model_read(const void *data, size_t len, sn_meta *meta, sn_train_st
 	if (!data && len) { sn_seterr(SN_EINVAL, "sn_model_read: no data"); return NULL; }
 	if (len > SLIM_MAX_BYTES) { sn_seterr(SN_EFORMAT, "a .slim model holds at most 2 GiB"); return NULL; }
 	return model_from("<memory>", data, len, meta, st);
-}
-
-sn_graph *sn_load_any(const char *path, sn_meta *meta)
-{
-	if (check_path(path, "model or architecture", 0)) return NULL;
-	unsigned char head[1];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		sn_seterr(SN_EIO, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	ssize_t n;
-	do n = read(fd, head, sizeof head); while (n < 0 && errno == EINTR);
-	int e = errno;
-	close(fd);
-	if (n < 0) { sn_seterr(SN_EIO, "cannot read '%s': %s", path, strerror(e)); return NULL; }
-	if (n == 0) { sn_seterr(SN_EFORMAT, "'%s' is empty: neither an architecture nor a model file", path); return NULL; }
-	/* The signature's first byte is not text: even a model file cut short after one byte is
-	 * reported as a damaged model file rather than as nonsense architecture text. */
-	if (head[0] == slim_magic[0]) return sn_model_load(path, meta, NULL);
-	/* ONNX by extension, or by content: a ModelProto starts with field 1 (ir_version, varint:
-	 * 0x08) or, from some writers, another field tag; architecture text never starts with 0x08 */
-	size_t pl = strlen(path);
-	if (head[0] == 0x08 || (pl > 5 && !strcasecmp(path + pl - 5, ".onnx"))) return sn_onnx_load(path, meta);
-	sn_graph *g = sn_arch_load(path);
-	if (!g) return NULL;
-	/* an architecture is used as PyTorch would build it: default-initialised weights */
-	sn_graph_init_params(g, 0);
-	if (meta) meta_defaults(meta);
-	return g;
 }

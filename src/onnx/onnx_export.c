@@ -8,7 +8,7 @@
  * list freed at the end, so the builder has no per-message cleanup. */
 #include <math.h>
 #include "onnx/onnx_internal.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 typedef struct {
 	void **mem; size_t n_mem, cap_mem;

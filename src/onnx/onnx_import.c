@@ -15,7 +15,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include "onnx/onnx_import.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 #define SN_ONNX_READS_MAX (8 * SN_ONNX_NODES_MAX)   /* node inputs in a graph, all together */
 

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include "core/internal.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 #include "prune/prune.h"
 
 static const char *const COLUMNS[] = {"layer", "members", "granularity", "criterion", "images", "units",

@@ -3,7 +3,7 @@
  * hostile: the tensor size comes from the architecture, and every count and code is checked
  * against it and against the bytes left before it is used. */
 #include "core/internal.h"
-#include "sparse/sparse.h"
+#include "io/sparse_codec.h"
 
 /* Only +0.0 is left out, so -0.0 and NaN payloads come back bit for bit. */
 static int is_stored(float v)

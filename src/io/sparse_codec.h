@@ -9,12 +9,12 @@
  *   3 bitmap    one bit per value (1 = stored), then the stored values
  *
  * The ids are the `encoding` byte of a TENS record; 0 is dense f32 (src/io/slimfile.c). */
-#ifndef SN_SPARSE_H
-#define SN_SPARSE_H
+#ifndef SN_IO_SPARSE_CODEC_H
+#define SN_IO_SPARSE_CODEC_H
 #include <stddef.h>
 #include <stdint.h>
 #include "slimnn.h"
-#include "io/io_internal.h"
+#include "io/io.h"
 
 enum { SN_ENC_DENSE = 0, SN_ENC_CSR8 = 1, SN_ENC_CSR16 = 2, SN_ENC_BITMAP = 3, SN_ENC_COUNT = 4 };
 

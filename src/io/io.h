@@ -12,8 +12,8 @@
  *
  * The put functions never fail loudly: the first failed allocation sets b->oom and turns every
  * later put into a no-op, so a writer checks b->oom once at the end. */
-#ifndef SN_IO_INTERNAL_H
-#define SN_IO_INTERNAL_H
+#ifndef SN_IO_H
+#define SN_IO_H
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,5 +55,16 @@ static inline float sn_get_f32(const unsigned char *p)
  * Refuses files larger than max_bytes before allocating anything. Errors: SN_EIO (missing,
  * unreadable, not a regular file), SN_EFORMAT (larger than max_bytes), SN_ENOMEM. */
 int sn_read_file(const char *path, size_t max_bytes, unsigned char **data, size_t *len);
+/* Clearer messages than "not a regular file" for the usual mistakes (no path, a missing file, a
+ * folder, a device): SN_OK when path is a regular file, its size in *bytes (may be NULL). what
+ * names the file expected ("model"). */
+int sn_check_file(const char *path, const char *what, uint64_t *bytes);
+
+/* For the any-format loader above io and onnx (src/load), from src/io/slimfile.c: whether a file
+ * whose first byte is b is meant as a .slim file (the signature's first byte, which no text
+ * starts with: a model file cut short after it is still reported as a damaged model file), and
+ * the metadata of a model that has none (accuracy and loss unknown, no normalisation). */
+int sn_slim_first_byte(unsigned char b);
+void sn_meta_defaults(sn_meta *m);
 
 #endif
