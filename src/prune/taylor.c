@@ -4,7 +4,7 @@
 #include <math.h>
 #include "core/internal.h"
 #include "prune/prune.h"
-#include "train/train_internal.h"
+#include "train/train.h"
 
 typedef struct {
 	float *x, *dlogits, *acc, *buf;
