@@ -29,7 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "slimnn.h"
+#include "core/error.h"
 #include "timing.h"
 
 typedef struct {

@@ -3,6 +3,11 @@
 #define SN_CLI_H
 #include <getopt.h>
 #include "slimnn.h"
+/* the command line links the static library: it may use the internal helpers too */
+#include "analyze/text.h"
+#include "core/error.h"
+#include "data/data.h"
+#include "io/io.h"
 
 int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);

@@ -1,15 +1,18 @@
 /*
  * slimnn.h — make convolutional networks light enough for small devices, and prove it.
  *
- * A five-minute tour
+ * A five-minute tour (error checks left out: examples/ holds complete programs, and
+ * tests/cli_examples.sh compiles these lines against the installed library)
  * ------------------
  *   sn_graph *g = sn_arch_load("models/cnn.arch");   // parse a plain-text architecture
  *   sn_graph_init_params(g, 42);                      // PyTorch's default initialisation
  *   sn_dataset tr, te;
- *   sn_fmnist_load(SN_FMNIST_DIR, &tr, &te, 0);      // IDX files, gzipped or not
- *   sn_train_opts o = sn_train_defaults();
- *   sn_train(g, &tr, &te, &o, NULL);                 // SGD/Adam, schedules, checkpoints
- *   sn_model_save(g, &meta, "cnn.slim");              // one checksummed binary file
+ *   sn_fmnist_load(NULL, &tr, &te, 0);                // Debian's Fashion-MNIST (IDX files)
+ *   sn_train_opts o = sn_train_defaults();            // SGD/Adam, schedules, checkpoints
+ *   sn_meta meta = {.norm = tr.norm};                 // what the model file records with it
+ *   sn_train(g, &tr, &te, &o, NULL, &meta);           // adds epochs and test accuracy to meta
+ *   sn_model_save(g, &meta, NULL, "cnn.slim");        // one checksummed binary file
+ *   sn_dataset_free(&tr); sn_dataset_free(&te); sn_graph_free(g);
  *
  * The model is a graph (a DAG) of named nodes. Each node is one operator; every operator is a
  * single function that answers four questions (kann-style): what is my output shape, how much
@@ -39,7 +42,6 @@ extern "C" {
 #define SN_VERSION "0.1.0"
 #define SN_NAME_MAX 64
 #define SN_MAX_IN 8
-#define SN_FMNIST_DIR "/usr/share/datasets/fashion-mnist"
 
 /* ---------------------------------------------------------------- errors */
 typedef enum {
@@ -54,8 +56,6 @@ typedef enum {
 
 const char *sn_errmsg(void);                         /* message of the last error (thread-local) */
 int sn_errcode(void);                                /* its status, for calls that return a pointer */
-int sn_seterr(int status, const char *fmt, ...)      /* sets the message, returns status */
-	__attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------- shapes */
 /* Per-sample shape. rank 4 means [N,C,H,W]; rank 2 means [N,C] (h = w = 1). */
@@ -397,7 +397,8 @@ static inline int32_t sn_dataset_label(const sn_dataset *d, int i) { return d->l
 /* Name of class k: the data set's, or "k" written into buf. */
 const char *sn_class_name(const char *names, int classes, int k, char *buf, size_t len);
 
-/* Opens a data set for a model, the format found from what SPEC holds (docs/data.md):
+/* Opens a data set for a model, the format found from what SPEC holds (docs/data.md; NULL:
+ * Fashion-MNIST where Debian's dataset-fashion-mnist puts it, /usr/share/datasets/fashion-mnist):
  *   IDX        DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz] (MNIST, Fashion-MNIST)
  *   folders    DIR/train/<class>/...{png,jpg,jpeg} and DIR/test/ (or val/), or DIR/<class>/ alone
  *   NumPy      DIR/{train,test}_{x,y}.npy, or FILE.npz (or DIR with one .npz) holding those keys
@@ -445,7 +446,8 @@ int sn_image_files(const char *path, char ***paths, int *n);
 
 /* Reads an IDX file (gzipped or not). *dims gets up to 4 dims. Caller frees *data. */
 int sn_idx_read(const char *path, int expect_ndim, int *dims, uint8_t **data);
-/* Fashion-MNIST (or MNIST) from DIR; limit > 0 keeps the first `limit` samples of each split. */
+/* Fashion-MNIST (or MNIST) from DIR (NULL: /usr/share/datasets/fashion-mnist, where Debian's
+ * dataset-fashion-mnist puts it); limit > 0 keeps the first `limit` samples of each split. */
 int sn_fmnist_load(const char *dir, sn_dataset *train, sn_dataset *test, int limit);
 void sn_dataset_free(sn_dataset *d);
 /* Rows idx[0..n) of d as a view (shared storage, own index); free it with sn_dataset_free
@@ -509,8 +511,6 @@ sn_graph *sn_model_load(const char *path, sn_meta *meta, sn_train_state *st);
 sn_graph *sn_model_read(const void *data, size_t len, sn_meta *meta, sn_train_state *st);   /* from memory */
 /* Architecture file (.arch), model file (.slim) or ONNX model (.onnx), chosen by content. */
 sn_graph *sn_load_any(const char *path, sn_meta *meta);
-/* Writes `len` bytes to path via temp file + fsync + rename: no partial files. */
-int sn_write_atomic(const char *path, const void *data, size_t len);
 
 /* ---------------------------------------------------------------- training */
 typedef enum { SN_OPT_SGD, SN_OPT_ADAM } sn_optimizer;
@@ -598,8 +598,6 @@ typedef struct {
 } sn_summary;
 
 int sn_summarize(const sn_graph *g, int batch, sn_summary *s);
-const char *sn_thousands(uint64_t v, char buf[32]);   /* 1234567 -> "1,234,567" */
-void sn_json_str(FILE *f, const char *s);            /* s as a quoted, escaped JSON string */
 void sn_summary_free(sn_summary *s);
 enum { SN_SUMMARY_MACS = 1 };         /* extra columns: kernel, mult-adds, non-zero, sparsity */
 void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include "test.h"
 #include "slimnn.h"
+#include "data/data.h"
 
 typedef struct { const char *name, *file; sn_test_fn fn; } entry;
 static entry tests[512];

@@ -11,6 +11,7 @@
 #include <zlib.h>
 #include "test.h"
 #include "slimnn.h"
+#include "data/data.h"
 #include "io/io.h"
 
 /* ---------------------------------------------------------------- helpers */

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "slimnn.h"
+#include "io/io.h"
 
 #define ONNX_CASES 30       /* the number of cases tools/gen_onnx_fixtures.py writes */
 #define ONNX_BAD 28         /* and of malformed models */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include "test.h"
 #include "slimnn.h"
+#include "data/data.h"
 #include "prune/prune.h"
 
 static sn_graph *arch_model(const char *text, uint64_t seed)

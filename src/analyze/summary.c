@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include "core/internal.h"
+#include "analyze/text.h"
 
 static size_t count_nonzero(const sn_tensor *t)
 {

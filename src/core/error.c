@@ -1,6 +1,6 @@
 /* Thread-local error message: every failing call leaves one sentence here. */
 #include <stdarg.h>
-#include "slimnn.h"
+#include "core/error.h"
 
 static _Thread_local char errbuf[1024];
 static _Thread_local int errcode;

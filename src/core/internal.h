@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "slimnn.h"
+#include "core/error.h"
 #include "kernels/kernels.h"
 
 #define SN_ALIGN 64

@@ -1,7 +1,8 @@
 /* Shared by the data-set readers in src/data: what they build sn_dataset values with. */
 #ifndef SN_DATA_DATASET_INTERNAL_H
 #define SN_DATA_DATASET_INTERNAL_H
-#include "slimnn.h"
+#include "core/error.h"
+#include "data/data.h"
 
 /* Mean and std per channel of d's samples (all of them, or a seeded sample of max_samples when
  * max_samples > 0 and d is larger), in the units sn_norm documents. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "slimnn.h"
+#include "core/error.h"
 
 #define IDX_MAX_BYTES ((size_t)1 << 30)   /* 1 GiB: far above any sane image set */
 #define IDX_FIRST_CHUNK ((size_t)1 << 22) /* 4 MiB before the body proves to be real */

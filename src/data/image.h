@@ -7,7 +7,7 @@
 #define SN_DATA_IMAGE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "slimnn.h"
+#include "core/error.h"
 
 /* h rows of w pixels, c interleaved 8-bit channels (HWC), rows packed (stride w * c). */
 typedef struct { int w, h, c; uint8_t *px; } sn_image;

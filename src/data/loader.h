@@ -6,7 +6,7 @@
  * With 0 workers each batch is made inside sn_loader_next, on the caller's thread. */
 #ifndef SN_DATA_LOADER_H
 #define SN_DATA_LOADER_H
-#include "slimnn.h"
+#include "core/error.h"
 
 typedef struct sn_loader sn_loader;
 

@@ -3,7 +3,7 @@
  * vector). Without SN_MPI this file reduces to a single process of rank 0. */
 #include <stdio.h>
 #include <string.h>
-#include "slimnn.h"
+#include "core/error.h"
 #include "dist/dist.h"
 #ifdef SN_MPI
 #include <mpi.h>

@@ -6,7 +6,7 @@
 #define SN_IO_ARRAY_H
 #include <stddef.h>
 #include <stdint.h>
-#include "slimnn.h"
+#include "core/error.h"
 
 typedef enum {
 	SN_DT_BOOL, SN_DT_U8, SN_DT_I8, SN_DT_U16, SN_DT_I16, SN_DT_U32, SN_DT_I32, SN_DT_U64, SN_DT_I64,

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "slimnn.h"
+#include "core/error.h"
 
 typedef struct sn_buf {
 	unsigned char *p;   /* bytes written so far (NULL until the first put) */
@@ -59,6 +59,8 @@ int sn_read_file(const char *path, size_t max_bytes, unsigned char **data, size_
  * folder, a device): SN_OK when path is a regular file, its size in *bytes (may be NULL). what
  * names the file expected ("model"). */
 int sn_check_file(const char *path, const char *what, uint64_t *bytes);
+/* Writes `len` bytes to path via temp file + fsync + rename: no partial files. */
+int sn_write_atomic(const char *path, const void *data, size_t len);
 
 /* For the any-format loader above io and onnx (src/load), from src/io/slimfile.c: whether a file
  * whose first byte is b is meant as a .slim file (the signature's first byte, which no text

@@ -5,7 +5,7 @@
 #include <string.h>
 #include "kernels/qmath.h"
 #include "quantize/calib.h"
-#include "slimnn.h"
+#include "core/error.h"
 
 int sn_hist_init(sn_hist *h, float lo, float hi, int bins, int absolute)
 {

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "slimnn.h"
+#include "core/error.h"
 
 #define FUZZ_MAX_VALUES (1u << 20)   /* activations of one sample, all nodes together */
 #define FUZZ_MAX_WORK (1u << 22)     /* multiply-adds (or window reads) of one sample */
