@@ -16,7 +16,7 @@ static inline double bench_now(void)
 /* Warm-up lasts W passes and at least this many seconds, so that one-time costs of a fresh
  * process stay out. (The worst was OpenBLAS's idle worker thread, which spins for a while after
  * the library loads: a 0.3 ms conv measured 4-8 ms as the first case of a run, until
- * src/core/threads.c shut that pool down.) */
+ * src/kernels/threads.c shut that pool down.) */
 #define BENCH_WARMUP_S 0.2
 
 static inline int bench_cmp_double(const void *a, const void *b)

@@ -19,6 +19,11 @@ run() { # NAME CMD...: run a suite, add its "N passed, N failed" line to the tot
 	pass=$((pass + p)); fail=$((fail + f))
 	[ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || { echo "$name: exit $rc"; fail=$((fail + 1)); }
 }
+# the layer order of docs/architecture.md: the includes, the calls between the objects, and the
+# check's self-test (it must report what it is there to catch)
+run "include layers" bash tools/check_layers.sh
+run "call layers" bash tools/check_layers.sh --symbols build
+run "layer check self-test" bash tools/check_layers.sh --self-test
 run "unit tests" ./build/slimnn_tests
 run "unit tests (ASan+UBSan)" ./build-asan/slimnn_tests
 for t in tests/cli.sh tests/cli_*.sh; do

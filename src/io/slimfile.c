@@ -41,7 +41,7 @@ static const unsigned char slim_magic[8] = {0x89, 'S', 'L', 'I', 'M', '\r', '\n'
 #define SLIM_TRNS_M 1u
 #define SLIM_TRNS_V 2u
 
-enum { SLIM_TENSOR_DENSE_F32 = 0 };       /* tensor value encodings; sparse ones: src/sparse */
+enum { SLIM_TENSOR_DENSE_F32 = 0 };       /* tensor value encodings; sparse ones: io/sparse_codec.c */
 enum { SLIM_MASK_BITMAP = 0, SLIM_MASK_IMPLIED = 1 };  /* mask encodings */
 
 /* ---------------------------------------------------------------- errors */

@@ -1,5 +1,5 @@
 /* sgemm through OpenBLAS, split across OpenMP threads along the larger of M and N when called
- * from serial code. BLAS is kept single-threaded (see core/threads.c), so nested calls from
+ * from serial code. BLAS is kept single-threaded (see kernels/threads.c), so nested calls from
  * parallel regions just run on the calling thread. */
 #include <cblas.h>
 #include <omp.h>

@@ -1,4 +1,4 @@
-/* Linear: y = x W^T + b over a flat input [N, in]; inference may run it sparse (sparse/select.c). */
+/* Linear: y = x W^T + b over a flat input [N, in]; inference may run it sparse (core/sparse.c). */
 #include "core/internal.h"
 #include "core/sparse.h"
 
