@@ -219,22 +219,111 @@ size_t sn_graph_count(const sn_graph *g, sn_tensor_kind kind, int trainable_only
 typedef enum { SN_SPARSE_AUTO, SN_SPARSE_OFF, SN_SPARSE_FORCE } sn_sparse_mode;
 int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode);
 
-/* Operator metadata and the per-op function (kann-style: one function, four actions). */
+/* ---------------------------------------------------------------- the operator table */
+/* One row per operator, defined next to it in src/ops/ and listed in src/ops/registry.c. Its
+ * behaviour is one function that answers four questions (kann-style); everything else the
+ * library knows about it comes from the row: its keys in architecture text (the parser and the
+ * writer read them from here), its tensors and their initialisation, the in-place rules, its
+ * multiply-adds, how pruning sees its channels, its ONNX name and the text slimnn bench shows.
+ * Adding an operator: its enum value, its file with its row, its line in registry.c, tests. */
 typedef enum { SN_ACT_SHAPE, SN_ACT_SIZES, SN_ACT_FORWARD, SN_ACT_BACKWARD } sn_action;
 /* p is the plan that sizes or runs node n (NULL for SN_ACT_SHAPE, the only action that may
  * change the graph: it sets n->out and creates n's tensors). */
 typedef int (*sn_op_fn)(sn_graph *g, sn_node *n, sn_plan *p, sn_action act);
+
+/* An attribute: one key=value of architecture text, kept in the node at byte offsets off[]
+ * (offsetof(sn_node, a.conv.kh)); ints (and enums) as int, floats as float. */
+typedef enum {
+	SN_AT_INT,    /* decimal digits in [lo, hi] */
+	SN_AT_FLOAT,  /* a finite number in [lo, hi] (flags may exclude either end), written shortest */
+	SN_AT_PAIR,   /* "K" or "HxW", integers in [lo, hi], at off[0] and off[1] */
+	SN_AT_PADS,   /* "P", "PHxPW" or "T,B,L,R" (integers >= 0) at off[0..3]: top, bottom, left, right */
+	SN_AT_ENUM,   /* one of names[], kept as its index */
+	SN_AT_SHAPE   /* "CxHxW", integers in [lo, hi], at off[0..2] */
+} sn_attr_type;
+enum {
+	SN_AF_REQUIRED = 1,  /* must be given, always written; the others are written when not the default */
+	SN_AF_LATE = 2,      /* listed after frozen= where messages list keys (it came later: old lists stay) */
+	SN_AF_LO_OPEN = 4,   /* SN_AT_FLOAT: lo itself is refused */
+	SN_AF_HI_OPEN = 8,   /* SN_AT_FLOAT: hi itself is refused */
+	SN_AF_SAME = 16      /* SN_AT_PADS: also "same" (sets the int at same_off) and "valid" (no padding) */
+};
+typedef struct {
+	const char *key;
+	sn_attr_type type;
+	unsigned flags;
+	size_t off[4];
+	double lo, hi;
+	double def;                    /* default of every component (exact: write floats as 0.1f) */
+	const char *def_key;           /* or the default is this other attribute's value (a pool's stride: k) */
+	const char *const *names;      /* SN_AT_ENUM: the words; what the index means */
+	int n_names;
+	const char *what;              /* SN_AT_ENUM: what it is ("padding mode"), for errors */
+	size_t same_off;               /* SN_AF_SAME */
+	const char *expect;            /* a bad value is "bad value 'v' for key=; expected <expect>" */
+} sn_attr_def;
+
+/* A tensor of the operator, in node slot t[i] for tensors[i], named "<node>.<suffix>". Initial
+ * values (sn_graph_init_params), as PyTorch's: */
+typedef enum {
+	SN_INIT_ZERO,
+	SN_INIT_ONE,
+	SN_INIT_FAN_IN   /* uniform in +-1/sqrt(fan_in), fan_in = the weight's values per output row:
+	                  * kaiming_uniform(a=sqrt(5)) for weights and PyTorch's bias rule alike */
+} sn_init_rule;
+typedef struct { const char *suffix; sn_tensor_kind kind; sn_init_rule init; } sn_tensor_def;
+
+/* How the channels of a node's output relate to its inputs' (pruning's channel dependency
+ * graph, docs/prune.md): */
+typedef enum {
+	SN_CH_OPAQUE,   /* not seen through: its inputs keep every channel, its output's are new and fixed */
+	SN_CH_PASS,     /* output channel k is input 0's channel k; its tensors' rows (if any) are channels */
+	SN_CH_FLATTEN,  /* as PASS, each channel becoming H*W features of a flat output */
+	SN_CH_SOURCE,   /* the input: its channels exist and stay */
+	SN_CH_MAKES,    /* its weight's rows are new channels (filters, neurons) that may be removed; its
+	                 * weight's columns read its input's channels */
+	SN_CH_TIES,     /* its inputs' channels joined one to one (add, mul): removed together */
+	SN_CH_CONCAT    /* its inputs' channels one after the other */
+} sn_chan_rule;
+
+/* Multiply-adds, as torchinfo counts them: every parameter value once per sample, or once per
+ * output pixel (convs). Layers without parameters count none. */
+typedef enum { SN_MACS_PER_SAMPLE, SN_MACS_PER_PIXEL } sn_macs_rule;
+
+enum {
+	SN_OPF_IN_PLACE = 1,       /* may overwrite its input's buffer where it is that input's only reader
+	                            * (sn_graph_plan): its backward reads only its own output and gradient */
+	SN_OPF_READS_OUTPUT = 2,   /* its backward reads its own output: no reader may overwrite it in place */
+	SN_OPF_ELEMENTWISE = 4     /* one input, y[i] = f(x[i]), no parameters */
+};
+
 typedef struct {
 	const char *key;                  /* word in architecture files: "conv" */
 	const char *torch;                /* PyTorch class name: "Conv2d" */
 	int min_in, max_in;
 	sn_op_fn run;
+	unsigned flags;                   /* SN_OPF_* */
+	const sn_attr_def *attrs;         /* its keys besides in= and frozen=, in the order they are written */
+	int n_attrs;
+	const sn_tensor_def *tensors;     /* its tensors by slot (sn_node.t[]) */
+	int n_tensors;
+	sn_macs_rule macs;
+	sn_chan_rule chan;
+	sn_chan_rule (*chan_of)(const sn_graph *g, const sn_node *n);   /* where the attributes decide (conv) */
+	const char *(*torch_of)(const sn_node *n);   /* where the attributes pick the PyTorch class (pad) */
+	const char *path, *path_in_place; /* the code inference runs, in words (default "elementwise") */
+	const char *onnx;                 /* the ONNX operator of the same meaning, without attributes: the
+	                                   * importer reads it as this operator, the exporter writes it */
+	int onnx_since;                   /* the opset that has it (the exporter writes its own form below) */
 } sn_op_def;
 const sn_op_def *sn_op_get(sn_op op);
 int sn_op_from_key(const char *key);              /* -1 if unknown */
-/* Multiply-adds of one node for one sample, as torchinfo counts them: every weight and bias
- * value once per output pixel for convs, once per sample for other layers with parameters.
- * nonzero_only counts only non-zero parameter values (the work a sparse kernel does). */
+/* Sets n->a to the defaults of n->op (PyTorch's), as a layer written without keys gets them. */
+void sn_node_defaults(sn_node *n);
+/* How node n treats channels (its row's rule, or what its attributes make it: a conv). */
+sn_chan_rule sn_node_chan(const sn_graph *g, const sn_node *n);
+/* Multiply-adds of one node for one sample (the row's rule). nonzero_only counts only non-zero
+ * parameter values (the work a sparse kernel does). */
 uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only);
 
 /* ---------------------------------------------------------------- plans */

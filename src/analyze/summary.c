@@ -21,7 +21,7 @@ uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only)
 		if (!t || t->kind != SN_TENSOR_PARAM) continue;
 		m += nonzero_only ? count_nonzero(t) : t->n;
 	}
-	return n->op == SN_OP_CONV ? m * (uint64_t)n->out.h * n->out.w : m;
+	return sn_op_get(n->op)->macs == SN_MACS_PER_PIXEL ? m * (uint64_t)n->out.h * n->out.w : m;
 }
 
 /* Appends to the text in buf, truncating at len. */

@@ -78,9 +78,10 @@ void sn_drop_tensor(sn_graph *g, sn_node *n, int slot)
 	if (n->t[slot] >= 0) remove_tensor(g, n->t[slot]);
 }
 
-int sn_need_tensor(sn_graph *g, sn_node *n, int slot, const char *suffix, sn_tensor_kind kind,
-                   int ndim, const int *dims)
+int sn_need_tensor(sn_graph *g, sn_node *n, int slot, int ndim, const int *dims)
 {
+	const char *suffix = sn_op_get(n->op)->tensors[slot].suffix;
+	const sn_tensor_kind kind = sn_op_get(n->op)->tensors[slot].kind;
 	size_t numel = 1;
 	for (int i = 0; i < ndim; i++) {
 		if (dims[i] <= 0)
@@ -188,20 +189,21 @@ static void uniform_fill(sn_rng *r, float *p, size_t n, float bound)
 	for (size_t i = 0; i < n; i++) p[i] = (2.0f * sn_rng_uniform(r) - 1.0f) * bound;
 }
 
+/* Each tensor as its operator's row says, in slot order (the weight's draws before the bias's). */
 void sn_init_layer(sn_graph *g, sn_node *n, sn_rng *r)
 {
-	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *b = sn_t(g, n, SN_T_BIAS);
-	if (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) {
-		/* kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), the same as the bias */
-		size_t fan_in = w->n / (size_t)w->dims[0];
-		float bound = 1.0f / sqrtf((float)fan_in);
-		uniform_fill(r, w->data, w->n, bound);
-		if (b) uniform_fill(r, b->data, b->n, bound);
-	} else if (n->op == SN_OP_BN) {
-		for (size_t k = 0; k < w->n; k++) w->data[k] = 1.0f;
-		memset(b->data, 0, b->n * sizeof(float));
-		memset(sn_t(g, n, SN_T_MEAN)->data, 0, w->n * sizeof(float));
-		for (size_t k = 0; k < w->n; k++) sn_t(g, n, SN_T_VAR)->data[k] = 1.0f;
+	const sn_op_def *d = sn_op_get(n->op);
+	const sn_tensor *w = sn_t(g, n, SN_T_WEIGHT);
+	for (int s = 0; s < d->n_tensors; s++) {
+		sn_tensor *t = sn_t(g, n, s);
+		if (!t) continue;
+		if (d->tensors[s].init == SN_INIT_FAN_IN) {
+			/* kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), the same as the bias */
+			size_t fan_in = w->n / (size_t)w->dims[0];
+			uniform_fill(r, t->data, t->n, 1.0f / sqrtf((float)fan_in));
+		} else {
+			for (size_t k = 0; k < t->n; k++) t->data[k] = d->tensors[s].init == SN_INIT_ONE ? 1.0f : 0.0f;
+		}
 	}
 }
 
@@ -235,17 +237,15 @@ void sn_plan_free(sn_plan *p)
 	free(p);
 }
 
-/* ReLU, ReLU6 and Flatten may work in place on their producer's output (and gradient) when
- * they are its only consumer, the producer is not the caller's input, and the producer's own
- * backward does not read its output (Sigmoid, ReLU, ReLU6, Softmax do; those aliased already
- * count). */
+/* Operators marked in place (ReLU, ReLU6, Flatten) work on their producer's output (and
+ * gradient) when they are its only consumer, the producer is not the caller's input, and the
+ * producer's own backward does not read its output (SN_OPF_READS_OUTPUT; those aliased
+ * already count). */
 static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, const char *aliased)
 {
-	if (n->op != SN_OP_RELU && n->op != SN_OP_RELU6 && n->op != SN_OP_FLATTEN) return 0;
+	if (!(sn_op_get(n->op)->flags & SN_OPF_IN_PLACE)) return 0;
 	int p = n->in[0];
-	sn_op po = g->node[p].op;
-	return p > 0 && consumers[p] == 1 && !aliased[p] && po != SN_OP_SIGMOID && po != SN_OP_RELU && po != SN_OP_RELU6 &&
-	       po != SN_OP_SOFTMAX;
+	return p > 0 && consumers[p] == 1 && !aliased[p] && !(sn_op_get(g->node[p].op)->flags & SN_OPF_READS_OUTPUT);
 }
 
 static size_t tensor_bytes(const sn_node *n, int batch) { return sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float)); }

@@ -25,10 +25,10 @@ static inline sn_tensor *sn_t(sn_graph *g, const sn_node *n, int slot)
 }
 static inline size_t sn_align(size_t x) { return (x + SN_ALIGN - 1) & ~(size_t)(SN_ALIGN - 1); }
 
-/* Declares that node n needs tensor `slot` named "<node>.<suffix>" with these dims; keeps an
- * existing tensor of the same dims (and its values), replaces one of other dims. */
-int sn_need_tensor(sn_graph *g, sn_node *n, int slot, const char *suffix, sn_tensor_kind kind,
-                   int ndim, const int *dims);
+/* Declares that node n needs tensor `slot` (named "<node>.<suffix>", of the kind its operator's
+ * row gives that slot) with these dims; keeps an existing tensor of the same dims (and its
+ * values), replaces one of other dims. */
+int sn_need_tensor(sn_graph *g, sn_node *n, int slot, int ndim, const int *dims);
 /* Removes tensor `slot` of node n if present (e.g. bias turned off). */
 void sn_drop_tensor(sn_graph *g, sn_node *n, int slot);
 /* PyTorch's default initialisation of one layer's tensors from r (sn_graph_init_params runs it
@@ -97,6 +97,32 @@ static inline int sn_conv_pointwise(const sn_conv_attr *a)
 }
 static inline int sn_conv_dw_direct(const sn_conv_attr *a, int in_c) { return a->groups == in_c && a->mode == SN_PAD_ZEROS; }
 static inline int sn_conv_dw_one_to_one(const sn_conv_attr *a, int in_c) { return a->groups == in_c && a->out_c == in_c; }
+
+/* ---------------------------------------------------------------- operator rows (src/ops/) */
+#define SN_COUNT_OF(a) ((int)(sizeof(a) / sizeof *(a)))
+#define SN_ATTRS(a) .attrs = (a), .n_attrs = SN_COUNT_OF(a)
+#define SN_TENSORS(a) .tensors = (a), .n_tensors = SN_COUNT_OF(a)
+#define SN_AT(field) offsetof(sn_node, field)
+/* Integer attributes stop here: no sane layer needs more, and it bounds hostile files. */
+#define SN_ATTR_INT_MAX 1048576
+#define SN_ATTR_INT_RANGE "1..1048576"
+/* Attributes several operators share. */
+#define SN_ATTR_BOOL(k, f, d) {.key = (k), .type = SN_AT_INT, .off = {SN_AT(f)}, .lo = 0, .hi = 1, .def = (d), .expect = "0 or 1"}
+#define SN_ATTR_COUNT(k, f, d, fl) {.key = (k), .type = SN_AT_INT, .flags = (fl), .off = {SN_AT(f)}, .lo = 1, \
+	.hi = SN_ATTR_INT_MAX, .def = (d), .expect = "an integer " SN_ATTR_INT_RANGE}
+#define SN_ATTR_PADS(f, fl, exp) {.key = "pad", .type = SN_AT_PADS, .flags = (fl), \
+	.off = {SN_AT(f.pt), SN_AT(f.pb), SN_AT(f.pl), SN_AT(f.pr)}, .lo = 0, .hi = SN_ATTR_INT_MAX, .expect = (exp)}
+#define SN_ATTR_PADMODE(f) {.key = "mode", .type = SN_AT_ENUM, .off = {SN_AT(f)}, .names = sn_padmode_names, \
+	.n_names = 4, .what = "padding mode", .expect = "zeros, reflect, replicate or circular"}
+extern const char *const sn_padmode_names[4];   /* mode= values, indexed by sn_padmode */
+/* The attribute of node op called key, or NULL. */
+const sn_attr_def *sn_attr_find(const sn_op_def *d, const char *key);
+static inline int sn_op_has_params(const sn_op_def *d)
+{
+	for (int i = 0; i < d->n_tensors; i++)
+		if (d->tensors[i].kind == SN_TENSOR_PARAM) return 1;
+	return 0;
+}
 
 /* Per-op entry points (src/ops/) */
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);

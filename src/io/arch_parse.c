@@ -9,50 +9,15 @@
 #include "io/io.h"
 
 #define ARCH_MAX_FILE ((size_t)16 << 20)   /* architectures are tiny; refuse anything huge */
-#define ARCH_MAX_INT (1 << 20)             /* no sane layer needs more; bounds hostile files */
 #define ARCH_MAX_INPUT ((size_t)1 << 28)   /* values in one input sample */
 #define ARCH_MAX_VALUE 64                  /* longest value token we copy for parsing */
 #define ARCH_MAX_LAYERS 4096               /* name lookups are linear: bounds the parse time */
 
-/* Keys, in the order the writer prints them. Those after frozen came later and are listed last
- * so that the key lists in existing messages stay as they were (the writer puts act after mode). */
-enum { K_IN, K_SHAPE, K_OUT, K_K, K_STRIDE, K_PAD, K_DILATION, K_GROUPS, K_BIAS, K_MODE, K_EPS,
-       K_MOMENTUM, K_CEIL, K_CIP, K_P, K_FROZEN, K_ACT, K_START, K_END, K_VALUE, K_ALPHA, K_BETA, K_N };
-static const char *const key_names[K_N] = {
-	"in", "shape", "out", "k", "stride", "pad", "dilation", "groups", "bias", "mode", "eps",
-	"momentum", "ceil", "count_include_pad", "p", "frozen", "act", "start", "end", "value", "alpha", "beta"};
-
+/* The keys of a layer: in= (where it takes inputs), its operator's attributes, frozen=. A key's
+ * number: 0 in, 1 frozen, 2 + i the operator's attrs[i]. */
+#define KEY_IN 0
+#define KEY_FROZEN 1
 #define B(k) (1u << (k))
-#define COMMON (B(K_IN) | B(K_FROZEN))
-#define POOL (COMMON | B(K_K) | B(K_STRIDE) | B(K_PAD) | B(K_CEIL))
-static const struct { unsigned allowed, required; } op_keys[SN_OP_COUNT] = {
-	[SN_OP_INPUT]     = {B(K_SHAPE) | B(K_FROZEN), B(K_SHAPE)},   /* the input has no inputs */
-	[SN_OP_CONV]      = {COMMON | B(K_OUT) | B(K_K) | B(K_STRIDE) | B(K_PAD) | B(K_DILATION) |
-	                     B(K_GROUPS) | B(K_BIAS) | B(K_MODE) | B(K_ACT), B(K_OUT) | B(K_K)},
-	[SN_OP_BN]        = {COMMON | B(K_EPS) | B(K_MOMENTUM), 0},
-	[SN_OP_RELU]      = {COMMON, 0},
-	[SN_OP_RELU6]     = {COMMON, 0},
-	[SN_OP_SIGMOID]   = {COMMON, 0},
-	[SN_OP_HARDSWISH] = {COMMON, 0},
-	[SN_OP_MAXPOOL]   = {POOL, B(K_K)},
-	[SN_OP_AVGPOOL]   = {POOL | B(K_CIP), B(K_K)},
-	[SN_OP_GAP]       = {COMMON, 0},
-	[SN_OP_LINEAR]    = {COMMON | B(K_OUT) | B(K_BIAS), B(K_OUT)},
-	[SN_OP_FLATTEN]   = {COMMON, 0},
-	[SN_OP_DROPOUT]   = {COMMON | B(K_P), 0},
-	[SN_OP_ADD]       = {COMMON, B(K_IN)},
-	[SN_OP_CONCAT]    = {COMMON, B(K_IN)},
-	[SN_OP_MUL]       = {COMMON, B(K_IN)},
-	[SN_OP_SOFTMAX]   = {COMMON, 0},
-	[SN_OP_SHUFFLE]   = {COMMON | B(K_GROUPS), B(K_GROUPS)},
-	[SN_OP_SLICE]     = {COMMON | B(K_START) | B(K_END), B(K_END)},
-	[SN_OP_PAD]       = {COMMON | B(K_PAD) | B(K_MODE) | B(K_VALUE), 0},
-	[SN_OP_HARDSIGMOID] = {COMMON | B(K_ALPHA) | B(K_BETA), 0},
-};
-
-static const char *const mode_names[] = {"zeros", "reflect", "replicate", "circular"};
-/* act= of a conv, indexed by sn_fuse. Shared with the writer. */
-const char *const sn_arch_act_names[3] = {"none", "relu", "relu6"};
 
 /* A token of the current line: bytes [s, s+len), 1-based column. */
 typedef struct { const char *s; int len, col; } token;
@@ -90,16 +55,31 @@ static shown show(const char *s, int len)
 	return o;
 }
 
-/* "conv1 conv2 ..." into buf: the keys of op (valid types when op < 0). */
-static const char *list_keys(int op, char *buf, size_t len)
+static void add_word(char *buf, size_t len, size_t *n, const char *w)
+{
+	if (*n < len) *n += (size_t)snprintf(buf + *n, len - *n, "%s%s", *n ? " " : "", w);
+}
+
+/* "input conv bn ..." into buf: the valid types. */
+static const char *list_types(char *buf, size_t len)
 {
 	size_t n = 0;
 	buf[0] = 0;
-	int count = op < 0 ? SN_OP_COUNT : K_N;
-	for (int i = 0; i < count && n < len; i++) {
-		if (op >= 0 && !(op_keys[op].allowed & B(i))) continue;
-		const char *w = op < 0 ? sn_op_get((sn_op)i)->key : key_names[i];
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "", w);
+	for (int i = 0; i < SN_OP_COUNT; i++) add_word(buf, len, &n, sn_op_get((sn_op)i)->key);
+	return buf;
+}
+
+/* "in out k ..." into buf: the keys of op, in=, the attributes, frozen=, then the later ones. */
+static const char *list_keys(int op, char *buf, size_t len)
+{
+	const sn_op_def *d = sn_op_get((sn_op)op);
+	size_t n = 0;
+	buf[0] = 0;
+	if (d->max_in > 0) add_word(buf, len, &n, "in");
+	for (int late = 0; late < 2; late++) {
+		for (int i = 0; i < d->n_attrs; i++)
+			if (!(d->attrs[i].flags & SN_AF_LATE) == !late) add_word(buf, len, &n, d->attrs[i].key);
+		if (!late) add_word(buf, len, &n, "frozen");
 	}
 	return buf;
 }
@@ -206,17 +186,17 @@ static int parse_pair(const char *s, int len, int lo, int hi, int *h, int *w)
 	return parse_int(t[1].s, t[1].len, lo, hi, w);
 }
 
-/* "P", "PHxPW" or "T,B,L,R" into top, bottom, left, right. */
-static int parse_pad(const char *s, int len, int pad[4])
+/* "P", "PHxPW" or "T,B,L,R" into top, bottom, left, right, each in [lo, hi]. */
+static int parse_pad(const char *s, int len, int lo, int hi, int pad[4])
 {
 	token t[4];
 	int n = split(s, len, ',', 4, t);
 	if (n == 4) {
 		for (int i = 0; i < 4; i++)
-			if (parse_int(t[i].s, t[i].len, 0, ARCH_MAX_INT, &pad[i])) return -1;
+			if (parse_int(t[i].s, t[i].len, lo, hi, &pad[i])) return -1;
 		return 0;
 	}
-	if (n != 1 || parse_pair(s, len, 0, ARCH_MAX_INT, &pad[0], &pad[2])) return -1;
+	if (n != 1 || parse_pair(s, len, lo, hi, &pad[0], &pad[2])) return -1;
 	pad[1] = pad[0];
 	pad[3] = pad[2];
 	return 0;
@@ -289,129 +269,54 @@ static int bad_value(parser *p, const token *v, const char *key, const char *exp
 	return perr(p, v->col, "bad value '%s' for %s=; expected %s", show(v->s, v->len).s, key, expected);
 }
 
-#define INT_RANGE "1..1048576"
-static int set_key(parser *p, sn_node *n, int key, const token *v)
-{
-	const char *kn = key_names[key];
-	sn_conv_attr *c = &n->a.conv;
-	sn_pool_attr *pl = &n->a.pool;
-	int conv = n->op == SN_OP_CONV, lin = n->op == SN_OP_LINEAR, x, y;
-	switch (key) {
-	case K_IN:
-		return set_inputs(p, n, v);
-	case K_FROZEN:
-		if (parse_int(v->s, v->len, 0, 1, &n->frozen)) return bad_value(p, v, kn, "0 or 1");
-		return SN_OK;
-	case K_SHAPE: {
-		token t[3];
-		int d[3];
-		if (split(v->s, v->len, 'x', 3, t) != 3 || parse_int(t[0].s, t[0].len, 1, ARCH_MAX_INT, &d[0]) ||
-		    parse_int(t[1].s, t[1].len, 1, ARCH_MAX_INT, &d[1]) || parse_int(t[2].s, t[2].len, 1, ARCH_MAX_INT, &d[2]))
-			return bad_value(p, v, kn, "CxHxW with integers " INT_RANGE ", e.g. shape=1x28x28");
-		if ((size_t)d[0] * d[1] * d[2] > ARCH_MAX_INPUT)
-			return perr(p, v->col, "input shape %dx%dx%d has more than %zu values", d[0], d[1], d[2], ARCH_MAX_INPUT);
-		n->a.input = (sn_input_attr){d[0], d[1], d[2]};
-		return SN_OK;
-	}
-	case K_OUT:
-		if (parse_int(v->s, v->len, 1, ARCH_MAX_INT, &x)) return bad_value(p, v, kn, "an integer " INT_RANGE);
-		if (conv) c->out_c = x; else n->a.linear.out = x;
-		return SN_OK;
-	case K_K:
-		if (parse_pair(v->s, v->len, 1, ARCH_MAX_INT, &x, &y))
-			return bad_value(p, v, kn, "K or KHxKW with integers " INT_RANGE ", e.g. k=3 or k=1x7");
-		if (conv) { c->kh = x; c->kw = y; } else { pl->kh = x; pl->kw = y; }
-		return SN_OK;
-	case K_STRIDE:
-		if (parse_pair(v->s, v->len, 1, ARCH_MAX_INT, &x, &y))
-			return bad_value(p, v, kn, "S or SHxSW with integers " INT_RANGE);
-		if (conv) { c->sh = x; c->sw = y; } else { pl->sh = x; pl->sw = y; }
-		return SN_OK;
-	case K_DILATION:
-		if (parse_pair(v->s, v->len, 1, ARCH_MAX_INT, &c->dh, &c->dw))
-			return bad_value(p, v, kn, "D or DHxDW with integers " INT_RANGE);
-		return SN_OK;
-	case K_PAD: {
-		int pad[4] = {0, 0, 0, 0};
-		if (conv && tok_eq(v->s, v->len, "same")) { c->same = 1; return SN_OK; }
-		if (conv && tok_eq(v->s, v->len, "valid")) return SN_OK;
-		if (parse_pad(v->s, v->len, pad))
-			return bad_value(p, v, kn, conv ? "P, PHxPW, T,B,L,R (integers >= 0), same or valid"
-			                                : "P, PHxPW or T,B,L,R (integers >= 0)");
-		if (conv) { c->pt = pad[0]; c->pb = pad[1]; c->pl = pad[2]; c->pr = pad[3]; }
-		else if (n->op == SN_OP_PAD) { n->a.pad.pt = pad[0]; n->a.pad.pb = pad[1]; n->a.pad.pl = pad[2]; n->a.pad.pr = pad[3]; }
-		else { pl->pt = pad[0]; pl->pb = pad[1]; pl->pl = pad[2]; pl->pr = pad[3]; }
-		return SN_OK;
-	}
-	case K_GROUPS:
-		if (parse_int(v->s, v->len, 1, ARCH_MAX_INT, n->op == SN_OP_SHUFFLE ? &n->a.shuffle.groups : &c->groups))
-			return bad_value(p, v, kn, "an integer " INT_RANGE);
-		return SN_OK;
-	case K_BIAS:
-		if (parse_int(v->s, v->len, 0, 1, lin ? &n->a.linear.bias : &c->bias)) return bad_value(p, v, kn, "0 or 1");
-		return SN_OK;
-	case K_MODE: {
-		sn_padmode *mode = n->op == SN_OP_PAD ? &n->a.pad.mode : &c->mode;
-		for (int i = 0; i < 4; i++)
-			if (tok_eq(v->s, v->len, mode_names[i])) { *mode = (sn_padmode)i; return SN_OK; }
-		return bad_value(p, v, kn, "zeros, reflect, replicate or circular");
-	}
-	case K_ACT:
-		for (int i = 0; i < 3; i++)
-			if (tok_eq(v->s, v->len, sn_arch_act_names[i])) { c->act = i; return SN_OK; }
-		return bad_value(p, v, kn, "relu, relu6 or none (the activation fused into the conv)");
-	case K_EPS:
-		if (parse_float(v->s, v->len, 0, 1, 0, &n->a.bn.eps) || !(n->a.bn.eps > 0))
-			return bad_value(p, v, kn, "a number in (0, 1], e.g. eps=1e-5");
-		return SN_OK;
-	case K_MOMENTUM:
-		if (parse_float(v->s, v->len, 0, 1, 0, &n->a.bn.momentum))
-			return bad_value(p, v, kn, "a number in [0, 1], e.g. momentum=0.1");
-		return SN_OK;
-	case K_CEIL:
-		if (parse_int(v->s, v->len, 0, 1, &pl->ceil_mode)) return bad_value(p, v, kn, "0 or 1");
-		return SN_OK;
-	case K_CIP:
-		if (parse_int(v->s, v->len, 0, 1, &pl->count_include_pad)) return bad_value(p, v, kn, "0 or 1");
-		return SN_OK;
-	case K_P:
-		if (parse_float(v->s, v->len, 0, 1, 1, &n->a.dropout.p))
-			return bad_value(p, v, kn, "a probability in [0, 1), e.g. p=0.5");
-		return SN_OK;
-	case K_START:
-	case K_END:
-		/* channels, which concatenation can take past the integer limit of other keys */
-		if (parse_int(v->s, v->len, key == K_END, (int)SN_DIM_MAX, key == K_END ? &n->a.slice.end : &n->a.slice.start))
-			return bad_value(p, v, kn, key == K_END ? "a channel index 1..268435456 (exclusive)" : "a channel index 0..268435456");
-		return SN_OK;
-	case K_VALUE:
-	case K_ALPHA:
-	case K_BETA: {
-		float *f = key == K_VALUE ? &n->a.pad.value : key == K_ALPHA ? &n->a.hsig.alpha : &n->a.hsig.beta;
-		if (parse_float(v->s, v->len, -FLT_MAX, FLT_MAX, 0, f)) return bad_value(p, v, kn, "a finite number, e.g. 0.5");
-		return SN_OK;
-	}
-	}
-	return perr(p, v->col, "internal error: unhandled key %s", kn);
-}
+static int *int_at(sn_node *n, size_t off) { return (int *)((char *)n + off); }
 
-/* PyTorch's defaults for each operator. */
-static void set_defaults(sn_node *n)
+/* An attribute's value into the node, as its row describes it. */
+static int set_attr(parser *p, sn_node *n, const sn_attr_def *a, const token *v)
 {
-	switch (n->op) {
-	case SN_OP_CONV:
-		n->a.conv = (sn_conv_attr){.sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1, .bias = 1};
+	const int lo = (int)a->lo, hi = (int)a->hi;
+	int x[4];
+	switch (a->type) {
+	case SN_AT_INT:
+		if (parse_int(v->s, v->len, lo, hi, &x[0])) break;
+		*int_at(n, a->off[0]) = x[0];
+		return SN_OK;
+	case SN_AT_PAIR:
+		if (parse_pair(v->s, v->len, lo, hi, &x[0], &x[1])) break;
+		*int_at(n, a->off[0]) = x[0];
+		*int_at(n, a->off[1]) = x[1];
+		return SN_OK;
+	case SN_AT_PADS:
+		if ((a->flags & SN_AF_SAME) && tok_eq(v->s, v->len, "same")) { *int_at(n, a->same_off) = 1; return SN_OK; }
+		if ((a->flags & SN_AF_SAME) && tok_eq(v->s, v->len, "valid")) return SN_OK;
+		if (parse_pad(v->s, v->len, lo, hi, x)) break;
+		for (int i = 0; i < 4; i++) *int_at(n, a->off[i]) = x[i];
+		return SN_OK;
+	case SN_AT_ENUM:
+		for (int i = 0; i < a->n_names; i++)
+			if (tok_eq(v->s, v->len, a->names[i])) { *int_at(n, a->off[0]) = i; return SN_OK; }
 		break;
-	case SN_OP_MAXPOOL:
-	case SN_OP_AVGPOOL:
-		n->a.pool = (sn_pool_attr){.count_include_pad = n->op == SN_OP_AVGPOOL};
-		break;
-	case SN_OP_LINEAR: n->a.linear = (sn_linear_attr){.bias = 1}; break;
-	case SN_OP_BN: n->a.bn = (sn_bn_attr){1e-5f, 0.1f}; break;
-	case SN_OP_DROPOUT: n->a.dropout.p = 0.5f; break;
-	case SN_OP_HARDSIGMOID: n->a.hsig = (sn_hardsigmoid_attr){1.0f / 6, 0.5f}; break;
-	default: break;
+	case SN_AT_FLOAT: {
+		float f;
+		if (parse_float(v->s, v->len, a->lo, a->hi, (a->flags & SN_AF_HI_OPEN) != 0, &f) ||
+		    ((a->flags & SN_AF_LO_OPEN) && !(f > a->lo)))
+			break;
+		*(float *)((char *)n + a->off[0]) = f;
+		return SN_OK;
 	}
+	case SN_AT_SHAPE: {
+		token t[3];
+		if (split(v->s, v->len, 'x', 3, t) != 3) break;
+		int bad = 0;
+		for (int i = 0; i < 3; i++) bad |= parse_int(t[i].s, t[i].len, lo, hi, &x[i]);
+		if (bad) break;
+		if ((size_t)x[0] * x[1] * x[2] > ARCH_MAX_INPUT)
+			return perr(p, v->col, "input shape %dx%dx%d has more than %zu values", x[0], x[1], x[2], ARCH_MAX_INPUT);
+		for (int i = 0; i < 3; i++) *int_at(n, a->off[i]) = x[i];
+		return SN_OK;
+	}
+	}
+	return bad_value(p, v, a->key, a->expect);
 }
 
 /* ---------------------------------------------------------------- lines */
@@ -427,7 +332,7 @@ static int parse_type(parser *p, const token *t)
 	}
 	if (op < 0)
 		return perr(p, t->col, "unknown layer type '%s'; expected one of: %s", show(t->s, t->len).s,
-		            list_keys(-1, valid, sizeof valid));
+		            list_types(valid, sizeof valid));
 	if (p->g->n_node == 0 && op != SN_OP_INPUT)
 		return perr(p, t->col, "the first layer must be 'input NAME shape=CxHxW', got '%s'", key);
 	if (p->g->n_node > 0 && op == SN_OP_INPUT)
@@ -447,7 +352,8 @@ static int parse_layer(parser *p, const char *ln, int len, int pos, const token 
 	memset(&n, 0, sizeof n);
 	n.op = (sn_op)op;
 	n.line = p->line;
-	set_defaults(&n);
+	sn_node_defaults(&n);
+	const sn_op_def *d = sn_op_get(n.op);
 	token t;
 	if (!next_token(ln, len, &pos, &t))
 		return perr(p, type->col + type->len + 1, "expected a layer name after '%s'", sn_op_get(n.op)->key);
@@ -470,32 +376,35 @@ static int parse_layer(parser *p, const char *ln, int len, int pos, const token 
 			return perr(p, t.col, "expected key=value, got '%s'; %s takes: %s", show(t.s, t.len).s,
 			            sn_op_get(n.op)->key, list_keys(op, keys, sizeof keys));
 		int klen = (int)(eq - t.s), key = -1;
-		for (int i = 0; i < K_N && key < 0; i++)
-			if (tok_eq(t.s, klen, key_names[i]) && (op_keys[op].allowed & B(i))) key = i;
+		if (d->max_in > 0 && tok_eq(t.s, klen, "in")) key = KEY_IN;
+		else if (tok_eq(t.s, klen, "frozen")) key = KEY_FROZEN;
+		for (int i = 0; i < d->n_attrs && key < 0; i++)
+			if (tok_eq(t.s, klen, d->attrs[i].key)) key = 2 + i;
 		if (key < 0)
 			return perr(p, t.col, "unknown key '%s' for %s; %s takes: %s", show(t.s, klen).s,
-			            sn_op_get(n.op)->key, sn_op_get(n.op)->key, list_keys(op, keys, sizeof keys));
-		if (seen & B(key)) return perr(p, t.col, "duplicate key '%s'", key_names[key]);
+			            d->key, d->key, list_keys(op, keys, sizeof keys));
+		if (seen & B(key)) return perr(p, t.col, "duplicate key '%.*s'", klen, t.s);
 		seen |= B(key);
 		token v = {eq + 1, t.len - klen - 1, t.col + klen + 1};
-		int rc = set_key(p, &n, key, &v);
+		int rc = key == KEY_IN ? set_inputs(p, &n, &v)
+		       : key == KEY_FROZEN ? (parse_int(v.s, v.len, 0, 1, &n.frozen) ? bad_value(p, &v, "frozen", "0 or 1") : SN_OK)
+		       : set_attr(p, &n, &d->attrs[key - 2], &v);
 		if (rc) return rc;
 	}
-	unsigned missing = op_keys[op].required & ~seen;
-	if (missing & B(K_IN))
+	if (d->min_in > 1 && !(seen & B(KEY_IN)))
 		return perr(p, type->col, "%s '%s' needs in= naming %s 2 earlier layers, e.g. in=a,b",
-		            sn_op_get(n.op)->key, n.name, sn_op_get(n.op)->max_in == 2 ? "exactly" : "at least");
-	for (int i = 0; i < K_N; i++)
-		if (missing & B(i))
-			return perr(p, type->col, "%s '%s' is missing the required key %s=", sn_op_get(n.op)->key, n.name,
-			            key_names[i]);
-	if (op != SN_OP_INPUT && !(seen & B(K_IN))) {
+		            d->key, n.name, d->max_in == 2 ? "exactly" : "at least");
+	for (int i = 0; i < d->n_attrs; i++)
+		if ((d->attrs[i].flags & SN_AF_REQUIRED) && !(seen & B(2 + i)))
+			return perr(p, type->col, "%s '%s' is missing the required key %s=", d->key, n.name, d->attrs[i].key);
+	if (op != SN_OP_INPUT && !(seen & B(KEY_IN))) {
 		n.n_in = 1;
 		n.in[0] = p->g->n_node - 1;
 	}
-	if ((op == SN_OP_MAXPOOL || op == SN_OP_AVGPOOL) && !(seen & B(K_STRIDE))) {
-		n.a.pool.sh = n.a.pool.kh;   /* PyTorch: stride defaults to the kernel size */
-		n.a.pool.sw = n.a.pool.kw;
+	for (int i = 0; i < d->n_attrs; i++) {   /* defaults that are another key's value (a pool's stride: k) */
+		const sn_attr_def *a = &d->attrs[i], *src = a->def_key ? sn_attr_find(d, a->def_key) : NULL;
+		if (!src || (seen & B(2 + i))) continue;
+		for (int k = 0; k < (a->type == SN_AT_PAIR ? 2 : 1); k++) *int_at(&n, a->off[k]) = *int_at(&n, src->off[k]);
 	}
 	k = sn_graph_add(p->g, &n);
 	return k < 0 ? k : SN_OK;

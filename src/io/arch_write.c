@@ -7,9 +7,6 @@
 
 /* Defined in arch_parse.c: the NAME rule of the format. */
 int sn_arch_name_valid(const char *s, int len);
-extern const char *const sn_arch_act_names[3];   /* act= values, indexed by sn_fuse */
-
-static const char *const mode_names[] = {"zeros", "reflect", "replicate", "circular"};
 
 /* A line being assembled; a line never gets near this long (names are < 64 characters). */
 typedef struct { char s[2048]; size_t n; } line;
@@ -51,62 +48,42 @@ static void add_pad(line *l, int t, int b, int lf, int r)
 	else add(l, " pad=%d,%d,%d,%d", t, b, lf, r);
 }
 
-static void conv_keys(line *l, const sn_conv_attr *a)
-{
-	add(l, " out=%d", a->out_c);
-	add_pair(l, "k", a->kh, a->kw);
-	if (a->sh != 1 || a->sw != 1) add_pair(l, "stride", a->sh, a->sw);
-	if (a->same) add(l, " pad=same");   /* the pads are derived again at shape inference */
-	else add_pad(l, a->pt, a->pb, a->pl, a->pr);
-	if (a->dh != 1 || a->dw != 1) add_pair(l, "dilation", a->dh, a->dw);
-	if (a->groups != 1) add(l, " groups=%d", a->groups);
-	if (!a->bias) add(l, " bias=0");
-	if (a->mode != SN_PAD_ZEROS && (unsigned)a->mode < 4) add(l, " mode=%s", mode_names[a->mode]);
-	if (a->act != SN_FUSE_NONE) add(l, " act=%s", sn_arch_act_names[a->act]);
-}
+static int int_at(const sn_node *n, size_t off) { return *(const int *)((const char *)n + off); }
 
-static void pool_keys(line *l, const sn_pool_attr *a, int avg)
+/* The node's attributes, as its operator's row lists them: the required ones, and the others
+ * where they are not the default. */
+static void attr_keys(line *l, const sn_node *n)
 {
-	add_pair(l, "k", a->kh, a->kw);
-	if (a->sh != a->kh || a->sw != a->kw) add_pair(l, "stride", a->sh, a->sw);
-	add_pad(l, a->pt, a->pb, a->pl, a->pr);
-	if (a->ceil_mode) add(l, " ceil=1");
-	if (avg && !a->count_include_pad) add(l, " count_include_pad=0");
-}
-
-static void op_keys(line *l, const sn_node *n)
-{
-	switch (n->op) {
-	case SN_OP_INPUT: add(l, " shape=%dx%dx%d", n->a.input.c, n->a.input.h, n->a.input.w); break;
-	case SN_OP_CONV: conv_keys(l, &n->a.conv); break;
-	case SN_OP_MAXPOOL: pool_keys(l, &n->a.pool, 0); break;
-	case SN_OP_AVGPOOL: pool_keys(l, &n->a.pool, 1); break;
-	case SN_OP_LINEAR:
-		add(l, " out=%d", n->a.linear.out);
-		if (!n->a.linear.bias) add(l, " bias=0");
-		break;
-	case SN_OP_BN:
-		if (n->a.bn.eps != 1e-5f) add_float(l, "eps", n->a.bn.eps);
-		if (n->a.bn.momentum != 0.1f) add_float(l, "momentum", n->a.bn.momentum);
-		break;
-	case SN_OP_DROPOUT:
-		if (n->a.dropout.p != 0.5f) add_float(l, "p", n->a.dropout.p);
-		break;
-	case SN_OP_SHUFFLE: add(l, " groups=%d", n->a.shuffle.groups); break;
-	case SN_OP_SLICE:
-		if (n->a.slice.start) add(l, " start=%d", n->a.slice.start);
-		add(l, " end=%d", n->a.slice.end);
-		break;
-	case SN_OP_PAD:
-		add_pad(l, n->a.pad.pt, n->a.pad.pb, n->a.pad.pl, n->a.pad.pr);
-		if (n->a.pad.mode != SN_PAD_ZEROS && (unsigned)n->a.pad.mode < 4) add(l, " mode=%s", mode_names[n->a.pad.mode]);
-		if (n->a.pad.value != 0) add_float(l, "value", n->a.pad.value);
-		break;
-	case SN_OP_HARDSIGMOID:
-		if (n->a.hsig.alpha != 1.0f / 6) add_float(l, "alpha", n->a.hsig.alpha);
-		if (n->a.hsig.beta != 0.5f) add_float(l, "beta", n->a.hsig.beta);
-		break;
-	default: break;
+	const sn_op_def *d = sn_op_get(n->op);
+	for (int i = 0; i < d->n_attrs; i++) {
+		const sn_attr_def *a = &d->attrs[i], *src = a->def_key ? sn_attr_find(d, a->def_key) : NULL;
+		const int req = (a->flags & SN_AF_REQUIRED) != 0, v0 = int_at(n, a->off[0]);
+		switch (a->type) {
+		case SN_AT_INT:
+			if (req || v0 != (int)a->def) add(l, " %s=%d", a->key, v0);
+			break;
+		case SN_AT_FLOAT: {
+			const float v = *(const float *)((const char *)n + a->off[0]);
+			if (req || v != (float)a->def) add_float(l, a->key, v);
+			break;
+		}
+		case SN_AT_PAIR: {
+			const int v1 = int_at(n, a->off[1]);
+			const int d0 = src ? int_at(n, src->off[0]) : (int)a->def, d1 = src ? int_at(n, src->off[1]) : (int)a->def;
+			if (req || v0 != d0 || v1 != d1) add_pair(l, a->key, v0, v1);
+			break;
+		}
+		case SN_AT_PADS:
+			if ((a->flags & SN_AF_SAME) && int_at(n, a->same_off)) add(l, " %s=same", a->key);   /* derived again at shape inference */
+			else add_pad(l, v0, int_at(n, a->off[1]), int_at(n, a->off[2]), int_at(n, a->off[3]));
+			break;
+		case SN_AT_ENUM:   /* check_node refused values out of range */
+			if (req || v0 != (int)a->def) add(l, " %s=%s", a->key, a->names[v0]);
+			break;
+		case SN_AT_SHAPE:
+			add(l, " %s=%dx%dx%d", a->key, v0, int_at(n, a->off[1]), int_at(n, a->off[2]));
+			break;
+		}
 	}
 }
 
@@ -122,9 +99,13 @@ static int check_node(const sn_graph *g, int i)
 	if ((i == 0) != (n->op == SN_OP_INPUT))
 		return sn_seterr(SN_EINVAL, "cannot write layer '%s': the input must be the first layer and the only one",
 		                 n->name);
-	if (n->op == SN_OP_CONV && (unsigned)n->a.conv.act > SN_FUSE_RELU6)
-		return sn_seterr(SN_EINVAL, "cannot write layer '%s': unknown fused activation %d", n->name, n->a.conv.act);
 	const sn_op_def *d = sn_op_get(n->op);
+	for (int k = 0; k < d->n_attrs; k++) {
+		const sn_attr_def *a = &d->attrs[k];
+		const int v = *(const int *)((const char *)n + a->off[0]);
+		if (a->type == SN_AT_ENUM && (v < 0 || v >= a->n_names))
+			return sn_seterr(SN_EINVAL, "cannot write layer '%s': unknown %s %d", n->name, a->what, v);
+	}
 	if (n->n_in < d->min_in || n->n_in > d->max_in)
 		return sn_seterr(SN_EINVAL, "cannot write layer '%s': %s takes %d to %d inputs, it has %d", n->name,
 		                 d->key, d->min_in, d->max_in, n->n_in);
@@ -162,7 +143,7 @@ char *sn_arch_write(const sn_graph *g)
 			add(&l, " in=");
 			for (int k = 0; k < n->n_in; k++) add(&l, "%s%s", k ? "," : "", g->node[n->in[k]].name);
 		}
-		op_keys(&l, n);
+		attr_keys(&l, n);
 		if (n->frozen) add(&l, " frozen=1");
 		if (l.n == base)
 			while (l.n > 0 && l.s[l.n - 1] == ' ') l.n--;   /* no keys: no trailing padding */

@@ -66,3 +66,16 @@ int sn_op_activation(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+/* ReLU and ReLU6 read only their output in backward: they run in place, and nothing may
+ * overwrite their output (nor Sigmoid's). HardSwish is an ONNX operator from opset 14 on. */
+const sn_op_def sn_op_def_relu = {"relu", "ReLU", 1, 1, sn_op_activation,
+                                  SN_OPF_IN_PLACE | SN_OPF_READS_OUTPUT | SN_OPF_ELEMENTWISE, .chan = SN_CH_PASS,
+                                  .path_in_place = "elementwise, in place", .onnx = "Relu"};
+const sn_op_def sn_op_def_relu6 = {"relu6", "ReLU6", 1, 1, sn_op_activation,
+                                   SN_OPF_IN_PLACE | SN_OPF_READS_OUTPUT | SN_OPF_ELEMENTWISE, .chan = SN_CH_PASS,
+                                   .path_in_place = "elementwise, in place"};
+const sn_op_def sn_op_def_sigmoid = {"sigmoid", "Sigmoid", 1, 1, sn_op_activation, SN_OPF_READS_OUTPUT | SN_OPF_ELEMENTWISE,
+                                     .chan = SN_CH_PASS, .onnx = "Sigmoid"};
+const sn_op_def sn_op_def_hardswish = {"hardswish", "Hardswish", 1, 1, sn_op_activation, SN_OPF_ELEMENTWISE,
+                                       .chan = SN_CH_PASS, .onnx = "HardSwish", .onnx_since = 14};

@@ -9,9 +9,8 @@ static int bn_shape(sn_graph *g, sn_node *n)
 	sn_shape in = sn_in(g, n, 0)->out;
 	if (in.rank != 4) return sn_shape_error(n, in, "BatchNorm2d needs an image input [N, C, H, W]");
 	n->out = in;
-	static const char *names[4] = {"weight", "bias", "running_mean", "running_var"};
 	for (int s = 0; s < 4; s++) {
-		int rc = sn_need_tensor(g, n, s, names[s], s < 2 ? SN_TENSOR_PARAM : SN_TENSOR_BUFFER, 1, &in.c);
+		int rc = sn_need_tensor(g, n, s, 1, &in.c);
 		if (rc) return rc;
 	}
 	return SN_OK;
@@ -100,3 +99,16 @@ int sn_op_bn(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+static const sn_attr_def bn_attrs[] = {
+	{.key = "eps", .type = SN_AT_FLOAT, .flags = SN_AF_LO_OPEN, .off = {SN_AT(a.bn.eps)}, .lo = 0, .hi = 1, .def = 1e-5f,
+	 .expect = "a number in (0, 1], e.g. eps=1e-5"},
+	{.key = "momentum", .type = SN_AT_FLOAT, .off = {SN_AT(a.bn.momentum)}, .lo = 0, .hi = 1, .def = 0.1f,
+	 .expect = "a number in [0, 1], e.g. momentum=0.1"},
+};
+static const sn_tensor_def bn_tensors[] = {
+	{"weight", SN_TENSOR_PARAM, SN_INIT_ONE}, {"bias", SN_TENSOR_PARAM, SN_INIT_ZERO},
+	{"running_mean", SN_TENSOR_BUFFER, SN_INIT_ZERO}, {"running_var", SN_TENSOR_BUFFER, SN_INIT_ONE}};
+
+const sn_op_def sn_op_def_bn = {"bn", "BatchNorm2d", 1, 1, sn_op_bn, SN_ATTRS(bn_attrs), SN_TENSORS(bn_tensors),
+                                .chan = SN_CH_PASS, .path = "scale and shift"};

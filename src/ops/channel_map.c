@@ -60,3 +60,17 @@ int sn_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 		}
 	return SN_OK;
 }
+
+static const sn_attr_def shuffle_attrs[] = {SN_ATTR_COUNT("groups", a.shuffle.groups, 0, SN_AF_REQUIRED)};
+/* channels as x[:, a:b]; concatenation can take them past the integer limit of other keys */
+static const sn_attr_def slice_attrs[] = {
+	{.key = "start", .type = SN_AT_INT, .flags = SN_AF_LATE, .off = {SN_AT(a.slice.start)}, .lo = 0, .hi = SN_DIM_MAX,
+	 .expect = "a channel index 0..268435456"},
+	{.key = "end", .type = SN_AT_INT, .flags = SN_AF_REQUIRED | SN_AF_LATE, .off = {SN_AT(a.slice.end)}, .lo = 1,
+	 .hi = SN_DIM_MAX, .expect = "a channel index 1..268435456 (exclusive)"},
+};
+
+/* pruning does not see through them: their channel maps would change */
+const sn_op_def sn_op_def_shuffle = {"shuffle", "ChannelShuffle", 1, 1, sn_op_channel_map, SN_ATTRS(shuffle_attrs),
+                                     .path = "copy"};
+const sn_op_def sn_op_def_slice = {"slice", "Slice", 1, 1, sn_op_channel_map, SN_ATTRS(slice_attrs), .path = "copy"};

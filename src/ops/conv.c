@@ -174,9 +174,9 @@ static int conv_shape(sn_graph *g, sn_node *n)
 	if (ph > SN_DIM_MAX || pw > SN_DIM_MAX) return sn_shape_error(n, in, "the padded input is too large");
 	n->out = (sn_shape){4, a->out_c, (int)((ph - eh) / a->sh + 1), (int)((pw - ew) / a->sw + 1)};
 	int wd[4] = {a->out_c, in.c / a->groups, a->kh, a->kw};
-	int rc = sn_need_tensor(g, n, SN_T_WEIGHT, "weight", SN_TENSOR_PARAM, 4, wd);
+	int rc = sn_need_tensor(g, n, SN_T_WEIGHT, 4, wd);
 	if (rc) return rc;
-	if (a->bias) return sn_need_tensor(g, n, SN_T_BIAS, "bias", SN_TENSOR_PARAM, 1, &a->out_c);
+	if (a->bias) return sn_need_tensor(g, n, SN_T_BIAS, 1, &a->out_c);
 	sn_drop_tensor(g, n, SN_T_BIAS);
 	return SN_OK;
 }
@@ -500,3 +500,36 @@ int sn_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+/* Pruning: a plain conv makes channels (its filters), a depthwise one (groups = in = out)
+ * carries its input's, and other grouped convs are not seen through. */
+static sn_chan_rule conv_chan(const sn_graph *g, const sn_node *n)
+{
+	const int in_c = g->node[n->in[0]].out.c, G = n->a.conv.groups;
+	if (G == 1) return SN_CH_MAKES;
+	return G == in_c && n->a.conv.out_c == in_c ? SN_CH_PASS : SN_CH_OPAQUE;
+}
+
+static const char *const act_names[] = {"none", "relu", "relu6"};   /* act=, indexed by sn_fuse */
+static const sn_attr_def conv_attrs[] = {
+	SN_ATTR_COUNT("out", a.conv.out_c, 0, SN_AF_REQUIRED),
+	{.key = "k", .type = SN_AT_PAIR, .flags = SN_AF_REQUIRED, .off = {SN_AT(a.conv.kh), SN_AT(a.conv.kw)}, .lo = 1,
+	 .hi = SN_ATTR_INT_MAX, .expect = "K or KHxKW with integers " SN_ATTR_INT_RANGE ", e.g. k=3 or k=1x7"},
+	{.key = "stride", .type = SN_AT_PAIR, .off = {SN_AT(a.conv.sh), SN_AT(a.conv.sw)}, .lo = 1, .hi = SN_ATTR_INT_MAX,
+	 .def = 1, .expect = "S or SHxSW with integers " SN_ATTR_INT_RANGE},
+	{.key = "pad", .type = SN_AT_PADS, .flags = SN_AF_SAME, .off = {SN_AT(a.conv.pt), SN_AT(a.conv.pb), SN_AT(a.conv.pl),
+	 SN_AT(a.conv.pr)}, .lo = 0, .hi = SN_ATTR_INT_MAX, .same_off = SN_AT(a.conv.same),
+	 .expect = "P, PHxPW, T,B,L,R (integers >= 0), same or valid"},
+	{.key = "dilation", .type = SN_AT_PAIR, .off = {SN_AT(a.conv.dh), SN_AT(a.conv.dw)}, .lo = 1, .hi = SN_ATTR_INT_MAX,
+	 .def = 1, .expect = "D or DHxDW with integers " SN_ATTR_INT_RANGE},
+	SN_ATTR_COUNT("groups", a.conv.groups, 1, 0),
+	SN_ATTR_BOOL("bias", a.conv.bias, 1),
+	SN_ATTR_PADMODE(a.conv.mode),
+	{.key = "act", .type = SN_AT_ENUM, .flags = SN_AF_LATE, .off = {SN_AT(a.conv.act)}, .names = act_names, .n_names = 3,
+	 .what = "fused activation", .expect = "relu, relu6 or none (the activation fused into the conv)"},
+};
+static const sn_tensor_def fan_in_weight_bias[] = {
+	{"weight", SN_TENSOR_PARAM, SN_INIT_FAN_IN}, {"bias", SN_TENSOR_PARAM, SN_INIT_FAN_IN}};
+
+const sn_op_def sn_op_def_conv = {"conv", "Conv2d", 1, 1, sn_op_conv, SN_ATTRS(conv_attrs), SN_TENSORS(fan_in_weight_bias),
+                                  .macs = SN_MACS_PER_PIXEL, .chan_of = conv_chan};

@@ -31,3 +31,11 @@ int sn_op_dropout(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+static const sn_attr_def dropout_attrs[] = {
+	{.key = "p", .type = SN_AT_FLOAT, .flags = SN_AF_HI_OPEN, .off = {SN_AT(a.dropout.p)}, .lo = 0, .hi = 1, .def = 0.5f,
+	 .expect = "a probability in [0, 1), e.g. p=0.5"},
+};
+
+const sn_op_def sn_op_def_dropout = {"dropout", "Dropout", 1, 1, sn_op_dropout, SN_OPF_ELEMENTWISE, SN_ATTRS(dropout_attrs),
+                                     .chan = SN_CH_PASS, .path = "copy (identity at inference)"};

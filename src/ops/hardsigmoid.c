@@ -2,6 +2,7 @@
  * excitation blocks. PyTorch's is alpha 1/6, beta 1/2; ONNX's default alpha is 0.2. The
  * gradient is alpha inside the linear piece (open interval, as PyTorch) and 0 outside; it reads
  * the input, so a ReLU after it may run in place. */
+#include <float.h>
 #include <math.h>
 #include "core/internal.h"
 
@@ -41,3 +42,13 @@ int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+static const sn_attr_def hardsigmoid_attrs[] = {
+	{.key = "alpha", .type = SN_AT_FLOAT, .flags = SN_AF_LATE, .off = {SN_AT(a.hsig.alpha)}, .lo = -FLT_MAX, .hi = FLT_MAX,
+	 .def = 1.0f / 6, .expect = "a finite number, e.g. 0.5"},
+	{.key = "beta", .type = SN_AT_FLOAT, .flags = SN_AF_LATE, .off = {SN_AT(a.hsig.beta)}, .lo = -FLT_MAX, .hi = FLT_MAX,
+	 .def = 0.5f, .expect = "a finite number, e.g. 0.5"},
+};
+
+const sn_op_def sn_op_def_hardsigmoid = {"hardsigmoid", "Hardsigmoid", 1, 1, sn_op_hardsigmoid, SN_OPF_ELEMENTWISE,
+                                         SN_ATTRS(hardsigmoid_attrs), .chan = SN_CH_PASS};

@@ -8,9 +8,9 @@ static int linear_shape(sn_graph *g, sn_node *n)
 	if (in.rank != 2) return sn_shape_error(n, in, "Linear needs a flat input [N, features]; add a flatten layer before it");
 	n->out = (sn_shape){2, n->a.linear.out, 1, 1};
 	int wd[2] = {n->a.linear.out, in.c};
-	int rc = sn_need_tensor(g, n, SN_T_WEIGHT, "weight", SN_TENSOR_PARAM, 2, wd);
+	int rc = sn_need_tensor(g, n, SN_T_WEIGHT, 2, wd);
 	if (rc) return rc;
-	if (n->a.linear.bias) return sn_need_tensor(g, n, SN_T_BIAS, "bias", SN_TENSOR_PARAM, 1, &n->a.linear.out);
+	if (n->a.linear.bias) return sn_need_tensor(g, n, SN_T_BIAS, 1, &n->a.linear.out);
 	sn_drop_tensor(g, n, SN_T_BIAS);
 	return SN_OK;
 }
@@ -43,3 +43,14 @@ int sn_op_linear(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+static const sn_attr_def linear_attrs[] = {
+	SN_ATTR_COUNT("out", a.linear.out, 0, SN_AF_REQUIRED),
+	SN_ATTR_BOOL("bias", a.linear.bias, 1),
+};
+static const sn_tensor_def linear_tensors[] = {
+	{"weight", SN_TENSOR_PARAM, SN_INIT_FAN_IN}, {"bias", SN_TENSOR_PARAM, SN_INIT_FAN_IN}};
+
+/* its outputs are neurons: channels it makes, which neuron pruning may remove */
+const sn_op_def sn_op_def_linear = {"linear", "Linear", 1, 1, sn_op_linear, SN_ATTRS(linear_attrs), SN_TENSORS(linear_tensors),
+                                    .chan = SN_CH_MAKES};

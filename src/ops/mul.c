@@ -84,3 +84,7 @@ int sn_op_mul(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+/* Mul ties its inputs channel by channel like Add: a squeeze-and-excitation gate and the
+ * channels it scales go together (pruning sees a broadcast over channels as opaque). */
+const sn_op_def sn_op_def_mul = {"mul", "Mul", 2, 2, sn_op_mul, .chan = SN_CH_TIES};

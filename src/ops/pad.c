@@ -3,6 +3,7 @@
  * pad cannot merge into the next layer's own padding. Every output pixel reads one input pixel
  * (sn_pad_index, shared with the conv's padding modes) or the constant; backward adds each
  * output gradient into the pixel it read. */
+#include <float.h>
 #include <math.h>
 #include "core/internal.h"
 #include "kernels/kernels.h"
@@ -74,3 +75,21 @@ int sn_op_pad(sn_graph *g, sn_node *n, sn_plan *plan, sn_action act)
 	}
 	return SN_OK;
 }
+
+/* The PyTorch class its mode and value make it (a zero constant pad is ZeroPad2d). */
+static const char *pad_torch(const sn_node *n)
+{
+	static const char *const classes[] = {"ConstantPad2d", "ReflectionPad2d", "ReplicationPad2d", "CircularPad2d"};
+	if ((unsigned)n->a.pad.mode > SN_PAD_CIRCULAR) return "ConstantPad2d";
+	return n->a.pad.mode == SN_PAD_ZEROS && n->a.pad.value == 0 ? "ZeroPad2d" : classes[n->a.pad.mode];
+}
+
+static const sn_attr_def pad_attrs[] = {
+	SN_ATTR_PADS(a.pad, 0, "P, PHxPW or T,B,L,R (integers >= 0)"),
+	SN_ATTR_PADMODE(a.pad.mode),
+	{.key = "value", .type = SN_AT_FLOAT, .flags = SN_AF_LATE, .off = {SN_AT(a.pad.value)}, .lo = -FLT_MAX, .hi = FLT_MAX,
+	 .expect = "a finite number, e.g. 0.5"},
+};
+
+const sn_op_def sn_op_def_pad = {"pad", "ConstantPad2d", 1, 1, sn_op_pad, SN_ATTRS(pad_attrs), .chan = SN_CH_PASS,
+                                 .torch_of = pad_torch, .path = "copy"};

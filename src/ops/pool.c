@@ -133,3 +133,18 @@ int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+#define POOL_ATTRS \
+	{.key = "k", .type = SN_AT_PAIR, .flags = SN_AF_REQUIRED, .off = {SN_AT(a.pool.kh), SN_AT(a.pool.kw)}, .lo = 1, \
+	 .hi = SN_ATTR_INT_MAX, .expect = "K or KHxKW with integers " SN_ATTR_INT_RANGE ", e.g. k=3 or k=1x7"}, \
+	{.key = "stride", .type = SN_AT_PAIR, .off = {SN_AT(a.pool.sh), SN_AT(a.pool.sw)}, .lo = 1, .hi = SN_ATTR_INT_MAX, \
+	 .def_key = "k", .expect = "S or SHxSW with integers " SN_ATTR_INT_RANGE},   /* PyTorch: the kernel size */ \
+	SN_ATTR_PADS(a.pool, 0, "P, PHxPW or T,B,L,R (integers >= 0)"), \
+	SN_ATTR_BOOL("ceil", a.pool.ceil_mode, 0)
+static const sn_attr_def maxpool_attrs[] = {POOL_ATTRS};
+static const sn_attr_def avgpool_attrs[] = {POOL_ATTRS, SN_ATTR_BOOL("count_include_pad", a.pool.count_include_pad, 1)};
+
+const sn_op_def sn_op_def_maxpool = {"maxpool", "MaxPool2d", 1, 1, sn_op_pool, SN_ATTRS(maxpool_attrs), .chan = SN_CH_PASS,
+                                     .path = "direct"};
+const sn_op_def sn_op_def_avgpool = {"avgpool", "AvgPool2d", 1, 1, sn_op_pool, SN_ATTRS(avgpool_attrs), .chan = SN_CH_PASS,
+                                     .path = "direct"};

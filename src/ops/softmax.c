@@ -55,3 +55,6 @@ int sn_op_softmax(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+/* every channel changes the others: not seen through by pruning */
+const sn_op_def sn_op_def_softmax = {"softmax", "Softmax", 1, 1, sn_op_softmax, SN_OPF_READS_OUTPUT, .chan = SN_CH_OPAQUE};

@@ -171,3 +171,18 @@ int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	}
 	return SN_OK;
 }
+
+static const sn_attr_def input_attrs[] = {
+	{.key = "shape", .type = SN_AT_SHAPE, .flags = SN_AF_REQUIRED, .off = {SN_AT(a.input.c), SN_AT(a.input.h), SN_AT(a.input.w)},
+	 .lo = 1, .hi = SN_ATTR_INT_MAX, .expect = "CxHxW with integers " SN_ATTR_INT_RANGE ", e.g. shape=1x28x28"},
+};
+
+const sn_op_def sn_op_def_input = {"input", "Input", 0, 0, sn_op_input, SN_ATTRS(input_attrs), .chan = SN_CH_SOURCE,
+                                   .path = "the caller's input"};
+/* Flatten of its input's only reader is a view of it (the data does not move). */
+const sn_op_def sn_op_def_flatten = {"flatten", "Flatten", 1, 1, sn_op_flatten, SN_OPF_IN_PLACE, .chan = SN_CH_FLATTEN,
+                                     .path = "copy", .path_in_place = "view (no copy)"};
+const sn_op_def sn_op_def_gap = {"gap", "AdaptiveAvgPool2d", 1, 1, sn_op_gap, .chan = SN_CH_PASS, .path = "direct",
+                                 .onnx = "GlobalAveragePool"};
+const sn_op_def sn_op_def_add = {"add", "Add", 2, SN_MAX_IN, sn_op_add, .chan = SN_CH_TIES};
+const sn_op_def sn_op_def_concat = {"concat", "Concat", 2, SN_MAX_IN, sn_op_concat, .chan = SN_CH_CONCAT, .path = "copy"};
