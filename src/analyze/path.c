@@ -23,20 +23,14 @@ const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t 
 {
 	const float *y = sn_plan_output(g->plan, (int)(n - g->node));   /* as the graph's own plan runs it */
 	const int in_place = n->n_in && y && y == sn_plan_output(g->plan, n->in[0]);
-	const char *s = "elementwise";
-	switch (n->op) {
-	case SN_OP_INPUT: s = "the caller's input"; break;
+	const sn_op_def *d = sn_op_get(n->op);
+	const char *s = in_place && d->path_in_place ? d->path_in_place : d->path ? d->path : "elementwise";
+	switch (n->op) {   /* the kernels picked per shape and sparsity */
 	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
 	case SN_OP_LINEAR:
 		if (n->impl == SN_IMPL_SPARSE) { snprintf(buf, len, "sparse SpMM (%s)", isa_name()); return buf; }
 		s = g->plan->batch == 1 ? "GEMV (batch 1)" : "GEMM";   /* sn_gemm's single-row case */
 		break;
-	case SN_OP_BN: s = "scale and shift"; break;
-	case SN_OP_RELU: case SN_OP_RELU6: s = in_place ? "elementwise, in place" : "elementwise"; break;
-	case SN_OP_FLATTEN: s = in_place ? "view (no copy)" : "copy"; break;
-	case SN_OP_MAXPOOL: case SN_OP_AVGPOOL: case SN_OP_GAP: s = "direct"; break;
-	case SN_OP_DROPOUT: s = "copy (identity at inference)"; break;
-	case SN_OP_CONCAT: case SN_OP_SHUFFLE: case SN_OP_SLICE: case SN_OP_PAD: s = "copy"; break;
 	default: break;
 	}
 	snprintf(buf, len, "%s", s);

@@ -83,7 +83,7 @@ int lt_dsc_emit(lt_ctx *c, sn_rewrite *rw, int i)
 	if (k < 0) return k;
 	if (p->bn) {
 		bn.op = SN_OP_BN;
-		bn.a.bn = (sn_bn_attr){1e-5f, 0.1f};
+		sn_node_defaults(&bn);
 		relu.op = SN_OP_RELU;
 		bn.n_in = relu.n_in = 1;
 		bn.frozen = n->frozen;

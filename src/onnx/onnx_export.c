@@ -337,8 +337,6 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 		add_node(e, "BatchNormalization", y, (const char *[]){x, t[0]->name, t[1]->name, t[2]->name, t[3]->name, NULL}, y, ba);
 		break;
 	}
-	case SN_OP_RELU: add_node(e, "Relu", y, (const char *[]){x, NULL}, y, NULL); break;
-	case SN_OP_SIGMOID: add_node(e, "Sigmoid", y, (const char *[]){x, NULL}, y, NULL); break;
 	case SN_OP_RELU6: clip06(e, n->name, x, y); break;
 	case SN_OP_HARDSWISH: {   /* x * HardSigmoid(x), alpha 1/6, beta 1/2: torch's form below opset 14 */
 		const char *h = strf(e, n->name, ".hardsigmoid");
@@ -358,7 +356,6 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 		add_node(e, avg ? "AveragePool" : "MaxPool", y, (const char *[]){x, NULL}, y, pa);
 		break;
 	}
-	case SN_OP_GAP: add_node(e, "GlobalAveragePool", y, (const char *[]){x, NULL}, y, NULL); break;
 	case SN_OP_LINEAR: {
 		Onnx__AttributeProto *ga[] = {a_int(e, "transB", 1), NULL};
 		add_node(e, "Gemm", y, (const char *[]){x, t[0]->name, t[1] ? t[1]->name : NULL, NULL}, y, ga);
@@ -399,8 +396,12 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 		else add_node(e, n->n_in == 2 ? "Add" : "Sum", y, in, y, NULL);
 		break;
 	}
-	default:
-		return sn_seterr(SN_EINVAL, "layer '%s' (%s) has no ONNX export", n->name, sn_op_get(n->op)->torch);
+	default: {   /* an ONNX operator of the same meaning (the operator's row) */
+		const sn_op_def *d = sn_op_get(n->op);
+		if (!d->onnx || d->onnx_since > SN_ONNX_OPSET_OUT)
+			return sn_seterr(SN_EINVAL, "layer '%s' (%s) has no ONNX export", n->name, d->torch);
+		add_node(e, d->onnx, y, (const char *[]){x, NULL}, y, NULL);
+	}
 	}
 	for (int s = 0; s < SN_T_MAX; s++)
 		if (t[s]) init_tensor(e, t[s]);

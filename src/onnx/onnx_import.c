@@ -522,10 +522,6 @@ typedef struct { const char *op; int (*fn)(ctx *); } handler;
 static int op_conv(ctx *c) { return sn_onnx_op_conv(c); }
 static int op_gemm(ctx *c) { return sn_onnx_op_linear(c, 0); }
 static int op_matmul(ctx *c) { return sn_onnx_op_linear(c, 1); }
-static int op_relu(ctx *c) { return sn_onnx_op_simple(c, SN_OP_RELU, 1); }
-static int op_sigmoid(ctx *c) { return sn_onnx_op_simple(c, SN_OP_SIGMOID, 1); }
-static int op_hardswish(ctx *c) { return sn_onnx_op_simple(c, SN_OP_HARDSWISH, 1); }
-static int op_gap(ctx *c) { return sn_onnx_op_simple(c, SN_OP_GAP, 1); }
 static int op_maxpool(ctx *c) { return sn_onnx_op_pool(c, SN_OP_MAXPOOL); }
 static int op_avgpool(ctx *c) { return sn_onnx_op_pool(c, SN_OP_AVGPOOL); }
 static int op_add(ctx *c) { return arith(c, '+'); }
@@ -535,9 +531,8 @@ static int op_div(ctx *c) { return arith(c, '/'); }
 
 static const handler handlers[] = {
 	{"Conv", op_conv}, {"Gemm", op_gemm}, {"MatMul", op_matmul}, {"BatchNormalization", sn_onnx_op_bn},
-	{"Relu", op_relu}, {"Sigmoid", op_sigmoid}, {"HardSwish", op_hardswish}, {"Clip", sn_onnx_op_clip},
-	{"HardSigmoid", sn_onnx_op_hardsigmoid}, {"Softmax", sn_onnx_op_softmax},
-	{"MaxPool", op_maxpool}, {"AveragePool", op_avgpool}, {"GlobalAveragePool", op_gap},
+	{"Clip", sn_onnx_op_clip}, {"HardSigmoid", sn_onnx_op_hardsigmoid}, {"Softmax", sn_onnx_op_softmax},
+	{"MaxPool", op_maxpool}, {"AveragePool", op_avgpool},
 	{"ReduceMean", sn_onnx_op_reduce_mean}, {"Flatten", sn_onnx_op_flatten}, {"Reshape", sn_onnx_op_reshape},
 	{"Transpose", sn_onnx_op_transpose}, {"Add", op_add}, {"Sub", op_sub}, {"Mul", op_mul}, {"Div", op_div},
 	{"Concat", sn_onnx_op_concat}, {"Split", sn_onnx_op_split}, {"Slice", sn_onnx_op_slice}, {"Pad", sn_onnx_op_pad},
@@ -556,6 +551,8 @@ static int import_node(ctx *c)
 	c->outputs_done = 1;
 	for (size_t i = 0; i < sizeof handlers / sizeof *handlers; i++)
 		if (!strcmp(op, handlers[i].op)) return handlers[i].fn(c);
+	for (int i = 0; i < SN_OP_COUNT; i++)   /* Relu, Sigmoid, ...: the operators' rows name them */
+		if (sn_op_get((sn_op)i)->onnx && !strcmp(op, sn_op_get((sn_op)i)->onnx)) return sn_onnx_op_simple(c, (sn_op)i, 1);
 	return node_err(c, SN_EFORMAT, "operator %.40s is not supported by slimnn (see docs/onnx.md for the supported ones)", op);
 }
 

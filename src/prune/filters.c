@@ -49,8 +49,9 @@ static int node_lists(const sn_chg *d, int i, const unsigned char *remove, int *
 	const sn_graph *g = d->g;
 	const sn_node *n = &g->node[i];
 	*k0 = *k1 = NULL;
-	int kind = n->op == SN_OP_CONV ? sn_conv_kind(g, n) : -1;
-	if (sn_chg_maker(g, n) || kind == SN_CONV_DEPTHWISE || n->op == SN_OP_BN) {
+	const sn_chan_rule r = sn_node_chan(g, n);
+	/* rows: the channels it makes, or carries with tensors of its own (BN, a depthwise conv) */
+	if (r == SN_CH_MAKES || (r == SN_CH_PASS && sn_op_get(n->op)->n_tensors > 0)) {
 		if (!(*k0 = kept(d, i, remove, 1))) return SN_ENOMEM;
 	}
 	if (sn_chg_maker(g, n)) {

@@ -81,39 +81,23 @@ static void concat_node(builder *b, const sn_node *n, int i)
 		for (int s = 0; s < d->len[n->in[k]]; s++) { d->id[b->n_slot++] = d->id[d->off[n->in[k]] + s]; d->len[i]++; }
 }
 
-static void conv_node(builder *b, const sn_graph *g, const sn_node *n, int i, int prunable)
-{
-	switch (sn_conv_kind(g, n)) {
-	case SN_CONV_PLAIN: new_ids(b, i, n->out.c, !prunable, i); break;
-	case SN_CONV_DEPTHWISE: alias(b->d, i, n->in[0]); break;
-	default: opaque(b, n, i);
-	}
-}
-
+/* Each node as its operator's channel rule says (src/ops/: the rows). */
 static void visit(builder *b, const sn_graph *g, int i, const unsigned char *prunable)
 {
 	const sn_node *n = &g->node[i];
 	sn_chg *d = b->d;
-	switch (n->op) {
-	case SN_OP_INPUT: new_ids(b, i, n->out.c, 1, -1); break;
-	case SN_OP_CONV: conv_node(b, g, n, i, !prunable || prunable[i]); break;
-	case SN_OP_BN: case SN_OP_RELU: case SN_OP_RELU6: case SN_OP_SIGMOID: case SN_OP_HARDSWISH:
-	case SN_OP_MAXPOOL: case SN_OP_AVGPOOL: case SN_OP_GAP: case SN_OP_DROPOUT:
-	case SN_OP_HARDSIGMOID: case SN_OP_PAD:
-		alias(d, i, n->in[0]);
-		break;
-	case SN_OP_FLATTEN: {
+	switch (sn_node_chan(g, n)) {
+	case SN_CH_SOURCE: new_ids(b, i, n->out.c, 1, -1); break;
+	case SN_CH_MAKES: new_ids(b, i, n->out.c, prunable && !prunable[i], i); break;   /* filters, neurons */
+	case SN_CH_PASS: alias(d, i, n->in[0]); break;
+	case SN_CH_FLATTEN: {
 		sn_shape s = g->node[n->in[0]].out;
 		alias(d, i, n->in[0]);
 		if (s.rank == 4) d->hw[i] *= s.h * s.w;
 		break;
 	}
-	case SN_OP_LINEAR: new_ids(b, i, n->out.c, prunable && !prunable[i], i); break;   /* neurons */
-	/* Mul ties its inputs channel by channel like Add (a squeeze-and-excitation gate and the
-	 * channels it scales go together); broadcast over channels is opaque. Softmax (every channel
-	 * changes the others), shuffle and slice (their channel maps would change) are opaque. */
-	case SN_OP_ADD: case SN_OP_MUL: add_node(b, n, i); break;
-	case SN_OP_CONCAT: concat_node(b, n, i); break;
+	case SN_CH_TIES: add_node(b, n, i); break;   /* broadcast over channels is opaque */
+	case SN_CH_CONCAT: concat_node(b, n, i); break;
 	default: opaque(b, n, i);
 	}
 }
@@ -251,8 +235,8 @@ void sn_chg_zero_class(sn_graph *g, const sn_chg *d, int cls)
 {
 	for (int i = 0; i < g->n_node; i++) {
 		sn_node *n = &g->node[i];
-		int rows = sn_chg_maker(g, n) || n->op == SN_OP_BN || (n->op == SN_OP_CONV && sn_conv_kind(g, n) == SN_CONV_DEPTHWISE);
-		if (!rows) continue;
+		const sn_chan_rule r = sn_node_chan(g, n);   /* rows: made, or carried by BN, a depthwise conv */
+		if (r != SN_CH_MAKES && r != SN_CH_PASS) continue;
 		for (int k = 0; k < d->len[i]; k++) {
 			if (sn_chg_class(d, i, k) != cls) continue;
 			zero_row(sn_t(g, n, SN_T_WEIGHT), k);
@@ -293,14 +277,17 @@ static void print_group(FILE *f, const sn_chg *d, int gi, int number)
 	for (int i = 0; i < g->n_node; i++) {
 		const sn_node *n = &g->node[i];
 		int first, k = slots_in(d, i, gi, &first);
+		const sn_chan_rule r = sn_node_chan(g, n);
+		const int weights = sn_op_has_params(sn_op_get(n->op));
 		if (k && sn_chg_maker(g, n) && d->maker[d->id[d->off[i]]] == i) put(&made, " %s", n->name);
-		else if (k && (n->op == SN_OP_ADD || n->op == SN_OP_MUL)) put(&tied, " %s", n->name);
-		else if (k && n->op == SN_OP_CONCAT)
+		else if (k && r == SN_CH_TIES) put(&tied, " %s", n->name);
+		else if (k && r == SN_CH_CONCAT)
 			put(&via, " %s (channels %d..%d of %d)", n->name, first, first + k - 1, d->len[i]);
-		else if (k && (n->op == SN_OP_BN || n->op == SN_OP_CONV)) put(&carried, " %s", n->name);
-		for (int j = 0; j < n->n_in && (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR); j++) {
+		else if (k && weights) put(&carried, " %s", n->name);
+		/* a layer with weights that does not carry its input's channels reads them through its weights */
+		for (int j = 0; j < n->n_in && weights && r != SN_CH_PASS; j++) {
 			int in = n->in[j], kk = slots_in(d, in, gi, &first);
-			if (!kk || (n->op == SN_OP_CONV && sn_conv_kind(g, n) == SN_CONV_DEPTHWISE)) continue;
+			if (!kk) continue;
 			if (n->op == SN_OP_LINEAR && d->hw[in] > 1) put(&read, " %s (%d features a channel)", n->name, d->hw[in]);
 			else put(&read, " %s", n->name);
 		}

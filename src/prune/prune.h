@@ -14,21 +14,19 @@
 #include <math.h>
 #include "core/internal.h"
 
-/* How a conv treats channels: plain (groups 1) makes new ones; depthwise (groups = in = out)
- * carries its input's; other grouped convs are left as they are. */
+/* How a conv treats channels (its row's rule, src/ops/conv.c): plain (groups 1) makes new ones;
+ * depthwise (groups = in = out) carries its input's; other grouped convs are left as they are. */
 enum { SN_CONV_PLAIN, SN_CONV_DEPTHWISE, SN_CONV_GROUPED };
 static inline int sn_conv_kind(const sn_graph *g, const sn_node *n)
 {
-	if (n->a.conv.groups == 1) return SN_CONV_PLAIN;
-	return sn_conv_dw_one_to_one(&n->a.conv, g->node[n->in[0]].out.c) ? SN_CONV_DEPTHWISE : SN_CONV_GROUPED;
+	const sn_chan_rule r = sn_node_chan(g, n);
+	return r == SN_CH_MAKES ? SN_CONV_PLAIN : r == SN_CH_PASS ? SN_CONV_DEPTHWISE : SN_CONV_GROUPED;
 }
 
-/* Layers that make channels of their own: plain convs (filters) and Linears (neurons). Their
- * weight rows are the channels; removing one removes the row, and its readers' columns. */
-static inline int sn_chg_maker(const sn_graph *g, const sn_node *n)
-{
-	return n->op == SN_OP_LINEAR || (n->op == SN_OP_CONV && sn_conv_kind(g, n) == SN_CONV_PLAIN);
-}
+/* Layers that make channels of their own (SN_CH_MAKES): plain convs (filters) and Linears
+ * (neurons). Their weight rows are the channels; removing one removes the row, and its readers'
+ * columns. */
+static inline int sn_chg_maker(const sn_graph *g, const sn_node *n) { return sn_node_chan(g, n) == SN_CH_MAKES; }
 
 /* Weight i's share of a unit's importance (a single weight, a block, a filter or a neuron):
  * w^2 (l2: the caller takes the square root of the sum), |w| * |g| (taylor: g->gw holds the

@@ -10,11 +10,7 @@
 static int passes_classes(sn_op op) { return op == SN_OP_FLATTEN || op == SN_OP_DROPOUT || op == SN_OP_SOFTMAX; }
 
 /* Layers between a 1x1 classifier conv and its pooling: element-wise on each channel. */
-static int elementwise(sn_op op)
-{
-	return op == SN_OP_RELU || op == SN_OP_RELU6 || op == SN_OP_SIGMOID || op == SN_OP_HARDSWISH ||
-	       op == SN_OP_HARDSIGMOID || op == SN_OP_DROPOUT;
-}
+static int elementwise(sn_op op) { return (sn_op_get(op)->flags & SN_OPF_ELEMENTWISE) != 0; }
 
 static int readers(const sn_graph *g, int k)
 {
