@@ -69,7 +69,8 @@ typedef enum {
 	SN_OP_INPUT, SN_OP_CONV, SN_OP_BN, SN_OP_RELU, SN_OP_RELU6, SN_OP_SIGMOID, SN_OP_HARDSWISH,
 	SN_OP_MAXPOOL, SN_OP_AVGPOOL, SN_OP_GAP, SN_OP_LINEAR, SN_OP_FLATTEN, SN_OP_DROPOUT,
 	SN_OP_ADD, SN_OP_CONCAT,
-	SN_OP_MUL, SN_OP_SOFTMAX, SN_OP_SHUFFLE, SN_OP_SLICE, SN_OP_PAD, SN_OP_HARDSIGMOID, SN_OP_COUNT
+	SN_OP_MUL, SN_OP_SOFTMAX, SN_OP_SHUFFLE, SN_OP_SLICE, SN_OP_PAD, SN_OP_HARDSIGMOID,
+	SN_OP_SILU, SN_OP_GELU, SN_OP_COUNT
 } sn_op;
 
 typedef enum { SN_PAD_ZEROS, SN_PAD_REFLECT, SN_PAD_REPLICATE, SN_PAD_CIRCULAR } sn_padmode;
@@ -106,6 +107,12 @@ typedef struct { int groups; } sn_shuffle_attr;
 typedef struct { int start, end; } sn_slice_attr;
 typedef struct { int pt, pb, pl, pr; sn_padmode mode; float value; } sn_pad_attr;
 typedef struct { float alpha, beta; } sn_hardsigmoid_attr;
+/* Activations of newer networks (PyTorch's nn.SiLU and nn.GELU):
+ *   silu  x sigmoid(x)
+ *   gelu  x Phi(x) (Phi: the normal distribution's CDF, with erf), or PyTorch's tanh
+ *         approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+typedef enum { SN_GELU_NONE, SN_GELU_TANH } sn_gelu_approx;
+typedef struct { int approximate; } sn_gelu_attr;   /* sn_gelu_approx */
 
 /* Meaning of sn_node.t[] per operator (tensor indices, -1 where absent):
  *   conv, linear: t[0] weight, t[1] bias
@@ -130,6 +137,7 @@ typedef struct sn_node {
 		sn_slice_attr slice;
 		sn_pad_attr pad;
 		sn_hardsigmoid_attr hsig;
+		sn_gelu_attr gelu;
 	} a;
 	int t[SN_T_MAX];
 	int frozen;                        /* parameters not trained (count as non-trainable) */

@@ -22,6 +22,9 @@ expect 0 "^Total params: 824,554$" "$B" summary models/cnn.arch
 expect 0 "Total mult-adds \(M\): 4.64" "$B" summary models/cnn.arch --macs
 expect 0 "\"total_params\": 824554" "$B" summary models/cnn.arch --json
 expect 0 "params .*824,554 → 808,522 .*\(1.02×\)" "$B" summary models/cnn.arch models/cnn-dsc.arch
+printf 'input x shape=3x8x8\nconv c out=4 k=3 pad=1\nsilu s\nconv d out=4 k=1\ngelu g\n' >"$T/act.arch"
+expect 0 "^ +SiLU-2 +\[-1, 4, 8, 8\] +0$" "$B" summary "$T/act.arch"
+expect 0 "^ +GELU-4 +\[-1, 4, 8, 8\] +0 +0 " "$B" summary "$T/act.arch" --macs
 
 # bad input: clear messages, non-zero exits, no crashes
 expect 1 "/nonexistent-dir.*dataset-fashion-mnist" "$B" eval models/cnn.arch --data /nonexistent-dir

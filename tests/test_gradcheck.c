@@ -465,6 +465,21 @@ TEST(grad_mobile_ops)
 	RUN(cases);
 }
 
+/* SiLU and GELU (exact and tanh): smooth, checked over a wide range and between convs, whose
+ * weight gradients go through them. */
+TEST(grad_silu_gelu)
+{
+	static const gc_case cases[] = {
+		{.name = "silu", .arch = IN_3x7x6 "silu s\n", .range = 6},
+		{.name = "gelu", .arch = IN_3x7x6 "gelu g\n", .range = 6},
+		{.name = "gelu_tanh", .arch = IN_3x7x6 "gelu g approximate=tanh\n", .range = 6},
+		{.name = "conv_silu_conv_gelu", .arch = IN_3x7x6 "conv a out=4 k=3 pad=1\nsilu s\nconv b out=3 k=1\ngelu g\n"
+		 "conv c out=2 k=1\ngelu t approximate=tanh\n"},
+		{.name = "silu_two_readers", .arch = IN_3x7x6 "conv a out=3 k=1\nsilu s\ngelu g in=a\nadd r in=s,g\n"},
+	};
+	RUN(cases);
+}
+
 /* ---------------------------------------------------------------- networks */
 
 TEST(grad_network)

@@ -8,7 +8,7 @@
 #include "test.h"
 #include "slimnn.h"
 
-#define SUMMARY_MIN_FIXTURES 20       /* 9 zoo + 1 input variant + 10 generated */
+#define SUMMARY_MIN_FIXTURES 27       /* 15 zoo + 1 input variant + 10 generated + 1 operators */
 #define SUMMARY_MIN_BATCH4 3
 
 static const char *fixture_path(const char *name, const char *ext, char *buf, size_t len)

@@ -145,7 +145,8 @@ def pad_layer(kv):
 
 
 SIMPLE = {"relu": nn.ReLU, "relu6": nn.ReLU6, "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish,
-          "flatten": nn.Flatten, "add": Add, "concat": Concat, "mul": Mul, "hardsigmoid": nn.Hardsigmoid}
+          "flatten": nn.Flatten, "add": Add, "concat": Concat, "mul": Mul, "hardsigmoid": nn.Hardsigmoid,
+          "silu": nn.SiLU}
 
 
 def make_layer(typ, kv, shape, dtype):
@@ -166,6 +167,8 @@ def make_layer(typ, kv, shape, dtype):
         return pad_layer(kv)
     if typ == "hardsigmoid" and ("alpha" in kv or "beta" in kv):
         return Hardsigmoid(float(kv.get("alpha", 1 / 6)), float(kv.get("beta", 0.5)))
+    if typ == "gelu":
+        return nn.GELU(approximate=kv.get("approximate", "none"))
     if typ == "shuffle":
         return ChannelShuffle(int(kv["groups"]))
     if typ == "slice":

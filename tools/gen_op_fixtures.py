@@ -164,6 +164,12 @@ CASES = [
     ("net_mobile_eval", "eval", (2, 4, 6, 6), "normal",
      "pad p pad=1 mode=reflect\nconv c out=6 k=3 bias=0\nbn b\ngap g\nhardsigmoid h\nmul m in=b,h\n"
      "shuffle s groups=2\nslice sl start=1 end=5\nsoftmax sm"),
+    # ---- SiLU and GELU (exact and tanh), over [-8, 8], and between convs
+    ("silu", "train", (2, 3, 5, 5), "kinks", "silu s"),
+    ("gelu", "train", (2, 3, 5, 5), "kinks", "gelu g"),
+    ("gelu_tanh", "train", (2, 3, 5, 5), "kinks", "gelu g approximate=tanh"),
+    ("conv_silu_gelu", "train", (2, 3, 6, 6), "normal",
+     "conv c out=4 k=3 pad=1\nsilu s\nconv d out=4 k=1\ngelu g\nconv e out=3 k=1\ngelu t approximate=tanh"),
 ]
 
 def randomize_bn(m):

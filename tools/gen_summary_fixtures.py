@@ -55,6 +55,10 @@ N_GENERATED = 10
 BATCH4 = ("cnn", "resnet", "gen-03")          # fixtures that also get a batch_size=4 table
 INPUT_VARIANTS = [("cnn-input3x32x20", "cnn", (3, 32, 20))]   # zoo model on another input shape
 TORCHVISION = {"mobilenetv2-224": "mobilenet_v2", "resnet18-224": "resnet18"}   # zoo model: its original
+# operators neither the zoo nor the generated architectures use (the generator's draws stay as they were)
+OPERATOR_CASES = [("ops-silu-gelu", "input x shape=3x16x16\nconv c1 out=8 k=3 stride=2 pad=1\nbn b1\nsilu s1\n"
+                   "conv c2 out=8 k=3 pad=1 groups=8\ngelu g1\nconv c3 out=16 k=1\ngelu g2 approximate=tanh\n"
+                   "gap p\nflatten f\nlinear fc out=10\nsilu s2\n")]
 
 
 # ---------------------------------------------------------------- the two references
@@ -443,6 +447,9 @@ def main():
             key, value = t.split("=", 1)
             seen.update([key, t] + (["asymmetric pad"] if key == "pad" and value.count(",") == 3 else []))
         names.append(f"gen-{i:02d}")
+    for name, text in OPERATOR_CASES:
+        fixture(name, "operators", f"# fixture: operators outside the zoo, made by tools/gen_summary_fixtures.py; regenerate, do not edit\n{text}")
+        names.append(name)
     want = {"Conv2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Add",
             "Concat", "Dropout", "ceil=1", "frozen=1", "dilation", "groups", "stride", "bias", "asymmetric pad",
             "mode=reflect", "mode=replicate", "mode=circular", "count_include_pad"}
@@ -450,7 +457,8 @@ def main():
     assert not missing, f"generated architectures do not cover {sorted(missing)}: change the seeds"
     write(os.path.join(ROOT, "index.txt"), "\n".join(names) + "\n")
     size = sum(os.path.getsize(os.path.join(ROOT, f)) for f in os.listdir(ROOT))
-    print(f"{len(names)} fixtures ({len(zoo)} zoo, {len(INPUT_VARIANTS)} input variant, {N_GENERATED} generated), "
+    print(f"{len(names)} fixtures ({len(zoo)} zoo, {len(INPUT_VARIANTS)} input variant, {N_GENERATED} generated, "
+          f"{len(OPERATOR_CASES)} operators), "
           f"{size} bytes in {os.path.relpath(ROOT, REPO)}")
 
 
