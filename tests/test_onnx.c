@@ -9,8 +9,8 @@
 #include "slimnn.h"
 #include "io/io.h"
 
-#define ONNX_CASES 30       /* the number of cases tools/gen_onnx_fixtures.py writes */
-#define ONNX_BAD 28         /* and of malformed models */
+#define ONNX_CASES 33       /* the number of cases tools/gen_onnx_fixtures.py writes */
+#define ONNX_BAD 31         /* and of malformed models */
 #define ONNX_TOL 1e-4       /* relative to max(1, max |expected|) */
 
 static char *join(char *buf, size_t len, const char *a, const char *b, const char *c)
@@ -181,6 +181,8 @@ TEST(onnx_export_every_op)
 		"pad cr pad=3,0,1,2 mode=circular\n"
 		"softmax sm\n"
 		"hardsigmoid hs alpha=0.2 beta=0.4\n"
+		"silu si\n"
+		"gelu ge\n"
 		"maxpool m1 k=3 stride=2 pad=1 ceil=1\n"
 		"avgpool p1 k=2 stride=1 pad=1 count_include_pad=0\n"
 		"dropout d1 p=0.2\n"
@@ -240,5 +242,29 @@ TEST(onnx_export_every_op)
 	CHECK(strstr(sn_errmsg(), "padding mode") != NULL);
 	struct stat st;
 	CHECK(stat(p, &st) != 0);
+	sn_graph_free(g);
+}
+
+/* GELU's tanh approximation is written as torch writes it (x * (1 + Tanh(...)) * 0.5), which the
+ * importer does not read back: refused with a message, as torch's own export of it is (bad/). */
+TEST(onnx_export_gelu_tanh)
+{
+	sn_graph *g = sn_arch_parse("input x shape=2x4x4\nconv c out=3 k=1\ngelu g approximate=tanh\n", NULL);
+	REQUIRE(g);
+	sn_graph_init_params(g, 5);
+	char p[1024];
+	snprintf(p, sizeof p, "%s/gelu_tanh.onnx", sn_test_tmpdir());
+	REQUIRE(sn_onnx_save(g, NULL, p) == SN_OK);
+	FILE *f = fopen(p, "rb");
+	REQUIRE(f);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	CHECK(memmem(buf, n, "Tanh", 4) && !memmem(buf, n, "Erf", 3));
+	sn_graph *h = sn_onnx_load(p, NULL);
+	CHECK(!h && strstr(sn_errmsg(), "constant"));
+	sn_graph_free(h);
+	g->node[2].a.gelu.approximate = 5;   /* an approximation the exporter does not know: refused */
+	CHECK(sn_onnx_save(g, NULL, p) != SN_OK && strstr(sn_errmsg(), "unknown GELU approximation 5"));
 	sn_graph_free(g);
 }

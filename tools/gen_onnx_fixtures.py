@@ -145,6 +145,10 @@ def cases():
         return seq(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(4), nn.ReLU6(), nn.Hardswish(),
                    nn.Conv2d(4, 4, 1), nn.Sigmoid(), nn.BatchNorm2d(4, eps=1e-3))
 
+    def silu_gelu():   # torch writes SiLU as Sigmoid + Mul and GELU as its Div/Erf/Add/Mul/Mul chain
+        return seq(nn.Conv2d(3, 4, 3, padding=1), nn.SiLU(), nn.Conv2d(4, 6, 1), nn.BatchNorm2d(6), nn.GELU(),
+                   nn.Conv2d(6, 4, 3, stride=2), nn.GELU(), nn.SiLU())
+
     def randomise_bn(m, g):
         for mod in m.modules():
             if isinstance(mod, nn.BatchNorm2d):
@@ -187,6 +191,9 @@ def cases():
         ("pads_opset9", 9, (3, 8, 9), Pads),
         ("reflect_replicate_convs", 13, (3, 7, 8), padded_convs),
         ("reflect_replicate_convs_opset11", 11, (3, 7, 8), padded_convs),
+        ("silu_gelu", 13, (3, 7, 7), silu_gelu),
+        ("silu_gelu_opset9", 9, (3, 7, 7), silu_gelu),
+        ("silu_gelu_opset17", 17, (3, 7, 7), silu_gelu),
     ], randomise_bn
 
 
@@ -255,6 +262,17 @@ def torch_circular_export():
     return onnx.load_from_string(f.getvalue())
 
 
+def torch_gelu_tanh_export():
+    """torch's export of nn.GELU(approximate='tanh'): its Mul/Tanh chain is not read back."""
+    import io
+    import onnx
+    import torch
+    f = io.BytesIO()
+    torch.onnx.export(torch.nn.GELU(approximate="tanh"), torch.randn(1, 4, 4, 4), f, opset_version=13,
+                      input_names=["x"], output_names=["y"])
+    return onnx.load_from_string(f.getvalue())
+
+
 def bad_models(out):
     """Malformed models built by hand: (name, model, words the error must contain)."""
     import onnx
@@ -320,6 +338,12 @@ def bad_models(out):
         ("concat_spatial", one("Concat", ["x", "x"], axis=2), "axis 2"),
         ("circular_torch113", torch_circular_export(), "86690"),
         ("hardsigmoid_nan", one("HardSigmoid", ["x"], alpha=float("nan")), "finite"),
+        ("erf_alone", one("Erf", ["x"]), "Erf is supported only in GELU"),
+        ("gelu_half_used", model([helper.make_node("Div", ["x", "r2"], ["d"], name="div"),
+                                  helper.make_node("Erf", ["d"], ["e"], name="erf"),
+                                  helper.make_node("Relu", ["d"], ["y"], name="relu")],
+                                 [helper.make_tensor("r2", TensorProto.FLOAT, [], [2 ** 0.5])]), "part of GELU"),
+        ("gelu_tanh_torch", torch_gelu_tanh_export(), "constant"),
     ]
 
 

@@ -3,7 +3,7 @@
  * and buffers become float32 initializers named like the tensors ("conv1.weight"). A few
  * operators need several ONNX nodes: padding modes other than zeros (Pad + Conv), a conv with a
  * fused activation (Conv + Relu / Clip), Hardswish (HardSigmoid + Mul, as torch writes it below
- * opset 14), channel shuffle (Reshape + Transpose + Reshape, as torch writes it), a product of
+ * opset 14), SiLU and GELU (torch's Sigmoid + Mul and Erf or Tanh chains), channel shuffle (Reshape + Transpose + Reshape, as torch writes it), a product of
  * a rank-2 and a rank-4 tensor (Reshape to [N, C, 1, 1] + Mul). Every allocation goes into one
  * list freed at the end, so the builder has no per-message cleanup. */
 #include <math.h>
@@ -255,6 +255,48 @@ static void mul(ex *e, const sn_graph *g, const sn_node *n)
 	add_node(e, "Mul", n->name, in, n->name, NULL);
 }
 
+/* A float scalar initializer named <layer><tag>; returns its name. */
+static const char *scalar(ex *e, const char *layer, const char *tag, float v)
+{
+	const char *name = strf(e, layer, tag);
+	init_floats(e, name, 0, NULL, &v, 1);
+	return name;
+}
+
+/* op(a, b) as node `name` (named like its output); returns the name. */
+static const char *binary(ex *e, const char *op, const char *name, const char *a, const char *b)
+{
+	add_node(e, op, name, (const char *[]){a, b, NULL}, name, NULL);
+	return name;
+}
+
+/* GELU as torch writes nn.GELU below opset 20, node for node: x * (1 + Erf(x / sqrt 2)) * 0.5, or
+ * with approximate=tanh x * (1 + Tanh(sqrt(2/pi) * (x + 0.044715 * x * x * x))) * 0.5. */
+static void gelu(ex *e, const sn_node *n, const char *x, const char *y)
+{
+	const char *l = n->name, *inner;
+	if (n->a.gelu.approximate == SN_GELU_TANH) {
+		const char *sq = binary(e, "Mul", strf(e, l, ".square"), x, x);
+		const char *cube = binary(e, "Mul", strf(e, l, ".cube"), x, sq);
+		const char *c = scalar(e, l, ".c", 0.044715f);
+		const char *cubic = binary(e, "Mul", strf(e, l, ".cubic"), c, cube);
+		const char *poly = binary(e, "Add", strf(e, l, ".poly"), x, cubic);
+		const char *k = scalar(e, l, ".sqrt_2_pi", 0.79788456080286536f);
+		const char *u = binary(e, "Mul", strf(e, l, ".u"), k, poly), *t = strf(e, l, ".tanh");
+		add_node(e, "Tanh", t, (const char *[]){u, NULL}, t, NULL);
+		const char *one = scalar(e, l, ".one", 1.0f);
+		inner = binary(e, "Add", strf(e, l, ".add"), one, t);
+	} else {
+		const char *r2 = scalar(e, l, ".sqrt2", 1.41421356237309505f);
+		const char *d = binary(e, "Div", strf(e, l, ".div"), x, r2), *erf = strf(e, l, ".erf");
+		add_node(e, "Erf", erf, (const char *[]){d, NULL}, erf, NULL);
+		const char *one = scalar(e, l, ".one", 1.0f);
+		inner = binary(e, "Add", strf(e, l, ".add"), erf, one);
+	}
+	const char *m = binary(e, "Mul", strf(e, l, ".mul"), x, inner), *half = scalar(e, l, ".half", 0.5f);
+	binary(e, "Mul", y, m, half);
+}
+
 /* x[start:end] along axis as node `name` (the bounds as initializers named after it). */
 static const char *slice(ex *e, const char *name, const char *x, int64_t axis, int64_t start, int64_t end)
 {
@@ -387,6 +429,17 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 		add_node(e, "HardSigmoid", y, (const char *[]){x, NULL}, y, ha);
 		break;
 	}
+	case SN_OP_SILU: {   /* x * Sigmoid(x), as torch writes nn.SiLU */
+		const char *s = strf(e, n->name, ".sigmoid");
+		add_node(e, "Sigmoid", s, (const char *[]){x, NULL}, s, NULL);
+		binary(e, "Mul", y, x, s);
+		break;
+	}
+	case SN_OP_GELU:
+		if ((unsigned)n->a.gelu.approximate > SN_GELU_TANH)
+			return sn_seterr(SN_EINVAL, "layer '%s': unknown GELU approximation %d", n->name, n->a.gelu.approximate);
+		gelu(e, n, x, y);
+		break;
 	case SN_OP_ADD:
 	case SN_OP_CONCAT: {
 		const char *in[SN_MAX_IN + 1] = {0};

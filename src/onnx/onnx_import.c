@@ -220,6 +220,9 @@ int sn_onnx_data_input(ctx *c, size_t i, int *node)
 	case V_SSLICE:
 		return node_err(c, SN_EFORMAT, "input '%.80s' slices rows or columns; slimnn supports that only in the "
 		                "Slice/Concat chain of circular padding", v->name);
+	case V_GELU:
+		return node_err(c, SN_EFORMAT, "input '%.80s' is part of GELU as torch writes it, x * (1 + Erf(x / sqrt 2)) * 0.5; "
+		                "slimnn reads that only whole", v->name);
 	default: return node_err(c, SN_EFORMAT, "input '%.80s' is a constant, but slimnn needs a computed tensor here", v->name);
 	}
 }
@@ -434,6 +437,14 @@ int sn_onnx_alias(ctx *c, size_t out, const value *src)
 	return SN_OK;
 }
 
+void sn_onnx_rename(ctx *c, int k)
+{
+	char name[SN_NAME_MAX];
+	c->g->node[k].name[0] = 0;   /* its old name is free for the new one */
+	node_name(c, NULL, name);
+	memcpy(c->g->node[k].name, name, sizeof name);
+}
+
 /* The deferred layer is added now, named after the ONNX node that made it. */
 int sn_onnx_materialize(ctx *c, value *v)
 {
@@ -514,6 +525,7 @@ static int arith(ctx *c, char op)
 	if (sn_onnx_is_ints(a) && sn_onnx_is_ints(b)) return sn_onnx_ints_arith(c, op);
 	if (op == '+') return sn_onnx_op_add(c);
 	if (op == '*') return sn_onnx_op_mul(c);
+	if (op == '/' && (rc = sn_onnx_op_gelu_div(c))) return rc < 0 ? rc : SN_OK;
 	return node_err(c, SN_EFORMAT, "%s is supported only in shape arithmetic (integers), not on tensors", c->nd->op_type);
 }
 
@@ -531,7 +543,7 @@ static int op_div(ctx *c) { return arith(c, '/'); }
 
 static const handler handlers[] = {
 	{"Conv", op_conv}, {"Gemm", op_gemm}, {"MatMul", op_matmul}, {"BatchNormalization", sn_onnx_op_bn},
-	{"Clip", sn_onnx_op_clip}, {"HardSigmoid", sn_onnx_op_hardsigmoid}, {"Softmax", sn_onnx_op_softmax},
+	{"Clip", sn_onnx_op_clip}, {"HardSigmoid", sn_onnx_op_hardsigmoid}, {"Softmax", sn_onnx_op_softmax}, {"Erf", sn_onnx_op_erf},
 	{"MaxPool", op_maxpool}, {"AveragePool", op_avgpool},
 	{"ReduceMean", sn_onnx_op_reduce_mean}, {"Flatten", sn_onnx_op_flatten}, {"Reshape", sn_onnx_op_reshape},
 	{"Transpose", sn_onnx_op_transpose}, {"Add", op_add}, {"Sub", op_sub}, {"Mul", op_mul}, {"Div", op_div},

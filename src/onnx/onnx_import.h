@@ -12,6 +12,10 @@
  *   V_SHUF2   then Transpose perm [0, 2, 1, 3, 4]         (the final Reshape adds a shuffle layer)
  *   V_SSLICE  a Slice along H or W: the halves of torch's circular-padding chain
  *             Concat([x[..., -p:], x, x[..., :q]], axis), which becomes a circular pad
+ *   V_GELU    a step of torch's GELU, x * (1 + Erf(x / sqrt 2)) * 0.5: step 1 x / sqrt 2, 2 its
+ *             Erf, 3 plus 1, 4 times x; the Mul by 0.5 adds a gelu layer. Only the next step
+ *             may read one
+ * Sigmoid is a layer at once; x * Sigmoid(x) turns it into silu (it was the last layer added).
  * A vector [N, C] reshaped or unsqueezed to [N, C, 1, 1] stays the same slimnn node (onnx_rank 4):
  * slimnn broadcasts it over [N, C, H, W] as ONNX does (a squeeze-and-excitation gate made by
  * Linears). */
@@ -24,12 +28,12 @@
 #define ATTR_MAX (1 << 20)           /* kernel sizes, strides, pads, dilations, groups */
 #define SN_ONNX_NODES_MAX (1 << 15)  /* ONNX nodes in a graph (torchvision models have < 1000) */
 
-typedef enum { V_NODE, V_CONST, V_INTS, V_DEFER, V_SHUF1, V_SHUF2, V_SSLICE, V_UNUSABLE } vkind;
+typedef enum { V_NODE, V_CONST, V_INTS, V_DEFER, V_SHUF1, V_SHUF2, V_SSLICE, V_GELU, V_UNUSABLE } vkind;
 
 typedef struct {
 	const char *name;
 	vkind kind;
-	int node;                          /* V_NODE: the slimnn node; V_DEFER, V_SHUF*: their input node */
+	int node;                          /* V_NODE: the slimnn node; V_DEFER, V_SHUF*, V_GELU: their input node */
 	int onnx_rank;                     /* V_NODE: a rank-2 node [N, C] that ONNX sees as [N, C, 1] (3) or
 	                                    * [N, C, 1, 1] (4); 0: the node's own rank */
 	const Onnx__TensorProto *t;        /* V_CONST */
@@ -41,6 +45,7 @@ typedef struct {
 	int src;                           /* V_DEFER: the ONNX node that made it (names the layer) */
 	int groups;                        /* V_SHUF* */
 	int of, axis, start, end;          /* V_SSLICE: value index sliced, axis 2 or 3, [start, end) */
+	int step;                          /* V_GELU: 1..4 */
 	const char *why;                   /* V_UNUSABLE: what it is */
 } value;
 
@@ -91,6 +96,7 @@ int sn_onnx_add_layer(ctx *c, sn_node *n, const char *weight);
 int sn_onnx_emit_output(ctx *c, sn_node *n, const char *weight, size_t k);
 static inline int sn_onnx_emit(ctx *c, sn_node *n, const char *weight) { return sn_onnx_emit_output(c, n, weight, 0); }
 int sn_onnx_alias(ctx *c, size_t k, const value *src);          /* output k is src under a new name */
+void sn_onnx_rename(ctx *c, int k);   /* node k, added for an earlier ONNX node, named for the current one */
 int sn_onnx_materialize(ctx *c, value *v);                      /* a V_DEFER value becomes its layer */
 int sn_onnx_give(ctx *c, int k, int slot, float *data, size_t n);
 int sn_onnx_give_weight_bias(ctx *c, int k, float **w, size_t nw, float **b, size_t nb);
@@ -119,6 +125,8 @@ int sn_onnx_op_softmax(ctx *c);
 int sn_onnx_op_reduce_mean(ctx *c);
 int sn_onnx_op_pad(ctx *c);
 int sn_onnx_op_hardsigmoid(ctx *c);
+int sn_onnx_op_gelu_div(ctx *c);    /* Div of a tensor: 1 when it is GELU's x / sqrt 2, 0 when not, or < 0 */
+int sn_onnx_op_erf(ctx *c);
 
 /* ---------------------------------------------------------------- onnx_import_ints.c */
 int sn_onnx_is_ints(const value *v);       /* an integer vector, or an integer constant */

@@ -1,5 +1,6 @@
 /* ONNX operators that become slimnn layers, and the patterns that fold into one: a Pad into
- * the next Conv or AveragePool, x * HardSigmoid(x) into Hardswish, Reshape -> Transpose ->
+ * the next Conv or AveragePool, x * HardSigmoid(x) into Hardswish, x * Sigmoid(x) into SiLU,
+ * torch's Div/Erf/Add/Mul/Mul chain into GELU, Reshape -> Transpose ->
  * Reshape into a channel shuffle, torch's Slice/Concat chain into circular padding, a constant
  * Add after MatMul into the Linear's bias. Every attribute and dim is checked before use. */
 #include <math.h>
@@ -370,6 +371,59 @@ int sn_onnx_op_pad(ctx *c)
 	return SN_OK;
 }
 
+/* ---------------------------------------------------------------- GELU and SiLU */
+
+/* v is a constant scalar within float rounding of want. */
+static int const_scalar(const value *v, float want)
+{
+	float *f;
+	size_t n;
+	if (v->kind != V_CONST || sn_onnx_get_floats(v->t, v->name, &f, &n)) return 0;
+	const int ok = n == 1 && fabsf(f[0] - want) <= 1e-6f * fabsf(want);
+	free(f);
+	return ok;
+}
+
+/* Output 0 becomes step `step` of a GELU of node x. */
+static int gelu_step(ctx *c, int x, int step)
+{
+	value *v = sn_onnx_define(c, c->nd->output[0], V_GELU);
+	if (!v) return node_err(c, SN_EFORMAT, "%s", sn_errmsg());
+	*v = (value){.name = v->name, .kind = V_GELU, .node = x, .step = step};
+	return SN_OK;
+}
+
+static int is_step(const value *v, int step) { return v->kind == V_GELU && v->step == step; }
+
+int sn_onnx_op_gelu_div(ctx *c)
+{
+	value *a, *b;
+	int x, rc;
+	if ((rc = sn_onnx_input(c, 0, &a)) || (rc = sn_onnx_input(c, 1, &b))) return rc;
+	if (a->kind == V_CONST || !const_scalar(b, 1.41421356f)) return 0;
+	if ((rc = sn_onnx_data_input(c, 0, &x)) || (rc = gelu_step(c, x, 1))) return rc;
+	return 1;
+}
+
+int sn_onnx_op_erf(ctx *c)
+{
+	value *v;
+	int rc;
+	if ((rc = sn_onnx_need_inputs(c, 1, 1)) || (rc = sn_onnx_input(c, 0, &v))) return rc;
+	if (!is_step(v, 1))
+		return node_err(c, SN_EFORMAT, "Erf is supported only in GELU as torch writes it, x * (1 + Erf(x / sqrt 2)) * 0.5");
+	return gelu_step(c, v->node, 2);
+}
+
+/* x * Sigmoid(x): SiLU as torch writes it. s is the Sigmoid layer just added (the last one) and
+ * nothing else reads it. */
+static int is_silu(ctx *c, const value *s, const value *x)
+{
+	if (s->kind != V_NODE || x->kind != V_NODE || s->node != c->g->n_node - 1) return 0;
+	const sn_node *n = &c->g->node[s->node];
+	return n->op == SN_OP_SIGMOID && n->in[0] == x->node && sn_onnx_uses(c, s->name) == 1;
+}
+
 /* ---------------------------------------------------------------- element-wise */
 
 int sn_onnx_op_add(ctx *c)
@@ -377,6 +431,8 @@ int sn_onnx_op_add(ctx *c)
 	int rc;
 	value *a, *b;
 	if ((rc = sn_onnx_input(c, 0, &a)) || (rc = sn_onnx_input(c, 1, &b))) return rc;
+	if ((is_step(a, 2) && const_scalar(b, 1)) || (is_step(b, 2) && const_scalar(a, 1)))   /* GELU's 1 + Erf */
+		return gelu_step(c, a->kind == V_GELU ? a->node : b->node, 3);
 	if (a->kind != V_CONST && b->kind != V_CONST) {
 		sn_node n = {.op = SN_OP_ADD, .n_in = 2};
 		if ((rc = sn_onnx_data_input(c, 0, &n.in[0])) || (rc = sn_onnx_data_input(c, 1, &n.in[1]))) return rc;
@@ -419,6 +475,21 @@ int sn_onnx_op_mul(ctx *c)
 	if (is_hardswish(a, b) || is_hardswish(b, a)) {
 		sn_node n = {.op = SN_OP_HARDSWISH, .n_in = 1, .in = {a->kind == V_NODE ? a->node : b->node}};
 		return layer(c, &n);
+	}
+	if (is_silu(c, a, b) || is_silu(c, b, a)) {   /* the Sigmoid becomes SiLU, named for this Mul */
+		const value *s = is_silu(c, a, b) ? a : b;
+		c->g->node[s->node].op = SN_OP_SILU;
+		sn_onnx_rename(c, s->node);
+		return sn_onnx_alias(c, 0, s);
+	}
+	const value *g4 = is_step(a, 4) ? a : is_step(b, 4) ? b : NULL, *g3 = is_step(a, 3) ? a : is_step(b, 3) ? b : NULL;
+	if (g4 && const_scalar(g4 == a ? b : a, 0.5f)) {   /* GELU's last step: the layer */
+		sn_node n = {.op = SN_OP_GELU, .n_in = 1, .in = {g4->node}};
+		return layer(c, &n);
+	}
+	if (g3) {
+		const value *x = g3 == a ? b : a;
+		if (x->kind == V_NODE && x->node == g3->node) return gelu_step(c, g3->node, 4);
 	}
 	if (a->kind == V_CONST || b->kind == V_CONST)
 		return node_err(c, SN_EFORMAT, "Mul by a constant tensor is not supported (only products of computed tensors)");
