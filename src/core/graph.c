@@ -336,8 +336,8 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 		pl->rt[i] = (sn_node_rt){.t_fwd = pl->rt[i].t_fwd, .t_bwd = pl->rt[i].t_bwd};
 	pl->batch = batch;
 	pl->train = train;
-	int *consumers = calloc(N, sizeof *consumers);
-	char *aliased = calloc(N, 1);
+	int *consumers = calloc((size_t)SN_MAX(N, 1), sizeof *consumers);
+	char *aliased = calloc((size_t)SN_MAX(N, 1), 1);
 	size_t *offset = malloc((size_t)3 * N * sizeof *offset);   /* output, saved, gradient of each node */
 	if (!consumers || !aliased || !offset) {
 		free(consumers); free(aliased); free(offset);
