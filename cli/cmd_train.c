@@ -250,7 +250,8 @@ int cmd_train(int argc, char **argv)
 	recipe(&c.o, st.recipe, sizeof st.recipe);
 	cli_data_recipe(st.recipe, sizeof st.recipe);
 	char procs[64] = "";
-	if (sn_dist_size() > 1) snprintf(procs, sizeof procs, " in each of %d processes", sn_dist_size());
+	if (sn_dist_size() > 1)
+		snprintf(procs, sizeof procs, " in each of %d processes (each step's batch shared)", sn_dist_size());
 	printf("training %s: %zu parameters, %d train / %d test images (%s, %d classes), %d epochs, batch %d, "
 	       "%d threads%s%s\n", c.resume ? c.resume : c.model, sn_graph_count(g, SN_TENSOR_PARAM, 0), tr.n, te.n,
 	       tr.format, tr.classes, c.o.epochs, c.o.batch, sn_get_threads(), procs, st.present ? " (resumed)" : "");

@@ -7,16 +7,17 @@ B=$M
 . "$(dirname "$0")/cli-lib.sh"
 run2() { timeout 300 mpirun --allow-run-as-root --oversubscribe -np 2 "$@"; }
 
-# a model without BatchNorm or Dropout: 2 processes x batch 64 take the same steps as 1 x 128
-# (each process's gradient is the mean over its 64 rows, weighted by its share of the step)
+# a model without BatchNorm or Dropout: 2 processes share each step's batch of 128 (64 rows each)
+# and take the steps 1 process takes (each process's gradient is the mean over its rows,
+# weighted by its share of the step)
 printf 'input x shape=1x28x28\nconv c1 out=8 k=3 stride=2 pad=1\nrelu r1\nconv c2 out=16 k=3 stride=2 pad=1\nrelu r2\ngap g\nflatten f\nlinear fc out=10\n' >"$T/tiny.arch"
 r="--limit 2000 --epochs 2 --threads 1 --seed 3 --quiet"
 expect 0 "saved" "$M" train "$T/tiny.arch" $r --batch 128 -o "$T/one.slim"
-expect 0 "batch 64, 1 threads in each of 2 processes" run2 "$M" train "$T/tiny.arch" $r --batch 64 -o "$T/two.slim"
-# 2,000 rows: the last step of each epoch has 80, split 40 + 40
+expect 0 "batch 128, 1 threads in each of 2 processes" run2 "$M" train "$T/tiny.arch" $r --batch 128 -o "$T/two.slim"
+# 2,000 rows: the last step of each epoch has 80: 64 on rank 0, 16 on rank 1
 expect 0 "largest relative difference" "$D" "$T/one.slim" "$T/two.slim" 1e-5
 # the same 2-process run again: bit for bit
-run2 "$M" train "$T/tiny.arch" $r --batch 64 -o "$T/two-again.slim" >/dev/null 2>&1
+run2 "$M" train "$T/tiny.arch" $r --batch 128 -o "$T/two-again.slim" >/dev/null 2>&1
 expect 0 "largest relative difference 0 " "$D" "$T/two.slim" "$T/two-again.slim"
 # evaluation split over the processes gives one process's figures
 one=$("$M" eval "$T/two.slim" --limit 999 --json 2>&1 | grep -v '"seconds"')
@@ -30,6 +31,9 @@ run2 "$M" train models/cnn.arch --epochs 2 $r -o "$T/a.slim" >/dev/null 2>&1
 run2 "$M" train models/cnn.arch --epochs 1 $r --checkpoint "$T/ck.slim" -o "$T/b1.slim" >/dev/null 2>&1
 expect 0 "resuming at epoch 2 of 2" run2 "$M" train --resume "$T/ck.slim" --epochs 2 --quiet -o "$T/b.slim"
 expect 0 "largest relative difference 0 " "$D" "$T/a.slim" "$T/b.slim"
+
+# a batch smaller than the number of processes is refused on every process
+expect 1 "--batch 1 is shared by 2 processes" run2 "$M" train "$T/tiny.arch" --limit 100 --epochs 1 --batch 1 -o "$T/b1.slim"
 
 # one process that cannot read its data stops the job; rank 0 names it; nothing is written
 cat >"$T/rank1-bad.sh" <<EOS

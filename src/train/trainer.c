@@ -49,7 +49,9 @@ static int alloc_buffers(batch_buffers *b, const sn_dataset *tr, const sn_train_
 	}
 	if (!b->dlogits || !b->perm || !b->draws) return sn_seterr(SN_ENOMEM, "out of memory for training buffers");
 	int workers = o->loader_threads > 0 ? o->loader_threads : sn_loader_default_workers(tr);
-	b->loader = sn_loader_new(tr, o->batch, workers, 4);
+	long lo, hi;   /* several processes: this one's rows of each step */
+	sn_dist_share(o->batch, &lo, &hi);
+	b->loader = sn_loader_new(tr, (int)(hi - lo), workers, 4);
 	return b->loader ? SN_OK : sn_errcode();
 }
 
@@ -59,17 +61,19 @@ static void free_buffers(batch_buffers *b)
 	free(b->dlogits); free(b->perm); free(b->draws); free(b->mine); free(b->mine_draws);
 }
 
-/* Data parallelism: global step k takes rows perm[k*P*B .. (k+1)*P*B) (P processes, B rows
- * each, the last step fewer); this process takes its even share of each, so that the steps are
- * those of one process with batches of P*B. Returns the count of rows this process has. */
+/* Data parallelism: step k takes rows perm[k*B .. (k+1)*B) (B = --batch, the last step fewer)
+ * whatever the number of processes, so that the same command trains the same model on any
+ * number of them. Process r takes the rows [lo_r, hi_r) of each full step (its even share,
+ * sn_dist_share of B) and of the last step what falls in that window: every step but the last
+ * is exactly one loader batch of hi_r - lo_r rows. Returns the count of rows this process has. */
 static int my_rows(const batch_buffers *b, int n, int batch, int steps)
 {
-	const long big = (long)batch * sn_dist_size();
+	long lo, hi;
+	sn_dist_share(batch, &lo, &hi);
 	int m = 0;
 	for (int k = 0; k < steps; k++) {
-		long lo, hi, rows = SN_MIN(big, n - (long)k * big);
-		sn_dist_share(rows, &lo, &hi);
-		for (long i = k * big + lo; i < k * big + hi; i++) {
+		const long rows = SN_MIN(batch, n - (long)k * batch);
+		for (long i = k * (long)batch + SN_MIN(lo, rows); i < k * (long)batch + SN_MIN(hi, rows); i++) {
 			b->mine[m] = b->perm[i];
 			b->mine_draws[m++] = b->draws[i];
 		}
@@ -115,7 +119,7 @@ static void progress(int epoch, int epochs, int done, int total, double loss, do
 static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, sn_train_state *st,
                      batch_buffers *b, float *m, float *v, int show, sn_epoch_report *rep)
 {
-	const int procs = sn_dist_size(), big = o->batch * procs;
+	const int procs = sn_dist_size(), big = o->batch;
 	const int classes = sn_graph_output_shape(g).c, spe = (tr->n + big - 1) / big;
 	const uint64_t total = (uint64_t)spe * o->epochs;
 	for (int i = 0; i < tr->n; i++) b->perm[i] = i;
@@ -265,6 +269,9 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	int rc0 = sn_check_data(g, tr);
 	if (rc0) return rc0;
 	if (o->batch <= 0 || o->epochs < 0 || tr->n == 0) return sn_seterr(SN_EINVAL, "nothing to train: check --batch, --epochs and the data");
+	if (o->batch < sn_dist_size())
+		return sn_seterr(SN_EINVAL, "--batch %d is shared by %d processes: give at least one row to each", o->batch,
+		                 sn_dist_size());
 	if (!st->present) {
 		sn_rng_seed(&st->rng, o->seed);
 		sn_rng_seed(&g->plan->rng, o->seed ^ 0x5eed5eedULL);
