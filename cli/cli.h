@@ -17,6 +17,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_lighten(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 runtime error (bad file, diverged...), 2 usage error. */
 enum { EXIT_USAGE = 2 };
