@@ -699,7 +699,10 @@ typedef struct {
 	size_t params, trainable, nonzero, buffers;
 	uint64_t macs;                    /* per sample */
 	uint64_t macs_nonzero;            /* counting only non-zero weights (pruned models) */
-	double input_mb, fwd_bwd_mb, params_mb, total_mb;   /* torchsummary's size estimates */
+	double input_mb, fwd_bwd_mb, params_mb, total_mb;   /* torchsummary's size estimates (params_mb:
+	                                                     * int8 weights at one byte a value) */
+	int int8_layers;                  /* layers that run in int8 (quantized models) */
+	size_t int8_values;               /* parameter values stored in int8 */
 } sn_summary;
 
 int sn_summarize(const sn_graph *g, int batch, sn_summary *s);

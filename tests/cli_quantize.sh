@@ -34,6 +34,8 @@ fs=$(stat -c %s "$T/f.slim"); qs=$(stat -c %s "$T/q.slim")
 [ $((qs * 3)) -lt "$fs" ] && ok || bad "int8 file $qs bytes vs float $fs"
 expect 0 "test accuracy ${f#* }% \(1000 images\)" "$B" eval "$T/q.slim" --limit 1000
 expect 0 "Model file size" "$B" summary "$T/q.slim"
+expect 0 "int8: [0-9]+ of [0-9]+ layers, [0-9,]+ weights of one byte" "$B" summary "$T/q.slim"
+expect 0 "\"int8_layers\": [1-9]" "$B" summary "$T/q.slim" --json
 expect 0 "c1" "$B" bench "$T/q.slim" --repeats 2
 expect 1 "quantized \(int8 layers\).*inference only" "$B" train "$T/q.slim" --limit 200 --epochs 1 -o "$T/x.slim"
 expect 1 "quantized already" "$B" quantize "$T/q.slim" $Q -o "$T/x.slim"
