@@ -274,3 +274,37 @@ TEST(quantize_slim_keeps_int8_models_and_refuses_broken_ones)
 	sn_graph_free(l); sn_graph_free(h);
 	sn_dataset_free(&d);
 }
+
+/* Pruned int8 weights are stored sparse (encodings 16 + CSR or bitmap) and come back exactly. */
+TEST(quantize_slim_stores_pruned_int8_weights_sparse)
+{
+	sn_dataset d;
+	fake_data(&d, 24, 13);
+	sn_graph *g = net(5);
+	REQUIRE(g);
+	char dense[512], sparse[512];
+	snprintf(dense, sizeof dense, "%s/q-dense.slim", sn_test_tmpdir());
+	snprintf(sparse, sizeof sparse, "%s/q-sparse.slim", sn_test_tmpdir());
+	sn_graph *h = sn_quantize(g, &d, NULL, NULL, NULL);
+	REQUIRE(h && sn_model_save(h, NULL, NULL, dense) == SN_OK);
+	sn_graph_free(h);
+	size_t zeroed = 0;
+	for (int i = 0; i < g->n_tensor; i++) {   /* 9 of every 10 weights of the convs and Linear */
+		sn_tensor *t = &g->tensor[i];
+		if (!strstr(t->name, ".weight") || t->ndim < 2) continue;
+		for (size_t k = 0; k < t->n; k++)
+			if (k % 10) { t->data[k] = 0; zeroed++; }
+	}
+	h = sn_quantize(g, &d, NULL, NULL, NULL);
+	REQUIRE(h && sn_model_save(h, NULL, NULL, sparse) == SN_OK);
+	sn_graph *l = sn_model_load(sparse, NULL, NULL);
+	REQUIRE(l);
+	for (int i = 0; i < h->n_node; i++)
+		if (h->node[i].q && h->node[i].q->w) CHECK(!memcmp(h->node[i].q->w, l->node[i].q->w, h->node[i].q->w_n));
+	size_t a = 0, b = 0;
+	unsigned char *pa = slurp(dense, &a), *pb = slurp(sparse, &b);
+	CHECKF(b + zeroed / 2 < a, "sparse int8 file %zu bytes, dense %zu, %zu weights zeroed", b, a, zeroed);
+	free(pa); free(pb);
+	sn_graph_free(l); sn_graph_free(h); sn_graph_free(g);
+	sn_dataset_free(&d);
+}

@@ -44,7 +44,8 @@ static const unsigned char slim_magic[8] = {0x89, 'S', 'L', 'I', 'M', '\r', '\n'
 #define SLIM_TRNS_V 2u
 
 enum { SLIM_TENSOR_DENSE_F32 = 0 };       /* tensor value encodings; sparse ones: io/sparse_codec.c */
-#define SLIM_TENSOR_INT8 16                /* an int8 layer's weight: one int8 per value, its scales in QNT8 */
+#define SLIM_TENSOR_INT8 16                /* an int8 layer's weight (its scales in QNT8): 16 + the encoding
+                                            * of its int8 values (dense, CSR or bitmap: io/sparse_codec.h) */
 #define SLIM_QNT8_INT8 1u                  /* QNT8 record flag: the layer runs in int8 */
 enum { SLIM_MASK_BITMAP = 0, SLIM_MASK_IMPLIED = 1 };  /* mask encodings */
 
@@ -240,7 +241,8 @@ static void put_tensors(sn_buf *b, const sn_graph *g)
 	for (int i = 0; i < g->n_tensor; i++) {
 		const sn_tensor *t = &g->tensor[i];
 		const sn_qnode *q = int8_weight(g, i);
-		int enc = q ? SLIM_TENSOR_INT8 : choose_encoding(t);
+		const size_t cols = sn_sparse_cols(t);
+		int enc = q ? SLIM_TENSOR_INT8 + sn_sparse_choose_i8(t->data, t->n, cols) : choose_encoding(t);
 		sn_buf_put(b, t->name, strnlen(t->name, SLIM_NAME_BYTES - 1));
 		put_u8(b, 0);
 		put_u8(b, t->kind == SN_TENSOR_PARAM ? 0 : 1);
@@ -250,7 +252,7 @@ static void put_tensors(sn_buf *b, const sn_graph *g)
 		for (int d = 0; d < t->ndim; d++) sn_buf_u32(b, (uint32_t)t->dims[d]);
 		size_t len_at = b->len;
 		sn_buf_u64(b, 0);
-		if (q) sn_buf_put(b, q->w, q->w_n);
+		if (q) sn_sparse_encode_i8(b, enc - SLIM_TENSOR_INT8, t->data, q->w, t->n, cols);
 		else codecs[enc].encode(b, t);
 		put_u64_at(b, len_at, b->len - len_at - 8);
 	}
@@ -685,16 +687,20 @@ static int match_tensor(const slim_file *f, const sn_graph *g, const slim_trec *
 	return k;
 }
 
-/* An int8 weight: its values times its layer's scales (QNT8, read before). */
-static const char *dec_int8(sn_graph *g, int k, const unsigned char *p, size_t len)
+/* An int8 weight in encoding 16 + enc: its values times its layer's scales (QNT8, read before). */
+static const char *dec_int8(sn_graph *g, int k, int enc, const unsigned char *p, size_t len)
 {
 	sn_tensor *t = &g->tensor[k];
 	const sn_node *n = &g->node[t->node];
 	const sn_qnode *q = n->q;
 	if (!q || !q->w_scale || n->t[SN_T_WEIGHT] != k) return "it is stored in int8 but its layer has no int8 weight scales";
-	if (len != t->n) return "its int8 payload does not hold exactly one byte per value";
+	const char *why = sn_sparse_decode_i8(enc, p, len, t->data, t->n);
+	if (why) return why;
 	const size_t per = t->n / (size_t)t->dims[0];
-	for (size_t i = 0; i < t->n; i++) t->data[i] = (float)(int8_t)p[i] * q->w_scale[q->n_scale == 1 ? 0 : i / per];
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->data[i] == -128) return "it holds the int8 value -128 (weights lie in [-127, 127])";
+		t->data[i] *= q->w_scale[q->n_scale == 1 ? 0 : i / per];
+	}
 	return NULL;
 }
 
@@ -715,8 +721,8 @@ static int read_tensors(const slim_file *f, sn_graph *g)
 		char nm[100];
 		const char *shown = printable(rec.name, nm, sizeof nm);
 		sn_tensor *t = &g->tensor[k];
-		if (rec.enc == SLIM_TENSOR_INT8) {
-			const char *why = dec_int8(g, k, rec.payload, rec.plen);
+		if (rec.enc >= SLIM_TENSOR_INT8 && rec.enc < SLIM_TENSOR_INT8 + SN_ENC_COUNT) {
+			const char *why = dec_int8(g, k, (int)rec.enc - SLIM_TENSOR_INT8, rec.payload, rec.plen);
 			if (why) { rc = bad(f->path, "is malformed: tensor '%s': %s", shown, why); break; }
 			seen[k] = 1;
 			continue;
