@@ -24,7 +24,7 @@ expect 1 "--keep-float: no layer 'b1'" "$B" quantize "$T/f.slim" $Q --keep-float
 out=$("$B" quantize "$T/f.slim" $Q -o "$T/q.slim" 2>&1) && ok || bad "quantize failed: $out"
 echo "$out" | grep -Eq '^c1 +Conv2d +int8 +[0-9.e-]+ +-128 ' && ok || bad "c1 not int8 with a ReLU's zero point: $out"
 echo "$out" | grep -Eq '^fc1 +Linear +int8 +[0-9.e-]+ +-128 +\[0, ' && ok || bad "fc1 did not take r3's range: $out"
-echo "$out" | grep -Eq '^r3 +ReLU +float' && ok || bad "r3 row: $out"
+echo "$out" | grep -Eq '^r3 +ReLU +int8 +[0-9.e-]+ +-128 ' && ok || bad "r3 row: $out"
 echo "$out" | grep -Eq 'parameters: .* \(3\.[6-9][0-9]x smaller\)' && ok || bad "size line: $out"
 f=$(echo "$out" | sed -n 's/.*float \([0-9.]*\)%, int8 \([0-9.]*\)%.*/\1 \2/p')
 awk -v f="${f% *}" -v q="${f#* }" 'BEGIN { exit !(f > 60 && q > f - 2) }' && ok || bad "accuracy float/int8: $f"
@@ -37,7 +37,9 @@ expect 0 "Model file size" "$B" summary "$T/q.slim"
 expect 0 "int8: [0-9]+ of [0-9]+ layers, [0-9,]+ weights of one byte" "$B" summary "$T/q.slim"
 expect 0 "\"int8_layers\": [1-9]" "$B" summary "$T/q.slim" --json
 expect 0 "c1" "$B" bench "$T/q.slim" --repeats 2
-expect 1 "quantized \(int8 layers\).*inference only" "$B" train "$T/q.slim" --limit 200 --epochs 1 -o "$T/x.slim"
+for c in "train -o $T/x.slim" "prune --target 0.5 -o $T/x.slim" "lighten --dsc -o $T/x.slim" sensitivity; do
+	expect 1 "${c%% *} works on float models, and '.*q.slim' is quantized \(int8 layers\)" "$B" $c "$T/q.slim" --limit 200
+done
 expect 1 "quantized already" "$B" quantize "$T/q.slim" $Q -o "$T/x.slim"
 [ ! -e "$T/x.slim" ] && ok || bad "a refused run left an output file"
 

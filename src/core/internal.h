@@ -144,6 +144,7 @@ int sn_q8_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_q8_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_q8_op_copy(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);      /* Flatten, Dropout */
 int sn_q8_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_relu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);       /* and ReLU6 */
 
 /* Per-op entry points (src/ops/) */
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);

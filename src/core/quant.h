@@ -10,6 +10,7 @@
 #ifndef SN_CORE_QUANT_H
 #define SN_CORE_QUANT_H
 #include "slimnn.h"
+#include "kernels/kernels.h"
 #include "kernels/qconv.h"
 #include "kernels/q8_pending.h"   /* TEMPORARY */
 
