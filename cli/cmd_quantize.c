@@ -130,6 +130,12 @@ int cmd_quantize(int argc, char **argv)
 	sn_meta meta = {.test_accuracy = -1};
 	sn_graph *g = sn_load_any(argv[optind], &meta), *h = NULL;
 	if (!g) return cli_fail();
+	if (!g->shapes_locked) {
+		sn_graph_free(g);
+		sn_seterr(SN_EINVAL, "'%s' is an architecture without trained weights; quantize a trained model (.slim or .onnx)",
+		          argv[optind]);
+		return cli_fail();
+	}
 	sn_dataset tr = {0}, te = {0};
 	sn_quantize_report rep = {0};
 	rc = cli_load_data(data, limit, g, &meta, 1, &tr, &te);

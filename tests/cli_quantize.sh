@@ -18,6 +18,7 @@ expect 2 "no output file" "$B" quantize "$T/f.slim" $Q
 expect 2 "unknown --calibration 'kl'" "$B" quantize "$T/f.slim" $Q --calibration kl -o "$T/x.slim"
 expect 2 "--percentile expects" "$B" quantize "$T/f.slim" $Q --calibration percentile --percentile 101 -o "$T/x.slim"
 expect 1 "--keep-float: no layer 'b1'" "$B" quantize "$T/f.slim" $Q --keep-float b1 -o "$T/x.slim"
+expect 1 "architecture without trained weights" "$B" quantize "$T/small.arch" $Q -o "$T/x.slim"
 [ ! -e "$T/x.slim" ] && ok || bad "a refused quantize run left an output file"
 
 # the report: every layer, int8 where a kernel exists, the ReLU after fc1 fused into its range
