@@ -222,7 +222,7 @@ static size_t dw_thread_bytes(const sn_conv_geom *g)
 
 /* Padded row u [cols] of input row xr (NULL: a padding row): the value at padded column c,
  * x_zp where zero padding lies. */
-static void dw_padded_row(const int8_t *xr, const sn_conv_geom *g, size_t cols, int16_t zp, int16_t *u)
+static inline __attribute__((always_inline)) void dw_padded_row(const int8_t *xr, const sn_conv_geom *g, size_t cols, int16_t zp, int16_t *u)
 {
 	const size_t left = (size_t)SN_MIN((size_t)g->pl, cols), end = SN_MIN(cols, left + g->w);
 	if (!xr || g->mode == SN_KPAD_ZEROS) {
@@ -236,15 +236,18 @@ static void dw_padded_row(const int8_t *xr, const sn_conv_geom *g, size_t cols, 
 	}
 }
 
-/* The plane of one input channel xc in the layout of g's stride (q8_internal.h). */
+/* The plane of one input channel xc in the layout of g's stride (q8_internal.h). Compiled for
+ * each vector width, chosen when the library loads: the copies are most of its time. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 static void dw_plane(const int8_t *xc, const sn_conv_geom *g, int16_t zp, int16_t *plane, int16_t *u)
 {
 	const size_t ldp = dw_ldp(g), cols = dw_cols(g);
 	for (int r = 0; r < dw_rows(g); r++) {
 		const int iy = sn_pad_index(r - g->pt, g->h, g->mode);
+		const int8_t *xr = iy < 0 ? NULL : xc + (size_t)iy * g->w;
 		int16_t *row = plane + (size_t)r * ldp;
-		if (g->sw != 1) { dw_padded_row(iy < 0 ? NULL : xc + (size_t)iy * g->w, g, cols, zp, row); continue; }
-		dw_padded_row(iy < 0 ? NULL : xc + (size_t)iy * g->w, g, cols, zp, u);
+		if (g->sw != 1) { dw_padded_row(xr, g, cols, zp, row); continue; }
+		dw_padded_row(xr, g, cols, zp, u);
 		for (size_t c = 0; c < ldp / 2; c++) { row[2 * c] = u[c]; row[2 * c + 1] = u[c + g->dw]; }
 	}
 }
