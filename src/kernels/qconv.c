@@ -113,6 +113,9 @@ size_t sn_q8_pack_bytes(const sn_q8_pack *pk) { return pk ? pk->bytes : 0; }
  * channels (110 KiB) stays in L2 while every block of output channels reads it. */
 #define NT 96
 static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
+/* columns per panel when n are cut in `tiles`: even shares, whole vectors of 16 (the last
+ * panel of 196 pixels is 36, not 4) */
+static int tile_size(int n, int tiles) { return SN_MIN(NT, ((n + tiles - 1) / tiles + 15) / 16 * 16); }
 static int threads(void) { return omp_in_parallel() ? 1 : sn_get_threads(); }
 
 /* bias - (x_zp + 128) sum w per output channel (wrapping, as the kernels' sums do) */
@@ -145,7 +148,7 @@ static sn_q8_gemm_args gemm_args(const sn_q8_conv *p, const sn_q8_pack *pk, cons
 
 /* Row (c, i, j) of im2col for pixels [p0, p0 + n) into r: the input that tap (i, j) of channel
  * c sees at each pixel, zp where zero padding lies. */
-static void im2col_row(const int8_t *xc, const sn_conv_geom *g, int i, int j, int p0, int n, int8_t zp, int8_t *r)
+static inline __attribute__((always_inline)) void im2col_row(const int8_t *xc, const sn_conv_geom *g, int i, int j, int p0, int n, int8_t zp, int8_t *r)
 {
 	const int off = j * g->dw - g->pl;
 	/* output columns whose input column lies inside the row */
@@ -173,7 +176,9 @@ static void im2col_row(const int8_t *xc, const sn_conv_geom *g, int i, int j, in
 
 /* The panel [k4][NT][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
  * pixel p holds im2col rows 4q..4q+3 at p, plus 128 (unsigned). Taps past k and pixels past n
- * hold 128 (x = 0: they meet zero weights, or are never stored). */
+ * up to a multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). One
+ * clone per vector width, chosen when the library loads. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 static void conv_panel(const int8_t *x, const sn_conv_geom *g, int c0, int cg, int p0, int n, int8_t zp, uint8_t *panel)
 {
 	static const int8_t zeros[NT];
@@ -192,10 +197,11 @@ static void conv_panel(const int8_t *x, const sn_conv_geom *g, int c0, int cg, i
 				rp[t] = rows[t];
 			}
 		}
-		uint8_t *d = panel + (size_t)q * NT * 4;
-		for (int p = 0; p < n; p++)
-			for (int t = 0; t < 4; t++) d[4 * p + t] = (uint8_t)(rp[t][p] ^ 0x80);
-		memset(d + 4 * n, 0x80, 4 * (NT - n));
+		uint32_t *d = (uint32_t *)(panel + (size_t)q * NT * 4);   /* the panel is 64-aligned */
+		for (int p = 0; p < n; p++)   /* written so that it vectorises: the quad of pixel p */
+			d[p] = ((uint32_t)(uint8_t)rp[0][p] | (uint32_t)(uint8_t)rp[1][p] << 8 | (uint32_t)(uint8_t)rp[2][p] << 16 |
+			        (uint32_t)(uint8_t)rp[3][p] << 24) ^ 0x80808080u;
+		for (int p = n; p < (n + 15) / 16 * 16; p++) d[p] = 0x80808080u;   /* the kernels' last vector */
 	}
 }
 
@@ -303,7 +309,7 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 {
 	if (is_depthwise(g, groups, out_c)) { dwconv(x, g, out_c, p, pk, y, ws); return; }
 	const q8_isa *s = isa();
-	const int P = g->oh * g->ow, cg = g->c / groups, tiles = (P + NT - 1) / NT, T = threads();
+	const int P = g->oh * g->ow, cg = g->c / groups, tiles = (P + NT - 1) / NT, T = threads(), size = tile_size(P, tiles);
 	const int parts = groups * tiles >= T ? 1 : SN_MIN((T + groups * tiles - 1) / (groups * tiles), (pk->og + 7) / 8);
 	int32_t *corr = ws;
 	uint8_t *panels = (uint8_t *)ws + up64((size_t)out_c * sizeof *corr);
@@ -311,8 +317,9 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
 	for (int it = 0; it < groups * tiles * parts; it++) {
 		const int grp = it / (tiles * parts), tile = it / parts % tiles, part = it % parts;
-		const int p0 = tile * NT, n = SN_MIN(NT, P - p0);
+		const int p0 = tile * size, n = SN_MIN(size, P - p0);
 		int r0, r1;
+		if (n <= 0) continue;
 		row_part(pk->og, part, parts, &r0, &r1);
 		if (r0 == r1) continue;
 		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
@@ -344,7 +351,7 @@ size_t sn_q8_linear_ws(int rows, int k, int out)
 static void linear_panel(const int8_t *x, int k, int r0, int n, uint8_t *panel)
 {
 	const int k4 = (k + 3) / 4;
-	for (int q = 0; q < k4; q++) memset(panel + (size_t)q * NT * 4 + 4 * n, 0x80, 4 * (NT - n));
+	for (int q = 0; q < k4; q++) memset(panel + (size_t)q * NT * 4 + 4 * n, 0x80, 4 * ((n + 15) / 16 * 16 - n));
 	for (int r = 0; r < n; r++) {
 		const int8_t *xr = x + (size_t)(r0 + r) * k;
 		uint8_t *d = panel + 4 * r;
@@ -359,15 +366,16 @@ void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p
                   int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
-	const int tiles = (rows + NT - 1) / NT, T = threads();
+	const int tiles = (rows + NT - 1) / NT, T = threads(), size = tile_size(rows, tiles);
 	const int parts = tiles >= T ? 1 : SN_MIN((T + tiles - 1) / tiles, (out + 7) / 8);
 	int32_t *corr = ws;
 	uint8_t *panels = (uint8_t *)ws + up64((size_t)out * sizeof *corr);
 	corrections(p, pk, 128, corr);
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
 	for (int it = 0; it < tiles * parts; it++) {
-		const int tile = it / parts, part = it % parts, p0 = tile * NT, n = SN_MIN(NT, rows - p0);
+		const int tile = it / parts, part = it % parts, p0 = tile * size, n = SN_MIN(size, rows - p0);
 		int r0, r1;
+		if (n <= 0) continue;
 		row_part(out, part, parts, &r0, &r1);
 		if (r0 == r1) continue;
 		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
