@@ -18,6 +18,8 @@ typedef struct {
 	int32_t *bias;
 	sn_q_mult *mult;
 	sn_q8_conv p;
+	sn_q8_pack *pk;
+	void *ws;
 } layer;
 
 static sn_q_mult random_mult(uint32_t *s, int extreme)
@@ -59,7 +61,8 @@ static int layer_make(layer *L, size_t nx, size_t nw, int oc, size_t ny, uint32_
 
 static void layer_free(layer *L)
 {
-	free(L->x); free(L->w); free(L->y); free(L->ref); free(L->bias); free(L->mult);
+	free(L->x); free(L->w); free(L->y); free(L->ref); free(L->bias); free(L->mult); free(L->ws);
+	sn_q8_pack_free(L->pk);
 }
 
 /* scratch of n bytes, 64-aligned, filled with garbage: the kernels may not rely on its contents */
@@ -105,65 +108,57 @@ static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 	}
 }
 
+/* A layer with its pack (`groups` groups, k taps) and ws_bytes of scratch; y prefilled with
+ * garbage. 0, or -1 when out of memory (said; the layer freed). */
+static int case_setup(layer *L, size_t nx, int oc, int groups, int k, size_t ny, size_t ws_bytes, uint32_t *s, int extreme)
+{
+	if (layer_make(L, nx, (size_t)oc * k, oc, ny, s, extreme) || !(L->pk = sn_q8_pack_new(L->w, oc, groups, k)) ||
+	    !(L->ws = scratch(ws_bytes))) {
+		fprintf(stderr, "  out of memory\n");
+		layer_free(L);
+		return -1;
+	}
+	memset(L->y, 0x5a, ny);
+	return 0;
+}
+
+/* 1 (and the first difference said) when the fast kernel's ny outputs differ from the
+ * reference's, else 0; frees the layer. what: the kernel and the shape. */
+static int verdict(layer *L, size_t ny, const char *path, const char *what)
+{
+	size_t i = 0;
+	while (i < ny && L->y[i] == L->ref[i]) i++;
+	if (i < ny) fprintf(stderr, "  %s (%s): output %zu is %d, the reference's %d\n", path, what, i, L->y[i], L->ref[i]);
+	layer_free(L);
+	return i < ny;
+}
+
 /* The fast convolution against the reference on one layer; 0 when identical. */
 static int conv_case(const sn_conv_geom *g, int groups, int oc, uint32_t *s, int extreme, const char *path)
 {
-	const int kk = g->kh * g->kw, k = g->c / groups * kk;
-	const size_t nx = (size_t)g->c * g->h * g->w, nw = (size_t)oc * k, ny = (size_t)oc * g->oh * g->ow;
+	const int k = g->c / groups * g->kh * g->kw;
+	const size_t ny = (size_t)oc * g->oh * g->ow;
 	layer L;
-	sn_q8_pack *pk = NULL;
-	void *ws = NULL;
-	int bad = -1;
-	if (layer_make(&L, nx, nw, oc, ny, s, extreme)) goto done;
-	pk = sn_q8_pack_new(L.w, oc, groups, k);
-	ws = scratch(sn_q8_conv_ws(g, groups, oc));
-	if (!pk || !ws) goto done;
+	if (case_setup(&L, (size_t)g->c * g->h * g->w, oc, groups, k, ny, sn_q8_conv_ws(g, groups, oc), s, extreme)) return 1;
 	sn_q8_conv_ref(L.x, g, groups, oc, &L.p, L.ref);
-	memset(L.y, 0x5a, ny);
-	sn_q8_conv_run(L.x, g, groups, oc, &L.p, pk, L.y, ws);
-	bad = 0;
-	for (size_t i = 0; i < ny && !bad; i++)
-		if (L.y[i] != L.ref[i]) {
-			bad = 1;
-			fprintf(stderr, "  %s (%s): c=%d %dx%d k=%dx%d s=%d,%d d=%d,%d pad=%d,%d mode=%d groups=%d out=%d: "
-			        "output %zu is %d, the reference's %d\n", path, sn_q8_conv_kernel(g, groups, oc), g->c, g->h, g->w,
-			        g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl, g->mode, groups, oc, i, L.y[i], L.ref[i]);
-		}
-done:
-	if (bad < 0) fprintf(stderr, "  out of memory\n");
-	sn_q8_pack_free(pk);
-	free(ws);
-	layer_free(&L);
-	return bad;
+	sn_q8_conv_run(L.x, g, groups, oc, &L.p, L.pk, L.y, L.ws);
+	char what[256];
+	snprintf(what, sizeof what, "%s: c=%d %dx%d k=%dx%d s=%d,%d d=%d,%d pad=%d,%d mode=%d groups=%d out=%d",
+	         sn_q8_conv_kernel(g, groups, oc), g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl,
+	         g->mode, groups, oc);
+	return verdict(&L, ny, path, what);
 }
 
 static int linear_case(int rows, int k, int out, uint32_t *s, int extreme, const char *path)
 {
-	layer L;
-	sn_q8_pack *pk = NULL;
-	void *ws = NULL;
-	int bad = -1;
 	const size_t ny = (size_t)rows * out;
-	if (layer_make(&L, (size_t)rows * k, (size_t)out * k, out, ny, s, extreme)) goto done;
-	pk = sn_q8_pack_new(L.w, out, 1, k);
-	ws = scratch(sn_q8_linear_ws(rows, k, out));
-	if (!pk || !ws) goto done;
+	layer L;
+	if (case_setup(&L, (size_t)rows * k, out, 1, k, ny, sn_q8_linear_ws(rows, k, out), s, extreme)) return 1;
 	sn_q8_linear_ref(L.x, rows, k, out, &L.p, L.ref);
-	memset(L.y, 0x5a, ny);
-	sn_q8_linear(L.x, rows, k, out, &L.p, pk, L.y, ws);
-	bad = 0;
-	for (size_t i = 0; i < ny && !bad; i++)
-		if (L.y[i] != L.ref[i]) {
-			bad = 1;
-			fprintf(stderr, "  %s (%s): rows=%d k=%d out=%d: output %zu is %d, the reference's %d\n", path,
-			        sn_q8_linear_kernel(rows, k, out), rows, k, out, i, L.y[i], L.ref[i]);
-		}
-done:
-	if (bad < 0) fprintf(stderr, "  out of memory\n");
-	sn_q8_pack_free(pk);
-	free(ws);
-	layer_free(&L);
-	return bad;
+	sn_q8_linear(L.x, rows, k, out, &L.p, L.pk, L.y, L.ws);
+	char what[128];
+	snprintf(what, sizeof what, "%s: rows=%d k=%d out=%d", sn_q8_linear_kernel(rows, k, out), rows, k, out);
+	return verdict(&L, ny, path, what);
 }
 
 /* Runs fn on every path the CPU has, forced; the others are named as skipped. */

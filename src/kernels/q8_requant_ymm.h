@@ -12,24 +12,11 @@
 #define Q8Y_AVX2 __attribute__((target("avx2")))
 #define Q8_INLINE static inline __attribute__((always_inline))
 
-typedef struct {
-	__m256i mult, zp, lo, hi;       /* lo, hi: the clamp less the zero point */
-	__m256i over, under;            /* left shift: the largest and smallest inputs that do not saturate */
-	__m256i rmask, rhalf;           /* right shift: the remainder's mask and half of it */
-	__m128i left, right;            /* shift counts */
-	int has_left, has_right;
-} q8y_rq;
-
-Q8Y_AVX2 Q8_INLINE q8y_rq q8y_rq_make(sn_q_mult m, int32_t zp, int32_t lo, int32_t hi)
-{
-	const int l = m.shift > 0 ? m.shift : 0, r = m.shift > 0 ? 0 : -m.shift;
-	const int32_t mask = (int32_t)(((int64_t)1 << r) - 1);
-	return (q8y_rq){.mult = _mm256_set1_epi32(m.mult), .zp = _mm256_set1_epi32(zp), .lo = _mm256_set1_epi32(lo - zp),
-	                .hi = _mm256_set1_epi32(hi - zp), .over = _mm256_set1_epi32(INT32_MAX >> l),
-	                .under = _mm256_set1_epi32(INT32_MIN >> l), .rmask = _mm256_set1_epi32(mask),
-	                .rhalf = _mm256_set1_epi32(mask >> 1), .left = _mm_cvtsi32_si128(l), .right = _mm_cvtsi32_si128(r),
-	                .has_left = l > 0, .has_right = r > 0};
-}
+#define Q8RQ_VEC __m256i
+#define Q8RQ_SET1 _mm256_set1_epi32
+#define Q8RQ(name) q8y_##name
+#define Q8RQ_TARGET Q8Y_AVX2
+#include "kernels/q8_requant_params.h"
 
 /* the int8 outputs of 8 accumulators, as int32 lanes in [-128, 127] */
 Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)

@@ -9,22 +9,11 @@
 #define Q8Z __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
 #define Q8_INLINE static inline __attribute__((always_inline))
 
-typedef struct {
-	__m512i mult, zp, lo, hi, over, under, rmask, rhalf;   /* as q8y_rq */
-	__m128i left, right;
-	int has_left, has_right;
-} q8z_rq;
-
-Q8Z Q8_INLINE q8z_rq q8z_rq_make(sn_q_mult m, int32_t zp, int32_t lo, int32_t hi)
-{
-	const int l = m.shift > 0 ? m.shift : 0, r = m.shift > 0 ? 0 : -m.shift;
-	const int32_t mask = (int32_t)(((int64_t)1 << r) - 1);
-	return (q8z_rq){.mult = _mm512_set1_epi32(m.mult), .zp = _mm512_set1_epi32(zp), .lo = _mm512_set1_epi32(lo - zp),
-	                .hi = _mm512_set1_epi32(hi - zp), .over = _mm512_set1_epi32(INT32_MAX >> l),
-	                .under = _mm512_set1_epi32(INT32_MIN >> l), .rmask = _mm512_set1_epi32(mask),
-	                .rhalf = _mm512_set1_epi32(mask >> 1), .left = _mm_cvtsi32_si128(l), .right = _mm_cvtsi32_si128(r),
-	                .has_left = l > 0, .has_right = r > 0};
-}
+#define Q8RQ_VEC __m512i
+#define Q8RQ_SET1 _mm512_set1_epi32
+#define Q8RQ(name) q8z_##name
+#define Q8RQ_TARGET Q8Z
+#include "kernels/q8_requant_params.h"
 
 Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 {
