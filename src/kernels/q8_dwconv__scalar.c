@@ -8,7 +8,7 @@ void sn_q8_dwconv_any__scalar(const sn_q8_dw_args *a)
 		for (int ox = 0; ox < a->ow; ox++) {
 			uint32_t acc = (uint32_t)a->corr;
 			for (int i = 0; i < a->kh; i++) {
-				const int16_t *row = a->plane + (size_t)(oy * a->sh + i * a->dh) * a->ldp + 2 * ox;
+				const int16_t *row = a->plane + (size_t)(oy * a->sh + i * a->dh) * a->ldp + (size_t)ox * a->xs;
 				for (int j = 0; j < a->kw; j += 2) {
 					const int16_t *v = row + j * a->tap;
 					acc += (uint32_t)(v[0] * a->w[i * a->kw + j]);

@@ -36,15 +36,17 @@ typedef struct {
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
 
 /* One depthwise output plane y [oh x ow] from a padded int16 plane: output (oy, ox), tap (i, j)
- * reads plane[(oy * sh + i * dh) * ldp + 2 * ox + j * tap], and taps j, j + 1 are the int16
- * pair at that place (so a 32-bit lane is one output's two taps, for vpmaddwd):
- *  - pairs (tap = 2 * dw): stride 1; element c of a row is (x[c], x[c + dw]);
- *  - plain (tap = 1): stride 2, dilation 1; element c is x[c], and output ox's pair for taps
- *    j, j + 1 is x[2 ox + j], x[2 ox + j + 1].
+ * reads plane[(oy * sh + i * dh) * ldp + ox * xs + j * tap], and taps j, j + 1 are the int16
+ * pair at that place (so a 32-bit lane is one output's two taps, for vpmaddwd). Element c of a
+ * row is x[c] (plain, tap = 1), except for stride 1 with dilation (pairs, tap = 2 dw): element
+ * c is then (x[c], x[c + dw]). xs = 2 for pairs and for stride 2 (plain): the lanes of one
+ * vector are consecutive outputs. xs = 1 for stride 1 without dilation (plain): the pairs of
+ * consecutive outputs overlap, so a vector loaded at ox holds outputs ox, ox + 2, ... and one
+ * loaded at ox + 1 the odd ones; the kernels interleave them when storing.
  * A lone last tap (kw odd) pairs with a zero weight. Padding holds x_zp, so corr = bias - x_zp
  * sum w. Rows hold ldp int16, enough for 32 outputs at a time (whole vectors past ow). */
 typedef struct {
-	int kh, kw, sh, dh, tap;
+	int kh, kw, sh, dh, xs, tap;
 	int oh, ow;
 	const int16_t *plane;
 	size_t ldp;

@@ -39,16 +39,38 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
 }
 
+/* 8 outputs (int32 lanes in [-128, 127]) as the low 8 bytes */
+Q8Y_AVX2 Q8_INLINE __m128i q8y_bytes(__m256i v)
+{
+	const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	return _mm_packs_epi16(w, w);
+}
+
+/* n <= 16 bytes of b to y */
+Q8Y_AVX2 Q8_INLINE void q8y_put(int8_t *y, __m128i b, int n)
+{
+	int8_t t[16];
+	_mm_storeu_si128((__m128i *)t, b);
+	memcpy(y, t, n);
+}
+
 /* Stores n <= 8 outputs (int32 lanes in [-128, 127]) to y[0], y[step], ... */
 Q8Y_AVX2 Q8_INLINE void q8y_store(int8_t *y, size_t step, __m256i v, int n)
 {
-	const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-	const __m128i b = _mm_packs_epi16(w, w);
+	const __m128i b = q8y_bytes(v);
 	if (n == 8 && step == 1) { _mm_storel_epi64((__m128i *)y, b); return; }
+	if (step == 1) { q8y_put(y, b, n); return; }
 	int8_t t[16];
 	_mm_storeu_si128((__m128i *)t, b);
-	if (step == 1) memcpy(y, t, n);
-	else for (int i = 0; i < n; i++) y[i * step] = t[i];
+	for (int i = 0; i < n; i++) y[i * step] = t[i];
+}
+
+/* Stores n <= 16 outputs whose even ones are in `even`, odd ones in `odd`, to y[0..n) */
+Q8Y_AVX2 Q8_INLINE void q8y_store_pairs(int8_t *y, __m256i even, __m256i odd, int n)
+{
+	const __m128i b = _mm_unpacklo_epi8(q8y_bytes(even), q8y_bytes(odd));
+	if (n == 16) _mm_storeu_si128((__m128i *)y, b);
+	else q8y_put(y, b, n);
 }
 
 /* the names the width-generic kernels (q8_gemm_simd.h, q8_dwconv_simd.h) use */
@@ -58,6 +80,7 @@ typedef __m256i q8v;
 #define q8v_rq_make q8y_rq_make
 #define q8v_requant q8y_requant
 #define q8v_store q8y_store
+#define q8v_store_pairs q8y_store_pairs
 #define q8v_set1 _mm256_set1_epi32
 #define q8v_load(p) _mm256_loadu_si256((const __m256i *)(p))
 #endif

@@ -46,12 +46,22 @@ Q8Z Q8_INLINE void q8z_store(int8_t *y, size_t step, __m512i v, int n)
 	for (int i = 0; i < n; i++) y[i * step] = t[i];
 }
 
+/* Stores n <= 32 outputs whose even ones are in `even`, odd ones in `odd`, to y[0..n) */
+Q8Z Q8_INLINE void q8z_store_pairs(int8_t *y, __m512i even, __m512i odd, int n)
+{
+	const __m128i e = _mm512_cvtepi32_epi8(even), o = _mm512_cvtepi32_epi8(odd);
+	const __mmask32 m = n >= 32 ? 0xffffffffu : (1u << n) - 1;
+	_mm_mask_storeu_epi8(y, (__mmask16)m, _mm_unpacklo_epi8(e, o));
+	_mm_mask_storeu_epi8(y + 16, (__mmask16)(m >> 16), _mm_unpackhi_epi8(e, o));
+}
+
 typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define Q8V_LANES 16
 #define q8v_rq q8z_rq
 #define q8v_rq_make q8z_rq_make
 #define q8v_requant q8z_requant
 #define q8v_store q8z_store
+#define q8v_store_pairs q8z_store_pairs
 #define q8v_set1 _mm512_set1_epi32
 #define q8v_load(p) _mm512_loadu_si512((const void *)(p))
 #endif

@@ -219,8 +219,10 @@ static int is_depthwise(const sn_conv_geom *g, int groups, int out_c)
  * past the last tap */
 static size_t dw_ldp(const sn_conv_geom *g) { return (2 * ((size_t)(g->ow + 31) / 32 * 32 + (size_t)g->kw * g->dw) + 2 + 31) / 32 * 32; }
 static int dw_rows(const sn_conv_geom *g) { return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
-/* padded columns one plane row is made of: ldp (plain), or what the pairs read (ldp / 2 + dw) */
-static size_t dw_cols(const sn_conv_geom *g) { return g->sw == 1 ? dw_ldp(g) / 2 + g->dw : dw_ldp(g); }
+/* the plane's layout (q8_internal.h), and the padded columns one row is made of: ldp (plain),
+ * or what the pairs read (ldp / 2 + dw) */
+static int dw_pairs(const sn_conv_geom *g) { return g->sw == 1 && g->dw > 1; }
+static size_t dw_cols(const sn_conv_geom *g) { return dw_pairs(g) ? dw_ldp(g) / 2 + g->dw : dw_ldp(g); }
 static size_t dw_thread_bytes(const sn_conv_geom *g)
 {
 	return up64((size_t)dw_rows(g) * dw_ldp(g) * sizeof(int16_t)) + up64(dw_cols(g) * sizeof(int16_t));
@@ -252,7 +254,7 @@ static void dw_plane(const int8_t *xc, const sn_conv_geom *g, int16_t zp, int16_
 		const int iy = sn_pad_index(r - g->pt, g->h, g->mode);
 		const int8_t *xr = iy < 0 ? NULL : xc + (size_t)iy * g->w;
 		int16_t *row = plane + (size_t)r * ldp;
-		if (g->sw != 1) { dw_padded_row(xr, g, cols, zp, row); continue; }
+		if (!dw_pairs(g)) { dw_padded_row(xr, g, cols, zp, row); continue; }
 		dw_padded_row(xr, g, cols, zp, u);
 		for (size_t c = 0; c < ldp / 2; c++) { row[2 * c] = u[c]; row[2 * c + 1] = u[c + g->dw]; }
 	}
@@ -280,7 +282,8 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
 		for (int m = 0; m < mul; m++) {
 			const int o = c * mul + m;
 			const sn_q8_dw_args a = {
-				.kh = g->kh, .kw = g->kw, .sh = g->sh, .dh = g->dh, .tap = g->sw == 1 ? 2 * g->dw : 1,
+				.kh = g->kh, .kw = g->kw, .sh = g->sh, .dh = g->dh, .xs = g->sw == 1 && !dw_pairs(g) ? 1 : 2,
+				.tap = dw_pairs(g) ? 2 * g->dw : 1,
 				.oh = g->oh, .ow = g->ow, .plane = plane, .ldp = dw_ldp(g), .w = p->w + (size_t)o * kk,
 				.corr = (int32_t)((uint32_t)(p->bias ? p->bias[o] : 0) - (uint32_t)p->x_zp * (uint32_t)pk->sumw[o]),
 				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
