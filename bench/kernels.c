@@ -30,6 +30,7 @@
  * status is 1.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,12 +240,19 @@ static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny
 	return l->pk ? SN_OK : sn_seterr(SN_ENOMEM, "out of memory for the packed weights");
 }
 
-typedef struct { q8_layer *l; const sn_conv_geom *g; int n, groups, out; } q8_conv_ctx;
+/* A batch as slimnn's float conv runs one: images spread over the threads when there are at
+ * least as many, each with its own scratch (ws_bytes apart), else one image after another, each
+ * split over the threads inside the kernel. */
+typedef struct { q8_layer *l; const sn_conv_geom *g; int n, groups, out; size_t ws_bytes; } q8_conv_ctx;
 static void q8_conv_once(void *c)
 {
 	const q8_conv_ctx *q = c;
 	const size_t xs = (size_t)q->g->c * q->g->h * q->g->w, ys = (size_t)q->out * q->g->oh * q->g->ow;
-	for (int b = 0; b < q->n; b++) sn_q8_conv_run(q->l->x + b * xs, q->g, q->groups, q->out, &q->l->p, q->l->pk, q->l->y + b * ys, q->l->ws);
+	const int T = sn_get_threads();
+	#pragma omp parallel for num_threads(T) if (q->n >= T && T > 1) schedule(static)
+	for (int b = 0; b < q->n; b++)
+		sn_q8_conv_run(q->l->x + b * xs, q->g, q->groups, q->out, &q->l->p, q->l->pk, q->l->y + b * ys,
+		               (char *)q->l->ws + (size_t)omp_get_thread_num() * q->ws_bytes);
 }
 
 typedef struct { q8_layer *l; int rows, k, out; } q8_linear_ctx;
@@ -292,10 +300,9 @@ static int bench_q8conv(const char *c, const char *spec, const bench_opts *o)
 	const uint64_t macs = (uint64_t)n * cout * g.oh * g.ow * (uint64_t)(cin / grp) * k * k;
 	q8_layer l;
 	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2);
-	size_t ws = 0;
-	for (int i = 0; !rc && sn_q8_path_name(i); i++) ws = SN_MAX(ws, sn_q8_conv_ws(&g, grp, cout));
-	if (!rc && !(l.ws = aligned_alloc(64, (ws + 64) / 64 * 64))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
-	q8_conv_ctx ctx = {&l, &g, n, grp, cout};
+	const size_t ws = (sn_q8_conv_ws(&g, grp, cout) + 64) / 64 * 64;
+	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
+	q8_conv_ctx ctx = {&l, &g, n, grp, cout, ws};
 	if (!rc) q8_each_path(c, macs, q8_conv_once, &ctx, q8_conv_name, o);
 	q8_free(&l);
 	return rc;
