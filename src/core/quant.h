@@ -12,7 +12,6 @@
 #include "slimnn.h"
 #include "kernels/kernels.h"
 #include "kernels/qconv.h"
-#include "kernels/q8_pending.h"   /* TEMPORARY */
 
 struct sn_qnode {
 	sn_qparams y;                      /* the output's parameters */
