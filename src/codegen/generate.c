@@ -148,7 +148,7 @@ static int emit_layers(cg_ctx *cx)
 		if (rc) return rc;
 		for (int b = 0; b < r->n_buf; b++)
 			if (r->buf[b].last == i)
-				cg_printf(&cx->body, "\tPOISON(arena + %zu, %zu);\n", r->buf[b].offset / sizeof(float), r->buf[b].bytes);
+				cg_printf(&cx->body, "\tPOISON(arena + %zu, %zu);\n", r->buf[b].offset / sizeof(float), r->buf[b].bytes / sizeof(float));
 	}
 	return SN_OK;
 }
@@ -174,12 +174,12 @@ static void put_cstring(sn_buf *b, const char *s)
 }
 
 /* x = byte * scale + shift per channel, as the library normalises (data/batch.c). */
-static void put_normalise(sn_buf *c, sn_buf *h, const char *p, const sn_graph *g, const sn_norm *nm)
+static void put_normalise(sn_buf *c, sn_buf *h, const char *p, const char *P, const sn_graph *g, const sn_norm *nm)
 {
 	const sn_shape in = g->node[0].out;
 	char fs[40], fh[40];
 	cg_printf(h, "/* An image of bytes (CHW) into the input, normalised as the model was trained. */\n"
-	          "void %s_input_from_bytes(const unsigned char *pixels, float *input);\n", p);
+	          "#define %s_NORMALISES 1\nvoid %s_input_from_bytes(const unsigned char *pixels, float *input);\n", P, p);
 	cg_printf(c, "void %s_input_from_bytes(const unsigned char *pixels, float *input)\n{\n"
 	          "\tstatic const float scale[%d] = {", p, in.c);
 	for (int ch = 0; ch < in.c; ch++) {
@@ -246,16 +246,17 @@ static void put_source(cg_ctx *cx, sn_buf *c, sn_buf *h, const sn_meta *meta, co
 		cg_printf(c, "\n};\n");
 	}
 	cg_printf(c, "\n");
-	if (meta && meta->norm.c > 0) put_normalise(c, h, p, g, &meta->norm);
+	if (meta && meta->norm.c > 0) put_normalise(c, h, p, P, g, &meta->norm);
 	if (cx->r->n_buf) cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic float arena[%zu];\n\n",
 	                            cx->r->arena_bytes / sizeof(float));
 	cg_printf(c, "/* Tests define %s_POISON_ARENA: the arena starts as NaN, and a buffer no later layer reads\n"
 	          " * becomes NaN again, so a layer reading a dead or overwritten buffer changes the output. */\n"
-	          "#ifdef %s_POISON_ARENA\n#define POISON(p, bytes) memset((p), 0xff, (bytes))\n#else\n#define POISON(p, bytes) ((void)0)\n#endif\n\n",
+	          "#ifdef %s_POISON_ARENA\nstatic void poison(float *p, long n) { memset(p, 0xff, (size_t)n * sizeof *p); }\n"
+	          "#define POISON(p, n) poison((p), (n))\n#else\n#define POISON(p, n) ((void)0)\n#endif\n\n",
 	          P, P);
 	cg_printf(c, "int %s_run(const float *input, float *output)\n{\n", p);
 	if (!reads_input) cg_printf(c, "\t(void)input;\n");
-	if (cx->r->n_buf) cg_printf(c, "\tPOISON(arena, sizeof arena);\n");
+	if (cx->r->n_buf) cg_printf(c, "\tPOISON(arena, %zu);\n", cx->r->arena_bytes / sizeof(float));
 	sn_buf_put(c, cx->body.p, cx->body.len);
 	cg_printf(c, "\treturn 0;\n}\n");
 	cg_printf(h, "\n#endif\n");

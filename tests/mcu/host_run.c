@@ -2,7 +2,10 @@
  *   host_run gen X.npy N SEED     N seeded random inputs of the model's shape, [N, C, H, W]
  *   host_run run X.npy Y.npy      the model on every row of X: Y [N, OUTPUT_SIZE]
  *   host_run cmp A.npy B.npy TOL  exit 1 unless max |a - b| <= TOL * max(1, max |b|) in each row
- * Built with the generated PREFIX.c: -DHDR='"PREFIX.h"' -DRUN=PREFIX_run -DP(x)=PREFIX_##x. */
+ *   host_run bytes RAW N X.npy    N images of bytes from RAW through PREFIX_input_from_bytes
+ *   host_run top1 Y.npy           "top1 I K" for each row of Y: its largest output
+ * Built with the generated PREFIX.c: -DHDR='"PREFIX.h"' -DRUN=PREFIX_run -DP(x)=PREFIX_##x
+ * (upper case), and -DP_INPUT_FROM_BYTES=PREFIX_input_from_bytes for the bytes mode. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +101,32 @@ int main(int argc, char **argv)
 		printf("max relative difference %.3g\n", worst);
 		return worst <= tol ? 0 : 1;
 	}
-	fprintf(stderr, "usage: host_run gen X.npy N SEED | run X.npy Y.npy | cmp A.npy B.npy TOL\n");
+#if P(NORMALISES)
+	if (argc == 5 && !strcmp(argv[1], "bytes")) {
+		FILE *f = fopen(argv[2], "rb");
+		unsigned char px[P(INPUT_SIZE)];
+		float *x;
+		rows = atol(argv[3]);
+		x = malloc((size_t)(rows * P(INPUT_SIZE)) * sizeof *x);
+		for (i = 0; i < rows; i++) {
+			if (!f || fread(px, 1, sizeof px, f) != sizeof px) { fprintf(stderr, "%s: cut short\n", argv[2]); return 2; }
+			P_INPUT_FROM_BYTES(px, x + i * P(INPUT_SIZE));
+		}
+		npy_write(argv[4], x, rows, P(INPUT_C), P(INPUT_H), P(INPUT_W), 4);
+		return 0;
+	}
+#endif
+	if (argc == 3 && !strcmp(argv[1], "top1")) {
+		float *y = npy_read(argv[2], &n, &rows);
+		for (i = 0; i < rows; i++) {
+			const long per = n / rows;
+			long best = 0;
+			for (j = 1; j < per; j++)
+				if (y[i * per + j] > y[i * per + best]) best = j;
+			printf("top1 %ld %ld\n", i, best);
+		}
+		return 0;
+	}
+	fprintf(stderr, "usage: host_run gen X.npy N SEED | run X.npy Y.npy | cmp A.npy B.npy TOL | bytes RAW N X.npy | top1 Y.npy\n");
 	return 2;
 }
