@@ -10,7 +10,8 @@
  * those it needs (deps). CK_WEIGHTS, the weight-row walker, is written with the cases of the
  * forms the model stores only. */
 typedef enum {
-	CK_WEIGHTS, CK_FUSE, CK_PAD_INDEX, CK_CONV, CK_LINEAR, CK_SCALE_SHIFT, CK_POOL_WINDOW, CK_MAXPOOL, CK_AVGPOOL,
+	CK_WEIGHTS, CK_FUSE, CK_PAD_INDEX, CK_CONV_PLANE, CK_CONV, CK_LINEAR, CK_SCALE_SHIFT, CK_POOL_WINDOW, CK_MAXPOOL, CK_AVGPOOL, CK_POOL,
+	CK_CONV_POOL,
 	CK_GAP, CK_ADD, CK_MUL, CK_CHMAP, CK_PAD, CK_SOFTMAX, CK_RELU, CK_RELU6, CK_SIGMOID, CK_HARDSWISH,
 	CK_HARDSIGMOID, CK_SILU, CK_GELU, CK_COUNT
 } cg_kernel_id;
@@ -30,6 +31,9 @@ typedef struct {
 	unsigned kernels, forms;      /* what has been used so far */
 	char (*at)[48];               /* per node: the C expression of its output ("A + 128", "input") */
 	int *in_place;                /* per node: 1 when it works on its input's buffer */
+	int *pool_of, *conv_of;       /* a conv fused with the pooling layer that is its only reader: per
+	                               * node the pool of such a conv and the conv of such a pool (-1);
+	                               * the conv's `at` is then its one-plane scratch */
 	sn_cg_result *r;
 } cg_ctx;
 
@@ -60,4 +64,6 @@ typedef struct {
 	cg_emit_fn i8;
 } cg_emitter;
 const cg_emitter *cg_emitter_of(sn_op op);   /* NULL: no row */
+/* Writes a conv and the pooling layer fused with it (at the pool's place). */
+int cg_emit_conv_pool(cg_ctx *cx, int conv, int pool);
 #endif

@@ -33,21 +33,28 @@ static int bias(cg_ctx *cx, int i, char buf[112])
 	return cg_note_dense(cx, b->name, b->n);
 }
 
-static int emit_conv(cg_ctx *cx, int i)
+/* A conv's constants: its weight W_, bias B_ (or "0") and geometry G_, their names into the buffers. */
+static int conv_consts(cg_ctx *cx, int i, char wn[112], char bn[112], char gn[112])
 {
 	const sn_node *n = node(cx, i);
 	const sn_conv_attr *a = &n->a.conv;
 	const sn_tensor *w = tensor(cx, i, SN_T_WEIGHT);
 	const sn_shape in = in_shape(cx, i, 0), out = n->out;
-	char wn[112], bn[112], gn[112];
 	int rc = cg_weight(cx, w, (size_t)a->out_c, w->n / (size_t)a->out_c, cname(cx, i, "W", wn));
 	if (!rc) rc = bias(cx, i, bn);
 	if (rc) return rc;
 	cg_printf(&cx->consts, "static const conv_geom %s = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
 	          cname(cx, i, "G", gn), in.c, in.h, in.w, a->out_c, out.h, out.w, a->kh, a->kw, a->sh, a->sw, a->dh, a->dw,
 	          a->pt, a->pl, a->groups, (int)a->mode, a->act);
-	cg_printf(&cx->body, "\tk_conv(&%s, %s, &%s, %s, %s);\n", gn, X(cx, i, 0), wn, bn, Y(cx, i));
 	return SN_OK;
+}
+
+static int emit_conv(cg_ctx *cx, int i)
+{
+	char wn[112], bn[112], gn[112];
+	int rc = conv_consts(cx, i, wn, bn, gn);
+	if (!rc) cg_printf(&cx->body, "\tk_conv(&%s, %s, &%s, %s, %s);\n", gn, X(cx, i, 0), wn, bn, Y(cx, i));
+	return rc;
 }
 
 static int emit_linear(cg_ctx *cx, int i)
@@ -112,16 +119,36 @@ static int emit_copy(cg_ctx *cx, int i)
 	return SN_OK;
 }
 
-static int emit_pool(cg_ctx *cx, int i)
+/* A pooling layer's geometry G_ (name into gn); returns its plane kernel's name. */
+static const char *pool_consts(cg_ctx *cx, int i, char gn[112])
 {
 	const sn_node *n = node(cx, i);
 	const sn_pool_attr *a = &n->a.pool;
 	const sn_shape in = in_shape(cx, i, 0);
-	char gn[112];
 	cg_printf(&cx->consts, "static const pool_geom %s = {%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d};\n",
 	          cname(cx, i, "G", gn), in.c, in.h, in.w, n->out.h, n->out.w, a->kh, a->kw, a->sh, a->sw, a->pt, a->pb, a->pl,
 	          a->pr, n->op == SN_OP_AVGPOOL && a->count_include_pad);
-	cg_printf(&cx->body, "\t%s(&%s, %s, %s);\n", n->op == SN_OP_MAXPOOL ? "k_maxpool" : "k_avgpool", gn, X(cx, i, 0), Y(cx, i));
+	cx->kernels |= n->op == SN_OP_MAXPOOL ? CK(CK_MAXPOOL) : CK(CK_AVGPOOL);
+	return n->op == SN_OP_MAXPOOL ? "maxpool_plane" : "avgpool_plane";
+}
+
+static int emit_pool(cg_ctx *cx, int i)
+{
+	char gn[112];
+	const char *plane = pool_consts(cx, i, gn);
+	cg_printf(&cx->body, "\tk_pool(&%s, %s, %s, %s);\n", gn, plane, X(cx, i, 0), Y(cx, i));
+	return SN_OK;
+}
+
+int cg_emit_conv_pool(cg_ctx *cx, int conv, int pool)
+{
+	char wn[112], bn[112], gn[112], pn[112];
+	int rc = conv_consts(cx, conv, wn, bn, gn);
+	if (rc) return rc;
+	const char *plane = pool_consts(cx, pool, pn);
+	cx->kernels |= CK(CK_CONV_POOL);
+	cg_printf(&cx->body, "\tk_conv_pool(&%s, &%s, %s, %s, &%s, %s, %s, %s);\n", gn, pn, plane, X(cx, conv, 0), wn, bn,
+	          cx->at[conv], Y(cx, pool));
 	return SN_OK;
 }
 
@@ -204,8 +231,8 @@ static const cg_emitter rows[SN_OP_COUNT] = {
 	[SN_OP_GELU]        = {CK(CK_GELU), emit_elementwise, 0, NULL},
 	[SN_OP_FLATTEN]     = {0, emit_copy, 0, NULL},
 	[SN_OP_DROPOUT]     = {0, emit_copy, 0, NULL},
-	[SN_OP_MAXPOOL]     = {CK(CK_MAXPOOL), emit_pool, 0, NULL},
-	[SN_OP_AVGPOOL]     = {CK(CK_AVGPOOL), emit_pool, 0, NULL},
+	[SN_OP_MAXPOOL]     = {CK(CK_POOL), emit_pool, 0, NULL},
+	[SN_OP_AVGPOOL]     = {CK(CK_POOL), emit_pool, 0, NULL},
 	[SN_OP_GAP]         = {CK(CK_GAP), emit_gap, 0, NULL},
 	[SN_OP_ADD]         = {CK(CK_ADD), emit_add, 0, NULL},
 	[SN_OP_MUL]         = {CK(CK_MUL), emit_mul, 0, NULL},

@@ -80,18 +80,29 @@ static int plan_arena(cg_ctx *cx)
 	for (int i = 0; i < N; i++) {
 		cx->in_place[i] = i > 0 && works_in_place(g, i, readers);
 		owner[i] = cx->in_place[i] ? owner[g->node[i].in[0]] : i;
-		slot[i] = -1;
+		slot[i] = cx->pool_of[i] = cx->conv_of[i] = -1;
+	}
+	for (int j = 1; j < N; j++) {   /* a conv read by one pooling layer alone: fused with it */
+		const sn_node *n = &g->node[j];
+		const int c = n->in[0];
+		if ((n->op == SN_OP_MAXPOOL || n->op == SN_OP_AVGPOOL) && g->node[c].op == SN_OP_CONV && readers[c] == 1) {
+			cx->pool_of[c] = j;
+			cx->conv_of[j] = c;
+		}
 	}
 	const int out_owner = owner[N - 1];
 	for (int i = 1; i < N; i++)
 		if (owner[i] == i && i != out_owner) {
+			/* a fused conv's buffer is one plane of scratch, used while its pool runs */
+			const int fused = cx->pool_of[i], at = fused >= 0 ? fused : i;
+			const sn_shape o = g->node[i].out;
 			slot[i] = nb;
-			mb[nb++] = (sn_membuf){sn_shape_numel(g->node[i].out) * sizeof(float), 0, i, i};
+			mb[nb++] = (sn_membuf){(fused >= 0 ? (size_t)o.h * o.w : sn_shape_numel(o)) * sizeof(float), 0, at, at};
 		}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
-			const int s = slot[owner[g->node[i].in[k]]];
-			if (s >= 0 && mb[s].last < i) mb[s].last = i;
+			const int s = slot[owner[g->node[i].in[k]]], when = cx->pool_of[i] >= 0 ? cx->pool_of[i] : i;
+			if (s >= 0 && mb[s].last < when) mb[s].last = when;
 		}
 	const size_t total = sn_plan_memory(mb, nb);
 	if (total == SIZE_MAX) { free(readers); free(owner); free(slot); free(mb); return sn_seterr(SN_ENOMEM, "out of memory planning the arena"); }
@@ -143,8 +154,15 @@ static int emit_layers(cg_ctx *cx)
 		          n->op == SN_OP_CONV && n->a.conv.act ? n->a.conv.act == SN_FUSE_RELU ? " + ReLU" : " + ReLU6" : "",
 		          sn_shape_str(g->node[n->in[0]].out, shp[0], sizeof shp[0]), sn_shape_str(n->out, shp[1], sizeof shp[1]),
 		          cx->in_place[i] ? ", in place" : "");
-		cx->kernels |= e->kernels_f32;
-		int rc = e->f32(cx, i);
+		int rc = SN_OK;
+		if (cx->pool_of[i] >= 0) {
+			cg_printf(&cx->body, "\t/* (computed with %s, below) */\n", g->node[cx->pool_of[i]].name);
+		} else if (cx->conv_of[i] >= 0) {
+			rc = cg_emit_conv_pool(cx, cx->conv_of[i], i);
+		} else {
+			cx->kernels |= e->kernels_f32;
+			rc = e->f32(cx, i);
+		}
 		if (rc) return rc;
 		for (int b = 0; b < r->n_buf; b++)
 			if (r->buf[b].last == i)
@@ -249,11 +267,12 @@ static void put_source(cg_ctx *cx, sn_buf *c, sn_buf *h, const sn_meta *meta, co
 	if (meta && meta->norm.c > 0) put_normalise(c, h, p, P, g, &meta->norm);
 	if (cx->r->n_buf) cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic float arena[%zu];\n\n",
 	                            cx->r->arena_bytes / sizeof(float));
-	cg_printf(c, "/* Tests define %s_POISON_ARENA: the arena starts as NaN, and a buffer no later layer reads\n"
-	          " * becomes NaN again, so a layer reading a dead or overwritten buffer changes the output. */\n"
-	          "#ifdef %s_POISON_ARENA\nstatic void poison(float *p, long n) { memset(p, 0xff, (size_t)n * sizeof *p); }\n"
-	          "#define POISON(p, n) poison((p), (n))\n#else\n#define POISON(p, n) ((void)0)\n#endif\n\n",
-	          P, P);
+	if (cx->r->n_buf)
+		cg_printf(c, "/* Tests define %s_POISON_ARENA: the arena starts as NaN, and a buffer no later layer reads\n"
+		          " * becomes NaN again, so a layer reading a dead or overwritten buffer changes the output. */\n"
+		          "#ifdef %s_POISON_ARENA\nstatic void poison(float *p, long n) { memset(p, 0xff, (size_t)n * sizeof *p); }\n"
+		          "#define POISON(p, n) poison((p), (n))\n#else\n#define POISON(p, n) ((void)0)\n#endif\n\n",
+		          P, P);
 	cg_printf(c, "int %s_run(const float *input, float *output)\n{\n", p);
 	if (!reads_input) cg_printf(c, "\t(void)input;\n");
 	if (cx->r->n_buf) cg_printf(c, "\tPOISON(arena, %zu);\n", cx->r->arena_bytes / sizeof(float));
@@ -288,7 +307,9 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 	cx.o.prefix = p;
 	cx.at = calloc((size_t)g->n_node, sizeof *cx.at);
 	cx.in_place = calloc((size_t)g->n_node, sizeof *cx.in_place);
-	int rc = !cx.at || !cx.in_place ? sn_seterr(SN_ENOMEM, "out of memory writing C code") : check_layers(g);
+	cx.pool_of = calloc((size_t)g->n_node, sizeof *cx.pool_of);
+	cx.conv_of = calloc((size_t)g->n_node, sizeof *cx.conv_of);
+	int rc = !cx.at || !cx.in_place || !cx.pool_of || !cx.conv_of ? sn_seterr(SN_ENOMEM, "out of memory writing C code") : check_layers(g);
 	if (!rc) rc = plan_arena(&cx);
 	if (!rc) rc = emit_layers(&cx);
 	sn_buf c = {0}, h = {0};
@@ -307,7 +328,7 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 		if (!rc) rc = take_text(&h, &r->h_text, &r->h_len);
 	}
 	sn_buf_free(&c); sn_buf_free(&h); sn_buf_free(&cx.consts); sn_buf_free(&cx.body);
-	free(cx.at); free(cx.in_place);
+	free(cx.at); free(cx.in_place); free(cx.pool_of); free(cx.conv_of);
 	sn_graph_free(g);
 	if (rc) sn_cg_free(r);
 	return rc;

@@ -120,8 +120,8 @@ static const char K_PAD_INDEX[] =
 	"\t}\n"
 	"}\n"
 ;
-/* conv fuse pad_index weights */
-static const char K_CONV[] =
+/* conv_plane fuse pad_index weights */
+static const char K_CONV_PLANE[] =
 	"/* Conv2d, weight-stationary: each stored weight of output channel o adds its product with the\n"
 	" * input pixels it meets to o's plane, so a sparse filter costs only its stored weights. */\n"
 	"typedef struct {\n"
@@ -158,24 +158,31 @@ static const char K_CONV[] =
 	"\t}\n"
 	"}\n"
 	"\n"
-	"static void k_conv(const conv_geom *g, const float *x, const wt *w, const float *bias, float *y)\n"
+	"/* Output channel o of the conv (rows of w visited in order through it) into plane y. */\n"
+	"static void conv_plane(const conv_geom *g, const float *x, wt_it *it, int o, const float *bias, float *y)\n"
 	"{\n"
 	"\tconst int icg = g->c / g->groups, ocg = g->oc / g->groups, kk = g->kh * g->kw;\n"
 	"\tconst long ohw = (long)g->oh * g->ow, hw = (long)g->h * g->w;\n"
-	"\twt_it it;\n"
-	"\tint o, k;\n"
+	"\tconst float *xg = x + (long)(o / ocg) * icg * hw;\n"
+	"\tconst float b = bias ? bias[o] : 0.0f;\n"
+	"\tint k;\n"
 	"\tlong p;\n"
 	"\tfloat v;\n"
+	"\tfor (p = 0; p < ohw; p++) y[p] = 0.0f;\n"
+	"\twt_row(it, o);\n"
+	"\twhile (wt_next(it, &k, &v)) conv_tap(g, xg + (long)(k / kk) * hw, k % kk / g->kw, k % g->kw, v, y);\n"
+	"\tfor (p = 0; p < ohw; p++) y[p] = fuse(y[p] + b, g->act);\n"
+	"}\n"
+	"\n"
+;
+/* conv conv_plane */
+static const char K_CONV[] =
+	"static void k_conv(const conv_geom *g, const float *x, const wt *w, const float *bias, float *y)\n"
+	"{\n"
+	"\twt_it it;\n"
+	"\tint o;\n"
 	"\twt_begin(w, &it);\n"
-	"\tfor (o = 0; o < g->oc; o++) {\n"
-	"\t\tfloat *yo = y + o * ohw;\n"
-	"\t\tconst float *xg = x + (long)(o / ocg) * icg * hw;\n"
-	"\t\tconst float b = bias ? bias[o] : 0.0f;\n"
-	"\t\tfor (p = 0; p < ohw; p++) yo[p] = 0.0f;\n"
-	"\t\twt_row(&it, o);\n"
-	"\t\twhile (wt_next(&it, &k, &v)) conv_tap(g, xg + (long)(k / kk) * hw, k % kk / g->kw, k % g->kw, v, yo);\n"
-	"\t\tfor (p = 0; p < ohw; p++) yo[p] = fuse(yo[p] + b, g->act);\n"
-	"\t}\n"
+	"\tfor (o = 0; o < g->oc; o++) conv_plane(g, x, &it, o, bias, y + o * ((long)g->oh * g->ow));\n"
 	"}\n"
 ;
 /* linear weights */
@@ -225,40 +232,63 @@ static const char K_POOL_WINDOW[] =
 ;
 /* maxpool pool_window */
 static const char K_MAXPOOL[] =
-	"/* MaxPool2d: NaN wins, as in PyTorch. */\n"
-	"static void k_maxpool(const pool_geom *g, const float *x, float *y)\n"
+	"/* MaxPool2d of one plane: NaN wins, as in PyTorch. */\n"
+	"static void maxpool_plane(const pool_geom *g, const float *x, float *y)\n"
 	"{\n"
-	"\tint c, oh, ow, i, j, h0, h1, w0, w1, div;\n"
-	"\tfor (c = 0; c < g->c; c++, x += (long)g->h * g->w)\n"
-	"\t\tfor (oh = 0; oh < g->oh; oh++)\n"
-	"\t\t\tfor (ow = 0; ow < g->ow; ow++) {\n"
-	"\t\t\t\tfloat v = 0.0f;\n"
-	"\t\t\t\tint first = 1;\n"
-	"\t\t\t\tpool_window(g, oh, ow, &h0, &h1, &w0, &w1, &div);\n"
-	"\t\t\t\tfor (i = h0; i < h1; i++)\n"
-	"\t\t\t\t\tfor (j = w0; j < w1; j++) {\n"
-	"\t\t\t\t\t\tconst float t = x[(long)i * g->w + j];\n"
-	"\t\t\t\t\t\tif (first || t > v || t != t) v = t;\n"
-	"\t\t\t\t\t\tfirst = 0;\n"
-	"\t\t\t\t\t}\n"
-	"\t\t\t\t*y++ = v;\n"
-	"\t\t\t}\n"
+	"\tint oh, ow, i, j, h0, h1, w0, w1, div;\n"
+	"\tfor (oh = 0; oh < g->oh; oh++)\n"
+	"\t\tfor (ow = 0; ow < g->ow; ow++) {\n"
+	"\t\t\tfloat v = 0.0f;\n"
+	"\t\t\tint first = 1;\n"
+	"\t\t\tpool_window(g, oh, ow, &h0, &h1, &w0, &w1, &div);\n"
+	"\t\t\tfor (i = h0; i < h1; i++)\n"
+	"\t\t\t\tfor (j = w0; j < w1; j++) {\n"
+	"\t\t\t\t\tconst float t = x[(long)i * g->w + j];\n"
+	"\t\t\t\t\tif (first || t > v || t != t) v = t;\n"
+	"\t\t\t\t\tfirst = 0;\n"
+	"\t\t\t\t}\n"
+	"\t\t\t*y++ = v;\n"
+	"\t\t}\n"
 	"}\n"
 ;
 /* avgpool pool_window */
 static const char K_AVGPOOL[] =
-	"static void k_avgpool(const pool_geom *g, const float *x, float *y)\n"
+	"static void avgpool_plane(const pool_geom *g, const float *x, float *y)\n"
 	"{\n"
-	"\tint c, oh, ow, i, j, h0, h1, w0, w1, div;\n"
-	"\tfor (c = 0; c < g->c; c++, x += (long)g->h * g->w)\n"
-	"\t\tfor (oh = 0; oh < g->oh; oh++)\n"
-	"\t\t\tfor (ow = 0; ow < g->ow; ow++) {\n"
-	"\t\t\t\tfloat v = 0.0f;\n"
-	"\t\t\t\tpool_window(g, oh, ow, &h0, &h1, &w0, &w1, &div);\n"
-	"\t\t\t\tfor (i = h0; i < h1; i++)\n"
-	"\t\t\t\t\tfor (j = w0; j < w1; j++) v += x[(long)i * g->w + j];\n"
-	"\t\t\t\t*y++ = v / div;\n"
-	"\t\t\t}\n"
+	"\tint oh, ow, i, j, h0, h1, w0, w1, div;\n"
+	"\tfor (oh = 0; oh < g->oh; oh++)\n"
+	"\t\tfor (ow = 0; ow < g->ow; ow++) {\n"
+	"\t\t\tfloat v = 0.0f;\n"
+	"\t\t\tpool_window(g, oh, ow, &h0, &h1, &w0, &w1, &div);\n"
+	"\t\t\tfor (i = h0; i < h1; i++)\n"
+	"\t\t\t\tfor (j = w0; j < w1; j++) v += x[(long)i * g->w + j];\n"
+	"\t\t\t*y++ = v / div;\n"
+	"\t\t}\n"
+	"}\n"
+;
+/* pool pool_window */
+static const char K_POOL[] =
+	"/* A pooling layer: the plane function (maxpool_plane, avgpool_plane) over every channel. */\n"
+	"static void k_pool(const pool_geom *g, void (*plane)(const pool_geom *, const float *, float *), const float *x, float *y)\n"
+	"{\n"
+	"\tint c;\n"
+	"\tfor (c = 0; c < g->c; c++) plane(g, x + c * ((long)g->h * g->w), y + c * ((long)g->oh * g->ow));\n"
+	"}\n"
+;
+/* conv_pool conv_plane pool_window */
+static const char K_CONV_POOL[] =
+	"/* A conv whose only reader is a pooling layer, fused: each output channel is computed into\n"
+	" * one plane of scratch and pooled from there, so the conv's whole output never exists. */\n"
+	"static void k_conv_pool(const conv_geom *g, const pool_geom *pg, void (*plane)(const pool_geom *, const float *, float *),\n"
+	"                        const float *x, const wt *w, const float *bias, float *scratch, float *y)\n"
+	"{\n"
+	"\twt_it it;\n"
+	"\tint o;\n"
+	"\twt_begin(w, &it);\n"
+	"\tfor (o = 0; o < g->oc; o++) {\n"
+	"\t\tconv_plane(g, x, &it, o, bias, scratch);\n"
+	"\t\tplane(pg, scratch, y + o * ((long)pg->oh * pg->ow));\n"
+	"\t}\n"
 	"}\n"
 ;
 /* gap */
@@ -410,12 +440,15 @@ static const kernel kernels[CK_COUNT] = {
 	[CK_WEIGHTS]     = {NULL, 0},   /* written from its pieces: K_WT_HEAD, one case per form, K_WT_TAIL */
 	[CK_FUSE]        = {K_FUSE, 0},
 	[CK_PAD_INDEX]   = {K_PAD_INDEX, 0},
-	[CK_CONV]        = {K_CONV, CK(CK_FUSE) | CK(CK_PAD_INDEX) | CK(CK_WEIGHTS)},
+	[CK_CONV_PLANE]  = {K_CONV_PLANE, CK(CK_FUSE) | CK(CK_PAD_INDEX) | CK(CK_WEIGHTS)},
+	[CK_CONV]        = {K_CONV, CK(CK_CONV_PLANE)},
 	[CK_LINEAR]      = {K_LINEAR, CK(CK_WEIGHTS)},
 	[CK_SCALE_SHIFT] = {K_SCALE_SHIFT, 0},
 	[CK_POOL_WINDOW] = {K_POOL_WINDOW, 0},
 	[CK_MAXPOOL]     = {K_MAXPOOL, CK(CK_POOL_WINDOW)},
 	[CK_AVGPOOL]     = {K_AVGPOOL, CK(CK_POOL_WINDOW)},
+	[CK_POOL]        = {K_POOL, CK(CK_POOL_WINDOW)},
+	[CK_CONV_POOL]   = {K_CONV_POOL, CK(CK_CONV_PLANE) | CK(CK_POOL_WINDOW)},
 	[CK_GAP]         = {K_GAP, 0},
 	[CK_ADD]         = {K_ADD, 0},
 	[CK_MUL]         = {K_MUL, 0},

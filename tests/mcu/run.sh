@@ -6,7 +6,8 @@
 # number right the count `slimnn eval --limit N` gives. Prints flash and RAM (arm-none-eabi-size)
 # and instructions per image (qemu -icount shift=0: SysTick at 25 MHz, 40 instructions a tick).
 # Usage: tests/mcu/run.sh path/to/slimnn   (SLIMNN_MCU_IMAGES: N, 20; SLIMNN_MCU_KEEP=DIR keeps
-# the builds there)
+# the builds there; SLIMNN_MCU_DENSE and SLIMNN_MCU_PRUNED: models to run instead of training
+# them, as docs/deploy.md's numbers do)
 B=${1:-./build/slimnn}
 cd "$(dirname "$0")/../.." || exit 2
 . tests/cli-lib.sh
@@ -32,9 +33,17 @@ idx t10k-images-idx3-ubyte | tail -c +17 | head -c $((784 * N)) >"$T/images.u8"
 
 # a small trained CNN (the baseline architecture, one epoch on a few thousand images) and the
 # same model 96 % pruned and fine-tuned
-"$B" train models/cnn.arch --epochs 1 --limit 4000 --quiet -o "$T/dense.slim" >"$T/train.log" 2>&1 || bad "training failed: $(tail -n 2 "$T/train.log")"
-"$B" prune "$T/dense.slim" --target 0.96 --steps 2 --finetune-epochs 1 --limit 4000 --quiet -o "$T/pruned.slim" >"$T/prune.log" 2>&1 ||
-	bad "pruning failed: $(tail -n 2 "$T/prune.log")"
+if [ -n "${SLIMNN_MCU_DENSE:-}" ]; then
+	cp "$SLIMNN_MCU_DENSE" "$T/dense.slim" || bad "no model $SLIMNN_MCU_DENSE"
+else
+	"$B" train models/cnn.arch --epochs 1 --limit 4000 --quiet -o "$T/dense.slim" >"$T/train.log" 2>&1 || bad "training failed: $(tail -n 2 "$T/train.log")"
+fi
+if [ -n "${SLIMNN_MCU_PRUNED:-}" ]; then
+	cp "$SLIMNN_MCU_PRUNED" "$T/pruned.slim" || bad "no model $SLIMNN_MCU_PRUNED"
+else
+	"$B" prune "$T/dense.slim" --target 0.96 --steps 2 --finetune-epochs 1 --limit 4000 --quiet -o "$T/pruned.slim" >"$T/prune.log" 2>&1 ||
+		bad "pruning failed: $(tail -n 2 "$T/prune.log")"
+fi
 
 for kind in dense pruned; do
 	d=$T/$kind
