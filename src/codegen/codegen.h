@@ -41,7 +41,8 @@ typedef struct {
 } sn_cg_tensor;
 
 /* One activation buffer of the arena: the output of node `node` of the prepared graph (and of
- * the layers working in place on it), live from node first to node last. */
+ * the layers working in place on it), live from node first to node last; for a conv fused with
+ * its pooling layer, the conv's one-plane scratch, live while the pool (node) runs. */
 typedef struct { int node; size_t offset, bytes; int first, last; } sn_cg_buffer;
 
 typedef struct {

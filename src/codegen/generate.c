@@ -101,11 +101,15 @@ static int plan_arena(cg_ctx *cx)
 		}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
-			const int s = slot[owner[g->node[i].in[k]]], when = cx->pool_of[i] >= 0 ? cx->pool_of[i] : i;
+			const int s = slot[owner[g->node[i].in[k]]];
+			const int when = cx->pool_of[i] >= 0 ? cx->pool_of[i] : i;   /* a fused conv reads at its pool */
 			if (s >= 0 && mb[s].last < when) mb[s].last = when;
 		}
 	const size_t total = sn_plan_memory(mb, nb);
-	if (total == SIZE_MAX) { free(readers); free(owner); free(slot); free(mb); return sn_seterr(SN_ENOMEM, "out of memory planning the arena"); }
+	if (total == SIZE_MAX) {
+		free(readers); free(owner); free(slot); free(mb);
+		return sn_seterr(SN_ENOMEM, "out of memory planning the arena");
+	}
 	size_t bound = 0;
 	for (int t = 1; t < N; t++) {
 		size_t live = 0;
@@ -166,7 +170,8 @@ static int emit_layers(cg_ctx *cx)
 		if (rc) return rc;
 		for (int b = 0; b < r->n_buf; b++)
 			if (r->buf[b].last == i)
-				cg_printf(&cx->body, "\tPOISON(arena + %zu, %zu);\n", r->buf[b].offset / sizeof(float), r->buf[b].bytes / sizeof(float));
+				cg_printf(&cx->body, "\tPOISON(arena + %zu, %zu);\n", r->buf[b].offset / sizeof(float),
+				          r->buf[b].bytes / sizeof(float));
 	}
 	return SN_OK;
 }
@@ -305,18 +310,24 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 	if (!g) return sn_errcode();
 	cg_ctx cx = {.g = g, .o = *o, .r = r};
 	cx.o.prefix = p;
+	char src[256];
+	if (o->source) { comment_text(o->source, src, sizeof src); cx.o.source = src; }
 	cx.at = calloc((size_t)g->n_node, sizeof *cx.at);
 	cx.in_place = calloc((size_t)g->n_node, sizeof *cx.in_place);
 	cx.pool_of = calloc((size_t)g->n_node, sizeof *cx.pool_of);
 	cx.conv_of = calloc((size_t)g->n_node, sizeof *cx.conv_of);
-	int rc = !cx.at || !cx.in_place || !cx.pool_of || !cx.conv_of ? sn_seterr(SN_ENOMEM, "out of memory writing C code") : check_layers(g);
+	int rc = !cx.at || !cx.in_place || !cx.pool_of || !cx.conv_of ? sn_seterr(SN_ENOMEM, "out of memory writing C code")
+	                                                               : check_layers(g);
 	if (!rc) rc = plan_arena(&cx);
 	if (!rc) rc = emit_layers(&cx);
 	sn_buf c = {0}, h = {0};
 	if (!rc) {
 		char P[40];
 		upper(p, P, sizeof P);
-		for (int t = 0; t < r->n_tensor; t++) { r->flash_bytes += r->tensor[t].bytes; r->dense_flash_bytes += r->tensor[t].dense_bytes; }
+		for (int t = 0; t < r->n_tensor; t++) {
+			r->flash_bytes += r->tensor[t].bytes;
+			r->dense_flash_bytes += r->tensor[t].dense_bytes;
+		}
 		for (int i = 1; i < g->n_node; i++) {
 			r->macs += sn_node_macs(g, &g->node[i], 1);
 			r->macs_dense += sn_node_macs(g, &g->node[i], 0);

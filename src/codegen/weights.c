@@ -114,7 +114,7 @@ static void put_bitmap(cg_ctx *cx, const float *x, size_t n, const char *name)
 	cg_printf(&cx->consts, "\n};\n");
 }
 
-/* The stored values of a sparse form, or NULL in *out when there are none. */
+/* The stored values of a sparse form as NAME_val (no array when there are none: the wt gets 0). */
 static int put_stored(cg_ctx *cx, const float *x, size_t n, size_t nnz, const char *name)
 {
 	if (!nnz) return SN_OK;
