@@ -41,12 +41,13 @@ check() {
 
 # an architecture file in $T from its lines
 arch() { local f=$T/$1.arch; shift; printf '%s\n' "$@" >"$f"; echo "$f"; }
-r() { echo $(($1 + RANDOM % ($2 - $1 + 1))); }   # r LO HI: a drawn integer
 
 # ---------------------------------------------------------------- every operator
-C=$(r 1 4); H=$(r 5 12); W=$(r 5 12); O=$(r 2 6)
+# the sizes, drawn here in the script's own shell ($RANDOM in a $(...) subshell is reseeded)
+C=$((1 + RANDOM % 4)); H=$((5 + RANDOM % 8)); W=$((5 + RANDOM % 8)); O=$((2 + RANDOM % 5))
+H2=$((7 + RANDOM % 6)); W2=$((7 + RANDOM % 6)); H3=$((9 + RANDOM % 6)); W3=$((9 + RANDOM % 6)); L=$((3 + RANDOM % 7))
 check conv "$(arch conv "input x shape=${C}x${H}x${W}" "conv c out=$O k=3 pad=1")"
-check conv_s2_asym "$(arch conv_s2_asym "input x shape=${C}x$(r 7 12)x$(r 7 12)" "conv c out=$O k=3x2 stride=2 pad=1,0,2,1")"
+check conv_s2_asym "$(arch conv_s2_asym "input x shape=${C}x${H2}x${W2}" "conv c out=$O k=3x2 stride=2 pad=1,0,2,1")"
 check conv_groups_dil "$(arch conv_groups_dil "input x shape=4x${H}x${W}" "conv c out=6 k=3 groups=2 pad=2 dilation=2 bias=0")"
 check conv_depthwise "$(arch conv_depthwise "input x shape=3x${H}x${W}" "conv c out=3 k=5 groups=3 pad=2")"
 check conv_dw_mult_s2 "$(arch conv_dw_mult_s2 "input x shape=3x${H}x${W}" "conv c out=6 k=3 groups=3 pad=1 stride=2")"
@@ -56,16 +57,16 @@ check conv_circular "$(arch conv_circular "input x shape=${C}x${H}x${W}" "conv c
 check conv_same_1x1 "$(arch conv_same_1x1 "input x shape=${C}x${H}x${W}" "conv a out=$O k=5 pad=same" "conv b out=3 k=1")"
 check conv_bn_relu "$(arch conv_bn_relu "input x shape=${C}x${H}x${W}" "conv c out=$O k=3 pad=1 bias=0" "bn b" "relu r" \
 	"conv d out=4 k=3" "relu6 r6")"
-check linear "$(arch linear "input x shape=${C}x${H}x${W}" "flatten f" "linear a out=$(r 3 9)" "linear b out=3 bias=0")"
+check linear "$(arch linear "input x shape=${C}x${H}x${W}" "flatten f" "linear a out=$L" "linear b out=3 bias=0")"
 check bn_alone "$(arch bn_alone "input x shape=${C}x${H}x${W}" "bn b eps=0.001" "conv c out=2 k=1" "add s in=c,c")"
 check activations_in_place "$(arch activations_in_place "input x shape=${C}x${H}x${W}" "conv c out=$O k=3 pad=1" \
 	"sigmoid a1" "hardswish a2" "hardsigmoid a3 alpha=0.2 beta=0.4" "silu a4" "gelu a5" "gelu a6 approximate=tanh" "relu6 a7" "relu a8")"
 check activations_apart "$(arch activations_apart "input x shape=${C}x${H}x${W}" "conv c out=$O k=3 pad=1" \
 	"relu a1 in=c" "relu6 a2 in=c" "sigmoid a3 in=c" "hardswish a4 in=c" "hardsigmoid a5 in=c" "silu a6 in=c" "gelu a7 in=c" \
 	"gelu a8 in=c approximate=tanh" "concat k in=a1,a2,a3,a4,a5,a6,a7,a8")"
-check pools "$(arch pools "input x shape=${C}x$(r 9 14)x$(r 9 14)" "maxpool m k=3 stride=2 pad=1 ceil=1" \
+check pools "$(arch pools "input x shape=${C}x${H3}x${W3}" "maxpool m k=3 stride=2 pad=1 ceil=1" \
 	"avgpool a k=3 stride=2 pad=1 ceil=1 count_include_pad=0" "avgpool b k=2 stride=1 pad=1" "maxpool m2 k=2")"
-check conv_pool "$(arch conv_pool "input x shape=${C}x$(r 9 14)x$(r 9 14)" "conv a out=$O k=3 pad=1" "maxpool m k=3 stride=2 pad=1 ceil=1" \
+check conv_pool "$(arch conv_pool "input x shape=${C}x${W3}x${H3}" "conv a out=$O k=3 pad=1" "maxpool m k=3 stride=2 pad=1 ceil=1" \
 	"conv b out=4 k=3 stride=2 mode=reflect pad=1" "avgpool p k=2 pad=1 count_include_pad=0" "conv c out=3 k=1" "maxpool q k=2" \
 	"relu r in=c" "conv d out=2 k=1" "avgpool m2 k=2" "concat k in=q,m2")"
 check gap_head "$(arch gap_head "input x shape=${C}x${H}x${W}" "conv c out=$O k=3" "gap g" "flatten f" "linear l out=5" \
@@ -98,9 +99,11 @@ for m in linear_wide linear_wider; do
 done
 expect 0 "a.weight +csr8 " "$B" export "$T/linear_wide-p.slim" --format c -o "$T/lw"
 expect 0 "a.weight +csr16 " "$B" export "$T/linear_wider-p.slim" --format c -o "$T/lw2"
-# the forms really change: a 90 % pruned Linear goes CSR by itself, bitmap and dense when forced
-echo "a 0.9" >"$T/l90.targets"
-"$B" prune "$T/linear.arch" --layer-targets "$T/l90.targets" --steps 1 --data none -o "$T/l90.slim" >/dev/null 2>&1
+# the forms really change: a 95 % pruned Linear 256 -> 6 goes CSR by itself (397 bytes against
+# the bitmap's 500), bitmap and dense when forced
+echo "a 0.95" >"$T/l90.targets"
+"$B" prune "$(arch l90 "input x shape=4x8x8" "flatten f" "linear a out=6" "linear b out=3")" --layer-targets "$T/l90.targets" \
+	--steps 1 --data none -o "$T/l90.slim" >/dev/null 2>&1
 expect 0 "a.weight +csr8 " "$B" export "$T/l90.slim" --format c -o "$T/l90"
 SLIMNN_EXPORT_FORM=bitmap expect 0 "a.weight +bitmap " "$B" export "$T/l90.slim" --format c -o "$T/l90b"
 SLIMNN_EXPORT_FORM=dense expect 0 "a.weight +dense " "$B" export "$T/l90.slim" --format c -o "$T/l90d"
