@@ -8,6 +8,10 @@
  *                                         weights zeroed (the smallest magnitudes: unstructured)
  *   model:PATH                            a whole network (.arch, .slim or .onnx) at batch N = 1;
  *                                         also the time to load it (impl=load, an .onnx file's import)
+ *   q8conv:N,Cin,H,W,Cout,k,stride,groups the conv: case in float, then the same layer in int8
+ *                                         (kernels/qconv.h) on each instruction set the CPU has
+ *                                         (impl=int8:KERNEL); slimnn only, torch_kernels.py has no such case
+ *   q8linear:N,K,OUT                      a Linear layer the same way (a batch of N rows)
  *
  * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
  * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
@@ -26,10 +30,12 @@
  * status is 1.
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/error.h"
+#include "kernels/qconv.h"
 #include "timing.h"
 
 typedef struct {
@@ -37,21 +43,32 @@ typedef struct {
 	uint64_t seed;
 } bench_opts;
 
-/* Median milliseconds of one forward pass of g (planned for batch) on x. */
-static double time_forward(sn_graph *g, const float *x, int batch, const bench_opts *o)
+/* Median milliseconds of one call of fn(ctx): W untimed calls (and BENCH_WARMUP_S of them),
+ * then the median of R timed ones. */
+static double time_calls(void (*fn)(void *), void *ctx, const bench_opts *o)
 {
 	double *t = malloc((size_t)o->runs * sizeof *t);
 	if (!t) return NAN;
 	const double w0 = bench_now();
-	for (int r = 0; r < o->warmup || (o->warmup && bench_now() - w0 < BENCH_WARMUP_S); r++) sn_graph_forward(g, x, batch);
+	for (int r = 0; r < o->warmup || (o->warmup && bench_now() - w0 < BENCH_WARMUP_S); r++) fn(ctx);
 	for (int r = 0; r < o->runs; r++) {
 		double t0 = bench_now();
-		sn_graph_forward(g, x, batch);
+		fn(ctx);
 		t[r] = (bench_now() - t0) * 1e3;
 	}
 	double med = bench_median(t, o->runs);
 	free(t);
 	return med;
+}
+
+typedef struct { sn_graph *g; const float *x; int batch; } forward_ctx;
+static void forward_once(void *c) { forward_ctx *f = c; sn_graph_forward(f->g, f->x, f->batch); }
+
+/* Median milliseconds of one forward pass of g (planned for batch) on x. */
+static double time_forward(sn_graph *g, const float *x, int batch, const bench_opts *o)
+{
+	forward_ctx f = {g, x, batch};
+	return time_calls(forward_once, &f, o);
 }
 
 static void report(const char *c, const char *impl, uint64_t macs, double ms, const bench_opts *o)
@@ -180,6 +197,142 @@ static int bench_sparse(const char *c, const char *spec, const bench_opts *o)
 	return rc;
 }
 
+/* ---------------------------------------------------------------- int8 (kernels/qconv.h)
+ * The int8 kernels are timed directly (no graph runs them yet), on seeded random int8 data: a
+ * per-channel multiplier near what calibrated layers get, a bias, zero points 3 and -5. Each
+ * instruction set the CPU runs is timed (impl=int8:KERNEL, the kernel name), after the float
+ * layer the same words describe (impl=dense). */
+typedef struct {
+	int8_t *x, *w, *y;
+	int32_t *bias;
+	sn_q_mult *mult;
+	sn_q8_conv p;
+	sn_q8_pack *pk;
+	void *ws;
+} q8_layer;
+
+static void q8_free(q8_layer *l)
+{
+	free(l->x); free(l->w); free(l->y); free(l->bias); free(l->mult); free(l->ws);
+	sn_q8_pack_free(l->pk);
+}
+
+/* x: nx values, weights [out][k] in `groups` groups, y: ny values */
+static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny, uint64_t seed)
+{
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	memset(l, 0, sizeof *l);
+	l->x = malloc(nx);
+	l->w = malloc((size_t)out * k);
+	l->y = malloc(ny);
+	l->bias = malloc((size_t)out * sizeof *l->bias);
+	l->mult = malloc((size_t)out * sizeof *l->mult);
+	if (!l->x || !l->w || !l->y || !l->bias || !l->mult) return sn_seterr(SN_ENOMEM, "out of memory for an int8 layer");
+	for (size_t i = 0; i < nx; i++) l->x[i] = (int8_t)(sn_rng_uniform(&r) * 255.0f - 127.5f);
+	for (size_t i = 0; i < (size_t)out * k; i++) l->w[i] = (int8_t)(sn_rng_uniform(&r) * 254.0f - 127.0f);
+	for (int o = 0; o < out; o++) {
+		l->bias[o] = (int32_t)(sn_rng_uniform(&r) * 20000.0f) - 10000;
+		l->mult[o] = sn_q_multiplier(1.0 / (64.0 * sqrt((double)k) * (1.0 + sn_rng_uniform(&r))));
+	}
+	l->p = (sn_q8_conv){.w = l->w, .bias = l->bias, .mult = l->mult, .per_channel = 1, .x_zp = 3, .y_zp = -5, .lo = -128, .hi = 127};
+	l->pk = sn_q8_pack_new(l->w, out, groups, k);
+	return l->pk ? SN_OK : sn_seterr(SN_ENOMEM, "out of memory for the packed weights");
+}
+
+/* A batch as slimnn's float conv runs one: images spread over the threads when there are at
+ * least as many, each with its own scratch (ws_bytes apart), else one image after another, each
+ * split over the threads inside the kernel. */
+typedef struct { q8_layer *l; const sn_conv_geom *g; int n, groups, out; size_t ws_bytes; } q8_conv_ctx;
+static void q8_conv_once(void *c)
+{
+	const q8_conv_ctx *q = c;
+	const size_t xs = (size_t)q->g->c * q->g->h * q->g->w, ys = (size_t)q->out * q->g->oh * q->g->ow;
+	const int T = sn_get_threads();
+	#pragma omp parallel for num_threads(T) if (q->n >= T && T > 1) schedule(static)
+	for (int b = 0; b < q->n; b++)
+		sn_q8_conv_run(q->l->x + b * xs, q->g, q->groups, q->out, &q->l->p, q->l->pk, q->l->y + b * ys,
+		               (char *)q->l->ws + (size_t)omp_get_thread_num() * q->ws_bytes);
+}
+
+typedef struct { q8_layer *l; int rows, k, out; } q8_linear_ctx;
+static void q8_linear_once(void *c)
+{
+	const q8_linear_ctx *q = c;
+	sn_q8_linear(q->l->x, q->rows, q->k, q->out, &q->l->p, q->l->pk, q->l->y, q->l->ws);
+}
+
+/* Times fn on each int8 path this CPU has; kernel(i) names what runs. */
+static void q8_each_path(const char *c, uint64_t macs, void (*fn)(void *), void *ctx, const char *(*kernel)(void *),
+                         const bench_opts *o)
+{
+	for (int i = 0; sn_q8_path_name(i); i++) {
+		if (sn_q8_force_path(sn_q8_path_name(i))) continue;
+		char impl[96];
+		snprintf(impl, sizeof impl, "int8:%s", kernel(ctx));
+		report(c, impl, macs, time_calls(fn, ctx, o), o);
+	}
+	sn_q8_force_path(NULL);
+}
+
+static const char *q8_conv_name(void *c)
+{
+	const q8_conv_ctx *q = c;
+	return sn_q8_conv_kernel(q->g, q->groups, q->out);
+}
+
+static const char *q8_linear_name(void *c)
+{
+	const q8_linear_ctx *q = c;
+	return sn_q8_linear_kernel(q->rows, q->k, q->out);
+}
+
+static int bench_q8conv(const char *c, const char *spec, const bench_opts *o)
+{
+	int rc = bench_conv(c, spec, o), v[8];
+	if (rc) return rc;
+	parse_ints(spec, v, 8, 0);
+	const int n = v[0], cin = v[1], cout = v[4], k = v[5], s = v[6], grp = v[7];
+	if (cin % grp || cout % grp) return sn_seterr(SN_EINVAL, "groups must divide Cin and Cout");
+	sn_conv_geom g = {.c = cin, .h = v[2], .w = v[3], .kh = k, .kw = k, .sh = s, .sw = s, .dh = 1, .dw = 1, .pt = k / 2, .pl = k / 2};
+	g.oh = (g.h + 2 * (k / 2) - k) / s + 1;
+	g.ow = (g.w + 2 * (k / 2) - k) / s + 1;
+	const uint64_t macs = (uint64_t)n * cout * g.oh * g.ow * (uint64_t)(cin / grp) * k * k;
+	q8_layer l;
+	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2);
+	const size_t ws = (sn_q8_conv_ws(&g, grp, cout) + 64) / 64 * 64;
+	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
+	q8_conv_ctx ctx = {&l, &g, n, grp, cout, ws};
+	if (!rc) q8_each_path(c, macs, q8_conv_once, &ctx, q8_conv_name, o);
+	q8_free(&l);
+	return rc;
+}
+
+static int bench_q8linear(const char *c, const char *spec, const bench_opts *o)
+{
+	int v[3];
+	if (parse_ints(spec, v, 3, 0)) return sn_seterr(SN_EINVAL, "expected q8linear:N,K,OUT (positive integers)");
+	const int n = v[0], k = v[1], out = v[2];
+	char text[256];
+	snprintf(text, sizeof text, "input x shape=%dx1x1\nflatten f\nlinear fc out=%d\n", k, out);
+	sn_graph *g = ready_graph(text, NULL, n, o);
+	if (!g) return SN_EINVAL;
+	const uint64_t macs = (uint64_t)n * k * out;
+	float *xf = random_input((size_t)n * k, o->seed + 1);
+	int rc = xf ? SN_OK : SN_ENOMEM;
+	if (xf) report(c, "dense", macs, time_forward(g, xf, n, o), o);
+	free(xf);
+	sn_graph_free(g);
+	q8_layer l = {0};
+	if (!rc) rc = q8_make(&l, (size_t)n * k, out, 1, k, (size_t)n * out, o->seed + 2);
+	if (!rc && !(l.ws = aligned_alloc(64, (sn_q8_linear_ws(n, k, out) + 64) / 64 * 64)))
+		rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
+	q8_linear_ctx ctx = {&l, n, k, out};
+	if (!rc) q8_each_path(c, macs, q8_linear_once, &ctx, q8_linear_name, o);
+	q8_free(&l);
+	return rc;
+}
+
 /* Median milliseconds of reading the model file into a graph (for .onnx the whole import:
  * parsing the protobuf, checking it, building the graph), up to 5 times. */
 static double time_load(const char *path, int n)
@@ -231,16 +384,18 @@ static int bench_model(const char *c, const char *path, const bench_opts *o)
 static int bench_case(const char *c, const bench_opts *o)
 {
 	static const struct { const char *prefix; int (*run)(const char *, const char *, const bench_opts *); } kinds[] = {
-		{"conv:", bench_conv}, {"sparse:", bench_sparse}, {"model:", bench_model}};
+		{"conv:", bench_conv}, {"sparse:", bench_sparse}, {"model:", bench_model}, {"q8conv:", bench_q8conv},
+		{"q8linear:", bench_q8linear}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (!strncmp(c, kinds[i].prefix, strlen(kinds[i].prefix))) return kinds[i].run(c, c + strlen(kinds[i].prefix), o);
-	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:... or model:PATH", c);
+	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:..., model:PATH, q8conv:... or q8linear:...", c);
 }
 
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: bench_kernels [--threads T] [--warmup W] [--runs R] [--seed S] CASE...\n"
-	           "  CASE: conv:N,Cin,H,W,Cout,k,stride,groups | sparse:N,Cin,H,W,Cout,percent | model:PATH\n");
+	           "  CASE: conv:N,Cin,H,W,Cout,k,stride,groups | sparse:N,Cin,H,W,Cout,percent | model:PATH\n"
+	           "        | q8conv:N,Cin,H,W,Cout,k,stride,groups | q8linear:N,K,OUT\n");
 	return rc;
 }
 

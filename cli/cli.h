@@ -17,6 +17,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_lighten(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Exit codes: 0 ok, 1 runtime error (bad file, diverged...), 2 usage error. */
 enum { EXIT_USAGE = 2 };
@@ -25,6 +26,10 @@ enum { EXIT_USAGE = 2 };
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "slimnn: <sn_errmsg()>" and returns 1. */
 int cli_fail(void);
+/* A model for a command that changes weights (train, prune, lighten, sensitivity): NULL with the
+ * message set for an int8 model, which those commands cannot change (they work on the float
+ * model, quantized afterwards). */
+sn_graph *cli_load_float(const char *cmd, const char *path, sn_meta *meta);
 /* Strict numeric flags: the whole string must parse and lie in [lo, hi]. */
 int cli_int(const char *cmd, const char *flag, const char *s, long lo, long hi, int *out);
 int cli_float(const char *cmd, const char *flag, const char *s, double lo, double hi, float *out);

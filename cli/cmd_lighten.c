@@ -295,7 +295,7 @@ int cmd_lighten(int argc, char **argv)
 	if (rc) return rc;
 	sn_set_threads(c.threads);
 	sn_meta meta = {.test_accuracy = -1};
-	sn_graph *g = sn_load_any(c.model, &meta);
+	sn_graph *g = cli_load_float("lighten", c.model, &meta);
 	if (!g) return cli_fail();
 	if (!g->shapes_locked) {
 		sn_graph_free(g);

@@ -291,7 +291,7 @@ static void progress(const sn_sensitivity *s, int layer, int level, void *user)
 
 static sn_graph *load(sens_cli *c, sn_meta *meta)
 {
-	sn_graph *g = sn_load_any(c->model, meta);
+	sn_graph *g = cli_load_float("sensitivity", c->model, meta);
 	if (g && !g->shapes_locked) {
 		sn_graph_init_params(g, c->o.prune.train.seed);
 		fprintf(stderr, "slimnn sensitivity: %s is an architecture: measuring freshly initialised weights\n", c->model);

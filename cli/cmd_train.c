@@ -177,7 +177,7 @@ static sn_graph *load_model(train_cli *c, sn_meta *meta, sn_train_state *st, int
 		c->o = fresh.o;
 		return g;
 	}
-	g = sn_load_any(c->model, meta);
+	g = cli_load_float("train", c->model, meta);
 	/* --input before the initialisation: tensors that change shape would start at zero */
 	if (g && c->in_c && sn_graph_set_input(g, c->in_c, c->in_h, c->in_w)) { sn_graph_free(g); return NULL; }
 	if (g && !g->shapes_locked) sn_graph_init_params(g, c->o.seed);   /* an architecture: fresh weights */

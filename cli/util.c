@@ -3,6 +3,19 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include "cli.h"
+#include "core/quant.h"
+
+sn_graph *cli_load_float(const char *cmd, const char *path, sn_meta *meta)
+{
+	sn_graph *g = sn_load_any(path, meta);
+	if (g && sn_graph_is_int8(g)) {
+		sn_graph_free(g);
+		sn_seterr(SN_EINVAL, "%s works on float models, and '%s' is quantized (int8 layers): run it on the float "
+		          "model, then quantize the result (slimnn quantize)", cmd, path);
+		return NULL;
+	}
+	return g;
+}
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {

@@ -148,6 +148,8 @@ typedef struct sn_node {
 	int impl;                          /* sn_impl: how inference runs this conv or Linear */
 	struct sn_spmm *spmm;              /* packed sparse weights when impl is SN_IMPL_SPARSE; owned by
 	                                    * the graph (sn_graph_free); clone, add and rewrite reset to dense */
+	struct sn_qnode *q;                /* int8 parameters of a quantized model (sn_quantize), or NULL;
+	                                    * owned by the graph; clone copies them, add and rewrite drop them */
 } sn_node;
 
 /* ---------------------------------------------------------------- tensors */
@@ -302,7 +304,9 @@ enum {
 	SN_OPF_IN_PLACE = 1,       /* may overwrite its input's buffer where it is that input's only reader
 	                            * (sn_graph_plan): its backward reads only its own output and gradient */
 	SN_OPF_READS_OUTPUT = 2,   /* its backward reads its own output: no reader may overwrite it in place */
-	SN_OPF_ELEMENTWISE = 4     /* one input, y[i] = f(x[i]), no parameters */
+	SN_OPF_ELEMENTWISE = 4,    /* one input, y[i] = f(x[i]), no parameters */
+	SN_OPF_Q8_SAME = 8         /* int8: its output keeps its input's parameters (max pooling,
+	                            * moves and copies of values) */
 };
 
 typedef struct {
@@ -323,6 +327,9 @@ typedef struct {
 	const char *onnx;                 /* the ONNX operator of the same meaning, without attributes: the
 	                                   * importer reads it as this operator, the exporter writes it */
 	int onnx_since;                   /* the opset that has it (the exporter writes its own form below) */
+	sn_op_fn run_q8;                  /* int8 inference (SN_ACT_SIZES, SN_ACT_FORWARD) of quantized
+	                                   * models, or NULL: the layer then runs in float between a
+	                                   * dequantize and a quantize (docs/quantize.md) */
 } sn_op_def;
 const sn_op_def *sn_op_get(sn_op op);
 int sn_op_from_key(const char *key);              /* -1 if unknown */
@@ -354,9 +361,10 @@ uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only);
 enum {
 	SN_PLAN_TRAIN = 1,                /* gradients and what backward keeps; training mode */
 	SN_PLAN_INPUT_GRAD = 2,           /* with SN_PLAN_TRAIN: d(loss)/d(input) too (sn_plan_grad(p, 0)) */
-	SN_PLAN_KEEP_OUTPUTS = 4          /* every node's output stays valid after forward; otherwise an
-	                                     inference plan reuses the memory of outputs that no later
-	                                     node reads (training plans keep all) */
+	SN_PLAN_KEEP_OUTPUTS = 4          /* every node's output stays valid after forward, none
+	                                     overwritten in place; otherwise an inference plan reuses the
+	                                     memory of outputs that no later node reads (training plans
+	                                     keep all, but a ReLU may work in place on its input's) */
 };
 sn_plan *sn_plan_new(const sn_graph *g);          /* NULL + sn_errmsg() when out of memory */
 void sn_plan_free(sn_plan *p);
@@ -691,7 +699,10 @@ typedef struct {
 	size_t params, trainable, nonzero, buffers;
 	uint64_t macs;                    /* per sample */
 	uint64_t macs_nonzero;            /* counting only non-zero weights (pruned models) */
-	double input_mb, fwd_bwd_mb, params_mb, total_mb;   /* torchsummary's size estimates */
+	double input_mb, fwd_bwd_mb, params_mb, total_mb;   /* torchsummary's size estimates (params_mb:
+	                                                     * int8 weights at one byte a value) */
+	int int8_layers;                  /* layers that run in int8 (quantized models) */
+	size_t int8_values;               /* parameter values stored in int8 */
 } sn_summary;
 
 int sn_summarize(const sn_graph *g, int batch, sn_summary *s);
@@ -973,6 +984,57 @@ int sn_prune_read_targets(const sn_graph *g, sn_granularity gran, const char *pa
  * even the lowest costs more). Layers of the table the model lacks are errors. */
 int sn_prune_targets_from_sensitivity(const sn_graph *g, const sn_sensitivity *s, sn_granularity gran,
                                       float max_drop, float *targets);
+
+/* ---------------------------------------------------------------- int8 quantization
+ * Post-training quantization (docs/quantize.md): BatchNorm folded and ReLU/ReLU6 fused first;
+ * weights int8 symmetric per output channel; activations int8 asymmetric per tensor, their
+ * ranges calibrated on images the model has not been evaluated on (the training split). Layers
+ * with an int8 kernel run in int8, the others in float between a dequantize and a quantize. */
+typedef enum { SN_CALIB_MINMAX, SN_CALIB_PERCENTILE, SN_CALIB_MSE, SN_CALIB_ENTROPY } sn_calib_method;
+typedef struct {
+	sn_calib_method calibration;      /* how a tensor's range is chosen from what calibration saw */
+	double percentile;                /* SN_CALIB_PERCENTILE: the share of values kept, in (0, 100] */
+	int bins;                         /* histogram bins of percentile, mse and entropy (2048) */
+	int calib_images;                 /* images of the calibration set used, spread evenly over it
+	                                     (0: all of them); default 512 */
+	int per_tensor;                   /* one weight scale per layer instead of one per output channel */
+	const char *keep_float;           /* comma-separated layer names that stay float, or NULL */
+	double max_drop;                  /* >= 0 with an evaluation set: while int8 is more than this many
+	                                     points of top-1 below float, the layer that adds the most
+	                                     error goes back to float; < 0: off */
+	int batch;                        /* images per forward pass (calibration, evaluation) */
+} sn_quantize_opts;
+sn_quantize_opts sn_quantize_defaults(void);
+
+typedef struct {
+	int node;                         /* in the quantized graph */
+	int int8;                         /* runs in int8 */
+	float scale;                      /* its output's parameters */
+	int32_t zero_point;
+	float range_lo, range_hi;         /* the calibrated range of its float output */
+	int n_wscale;                     /* weight scales (0: no int8 weight) */
+	float wscale_min, wscale_max;
+	double sqnr_db;                   /* its output in int8 against float, on the first calibration
+	                                     batch (INFINITY: identical) */
+} sn_quantize_row;
+typedef struct {
+	int n_rows;                       /* one per layer, the input excluded */
+	sn_quantize_row *rows;
+	int calib_images;
+	double float_acc, int8_acc;       /* top-1 on the evaluation set (-1: none given) */
+	int n_eval;
+	int returned_to_float;            /* layers max_drop put back to float */
+	int int8_layers, float_layers;
+} sn_quantize_report;
+
+/* The int8 model of g (g itself is not changed): calib gives the activation ranges (its
+ * training images), eval (may be NULL) the accuracy of float and int8 and max_drop's budget.
+ * NULL + sn_errmsg() on failure. */
+sn_graph *sn_quantize(const sn_graph *g, const sn_dataset *calib, const sn_dataset *eval, const sn_quantize_opts *o,
+                      sn_quantize_report *r);
+void sn_quantize_report_free(sn_quantize_report *r);
+/* The calibration method named by a word (minmax, percentile, mse, entropy), or -1. */
+int sn_calib_method_from_name(const char *name);
 
 /* ---------------------------------------------------------------- onnx */
 /* ONNX exchange (docs/onnx.md). Import reads opsets 9-17 of what torch.onnx.export writes for

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include "core/internal.h"
+#include "core/quant.h"
 #include "analyze/text.h"
 
 static size_t count_nonzero(const sn_tensor *t)
@@ -71,7 +72,7 @@ int sn_summarize(const sn_graph *g, int batch, sn_summary *s)
 	s->batch = batch > 0 ? batch : -1;
 	s->rows = calloc(g->n_node, sizeof *s->rows);
 	if (!s->rows) return sn_seterr(SN_ENOMEM, "out of memory");
-	double outputs = 0;
+	double outputs = 0, scale_bytes = 0;
 	for (int i = 1; i < g->n_node; i++) {
 		const sn_node *n = &g->node[i];
 		sn_summary_row *r = &s->rows[s->n_rows++];
@@ -87,6 +88,10 @@ int sn_summarize(const sn_graph *g, int batch, sn_summary *s)
 			r->nonzero += count_nonzero(t);
 			if (!n->frozen) r->trainable += t->n;
 		}
+		if (sn_node_runs_int8(n)) {
+			s->int8_layers++;
+			if (n->q->w) { s->int8_values += n->q->w_n; scale_bytes += 4.0 * n->q->n_scale; }
+		}
 		r->macs = sn_node_macs(g, n, 0);
 		s->params += r->params; s->trainable += r->trainable; s->nonzero += r->nonzero;
 		s->macs += r->macs;
@@ -96,7 +101,7 @@ int sn_summarize(const sn_graph *g, int batch, sn_summary *s)
 	const double MB = 1024.0 * 1024.0, b = fabs((double)s->batch);
 	s->input_mb = (double)sn_shape_numel(g->node[0].out) * b * 4.0 / MB;
 	s->fwd_bwd_mb = 2.0 * outputs * b * 4.0 / MB;
-	s->params_mb = (double)s->params * 4.0 / MB;
+	s->params_mb = ((double)(s->params - s->int8_values) * 4.0 + (double)s->int8_values + scale_bytes) / MB;
 	s->total_mb = s->input_mb + s->fwd_bwd_mb + s->params_mb;
 	return SN_OK;
 }
@@ -160,6 +165,9 @@ void sn_summary_print(FILE *f, const sn_summary *s, unsigned flags)
 	fprintf(f, "Input size (MB): %0.2f\n", s->input_mb);
 	fprintf(f, "Forward/backward pass size (MB): %0.2f\n", s->fwd_bwd_mb);
 	fprintf(f, "Params size (MB): %0.2f\n", s->params_mb);
+	if (s->int8_layers)
+		fprintf(f, "int8: %d of %d layers, %s weights of one byte (docs/quantize.md)\n", s->int8_layers, s->n_rows,
+		        sn_thousands(s->int8_values, a));
 	fprintf(f, "Estimated Total Size (MB): %0.2f\n", s->total_mb);
 	fprintf(f, "%s%s\n", line, extra_rule);
 }
@@ -180,10 +188,10 @@ static void json_totals(FILE *f, const sn_summary *s, const sn_meta *meta, long 
 	fprintf(f, "\"totals\": {\"total_params\": %zu, \"trainable_params\": %zu, \"non_trainable_params\": %zu, "
 	        "\"nonzero_params\": %zu, \"buffers\": %zu, \"mult_adds\": %llu, \"nonzero_mult_adds\": %llu, "
 	        "\"input_size_mb\": %.6f, \"forward_backward_size_mb\": %.6f, \"params_size_mb\": %.6f, "
-	        "\"estimated_total_size_mb\": %.6f",
+	        "\"estimated_total_size_mb\": %.6f, \"int8_layers\": %d, \"int8_values\": %zu",
 	        s->params, s->trainable, s->params - s->trainable, s->nonzero, s->buffers,
 	        (unsigned long long)s->macs, (unsigned long long)s->macs_nonzero, s->input_mb, s->fwd_bwd_mb,
-	        s->params_mb, s->total_mb);
+	        s->params_mb, s->total_mb, s->int8_layers, s->int8_values);
 	if (file_bytes >= 0) fprintf(f, ", \"file_bytes\": %ld, \"dense_bytes\": %zu", file_bytes, 4 * (s->params + s->buffers));
 	if (meta && meta->test_accuracy >= 0) fprintf(f, ", \"test_accuracy\": %.6f", meta->test_accuracy);
 	fprintf(f, "}");

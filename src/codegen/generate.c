@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include "codegen/codegen_internal.h"
+#include "core/quant.h"
 
 sn_cg_opts sn_cg_defaults(void) { return (sn_cg_opts){.prefix = "model", .force = SN_CG_AUTO}; }
 
@@ -15,9 +16,19 @@ int sn_cg_prefix_ok(const char *s)
 	return 1;
 }
 
-/* Graphs carry no int8 layers yet (issue 16 adds them); when they do, this reads a layer's value
- * type, and the emitter table's int8 column writes it. */
-static int layer_is_int8(const sn_graph *g, const sn_node *n) { (void)g; (void)n; return 0; }
+/* int8 layers (a quantized model, core/quant.h) are refused until the emitter table's int8
+ * column is filled; checked on the model as given, before preparing it drops their records. */
+static int check_float(const sn_graph *g)
+{
+	for (int i = 1; i < g->n_node; i++) {
+		const sn_node *n = &g->node[i];
+		const cg_emitter *e = cg_emitter_of(n->op);
+		if (sn_node_runs_int8(n) && !(e && e->i8))
+			return sn_seterr(SN_EINVAL, "export to C: layer '%s' (%s) is int8: int8 models are not exported to C yet "
+			                 "(next slice); export the float model it was quantized from", n->name, sn_node_torch(n));
+	}
+	return SN_OK;
+}
 
 /* Every layer must have an emitter for its type, and finite constants (a NaN weight would make
  * every output NaN on the device without a word). */
@@ -32,9 +43,6 @@ static int check_layers(const sn_graph *g)
 		if (!e)
 			return sn_seterr(SN_EINVAL, "export to C: layer '%s' (%s) has no C kernel yet; replace it or export as ONNX",
 			                 n->name, sn_node_torch(n));
-		if (layer_is_int8(g, n) && !e->i8)
-			return sn_seterr(SN_EINVAL, "export to C: layer '%s' (%s) is int8: int8 models are not exported to C yet "
-			                 "(next slice); export the float model", n->name, sn_node_torch(n));
 		for (int s = 0; s < SN_T_MAX; s++) {
 			if (n->t[s] < 0) continue;
 			const sn_tensor *t = &g->tensor[n->t[s]];
@@ -304,6 +312,8 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 	const char *p = o->prefix ? o->prefix : "model";
 	if (!sn_cg_prefix_ok(p))
 		return sn_seterr(SN_EINVAL, "export to C: prefix '%s' is not a C identifier of at most 32 characters", p);
+	int rc0 = g0 ? check_float(g0) : SN_OK;
+	if (rc0) return rc0;
 	sn_prepare_opts po = sn_prepare_defaults();
 	po.sparse = SN_SPARSE_OFF;   /* the C code has its own sparse forms */
 	sn_graph *g = sn_prepare_inference(g0, &po, NULL);

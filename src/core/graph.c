@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include "core/internal.h"
+#include "core/quant.h"
 #include "core/sparse.h"
 
 sn_graph *sn_graph_new(void)
@@ -18,6 +19,7 @@ void sn_graph_free(sn_graph *g)
 	if (!g) return;
 	sn_plan_free(g->plan);
 	sn_sparse_reset(g);
+	for (int i = 0; i < g->n_node; i++) sn_qnode_free(g->node[i].q);
 	for (int i = 0; i < g->n_tensor; i++) free(g->tensor[i].mask);
 	free(g->node); free(g->tensor);
 	free(g->w); free(g->gw); free(g->buf);
@@ -55,6 +57,7 @@ int sn_graph_add(sn_graph *g, const sn_node *src)
 	*n = *src;
 	for (int i = 0; i < SN_T_MAX; i++) n->t[i] = -1;
 	n->impl = SN_IMPL_DENSE; n->spmm = NULL;   /* packed weights belong to the source graph */
+	n->q = NULL;                               /* and so do int8 records (sn_q_copy copies them) */
 	g->version++;
 	return g->n_node++;
 }
@@ -250,11 +253,18 @@ static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, 
 
 static size_t tensor_bytes(const sn_node *n, int batch) { return sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float)); }
 
-/* Bytes of node i's output: 0 where it works in place or is the caller's input. */
-static size_t out_bytes(const sn_graph *g, int i, int batch, const char *aliased)
+/* Bytes of node i's output: 0 where it works in place, is the caller's input, or is read only
+ * in int8. */
+static size_t out_bytes(const sn_plan *pl, int i, int batch, const char *aliased)
 {
-	const sn_node *n = &g->node[i];
-	return aliased[i] || n->op == SN_OP_INPUT ? 0 : tensor_bytes(n, batch);
+	const sn_node *n = &pl->g->node[i];
+	return aliased[i] || n->op == SN_OP_INPUT || !pl->rt[i].need_f ? 0 : tensor_bytes(n, batch);
+}
+
+/* Bytes of node i's int8 output (quantized models): where an int8 layer writes or reads it. */
+static size_t q_bytes(const sn_plan *pl, int i, int batch)
+{
+	return pl->rt[i].need_q ? sn_align((size_t)batch * sn_shape_numel(pl->g->node[i].out)) : 0;
 }
 
 /* Bytes of node i's gradient: training plans only, not in place, and the input's only when the
@@ -273,21 +283,27 @@ static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, siz
 {
 	const sn_graph *g = pl->g;
 	const int N = g->n_node;
-	sn_membuf *buf = malloc((size_t)2 * N * sizeof *buf);
+	sn_membuf *buf = malloc((size_t)3 * N * sizeof *buf);
 	int *owner = malloc((size_t)N * sizeof *owner);
 	if (!buf || !owner) { free(buf); free(owner); return SIZE_MAX; }
 	for (int i = 0; i < N; i++) {
 		owner[i] = aliased[i] ? owner[g->node[i].in[0]] : i;
-		buf[i] = (sn_membuf){out_bytes(g, i, batch, aliased), 0, i, i};
+		buf[i] = (sn_membuf){out_bytes(pl, i, batch, aliased), 0, i, i};
 		buf[N + i] = (sn_membuf){sn_align(pl->rt[i].saved_bytes), 0, 0, N};
+		buf[2 * N + i] = (sn_membuf){q_bytes(pl, i, batch), 0, i, i};
 	}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
-			sn_membuf *b = &buf[owner[g->node[i].in[k]]];
-			b->last = SN_MAX(b->last, i);
+			const int o = owner[g->node[i].in[k]];
+			buf[o].last = SN_MAX(buf[o].last, i);
+			buf[2 * N + o].last = SN_MAX(buf[2 * N + o].last, i);
 		}
-	const size_t total = sn_plan_memory(buf, 2 * N);
-	for (int i = 0; i < 2 * N; i++) offset[i] = buf[i].offset;
+	const size_t total = sn_plan_memory(buf, 3 * N);
+	for (int i = 0; i < N; i++) {
+		offset[i] = buf[i].offset;
+		offset[N + i] = buf[N + i].offset;
+		offset[3 * N + i] = buf[2 * N + i].offset;
+	}
 	free(buf); free(owner);
 	return total;
 }
@@ -299,11 +315,47 @@ static size_t plan_all(const sn_plan *pl, int batch, int train, const char *alia
 	const int N = pl->g->n_node;
 	size_t p = 0;
 	for (int i = 0; i < N; i++) {
-		offset[i] = p; p += out_bytes(pl->g, i, batch, aliased);
+		offset[i] = p; p += out_bytes(pl, i, batch, aliased);
 		offset[2 * N + i] = p; p += grad_bytes(pl, i, batch, train, aliased);
 		offset[N + i] = p; p += sn_align(pl->rt[i].saved_bytes);
+		offset[3 * N + i] = p; p += q_bytes(pl, i, batch);
 	}
 	return p;
+}
+
+/* Which outputs a pass needs in float and which in int8: an int8 layer reads and writes int8,
+ * a float layer float; the caller reads the last output (every output, when kept) in float.
+ * Returns 1 when some layer runs in int8, 0 when none does, or an error. */
+static int mark_dtypes(sn_plan *pl, int train, int keep)
+{
+	const sn_graph *g = pl->g;
+	const int N = g->n_node;
+	int any = 0;
+	for (int i = 0; i < N; i++) {
+		sn_node_rt *r = &pl->rt[i];
+		r->q8 = (char)(!train && i > 0 && sn_node_runs_int8(&g->node[i]));
+		r->need_f = (char)(!r->q8 || keep || i == N - 1);
+		r->need_q = r->q8;
+		any |= r->q8;
+	}
+	for (int i = 1; i < N; i++)
+		for (int k = 0; k < g->node[i].n_in; k++) {
+			sn_node_rt *p = &pl->rt[g->node[i].in[k]];
+			if (pl->rt[i].q8) p->need_q = 1;
+			else p->need_f = 1;
+		}
+	for (int i = 0; i < N; i++)
+		if (pl->rt[i].need_q && !g->node[i].q)
+			return sn_seterr(SN_EFORMAT, "layer '%s' feeds an int8 layer but has no int8 parameters: quantize the model again",
+			                 g->node[i].name);
+	return any;
+}
+
+/* The operator function that runs node n in plan pl: its int8 forward or its float one. */
+static sn_op_fn op_fn(const sn_plan *pl, const sn_node *n)
+{
+	const sn_op_def *d = sn_op_get(n->op);
+	return sn_rt(pl, n)->q8 ? d->run_q8 : d->run;
 }
 
 int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
@@ -315,6 +367,9 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 	sn_graph *g = pl->g;
 	if (!g->n_node) return sn_seterr(SN_EINVAL, "the model has no layers to plan");
 	const int train = !!(flags & SN_PLAN_TRAIN), input_grad = train && (flags & SN_PLAN_INPUT_GRAD);
+	if (train && sn_graph_is_int8(g))
+		return sn_seterr(SN_EINVAL, "the model is quantized (int8 layers), which runs inference only: train the float "
+		                 "model, then quantize it again");
 	if (train) sn_sparse_reset(g);   /* training changes the weights: packed copies would go stale */
 	/* a training plan also serves inference (it holds everything forward needs, and keeps it) */
 	const int keep = train || (flags & SN_PLAN_KEEP_OUTPUTS);
@@ -338,14 +393,21 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 	pl->train = train;
 	int *consumers = calloc((size_t)SN_MAX(N, 1), sizeof *consumers);
 	char *aliased = calloc((size_t)SN_MAX(N, 1), 1);
-	size_t *offset = malloc((size_t)3 * N * sizeof *offset);   /* output, saved, gradient of each node */
+	size_t *offset = malloc((size_t)4 * N * sizeof *offset);   /* output, saved, gradient, int8 output */
 	if (!consumers || !aliased || !offset) {
 		free(consumers); free(aliased); free(offset);
 		return sn_seterr(SN_ENOMEM, "out of memory");
 	}
+	const int int8 = mark_dtypes(pl, train, keep);
+	if (int8 < 0) {
+		free(consumers); free(aliased); free(offset);
+		return int8;
+	}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) consumers[g->node[i].in[k]]++;
-	for (int i = 1; i < N; i++) aliased[i] = (char)can_alias(g, &g->node[i], consumers, aliased);
+	/* in place only where no output is read afterwards in its own right (int8 layers keep theirs) */
+	const int alias = !int8 && (train || !(flags & SN_PLAN_KEEP_OUTPUTS));
+	for (int i = 1; i < N && alias; i++) aliased[i] = (char)can_alias(g, &g->node[i], consumers, aliased);
 	size_t ws = 0;
 	for (int i = 0; i < N; i++) {
 		sn_node *n = &g->node[i];
@@ -355,7 +417,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 			if (n->t[s] >= 0 && g->tensor[n->t[s]].kind == SN_TENSOR_PARAM && !n->frozen) has_param = 1;
 		r->needs_grad = train && (has_param || (n->op == SN_OP_INPUT && input_grad));
 		for (int k = 0; k < n->n_in; k++) r->needs_grad |= pl->rt[n->in[k]].needs_grad;
-		sn_op_get(n->op)->run(g, n, pl, SN_ACT_SIZES);
+		op_fn(pl, n)(g, n, pl, SN_ACT_SIZES);
 		if (!train) r->ws_bytes = SN_MAX(r->ws_bytes, sn_sparse_ws(g, n, batch));
 		ws = SN_MAX(ws, r->ws_bytes);
 	}
@@ -377,7 +439,8 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 			r->dy = pl->rt[n->in[0]].dy;
 			continue;
 		}
-		if (n->op != SN_OP_INPUT) r->y = (float *)(pl->arena + offset[i]);
+		if (out_bytes(pl, i, batch, aliased)) r->y = (float *)(pl->arena + offset[i]);
+		if (q_bytes(pl, i, batch)) r->q = (int8_t *)(pl->arena + offset[3 * N + i]);
 		if (grad_bytes(pl, i, batch, train, aliased)) r->dy = (float *)(pl->arena + offset[2 * N + i]);
 		if (r->saved_bytes) r->saved = pl->arena + offset[N + i];
 	}
@@ -393,12 +456,30 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 
 int (*sn_node_status_hook)(const sn_node *n, sn_action act, int status);   /* core/internal.h */
 
+/* After node n's forward: its output in the other type where readers need it (quantized with
+ * its own parameters, or dequantized). */
+static void convert(const sn_plan *pl, const sn_node *n)
+{
+	const sn_node_rt *r = sn_rt(pl, n);
+	if (r->q8 ? !r->need_f : !r->need_q) return;
+	const size_t total = (size_t)pl->batch * sn_shape_numel(n->out), chunk = 16384;
+	const long chunks = (long)((total + chunk - 1) / chunk);
+	const sn_qparams qp = n->q->y;
+	#pragma omp parallel for schedule(static) if (chunks > 1)
+	for (long c = 0; c < chunks; c++) {
+		const size_t at = (size_t)c * chunk, len = SN_MIN(chunk, total - at);
+		if (r->q8) sn_q_dequantize(r->q + at, len, qp, r->y + at);
+		else sn_q_quantize(r->y + at, len, qp, -128, 127, r->q + at);
+	}
+}
+
 /* Runs one node's forward or backward; a failure keeps the operator's status and says which
  * node failed (once: the operator's own message may name it already). */
 static int run_node(sn_plan *pl, sn_node *n, sn_action act)
 {
 	const double t0 = pl->profile ? omp_get_wtime() : 0;
-	int rc = sn_op_get(n->op)->run(pl->g, n, pl, act);
+	int rc = op_fn(pl, n)(pl->g, n, pl, act);
+	if (rc >= 0 && act == SN_ACT_FORWARD) convert(pl, n);
 	if (sn_node_status_hook) rc = sn_node_status_hook(n, act, rc);
 	if (pl->profile) {
 		if (act == SN_ACT_FORWARD) sn_rt(pl, n)->t_fwd += omp_get_wtime() - t0;
@@ -429,6 +510,7 @@ const float *sn_plan_forward(sn_plan *pl, const float *x, int batch)
 	if (check_pass(pl, batch)) return NULL;
 	pl->batch = batch;
 	pl->rt[0].y = (float *)x;
+	convert(pl, &g->node[0]);
 	for (int i = 1; i < g->n_node; i++)
 		if (run_node(pl, &g->node[i], SN_ACT_FORWARD)) return NULL;
 	return pl->rt[g->n_node - 1].y;
@@ -513,6 +595,7 @@ sn_graph *sn_graph_clone(const sn_graph *src)
 		}
 	}
 	g->plan->rng = src->plan->rng;   /* the dropout stream goes on where the source's left off */
+	if (sn_q_copy(g, src)) { sn_graph_free(g); return NULL; }
 	return g;
 }
 

@@ -43,6 +43,9 @@ typedef struct {
 	                                    * (in place), so after forward such a y holds that output */
 	void *saved;                       /* what forward keeps for backward */
 	size_t saved_bytes, ws_bytes;      /* requested by the op for the planned batch */
+	int8_t *q;                         /* the output in int8 (quantized models), [batch x out] */
+	char q8;                           /* runs its int8 forward (core/quant.h) */
+	char need_f, need_q;               /* its output is read in float / in int8 (or is the caller's) */
 	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
 	int dy_written;                    /* backward: 0 until the first consumer writes dy */
 	double t_fwd, t_bwd;               /* seconds spent, accumulated while profiling */
@@ -123,6 +126,25 @@ static inline int sn_op_has_params(const sn_op_def *d)
 		if (d->tensors[i].kind == SN_TENSOR_PARAM) return 1;
 	return 0;
 }
+
+/* The geometry of conv node n over one image of shape in. */
+static inline sn_conv_geom sn_node_conv_geom(const sn_node *n, sn_shape in)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	return (sn_conv_geom){in.c, in.h, in.w, a->kh, a->kw, a->sh, a->sw, a->dh, a->dw, a->pt, a->pl,
+	                      n->out.h, n->out.w, a->mode};
+}
+
+/* int8 forwards of quantized models (the rows' run_q8; core/quant.h) */
+int sn_q8_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_linear(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_gap(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_copy(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);      /* Flatten, Dropout */
+int sn_q8_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
+int sn_q8_op_relu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);       /* and ReLU6 */
 
 /* Per-op entry points (src/ops/) */
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);

@@ -6,6 +6,7 @@
  * field is trusted, every length is checked against the bytes that remain before it is used,
  * and nothing is allocated from a declared size; tensor values are decoded straight into the
  * graph that the file's own architecture produced, so their sizes come from the architecture. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <strings.h>
 #include <zlib.h>
 #include "core/internal.h"
+#include "core/quant.h"
 #include "io/io.h"
 #include "io/sparse_codec.h"
 
@@ -42,6 +44,9 @@ static const unsigned char slim_magic[8] = {0x89, 'S', 'L', 'I', 'M', '\r', '\n'
 #define SLIM_TRNS_V 2u
 
 enum { SLIM_TENSOR_DENSE_F32 = 0 };       /* tensor value encodings; sparse ones: io/sparse_codec.c */
+#define SLIM_TENSOR_INT8 16                /* an int8 layer's weight (its scales in QNT8): 16 + the encoding
+                                            * of its int8 values (dense, CSR or bitmap: io/sparse_codec.h) */
+#define SLIM_QNT8_INT8 1u                  /* QNT8 record flag: the layer runs in int8 */
 enum { SLIM_MASK_BITMAP = 0, SLIM_MASK_IMPLIED = 1 };  /* mask encodings */
 
 /* ---------------------------------------------------------------- errors */
@@ -199,13 +204,45 @@ static void put_meta(sn_buf *b, const sn_meta *m)
 	sec_end(b, at);
 }
 
+/* The int8 record whose weight t is, or NULL. */
+static const sn_qnode *int8_weight(const sn_graph *g, int i)
+{
+	const sn_node *n = &g->node[g->tensor[i].node];
+	return n->q && n->q->w && n->t[SN_T_WEIGHT] == i && n->q->w_n == g->tensor[i].n ? n->q : NULL;
+}
+
+/* Every layer's int8 record: name, flags, output scale and zero point, weight scales. */
+static void put_qnt8(sn_buf *b, const sn_graph *g)
+{
+	uint32_t count = 0;
+	for (int i = 0; i < g->n_node; i++) count += g->node[i].q != NULL;
+	if (!count) return;
+	size_t at = sec_begin(b, "QNT8", SLIM_SEC_CRITICAL);
+	sn_buf_u32(b, count);
+	for (int i = 0; i < g->n_node; i++) {
+		const sn_qnode *q = g->node[i].q;
+		if (!q) continue;
+		sn_buf_put(b, g->node[i].name, strnlen(g->node[i].name, SN_NAME_MAX - 1));
+		put_u8(b, 0);
+		put_u8(b, q->int8 ? SLIM_QNT8_INT8 : 0);
+		sn_buf_f32(b, q->y.scale);
+		sn_buf_u32(b, (uint32_t)q->y.zero_point);
+		const int ns = q->w ? q->n_scale : 0;
+		sn_buf_u32(b, (uint32_t)ns);
+		if (ns) sn_buf_f32n(b, q->w_scale, (size_t)ns);
+	}
+	sec_end(b, at);
+}
+
 static void put_tensors(sn_buf *b, const sn_graph *g)
 {
 	size_t at = sec_begin(b, "TENS", SLIM_SEC_CRITICAL);
 	sn_buf_u32(b, (uint32_t)g->n_tensor);
 	for (int i = 0; i < g->n_tensor; i++) {
 		const sn_tensor *t = &g->tensor[i];
-		int enc = choose_encoding(t);
+		const sn_qnode *q = int8_weight(g, i);
+		const size_t cols = sn_sparse_cols(t);
+		int enc = q ? SLIM_TENSOR_INT8 + sn_sparse_choose_i8(t->data, t->n, cols) : choose_encoding(t);
 		sn_buf_put(b, t->name, strnlen(t->name, SLIM_NAME_BYTES - 1));
 		put_u8(b, 0);
 		put_u8(b, t->kind == SN_TENSOR_PARAM ? 0 : 1);
@@ -215,7 +252,8 @@ static void put_tensors(sn_buf *b, const sn_graph *g)
 		for (int d = 0; d < t->ndim; d++) sn_buf_u32(b, (uint32_t)t->dims[d]);
 		size_t len_at = b->len;
 		sn_buf_u64(b, 0);
-		codecs[enc].encode(b, t);
+		if (q) sn_sparse_encode_i8(b, enc - SLIM_TENSOR_INT8, t->data, q->w, t->n, cols);
+		else codecs[enc].encode(b, t);
 		put_u64_at(b, len_at, b->len - len_at - 8);
 	}
 	sec_end(b, at);
@@ -296,6 +334,7 @@ int sn_model_save(const sn_graph *g, const sn_meta *meta, const sn_train_state *
 	sec_end(&b, at);
 	free(arch);
 	put_meta(&b, meta);
+	put_qnt8(&b, g);
 	put_tensors(&b, g);
 	put_masks(&b, g);
 	if (st && st->present) put_train(&b, g, st);
@@ -439,7 +478,7 @@ typedef struct {
 
 typedef struct {
 	const char *path;
-	slim_sec arch, meta, tens, mask, trns;
+	slim_sec arch, meta, qnt8, tens, mask, trns;
 } slim_file;
 
 static slim_rd sec_rd(const slim_file *f, const slim_sec *s, const char *tag)
@@ -479,9 +518,9 @@ static int tag_ok(const unsigned char *t)
 
 static slim_sec *known_section(slim_file *f, const unsigned char *tag)
 {
-	static const char *tags[] = {"ARCH", "META", "TENS", "MASK", "TRNS"};
-	slim_sec *secs[] = {&f->arch, &f->meta, &f->tens, &f->mask, &f->trns};
-	for (int i = 0; i < 5; i++)
+	static const char *tags[] = {"ARCH", "META", "QNT8", "TENS", "MASK", "TRNS"};
+	slim_sec *secs[] = {&f->arch, &f->meta, &f->qnt8, &f->tens, &f->mask, &f->trns};
+	for (int i = 0; i < 6; i++)
 		if (!memcmp(tag, tags[i], 4)) return secs[i];
 	return NULL;
 }
@@ -648,6 +687,23 @@ static int match_tensor(const slim_file *f, const sn_graph *g, const slim_trec *
 	return k;
 }
 
+/* An int8 weight in encoding 16 + enc: its values times its layer's scales (QNT8, read before). */
+static const char *dec_int8(sn_graph *g, int k, int enc, const unsigned char *p, size_t len)
+{
+	sn_tensor *t = &g->tensor[k];
+	const sn_node *n = &g->node[t->node];
+	const sn_qnode *q = n->q;
+	if (!q || !q->w_scale || n->t[SN_T_WEIGHT] != k) return "it is stored in int8 but its layer has no int8 weight scales";
+	const char *why = sn_sparse_decode_i8(enc, p, len, t->data, t->n);
+	if (why) return why;
+	const size_t per = t->n / (size_t)t->dims[0];
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->data[i] == -128) return "it holds the int8 value -128 (weights lie in [-127, 127])";
+		t->data[i] *= q->w_scale[q->n_scale == 1 ? 0 : i / per];
+	}
+	return NULL;
+}
+
 static int read_tensors(const slim_file *f, sn_graph *g)
 {
 	slim_rd r = sec_rd(f, &f->tens, "TENS");
@@ -664,12 +720,18 @@ static int read_tensors(const slim_file *f, sn_graph *g)
 		if (k < 0) { rc = k; break; }
 		char nm[100];
 		const char *shown = printable(rec.name, nm, sizeof nm);
+		sn_tensor *t = &g->tensor[k];
+		if (rec.enc >= SLIM_TENSOR_INT8 && rec.enc < SLIM_TENSOR_INT8 + SN_ENC_COUNT) {
+			const char *why = dec_int8(g, k, (int)rec.enc - SLIM_TENSOR_INT8, rec.payload, rec.plen);
+			if (why) { rc = bad(f->path, "is malformed: tensor '%s': %s", shown, why); break; }
+			seen[k] = 1;
+			continue;
+		}
 		if (rec.enc >= (unsigned)N_CODECS || !codecs[rec.enc].decode) {
 			rc = bad(f->path, "stores tensor '%s' in encoding %u, which this build does not know "
 			         "(a newer slimnn wrote it?)", shown, rec.enc);
 			break;
 		}
-		sn_tensor *t = &g->tensor[k];
 		const char *why = codecs[rec.enc].decode(rec.payload, rec.plen, t->data, t->n);
 		if (why) { rc = bad(f->path, "is malformed: tensor '%s': %s", shown, why); break; }
 		seen[k] = 1;
@@ -682,6 +744,83 @@ static int read_tensors(const slim_file *f, sn_graph *g)
 			         printable(g->tensor[k].name, nm, sizeof nm));
 	}
 	free(seen);
+	return rc;
+}
+
+/* One QNT8 record into its layer's int8 record (weights follow in TENS). */
+static int read_qrec(slim_rd *r, const slim_file *f, sn_graph *g)
+{
+	char nm[100];
+	const char *name = rd_name(r, SN_NAME_MAX, "a layer name");
+	const unsigned flags = rd_u8(r, "the int8 flags");
+	const float scale = rd_f32(r, "an output scale");
+	const int32_t zp = (int32_t)rd_u32(r, "a zero point");
+	const uint32_t ns = rd_u32(r, "a weight scale count");
+	if (r->bad) return SN_EFORMAT;
+	const char *shown = printable(name, nm, sizeof nm);
+	const int k = sn_graph_find(g, name);
+	if (k < 0) return bad(f->path, "has int8 parameters for a layer '%s' that its architecture does not define", shown);
+	sn_node *n = &g->node[k];
+	if (n->q) return bad(f->path, "is malformed: it holds int8 parameters for layer '%s' twice", shown);
+	if (flags & ~SLIM_QNT8_INT8) return bad(f->path, "is malformed: layer '%s' has unknown int8 flags 0x%x", shown, flags);
+	if ((flags & SLIM_QNT8_INT8) && !sn_op_get(n->op)->run_q8)
+		return bad(f->path, "runs layer '%s' (%s) in int8, which this build cannot", shown, sn_op_get(n->op)->key);
+	if (!(scale > 0) || !isfinite(scale) || zp < -128 || zp > 127)
+		return bad(f->path, "is malformed: layer '%s' has int8 parameters scale %g, zero point %d (a positive scale and "
+		           "a zero point in [-128, 127] needed)", shown, scale, (int)zp);
+	const sn_tensor *w = n->op == SN_OP_CONV || n->op == SN_OP_LINEAR ? sn_t(g, n, SN_T_WEIGHT) : NULL;
+	if (ns && (!(flags & SLIM_QNT8_INT8) || !w || (ns != 1 && ns != (uint32_t)w->dims[0])))
+		return bad(f->path, "is malformed: layer '%s' has %u int8 weight scales (%s)", shown, ns,
+		           w && (flags & SLIM_QNT8_INT8) ? "1 or one per output channel expected" : "it has no int8 weight");
+	if (rd_need(r, (uint64_t)ns * 4, "the weight scales")) return SN_EFORMAT;
+	if (!(n->q = sn_qnode_new((sn_qparams){scale, zp}, !!(flags & SLIM_QNT8_INT8)))) return SN_ENOMEM;
+	if (!ns) return SN_OK;
+	if (!(n->q->w_scale = malloc(ns * sizeof(float)))) return sn_seterr(SN_ENOMEM, "out of memory");
+	n->q->n_scale = (int)ns;
+	for (uint32_t i = 0; i < ns; i++) {
+		n->q->w_scale[i] = rd_f32(r, "a weight scale");
+		if (!(n->q->w_scale[i] > 0) || !isfinite(n->q->w_scale[i]))
+			return bad(f->path, "is malformed: layer '%s' has weight scale %g (positive numbers only)", shown, n->q->w_scale[i]);
+	}
+	return SN_OK;
+}
+
+static int read_qnt8(const slim_file *f, sn_graph *g)
+{
+	if (!f->qnt8.present) return SN_OK;
+	slim_rd r = sec_rd(f, &f->qnt8, "QNT8");
+	const uint32_t count = rd_u32(&r, "the int8 layer count");
+	int rc = r.bad ? SN_EFORMAT : SN_OK;
+	for (uint32_t i = 0; i < count && !rc; i++) rc = read_qrec(&r, f, g);
+	if (!rc && rd_end(&r)) rc = SN_EFORMAT;
+	return rc;
+}
+
+/* After the tensors: each int8 layer's int8 weight from its float values (exactly its stored
+ * int8 times the scales) and what the kernels derive from the records. */
+static int finish_int8(const slim_file *f, sn_graph *g)
+{
+	if (!f->qnt8.present) return SN_OK;
+	for (int i = 0; i < g->n_node; i++) {
+		sn_node *n = &g->node[i];
+		if (!n->q || !n->q->w_scale) continue;
+		float *s = n->q->w_scale;
+		n->q->w_scale = NULL;
+		const int rc = sn_q_set_weights(g, n, s, n->q->n_scale);
+		free(s);
+		if (rc) return rc;
+	}
+	for (int i = 1; i < g->n_node; i++) {
+		const sn_node *n = &g->node[i];
+		if (sn_node_runs_int8(n) && (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) && !n->q->w)
+			return bad(f->path, "is malformed: int8 layer '%s' has no int8 weight scales", n->name);
+	}
+	const int rc = sn_q_derive(g);
+	if (rc == SN_EFORMAT) {
+		char why[600];
+		snprintf(why, sizeof why, "%s", sn_errmsg());
+		return bad(f->path, "is malformed: %s", why);
+	}
 	return rc;
 }
 
@@ -795,8 +934,10 @@ static sn_graph *model_from(const char *path, const unsigned char *p, size_t len
 	if (!rc) rc = index_sections(&f, p, len);
 	if (!rc && !(g = read_arch(&f))) rc = SN_EFORMAT;
 	if (!rc) rc = read_meta(&f, &m);
+	if (!rc) rc = read_qnt8(&f, g);
 	if (!rc) rc = read_tensors(&f, g);
 	if (!rc) rc = read_masks(&f, g);
+	if (!rc) rc = finish_int8(&f, g);
 	/* validated even when the caller does not want it: a load vouches for the whole file */
 	if (!rc) rc = read_train(&f, g, &ts);
 	if (rc || !st) {

@@ -70,8 +70,21 @@ static uint32_t row_count(const float *row, size_t cols)
 	return k;
 }
 
+/* Stored value i: f32, or (q given: an int8 layer's weight, stored where x is not 0) its int8. */
+static void put_value(sn_buf *b, const float *x, const int8_t *q, size_t i)
+{
+	if (q) sn_buf_put(b, q + i, 1);
+	else sn_buf_f32(b, x[i]);
+}
+
+/* Value k of a payload's values, vb bytes each (4: f32, 1: int8, returned as its integer). */
+static float get_value(const unsigned char *v, size_t k, int vb)
+{
+	return vb == 1 ? (float)(int8_t)v[k] : sn_get_f32(v + 4 * k);
+}
+
 /* u32 cols, u32 stored, a varint count per row, the stored values, the gap codes. */
-static void enc_csr(sn_buf *b, const float *x, size_t n, size_t cols, int width)
+static void enc_csr(sn_buf *b, const float *x, const int8_t *q, size_t n, size_t cols, int width)
 {
 	const size_t rows = n / cols;
 	const uint32_t max = code_max(width);
@@ -82,7 +95,7 @@ static void enc_csr(sn_buf *b, const float *x, size_t n, size_t cols, int width)
 	for (size_t r = 0; r < rows; r++) put_varint(b, row_count(x + r * cols, cols));
 	if (sn_buf_reserve(b, 4 * nnz)) return;
 	for (size_t i = 0; i < n; i++)
-		if (is_stored(x[i])) sn_buf_f32(b, x[i]);
+		if (is_stored(x[i])) put_value(b, x, q, i);
 	for (size_t r = 0; r < rows; r++) {
 		size_t gap = 0;
 		for (size_t i = 0; i < cols; i++) {
@@ -95,7 +108,7 @@ static void enc_csr(sn_buf *b, const float *x, size_t n, size_t cols, int width)
 }
 
 /* Places one row's k values; *cp walks the codes, *vi the values. */
-static const char *dec_row(const unsigned char *codes, size_t cl, size_t *cp, const unsigned char *vals,
+static const char *dec_row(const unsigned char *codes, size_t cl, size_t *cp, const unsigned char *vals, int vb,
                            size_t *vi, uint32_t k, float *row, size_t cols, int width)
 {
 	const uint32_t max = code_max(width);
@@ -109,12 +122,12 @@ static const char *dec_row(const unsigned char *codes, size_t cl, size_t *cp, co
 			col += c;
 			if (col >= cols) return "a stored value lies past the end of its row";
 		} while (c == max);
-		row[col++] = sn_get_f32(vals + 4 * (*vi)++);
+		row[col++] = get_value(vals, (*vi)++, vb);
 	}
 	return NULL;
 }
 
-static const char *dec_csr(const unsigned char *p, size_t len, float *out, size_t n, int width)
+static const char *dec_csr(const unsigned char *p, size_t len, float *out, size_t n, int width, int vb)
 {
 	if (len < 8) return "its sparse payload is shorter than its 8-byte header";
 	const uint32_t cols = sn_get_u32(p), nnz = sn_get_u32(p + 4);
@@ -129,15 +142,15 @@ static const char *dec_csr(const unsigned char *p, size_t len, float *out, size_
 		sum += k;
 	}
 	if (sum != nnz) return "its row counts do not add up to its number of stored values";
-	if ((len - pos) / 4 < nnz) return "its stored values are cut short";
-	const unsigned char *vals = p + pos, *codes = vals + 4 * (size_t)nnz;
-	const size_t cl = len - pos - 4 * (size_t)nnz;
+	if ((len - pos) / (size_t)vb < nnz) return "its stored values are cut short";
+	const unsigned char *vals = p + pos, *codes = vals + (size_t)vb * nnz;
+	const size_t cl = len - pos - (size_t)vb * nnz;
 	size_t cpos = 8, cp = 0, vi = 0;
 	memset(out, 0, n * sizeof *out);
 	for (size_t r = 0; r < rows; r++) {
 		uint32_t k = 0;
 		get_varint(p, len, &cpos, &k);   /* checked above */
-		const char *why = dec_row(codes, cl, &cp, vals, &vi, k, out + r * cols, cols, width);
+		const char *why = dec_row(codes, cl, &cp, vals, vb, &vi, k, out + r * cols, cols, width);
 		if (why) return why;
 	}
 	if (cp != cl) return "its position codes have bytes left over";
@@ -146,40 +159,40 @@ static const char *dec_csr(const unsigned char *p, size_t len, float *out, size_
 
 /* ---------------------------------------------------------------- bitmap + values */
 
-static void enc_bitmap(sn_buf *b, const float *x, size_t n)
+static void enc_bitmap(sn_buf *b, const float *x, const int8_t *q, size_t n)
 {
 	const size_t nb = (n + 7) / 8;
 	if (sn_buf_reserve(b, nb)) return;
-	unsigned char *q = b->p + b->len;
-	memset(q, 0, nb);
+	unsigned char *bits = b->p + b->len;
+	memset(bits, 0, nb);
 	for (size_t i = 0; i < n; i++)
-		if (is_stored(x[i])) q[i / 8] |= (unsigned char)(1u << (i % 8));
+		if (is_stored(x[i])) bits[i / 8] |= (unsigned char)(1u << (i % 8));
 	b->len += nb;
 	for (size_t i = 0; i < n; i++)
-		if (is_stored(x[i])) sn_buf_f32(b, x[i]);
+		if (is_stored(x[i])) put_value(b, x, q, i);
 }
 
-static const char *dec_bitmap(const unsigned char *p, size_t len, float *out, size_t n)
+static const char *dec_bitmap(const unsigned char *p, size_t len, float *out, size_t n, int vb)
 {
 	const size_t nb = (n + 7) / 8;
 	size_t pop = 0, k = 0;
 	if (len < nb) return "its bitmap is cut short";
 	if (n % 8 && (p[nb - 1] >> (n % 8))) return "its bitmap has bits set past its last value";
 	for (size_t i = 0; i < nb; i++) pop += (size_t)__builtin_popcount(p[i]);
-	if ((len - nb) % 4 || (len - nb) / 4 != pop) return "its bitmap and its number of stored values disagree";
+	if ((len - nb) % (size_t)vb || (len - nb) / (size_t)vb != pop) return "its bitmap and its number of stored values disagree";
 	const unsigned char *v = p + nb;
-	for (size_t i = 0; i < n; i++) out[i] = (p[i / 8] >> (i % 8)) & 1 ? sn_get_f32(v + 4 * k++) : 0.0f;
+	for (size_t i = 0; i < n; i++) out[i] = (p[i / 8] >> (i % 8)) & 1 ? get_value(v, k++, vb) : 0.0f;
 	return NULL;
 }
 
 /* ---------------------------------------------------------------- choice and entry points */
 
-void sn_sparse_sizes(const float *x, size_t n, size_t cols, size_t bytes[SN_ENC_COUNT])
+static void sizes(const float *x, size_t n, size_t cols, size_t vb, size_t bytes[SN_ENC_COUNT])
 {
 	size_t nnz = 0;
 	for (size_t i = 0; i < n; i++) nnz += is_stored(x[i]);
-	bytes[SN_ENC_DENSE] = 4 * n;
-	bytes[SN_ENC_BITMAP] = (n + 7) / 8 + 4 * nnz;
+	bytes[SN_ENC_DENSE] = vb * n;
+	bytes[SN_ENC_BITMAP] = (n + 7) / 8 + vb * nnz;
 	bytes[SN_ENC_CSR8] = bytes[SN_ENC_CSR16] = SIZE_MAX;
 	if (!cols || n % cols) return;
 	size_t counts = 0, c8 = 0, c16 = 0;
@@ -194,25 +207,59 @@ void sn_sparse_sizes(const float *x, size_t n, size_t cols, size_t bytes[SN_ENC_
 		}
 		counts += varint_len(row_count(row, cols));
 	}
-	bytes[SN_ENC_CSR8] = 8 + counts + 4 * nnz + c8;
-	bytes[SN_ENC_CSR16] = 8 + counts + 4 * nnz + c16;
+	bytes[SN_ENC_CSR8] = 8 + counts + vb * nnz + c8;
+	bytes[SN_ENC_CSR16] = 8 + counts + vb * nnz + c16;
 }
+
+void sn_sparse_sizes(const float *x, size_t n, size_t cols, size_t bytes[SN_ENC_COUNT]) { sizes(x, n, cols, 4, bytes); }
 
 void sn_sparse_encode(sn_buf *b, int enc, const float *x, size_t n, size_t cols)
 {
-	if (enc == SN_ENC_CSR8 || enc == SN_ENC_CSR16) enc_csr(b, x, n, cols, enc == SN_ENC_CSR8 ? 1 : 2);
-	else if (enc == SN_ENC_BITMAP) enc_bitmap(b, x, n);
+	if (enc == SN_ENC_CSR8 || enc == SN_ENC_CSR16) enc_csr(b, x, NULL, n, cols, enc == SN_ENC_CSR8 ? 1 : 2);
+	else if (enc == SN_ENC_BITMAP) enc_bitmap(b, x, NULL, n);
 	else sn_buf_f32n(b, x, n);
+}
+
+/* int8 values: one byte each; the decoder returns them as floats (-128..127). */
+static const char *decode(int enc, const unsigned char *p, size_t len, float *out, size_t n, int vb)
+{
+	switch (enc) {
+	case SN_ENC_CSR8: return dec_csr(p, len, out, n, 1, vb);
+	case SN_ENC_CSR16: return dec_csr(p, len, out, n, 2, vb);
+	case SN_ENC_BITMAP: return dec_bitmap(p, len, out, n, vb);
+	default: return "its encoding is not a sparse one";
+	}
 }
 
 const char *sn_sparse_decode(int enc, const unsigned char *p, size_t len, float *out, size_t n)
 {
-	switch (enc) {
-	case SN_ENC_CSR8: return dec_csr(p, len, out, n, 1);
-	case SN_ENC_CSR16: return dec_csr(p, len, out, n, 2);
-	case SN_ENC_BITMAP: return dec_bitmap(p, len, out, n);
-	default: return "its encoding is not a sparse one";
-	}
+	return decode(enc, p, len, out, n, 4);
+}
+
+int sn_sparse_choose_i8(const float *x, size_t n, size_t cols)
+{
+	if (n < SN_SPARSE_MIN_VALUES) return SN_ENC_DENSE;
+	size_t s[SN_ENC_COUNT];
+	sizes(x, n, cols, 1, s);
+	int best = SN_ENC_DENSE;
+	for (int e = 1; e < SN_ENC_COUNT; e++)
+		if (s[e] < s[best]) best = e;
+	return best;
+}
+
+void sn_sparse_encode_i8(sn_buf *b, int enc, const float *x, const int8_t *q, size_t n, size_t cols)
+{
+	if (enc == SN_ENC_CSR8 || enc == SN_ENC_CSR16) enc_csr(b, x, q, n, cols, enc == SN_ENC_CSR8 ? 1 : 2);
+	else if (enc == SN_ENC_BITMAP) enc_bitmap(b, x, q, n);
+	else sn_buf_put(b, q, n);
+}
+
+const char *sn_sparse_decode_i8(int enc, const unsigned char *p, size_t len, float *out, size_t n)
+{
+	if (enc != SN_ENC_DENSE) return decode(enc, p, len, out, n, 1);
+	if (len != n) return "its int8 payload does not hold exactly one byte per value";
+	for (size_t i = 0; i < n; i++) out[i] = (float)(int8_t)p[i];
+	return NULL;
 }
 
 size_t sn_sparse_cols(const sn_tensor *t)
@@ -224,20 +271,20 @@ int sn_sparse_choose(const sn_tensor *t)
 {
 	if (t->n < SN_SPARSE_MIN_VALUES) return SN_ENC_DENSE;
 	size_t s[SN_ENC_COUNT];
-	sn_sparse_sizes(t->data, t->n, sn_sparse_cols(t), s);
+	sizes(t->data, t->n, sn_sparse_cols(t), 4, s);
 	int best = SN_ENC_DENSE;
 	for (int e = 1; e < SN_ENC_COUNT; e++)
 		if (s[e] < s[best]) best = e;
 	return best;
 }
 
-void sn_enc_csr8(sn_buf *b, const sn_tensor *t) { enc_csr(b, t->data, t->n, sn_sparse_cols(t), 1); }
-void sn_enc_csr16(sn_buf *b, const sn_tensor *t) { enc_csr(b, t->data, t->n, sn_sparse_cols(t), 2); }
-void sn_enc_bitmap(sn_buf *b, const sn_tensor *t) { enc_bitmap(b, t->data, t->n); }
+void sn_enc_csr8(sn_buf *b, const sn_tensor *t) { enc_csr(b, t->data, NULL, t->n, sn_sparse_cols(t), 1); }
+void sn_enc_csr16(sn_buf *b, const sn_tensor *t) { enc_csr(b, t->data, NULL, t->n, sn_sparse_cols(t), 2); }
+void sn_enc_bitmap(sn_buf *b, const sn_tensor *t) { enc_bitmap(b, t->data, NULL, t->n); }
 
-const char *sn_dec_csr8(const unsigned char *p, size_t len, float *out, size_t n) { return dec_csr(p, len, out, n, 1); }
-const char *sn_dec_csr16(const unsigned char *p, size_t len, float *out, size_t n) { return dec_csr(p, len, out, n, 2); }
-const char *sn_dec_bitmap(const unsigned char *p, size_t len, float *out, size_t n) { return dec_bitmap(p, len, out, n); }
+const char *sn_dec_csr8(const unsigned char *p, size_t len, float *out, size_t n) { return dec_csr(p, len, out, n, 1, 4); }
+const char *sn_dec_csr16(const unsigned char *p, size_t len, float *out, size_t n) { return dec_csr(p, len, out, n, 2, 4); }
+const char *sn_dec_bitmap(const unsigned char *p, size_t len, float *out, size_t n) { return dec_bitmap(p, len, out, n, 4); }
 
 int sn_mask_implied(const sn_tensor *t)
 {

@@ -28,6 +28,13 @@ void sn_sparse_encode(sn_buf *b, int enc, const float *x, size_t n, size_t cols)
 /* Fills out[0..n) from exactly len payload bytes; NULL on success, else what is wrong. */
 const char *sn_sparse_decode(int enc, const unsigned char *p, size_t len, float *out, size_t n);
 
+/* The same encodings for an int8 layer's weight (.slim encodings 16 + SN_ENC_*): the values x
+ * (float, 0 exactly where the int8 value is 0) say what is stored, q gives the stored bytes.
+ * The decoder writes the int8 values as floats (-128..127); SN_ENC_DENSE is one byte a value. */
+int sn_sparse_choose_i8(const float *x, size_t n, size_t cols);
+void sn_sparse_encode_i8(sn_buf *b, int enc, const float *x, const int8_t *q, size_t n, size_t cols);
+const char *sn_sparse_decode_i8(int enc, const unsigned char *p, size_t len, float *out, size_t n);
+
 /* Values per row of a tensor: everything after its first dimension (1-D: the whole tensor). */
 size_t sn_sparse_cols(const sn_tensor *t);
 /* The encoding with the smallest payload for t (dense on ties and for small tensors). */

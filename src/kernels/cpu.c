@@ -1,12 +1,35 @@
-/* CPU feature detection for every kernel dispatcher (dwconv, tiled conv GEMM, SpMM). */
+/* CPU feature detection for every kernel dispatcher (dwconv, tiled conv GEMM, SpMM, int8).
+ * A benign race in each: every thread computes the same value. (gcc's checks include the OS's
+ * support for the AVX and AVX-512 register state.) */
 #include "kernels/cpu.h"
 
 int sn_cpu_avx2(void)
 {
-	static int have = -1;   /* a benign race: every thread computes the same value */
+	static int have = -1;
 	if (have < 0) {
 		__builtin_cpu_init();
 		have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+	}
+	return have;
+}
+
+int sn_cpu_avx512vnni(void)
+{
+	static int have = -1;
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = sn_cpu_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+		       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+	}
+	return have;
+}
+
+int sn_cpu_avxvnni(void)
+{
+	static int have = -1;
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = sn_cpu_avx2() && __builtin_cpu_supports("avxvnni");
 	}
 	return have;
 }

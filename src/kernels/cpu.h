@@ -11,6 +11,10 @@
 /* 1 when the CPU runs AVX2 and FMA, the *__avx2 kernels' instructions (they are compiled for
  * them whatever -march says), else 0. */
 int sn_cpu_avx2(void);
+/* 1 when the CPU runs AVX-512 F, BW, VL and VNNI (the *__avx512vnni kernels' instructions), or
+ * AVX-VNNI (vpdpbusd on ymm, the *__avxvnni kernels' besides AVX2's), else 0. */
+int sn_cpu_avx512vnni(void);
+int sn_cpu_avxvnni(void);
 
 /* The 8 ints from sn_avx2_lane_bits + 8 - n are the mask of lanes [0, n) of a ymm vector (all
  * bits set in those lanes, 0 in the others), for n in [0, 8]: masked loads and stores of a

@@ -29,3 +29,14 @@ void sn_q8_conv_ref(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 			}
 	}
 }
+
+void sn_q8_linear_ref(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, int8_t *y)
+{
+	for (int r = 0; r < rows; r++)
+		for (int o = 0; o < out; o++) {
+			const int8_t *xr = x + (size_t)r * k, *w = p->w + (size_t)o * k;
+			int32_t acc = p->bias ? p->bias[o] : 0;
+			for (int i = 0; i < k; i++) acc += ((int32_t)xr[i] - p->x_zp) * w[i];
+			y[(size_t)r * out + o] = sn_q_output(acc, p->mult[p->per_channel ? o : 0], p->y_zp, p->lo, p->hi);
+		}
+}

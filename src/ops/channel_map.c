@@ -61,6 +61,20 @@ int sn_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	return SN_OK;
 }
 
+/* int8: the same moves of bytes (the output keeps its input's parameters). */
+int sn_q8_op_channel_map(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
+{
+	if (act != SN_ACT_FORWARD) return SN_OK;
+	const int in_c = sn_in(g, n, 0)->out.c, out_c = n->out.c;
+	const size_t plane = (size_t)n->out.h * n->out.w, xs = (size_t)in_c * plane, ys = (size_t)out_c * plane;
+	const int8_t *x = sn_rt_in(pl, n, 0)->q;
+	int8_t *y = sn_rt(pl, n)->q;
+	#pragma omp parallel for schedule(static)
+	for (int s = 0; s < pl->batch; s++)
+		for (int j = 0; j < out_c; j++) memcpy(y + s * ys + j * plane, x + s * xs + source_channel(n, in_c, j) * plane, plane);
+	return SN_OK;
+}
+
 static const sn_attr_def shuffle_attrs[] = {SN_ATTR_COUNT("groups", a.shuffle.groups, 0, SN_AF_REQUIRED)};
 /* channels as x[:, a:b]; concatenation can take them past the integer limit of other keys */
 static const sn_attr_def slice_attrs[] = {
@@ -71,6 +85,7 @@ static const sn_attr_def slice_attrs[] = {
 };
 
 /* pruning does not see through them: their channel maps would change */
-const sn_op_def sn_op_def_shuffle = {"shuffle", "ChannelShuffle", 1, 1, sn_op_channel_map, SN_ATTRS(shuffle_attrs),
-                                     .path = "copy"};
-const sn_op_def sn_op_def_slice = {"slice", "Slice", 1, 1, sn_op_channel_map, SN_ATTRS(slice_attrs), .path = "copy"};
+const sn_op_def sn_op_def_shuffle = {"shuffle", "ChannelShuffle", 1, 1, sn_op_channel_map, SN_OPF_Q8_SAME,
+                                     SN_ATTRS(shuffle_attrs), .path = "copy", .run_q8 = sn_q8_op_channel_map};
+const sn_op_def sn_op_def_slice = {"slice", "Slice", 1, 1, sn_op_channel_map, SN_OPF_Q8_SAME, SN_ATTRS(slice_attrs),
+                                   .path = "copy", .run_q8 = sn_q8_op_channel_map};

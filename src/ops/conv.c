@@ -12,12 +12,7 @@
 #include "core/sparse.h"
 #include "kernels/kernels.h"
 
-static sn_conv_geom geom(const sn_node *n, sn_shape in)
-{
-	const sn_conv_attr *a = &n->a.conv;
-	return (sn_conv_geom){in.c, in.h, in.w, a->kh, a->kw, a->sh, a->sw, a->dh, a->dw, a->pt, a->pl,
-	                      n->out.h, n->out.w, a->mode};
-}
+static sn_conv_geom geom(const sn_node *n, sn_shape in) { return sn_node_conv_geom(n, in); }
 
 static inline float fused(float v, int act)
 {
@@ -532,4 +527,4 @@ static const sn_tensor_def fan_in_weight_bias[] = {
 	{"weight", SN_TENSOR_PARAM, SN_INIT_FAN_IN}, {"bias", SN_TENSOR_PARAM, SN_INIT_FAN_IN}};
 
 const sn_op_def sn_op_def_conv = {"conv", "Conv2d", 1, 1, sn_op_conv, SN_ATTRS(conv_attrs), SN_TENSORS(fan_in_weight_bias),
-                                  .macs = SN_MACS_PER_PIXEL, .chan_of = conv_chan};
+                                  .macs = SN_MACS_PER_PIXEL, .chan_of = conv_chan, .run_q8 = sn_q8_op_conv};

@@ -37,5 +37,6 @@ static const sn_attr_def dropout_attrs[] = {
 	 .expect = "a probability in [0, 1), e.g. p=0.5"},
 };
 
-const sn_op_def sn_op_def_dropout = {"dropout", "Dropout", 1, 1, sn_op_dropout, SN_OPF_ELEMENTWISE, SN_ATTRS(dropout_attrs),
-                                     .chan = SN_CH_PASS, .path = "copy (identity at inference)"};
+const sn_op_def sn_op_def_dropout = {"dropout", "Dropout", 1, 1, sn_op_dropout, SN_OPF_ELEMENTWISE | SN_OPF_Q8_SAME,
+                                     SN_ATTRS(dropout_attrs), .chan = SN_CH_PASS, .path = "copy (identity at inference)",
+                                     .run_q8 = sn_q8_op_copy};

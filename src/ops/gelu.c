@@ -3,62 +3,37 @@
  *   exact:  dy/dx = Phi(x) + x phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi)
  *   tanh:   dy/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2), t = tanh(u) */
 #include <math.h>
-#include "core/internal.h"
+#include "ops/elementwise.h"
 
 #define SQRT1_2 0.70710678118654752f     /* 1 / sqrt(2) */
 #define INV_SQRT_2PI 0.39894228040143268f /* 1 / sqrt(2 pi) */
 #define SQRT_2_PI 0.79788456080286536f    /* sqrt(2 / pi) */
 #define CUBIC 0.044715f
 
-static inline float gelu_f(float x, int tanh_form)
+/* The two forms get their own loops, so neither tests the form per element. */
+static inline float gelu_erf_f(float x, sn_ew_arg a) { return 0.5f * x * (1.0f + erff(x * SQRT1_2)); }
+static inline float gelu_tanh_f(float x, sn_ew_arg a) { return 0.5f * x * (1.0f + tanhf(SQRT_2_PI * (x + CUBIC * x * x * x))); }
+
+static inline float gelu_erf_g(float x, float y, float dy, sn_ew_arg a)
 {
-	if (tanh_form) return 0.5f * x * (1.0f + tanhf(SQRT_2_PI * (x + CUBIC * x * x * x)));
-	return 0.5f * x * (1.0f + erff(x * SQRT1_2));
+	return dy * (0.5f * (1.0f + erff(x * SQRT1_2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x));
 }
 
-static inline float gelu_d(float x, int tanh_form)
+static inline float gelu_tanh_g(float x, float y, float dy, sn_ew_arg a)
 {
-	if (tanh_form) {
-		const float t = tanhf(SQRT_2_PI * (x + CUBIC * x * x * x));
-		return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SQRT_2_PI * (1.0f + 3.0f * CUBIC * x * x);
-	}
-	return 0.5f * (1.0f + erff(x * SQRT1_2)) + x * INV_SQRT_2PI * expf(-0.5f * x * x);
+	const float t = tanhf(SQRT_2_PI * (x + CUBIC * x * x * x));
+	return dy * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * SQRT_2_PI * (1.0f + 3.0f * CUBIC * x * x));
 }
+
+SN_EW_LOOPS(gelu_erf_loops, gelu_erf_f, gelu_erf_g);
+SN_EW_LOOPS(gelu_tanh_loops, gelu_tanh_f, gelu_tanh_g);
 
 static int gelu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	const int tanh_form = n->a.gelu.approximate == SN_GELU_TANH;
-	switch (act) {
-	case SN_ACT_SHAPE:
-		if ((unsigned)n->a.gelu.approximate > SN_GELU_TANH)
-			return sn_seterr(SN_EINVAL, "layer '%s' (GELU): unknown approximation %d", n->name, n->a.gelu.approximate);
-		n->out = sn_in(g, n, 0)->out;
-		return SN_OK;
-	case SN_ACT_SIZES: return SN_OK;
-	case SN_ACT_FORWARD: {
-		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
-		const float *x = sn_rt_in(pl, n, 0)->y;
-		float *y = sn_rt(pl, n)->y;
-		#pragma omp parallel for schedule(static)
-		for (size_t i = 0; i < N; i++) y[i] = gelu_f(x[i], tanh_form);
-		return SN_OK;
-	}
-	case SN_ACT_BACKWARD: {
-		sn_node_rt *p = sn_rt_in(pl, n, 0);
-		if (!p->needs_grad) return SN_OK;
-		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
-		const int acc = sn_dy_accumulate(p);
-		const float *x = p->y, *dy = sn_rt(pl, n)->dy;
-		float *dx = p->dy;
-		#pragma omp parallel for schedule(static)
-		for (size_t i = 0; i < N; i++) {
-			const float v = dy[i] * gelu_d(x[i], tanh_form);
-			dx[i] = acc ? dx[i] + v : v;
-		}
-		return SN_OK;
-	}
-	}
-	return SN_OK;
+	if (act == SN_ACT_SHAPE && (unsigned)n->a.gelu.approximate > SN_GELU_TANH)
+		return sn_seterr(SN_EINVAL, "layer '%s' (GELU): unknown approximation %d", n->name, n->a.gelu.approximate);
+	const sn_ew_loops *l = n->a.gelu.approximate == SN_GELU_TANH ? &gelu_tanh_loops : &gelu_erf_loops;
+	return sn_elementwise(g, n, pl, act, l, (sn_ew_arg){0});
 }
 
 static const char *const approximations[] = {"none", "tanh"};   /* indexed by sn_gelu_approx, as PyTorch names them */

@@ -4,43 +4,24 @@
  * the input, so a ReLU after it may run in place. */
 #include <float.h>
 #include <math.h>
-#include "core/internal.h"
+#include "ops/elementwise.h"
+
+static inline float hardsigmoid_f(float x, sn_ew_arg a) { return fminf(fmaxf(a.alpha * x + a.beta, 0.0f), 1.0f); }
+
+static inline float hardsigmoid_g(float x, float y, float dy, sn_ew_arg a)
+{
+	const float t = a.alpha * x + a.beta;
+	return t > 0 && t < 1 ? a.alpha * dy : 0.0f;
+}
+
+SN_EW_LOOPS(hardsigmoid_loops, hardsigmoid_f, hardsigmoid_g);
 
 int sn_op_hardsigmoid(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	const float alpha = n->a.hsig.alpha, beta = n->a.hsig.beta;
-	if (act == SN_ACT_SHAPE) {
-		if (!isfinite(alpha) || !isfinite(beta))
-			return sn_seterr(SN_EINVAL, "layer '%s' (Hardsigmoid): alpha and beta must be finite", n->name);
-		n->out = sn_in(g, n, 0)->out;
-		return SN_OK;
-	}
-	sn_node_rt *p = sn_rt_in(pl, n, 0), *r = sn_rt(pl, n);
-	const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
-	switch (act) {
-	case SN_ACT_SHAPE:
-	case SN_ACT_SIZES: return SN_OK;
-	case SN_ACT_FORWARD: {
-		const float *x = p->y;
-		float *y = r->y;
-		#pragma omp parallel for simd schedule(static)
-		for (size_t i = 0; i < N; i++) y[i] = fminf(fmaxf(alpha * x[i] + beta, 0.0f), 1.0f);
-		return SN_OK;
-	}
-	case SN_ACT_BACKWARD: {
-		if (!p->needs_grad) return SN_OK;
-		const int acc = sn_dy_accumulate(p);
-		const float *x = p->y, *dy = r->dy;
-		float *dx = p->dy;
-		#pragma omp parallel for simd schedule(static)
-		for (size_t i = 0; i < N; i++) {
-			const float t = alpha * x[i] + beta, v = t > 0 && t < 1 ? alpha * dy[i] : 0.0f;
-			dx[i] = acc ? dx[i] + v : v;
-		}
-		return SN_OK;
-	}
-	}
-	return SN_OK;
+	if (act == SN_ACT_SHAPE && (!isfinite(alpha) || !isfinite(beta)))
+		return sn_seterr(SN_EINVAL, "layer '%s' (Hardsigmoid): alpha and beta must be finite", n->name);
+	return sn_elementwise(g, n, pl, act, &hardsigmoid_loops, (sn_ew_arg){.alpha = alpha, .beta = beta});
 }
 
 static const sn_attr_def hardsigmoid_attrs[] = {

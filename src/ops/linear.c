@@ -53,4 +53,4 @@ static const sn_tensor_def linear_tensors[] = {
 
 /* its outputs are neurons: channels it makes, which neuron pruning may remove */
 const sn_op_def sn_op_def_linear = {"linear", "Linear", 1, 1, sn_op_linear, SN_ATTRS(linear_attrs), SN_TENSORS(linear_tensors),
-                                    .chan = SN_CH_MAKES};
+                                    .chan = SN_CH_MAKES, .run_q8 = sn_q8_op_linear};

@@ -2,6 +2,7 @@
  * MaxPool keeps the argmax of each window for backward; AvgPool follows count_include_pad. */
 #include <float.h>
 #include "core/internal.h"
+#include "core/quant.h"
 
 static int out_size(int in, int k, int p0, int p1, int s, int ceil_mode)
 {
@@ -134,6 +135,40 @@ int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	return SN_OK;
 }
 
+/* int8: MaxPool keeps its input's parameters (the quantizer gives it them), so the largest
+ * int8 of a window is the output; AvgPool sums (x - x_zp) over the window in int32 and
+ * requantizes the mean with x_scale / (y_scale * divisor). */
+int sn_q8_op_pool(sn_graph *g, sn_node *n, sn_plan *plan, sn_action act)
+{
+	if (act != SN_ACT_FORWARD) return SN_OK;
+	const sn_pool_attr *a = &n->a.pool;
+	const sn_shape in = sn_in(g, n, 0)->out, out = n->out;
+	const sn_qparams xq = sn_in(g, n, 0)->q->y, yq = n->q->y;
+	const int8_t *X = sn_rt_in(plan, n, 0)->q;
+	int8_t *Y = sn_rt(plan, n)->q;
+	const int planes = plan->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
+	#pragma omp parallel for schedule(static)
+	for (int pl = 0; pl < planes; pl++) {
+		const int8_t *x = X + (size_t)pl * in.h * in.w;
+		int8_t *y = Y + (size_t)pl * out.h * out.w;
+		for (int oh = 0; oh < out.h; oh++)
+			for (int ow = 0; ow < out.w; ow++) {
+				int h0, h1, w0, w1, div;
+				window(a, in, oh, ow, &h0, &h1, &w0, &w1, &div);
+				int32_t v = is_max ? -128 : 0;
+				for (int i = h0; i < h1; i++)
+					for (int j = w0; j < w1; j++) {
+						const int32_t t = x[i * in.w + j];
+						v = is_max ? SN_MAX(v, t) : v + t - xq.zero_point;
+					}
+				y[oh * out.w + ow] = is_max ? (int8_t)v
+				                            : sn_q_output(v, sn_q_multiplier((double)xq.scale / ((double)yq.scale * div)),
+				                                          yq.zero_point, -128, 127);
+			}
+	}
+	return SN_OK;
+}
+
 #define POOL_ATTRS \
 	{.key = "k", .type = SN_AT_PAIR, .flags = SN_AF_REQUIRED, .off = {SN_AT(a.pool.kh), SN_AT(a.pool.kw)}, .lo = 1, \
 	 .hi = SN_ATTR_INT_MAX, .expect = "K or KHxKW with integers " SN_ATTR_INT_RANGE ", e.g. k=3 or k=1x7"}, \
@@ -144,7 +179,7 @@ int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 static const sn_attr_def maxpool_attrs[] = {POOL_ATTRS};
 static const sn_attr_def avgpool_attrs[] = {POOL_ATTRS, SN_ATTR_BOOL("count_include_pad", a.pool.count_include_pad, 1)};
 
-const sn_op_def sn_op_def_maxpool = {"maxpool", "MaxPool2d", 1, 1, sn_op_pool, SN_ATTRS(maxpool_attrs), .chan = SN_CH_PASS,
-                                     .path = "direct"};
+const sn_op_def sn_op_def_maxpool = {"maxpool", "MaxPool2d", 1, 1, sn_op_pool, SN_OPF_Q8_SAME, SN_ATTRS(maxpool_attrs), .chan = SN_CH_PASS,
+                                     .path = "direct", .run_q8 = sn_q8_op_pool};
 const sn_op_def sn_op_def_avgpool = {"avgpool", "AvgPool2d", 1, 1, sn_op_pool, SN_ATTRS(avgpool_attrs), .chan = SN_CH_PASS,
-                                     .path = "direct"};
+                                     .path = "direct", .run_q8 = sn_q8_op_pool};

@@ -1,39 +1,23 @@
 /* SiLU (swish), PyTorch's nn.SiLU: y = x sigmoid(x). Backward reads the input:
  * dy/dx = s (1 + x (1 - s)) with s = sigmoid(x). */
 #include <math.h>
-#include "core/internal.h"
+#include "ops/elementwise.h"
 
 static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+static inline float silu_f(float x, sn_ew_arg a) { return x * sigmoid(x); }
+
+static inline float silu_g(float x, float y, float dy, sn_ew_arg a)
+{
+	const float s = sigmoid(x);
+	return dy * s * (1.0f + x * (1.0f - s));
+}
+
+SN_EW_LOOPS(silu_loops, silu_f, silu_g);
+
 static int silu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
-	switch (act) {
-	case SN_ACT_SHAPE: n->out = sn_in(g, n, 0)->out; return SN_OK;
-	case SN_ACT_SIZES: return SN_OK;
-	case SN_ACT_FORWARD: {
-		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
-		const float *x = sn_rt_in(pl, n, 0)->y;
-		float *y = sn_rt(pl, n)->y;
-		#pragma omp parallel for schedule(static)
-		for (size_t i = 0; i < N; i++) y[i] = x[i] * sigmoid(x[i]);
-		return SN_OK;
-	}
-	case SN_ACT_BACKWARD: {
-		sn_node_rt *p = sn_rt_in(pl, n, 0);
-		if (!p->needs_grad) return SN_OK;
-		const size_t N = (size_t)pl->batch * sn_shape_numel(n->out);
-		const int acc = sn_dy_accumulate(p);
-		const float *x = p->y, *dy = sn_rt(pl, n)->dy;
-		float *dx = p->dy;
-		#pragma omp parallel for schedule(static)
-		for (size_t i = 0; i < N; i++) {
-			const float s = sigmoid(x[i]), v = dy[i] * s * (1.0f + x[i] * (1.0f - s));
-			dx[i] = acc ? dx[i] + v : v;
-		}
-		return SN_OK;
-	}
-	}
-	return SN_OK;
+	return sn_elementwise(g, n, pl, act, &silu_loops, (sn_ew_arg){0});
 }
 
 /* ONNX has no SiLU operator in the opsets slimnn reads and writes: the exporter writes

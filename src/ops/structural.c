@@ -1,6 +1,8 @@
 /* Operators that move or combine values without parameters: Input, Flatten, global average
  * pooling, Add (residual) and channel Concat. */
 #include "core/internal.h"
+#include "core/quant.h"
+#include "kernels/qjoin.h"
 
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
@@ -172,6 +174,78 @@ int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	return SN_OK;
 }
 
+/* ---------------------------------------------------------------- int8 (core/quant.h) */
+
+/* Flatten and Dropout at inference: the int8 values as they are (the same parameters). */
+int sn_q8_op_copy(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
+{
+	(void)g;
+	if (act == SN_ACT_FORWARD)
+		memcpy(sn_rt(pl, n)->q, sn_rt_in(pl, n, 0)->q, (size_t)pl->batch * sn_shape_numel(n->out));
+	return SN_OK;
+}
+
+/* The mean of (x - x_zp) over each plane, requantized with x_scale / (y_scale * H*W). */
+int sn_q8_op_gap(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
+{
+	if (act != SN_ACT_FORWARD) return SN_OK;
+	const sn_shape in = sn_in(g, n, 0)->out;
+	const sn_qparams xq = sn_in(g, n, 0)->q->y, yq = n->q->y;
+	const int HW = in.h * in.w, planes = pl->batch * in.c;
+	const sn_q_mult m = sn_q_multiplier((double)xq.scale / ((double)yq.scale * HW));
+	const int8_t *X = sn_rt_in(pl, n, 0)->q;
+	int8_t *Y = sn_rt(pl, n)->q;
+	#pragma omp parallel for schedule(static)
+	for (int i = 0; i < planes; i++) {
+		const int8_t *x = X + (size_t)i * HW;
+		int32_t s = 0;
+		for (int k = 0; k < HW; k++) s += x[k] - xq.zero_point;
+		Y[i] = sn_q_output(s, m, yq.zero_point, -128, 127);
+	}
+	return SN_OK;
+}
+
+int sn_q8_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
+{
+	if (act != SN_ACT_FORWARD) return SN_OK;
+	sn_qparams xq[SN_Q8_ADD_MAX];
+	const int8_t *x[SN_Q8_ADD_MAX];
+	for (int i = 0; i < n->n_in; i++) {
+		xq[i] = sn_in(g, n, i)->q->y;
+		x[i] = sn_rt_in(pl, n, i)->q;
+	}
+	const sn_q8_add_params p = sn_q8_add_init(n->n_in, xq, n->q->y, -128, 127);
+	const size_t N = (size_t)pl->batch * sn_shape_numel(n->out), chunk = 16384;
+	const long chunks = (long)((N + chunk - 1) / chunk);
+	int8_t *y = sn_rt(pl, n)->q;
+	#pragma omp parallel for schedule(static) if (chunks > 1)
+	for (long c = 0; c < chunks; c++) {
+		const size_t at = (size_t)c * chunk;
+		const int8_t *xc[SN_Q8_ADD_MAX];
+		for (int i = 0; i < p.n; i++) xc[i] = x[i] + at;
+		sn_q8_add(xc, SN_MIN(chunk, N - at), &p, y + at);
+	}
+	return SN_OK;
+}
+
+/* Each input's block requantized to the output's parameters. */
+int sn_q8_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
+{
+	if (act != SN_ACT_FORWARD) return SN_OK;
+	const size_t ys = sn_shape_numel(n->out);
+	int8_t *y = sn_rt(pl, n)->q;
+	size_t off = 0;
+	for (int i = 0; i < n->n_in; i++) {
+		const sn_node *in = sn_in(g, n, i);
+		const size_t xs = sn_shape_numel(in->out);
+		const int8_t *x = sn_rt_in(pl, n, i)->q;
+		#pragma omp parallel for schedule(static)
+		for (int b = 0; b < pl->batch; b++) sn_q8_requant(x + b * xs, xs, in->q->y, n->q->y, y + b * ys + off);
+		off += xs;
+	}
+	return SN_OK;
+}
+
 static const sn_attr_def input_attrs[] = {
 	{.key = "shape", .type = SN_AT_SHAPE, .flags = SN_AF_REQUIRED, .off = {SN_AT(a.input.c), SN_AT(a.input.h), SN_AT(a.input.w)},
 	 .lo = 1, .hi = SN_ATTR_INT_MAX, .expect = "CxHxW with integers " SN_ATTR_INT_RANGE ", e.g. shape=1x28x28"},
@@ -180,9 +254,11 @@ static const sn_attr_def input_attrs[] = {
 const sn_op_def sn_op_def_input = {"input", "Input", 0, 0, sn_op_input, SN_ATTRS(input_attrs), .chan = SN_CH_SOURCE,
                                    .path = "the caller's input"};
 /* Flatten of its input's only reader is a view of it (the data does not move). */
-const sn_op_def sn_op_def_flatten = {"flatten", "Flatten", 1, 1, sn_op_flatten, SN_OPF_IN_PLACE, .chan = SN_CH_FLATTEN,
-                                     .path = "copy", .path_in_place = "view (no copy)"};
+const sn_op_def sn_op_def_flatten = {"flatten", "Flatten", 1, 1, sn_op_flatten, SN_OPF_IN_PLACE | SN_OPF_Q8_SAME,
+                                     .chan = SN_CH_FLATTEN, .path = "copy", .path_in_place = "view (no copy)",
+                                     .run_q8 = sn_q8_op_copy};
 const sn_op_def sn_op_def_gap = {"gap", "AdaptiveAvgPool2d", 1, 1, sn_op_gap, .chan = SN_CH_PASS, .path = "direct",
-                                 .onnx = "GlobalAveragePool"};
-const sn_op_def sn_op_def_add = {"add", "Add", 2, SN_MAX_IN, sn_op_add, .chan = SN_CH_TIES};
-const sn_op_def sn_op_def_concat = {"concat", "Concat", 2, SN_MAX_IN, sn_op_concat, .chan = SN_CH_CONCAT, .path = "copy"};
+                                 .onnx = "GlobalAveragePool", .run_q8 = sn_q8_op_gap};
+const sn_op_def sn_op_def_add = {"add", "Add", 2, SN_MAX_IN, sn_op_add, .chan = SN_CH_TIES, .run_q8 = sn_q8_op_add};
+const sn_op_def sn_op_def_concat = {"concat", "Concat", 2, SN_MAX_IN, sn_op_concat, .chan = SN_CH_CONCAT, .path = "copy",
+                                    .run_q8 = sn_q8_op_concat};

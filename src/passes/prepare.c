@@ -5,6 +5,7 @@
  * ends the graph still ends it). */
 #include <math.h>
 #include "core/internal.h"
+#include "core/quant.h"
 
 sn_prepare_opts sn_prepare_defaults(void)
 {
@@ -135,6 +136,12 @@ sn_graph *sn_prepare_inference(const sn_graph *g, const sn_prepare_opts *o, sn_p
 	sn_prepare_report rep = {.nodes_before = g ? g->n_node : 0};
 	if (!o) o = &def;
 	if (!g || g->n_node == 0) { sn_seterr(SN_EINVAL, "prepare for inference: no model given; pass a graph that starts with its input layer"); return NULL; }
+	if (sn_graph_is_int8(g)) {   /* quantized models were prepared before they were quantized */
+		sn_graph *h = sn_graph_clone(g);
+		rep.nodes_after = h ? h->n_node : 0;
+		if (h && r) *r = rep;
+		return h;
+	}
 	chains ch = {0};
 	if (chains_alloc(&ch, g)) return NULL;
 	plan_chains(g, o, &ch);

@@ -24,8 +24,8 @@
 #ifndef SN_QUANTIZE_CALIB_H
 #define SN_QUANTIZE_CALIB_H
 #include <stddef.h>
+#include "slimnn.h"   /* sn_calib_method */
 
-typedef enum { SN_CALIB_MINMAX, SN_CALIB_PERCENTILE, SN_CALIB_MSE, SN_CALIB_ENTROPY } sn_calib_method;
 
 typedef struct {
 	int bins, absolute;
@@ -41,6 +41,4 @@ void sn_hist_add(sn_hist *h, const float *x, size_t n);
 void sn_hist_free(sn_hist *h);
 /* The range [*a, *b] a method picks (percentile: q in (0, 100]). An empty histogram gives [0, 0]. */
 void sn_calib_range(const sn_hist *h, sn_calib_method m, double q, float *a, float *b);
-/* The method named by a word of --calibration (minmax, percentile, mse, entropy), or -1. */
-int sn_calib_method_from_name(const char *name);
 #endif

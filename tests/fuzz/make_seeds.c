@@ -1,9 +1,29 @@
 /* Writes the seed corpus of the .slim fuzz target: small models from architecture files, saved
- * plain, with pruning masks (sparse storage) and with a training state, into DIR.
+ * plain, with pruning masks (sparse storage), with a training state and quantized to int8, into DIR.
  *   make_seeds DIR models/cnn.arch models/resnet.arch ... */
 #include <stdio.h>
 #include <stdlib.h>
 #include "slimnn.h"
+
+/* g quantized to int8, calibrated on 8 random images of its input shape (NULL on failure) */
+static sn_graph *int8_of(const sn_graph *g)
+{
+	const sn_shape in = sn_graph_input_shape(g);
+	const size_t px = (size_t)in.c * in.h * in.w;
+	sn_dataset d = {.n = 8, .c = in.c, .h = in.h, .w = in.w, .classes = 1, .norm = {.c = 1, .mean = {0.5f}, .std = {0.25f}}};
+	d.images = malloc(8 * px);
+	d.labels = calloc(8, sizeof *d.labels);
+	sn_graph *h = NULL;
+	if (d.images && d.labels) {
+		for (size_t k = 0; k < 8 * px; k++) d.images[k] = (uint8_t)(k * 2654435761u >> 24);
+		sn_quantize_opts o = sn_quantize_defaults();
+		o.calibration = SN_CALIB_MINMAX;
+		o.batch = 8;
+		h = sn_quantize(g, &d, NULL, &o, NULL);
+	}
+	sn_dataset_free(&d);
+	return h;
+}
 
 int main(int argc, char **argv)
 {
@@ -28,6 +48,11 @@ int main(int argc, char **argv)
 			written++;
 		}
 		free(prunable); free(m); free(v);
+		sn_graph *h = int8_of(g);
+		snprintf(path, sizeof path, "%s/seed-%d-int8.slim", argv[1], i);
+		if (!h || sn_model_save(h, &meta, NULL, path)) { fprintf(stderr, "%s\n", sn_errmsg()); return 1; }
+		written++;
+		sn_graph_free(h);
 		sn_graph_free(g);
 	}
 	printf("%d seed models in %s\n", written, argv[1]);

@@ -1,0 +1,53 @@
+/* The int8 side of a quantized model: what each layer keeps (src/quantize/ computes it, .slim
+ * files store it, plans run it). Values follow kernels/qmath.h: real = scale * (q - zero_point),
+ * activations asymmetric per tensor, weights symmetric per output channel (or per tensor).
+ *
+ * Every layer of a quantized model has output parameters y. A layer whose operator has an int8
+ * forward (its row's run_q8) runs in int8 unless the quantizer kept it in float (--keep-float,
+ * --max-drop); a float layer's y serves its int8 readers, which quantize its output with it.
+ * The float weights of an int8 layer are kept equal to their int8 values times the scales, so
+ * the float view of the model (export, summary, a float fallback) is the model int8 runs. */
+#ifndef SN_CORE_QUANT_H
+#define SN_CORE_QUANT_H
+#include "slimnn.h"
+#include "kernels/kernels.h"
+#include "kernels/qconv.h"
+
+struct sn_qnode {
+	sn_qparams y;                      /* the output's parameters */
+	int int8;                          /* 1: runs in int8; 0: in float */
+	/* conv and Linear in int8: the weight ([rows][k], rows = output channels) and its scales */
+	int n_scale;                       /* 1 (per tensor) or rows (per output channel) */
+	float *w_scale;
+	int8_t *w;
+	size_t w_n;
+	/* derived by sn_q_derive from the above, the input's y and the float bias */
+	int32_t *bias;                     /* rows int32 in the scale x_scale * w_scale[o] */
+	sn_q_mult *mult;                   /* rows multipliers x_scale * w_scale[o] / y.scale */
+	int32_t lo, hi;                    /* the output clamp: int8 range, or a fused ReLU's / ReLU6's */
+	struct sn_q8_pack *pack;           /* the weights packed for the fast kernels */
+};
+typedef struct sn_qnode sn_qnode;
+
+/* A node's record with output parameters y (int8 as given), no weights; NULL when out of memory
+ * (message set). */
+sn_qnode *sn_qnode_new(sn_qparams y, int int8);
+void sn_qnode_free(sn_qnode *q);
+/* Drops every node's int8 record: the model is float again. */
+void sn_graph_dequantize(sn_graph *g);
+/* 1 when some layer of g runs in int8 (a training plan cannot serve it). */
+int sn_graph_is_int8(const sn_graph *g);
+/* 1 when node n has an int8 forward (its row's run_q8) and a record that asks for int8. */
+int sn_node_runs_int8(const sn_node *n);
+
+/* Sets node n's int8 weight from its float weight with these scales (n_scale 1 or one per output
+ * row): q = round_half_even(w / s) clamped to [-127, 127]; the float weight becomes q * s. The
+ * record must exist. SN_OK, SN_ENOMEM or SN_EINVAL (a scale not positive and finite). */
+int sn_q_set_weights(sn_graph *g, sn_node *n, const float *scales, int n_scale);
+/* Computes every int8 layer's derived values (bias, multipliers, clamp, packed weights) from its
+ * record and its input's y; SN_OK, SN_ENOMEM, or SN_EFORMAT naming a layer whose input has no
+ * parameters or whose weight is missing. Run after the records change (quantize, load). */
+int sn_q_derive(sn_graph *g);
+/* Copies src's records into g, node by node (same names); SN_OK or SN_ENOMEM. */
+int sn_q_copy(sn_graph *g, const sn_graph *src);
+#endif

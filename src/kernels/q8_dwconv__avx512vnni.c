@@ -1,0 +1,11 @@
+/* The int8 depthwise plane on AVX-512 VNNI (q8_dwconv_simd.h): vpdpwssd adds each lane's two
+ * tap products (int16 x int16) to it in one instruction, exactly; 32 outputs a step. */
+#include "kernels/q8_requant_zmm.h"
+
+#define Q8_TARGET Q8Z
+#define Q8_DW3 sn_q8_dwconv_3x3__avx512vnni
+#define Q8_DW5 sn_q8_dwconv_5x5__avx512vnni
+#define Q8_DWANY sn_q8_dwconv_any__avx512vnni
+#define q8_pdot _mm512_dpwssd_epi32
+
+#include "kernels/q8_dwconv_simd.h"

@@ -1,0 +1,86 @@
+/* What the int8 dispatcher (qconv.c) hands the per-ISA kernels (q8_gemm__*.c, q8_dwconv__*.c).
+ * Private to src/kernels. */
+#ifndef SN_KERNELS_Q8_INTERNAL_H
+#define SN_KERNELS_Q8_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "kernels/qmath.h"
+
+/* Packed weights: the rows (output channels) of each group in blocks of SN_Q8_MR, each block
+ * [k4][SN_Q8_MR][4]: for every quad of taps, the 4 bytes of each row side by side, so that one
+ * 32-bit broadcast gives a row's quad. Rows past the group's end and taps past k are zeros. */
+#define SN_Q8_MR 4
+struct sn_q8_pack {
+	int out_c, groups, k, k4;   /* k4 = ceil(k / 4) quads */
+	int og, ob;                 /* rows per group, blocks per group */
+	int8_t *a;                  /* [groups][ob][k4][SN_Q8_MR][4] */
+	int32_t *sumw;              /* out_c sums of each row's weights */
+	size_t bytes;
+};
+
+/* C = requant(corr + A B) for one panel: A the packed blocks of m rows, B the panel [k4][ldb][4]
+ * of unsigned bytes (x + 128; quad q of column p at b[(q * ldb + p) * 4]), n columns (ldb is a
+ * multiple of 16: kernels may read, never store, whole vectors past n). Output (r, p) goes to
+ * y[r * ldr + p * ldp] (conv: ldr = pixels, ldp = 1; Linear stores transposed: ldr = 1). */
+typedef struct {
+	int m, n, k4, ldb;
+	const int8_t *a;
+	const uint8_t *b;
+	const int32_t *corr;        /* m: bias - (x_zp + 128) * sum w */
+	const sn_q_mult *mult;      /* m (per_channel) or 1 */
+	int per_channel;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+	size_t ldr, ldp;
+} sn_q8_gemm_args;
+typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
+
+/* One depthwise output plane y [oh x ow] from a padded int16 plane: output (oy, ox), tap (i, j)
+ * reads plane[(oy * sh + i * dh) * ldp + ox * xs + j * tap], and taps j, j + 1 are the int16
+ * pair at that place (so a 32-bit lane is one output's two taps, for vpmaddwd). Element c of a
+ * row is x[c] (plain, tap = 1), except for stride 1 with dilation (pairs, tap = 2 dw): element
+ * c is then (x[c], x[c + dw]). xs = 2 for pairs and for stride 2 (plain): the lanes of one
+ * vector are consecutive outputs. xs = 1 for stride 1 without dilation (plain): the pairs of
+ * consecutive outputs overlap, so a vector loaded at ox holds outputs ox, ox + 2, ... and one
+ * loaded at ox + 1 the odd ones; the kernels interleave them when storing.
+ * A lone last tap (kw odd) pairs with a zero weight. Padding holds x_zp, so corr = bias - x_zp
+ * sum w. Rows hold ldp int16, enough for 32 outputs at a time (whole vectors past ow). */
+typedef struct {
+	int kh, kw, sh, dh, xs, tap;
+	int oh, ow;
+	const int16_t *plane;
+	size_t ldp;
+	const int8_t *w;            /* kh * kw */
+	int32_t corr;
+	sn_q_mult mult;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+} sn_q8_dw_args;
+typedef void (*sn_q8_dw_fn)(const sn_q8_dw_args *a);
+
+/* Taps (i, 2 jp) and (i, 2 jp + 1) of a depthwise kernel [kh x kw] as the int16 pair of a
+ * 32-bit lane (the first in the low half), 0 for the partner of a lone last tap. */
+static inline int32_t sn_q8_tap_pair(const int8_t *w, int i, int jp, int kw)
+{
+	const int j = 2 * jp;
+	const uint16_t lo = (uint16_t)w[i * kw + j], hi = (uint16_t)(j + 1 < kw ? w[i * kw + j + 1] : 0);
+	return (int32_t)((uint32_t)lo | (uint32_t)hi << 16);
+}
+
+/* A requantized output, the definition of qmath.h, for the scalar paths and the tails. */
+static inline int8_t sn_q8_out(uint32_t acc, const sn_q8_gemm_args *a, int r)
+{
+	return sn_q_output((int32_t)acc, a->mult[a->per_channel ? r : 0], a->y_zp, a->lo, a->hi);
+}
+
+#define SN_Q8_DECLARE(isa)                                                 \
+	void sn_q8_gemm__##isa(const sn_q8_gemm_args *a);                      \
+	void sn_q8_dwconv_3x3__##isa(const sn_q8_dw_args *a);                  \
+	void sn_q8_dwconv_5x5__##isa(const sn_q8_dw_args *a);                  \
+	void sn_q8_dwconv_any__##isa(const sn_q8_dw_args *a);
+void sn_q8_gemm__scalar(const sn_q8_gemm_args *a);
+void sn_q8_dwconv_any__scalar(const sn_q8_dw_args *a);   /* every shape: no specialised ones */
+SN_Q8_DECLARE(avx2)
+SN_Q8_DECLARE(avxvnni)
+SN_Q8_DECLARE(avx512vnni)
+#endif

@@ -1,0 +1,86 @@
+/* qmath.h's requantization on 8 int32 lanes (AVX2), step by step as its definition reads, for
+ * the ymm int8 kernels (q8_gemm_simd.h, q8_dwconv_simd.h): the saturating left shift; srdhm as
+ * (a * b + 2^30) >> 31 in 64 bits, for even and odd lanes apart (vpmuldq); the rounding right
+ * shift with its threshold; the clamp to [lo, hi] before the zero point is added (so the sum
+ * stays in int32). Included by kernel files; compiled for AVX2 (the caller's target may add). */
+#ifndef SN_KERNELS_Q8_REQUANT_YMM_H
+#define SN_KERNELS_Q8_REQUANT_YMM_H
+#include <immintrin.h>
+#include <string.h>
+#include "kernels/qmath.h"
+
+#define Q8Y_AVX2 __attribute__((target("avx2")))
+#define Q8_INLINE static inline __attribute__((always_inline))
+
+#define Q8RQ_VEC __m256i
+#define Q8RQ_SET1 _mm256_set1_epi32
+#define Q8RQ(name) q8y_##name
+#define Q8RQ_TARGET Q8Y_AVX2
+#include "kernels/q8_requant_params.h"
+
+/* the int8 outputs of 8 accumulators, as int32 lanes in [-128, 127] */
+Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
+{
+	__m256i x = acc;
+	if (q->has_left) {
+		x = _mm256_sll_epi32(acc, q->left);
+		x = _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MAX), _mm256_cmpgt_epi32(acc, q->over));
+		x = _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MIN), _mm256_cmpgt_epi32(q->under, acc));
+	}
+	const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
+	const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q->mult), half), 31);
+	const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->mult), half), 1);
+	x = _mm256_blend_epi32(even, odd, 0xAA);
+	if (q->has_right) {
+		const __m256i rem = _mm256_and_si256(x, q->rmask);
+		const __m256i threshold = _mm256_sub_epi32(q->rhalf, _mm256_srai_epi32(x, 31));   /* + 1 below 0 */
+		x = _mm256_sub_epi32(_mm256_sra_epi32(x, q->right), _mm256_cmpgt_epi32(rem, threshold));
+	}
+	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
+}
+
+/* 8 outputs (int32 lanes in [-128, 127]) as the low 8 bytes */
+Q8Y_AVX2 Q8_INLINE __m128i q8y_bytes(__m256i v)
+{
+	const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+	return _mm_packs_epi16(w, w);
+}
+
+/* n <= 16 bytes of b to y */
+Q8Y_AVX2 Q8_INLINE void q8y_put(int8_t *y, __m128i b, int n)
+{
+	int8_t t[16];
+	_mm_storeu_si128((__m128i *)t, b);
+	memcpy(y, t, n);
+}
+
+/* Stores n <= 8 outputs (int32 lanes in [-128, 127]) to y[0], y[step], ... */
+Q8Y_AVX2 Q8_INLINE void q8y_store(int8_t *y, size_t step, __m256i v, int n)
+{
+	const __m128i b = q8y_bytes(v);
+	if (n == 8 && step == 1) { _mm_storel_epi64((__m128i *)y, b); return; }
+	if (step == 1) { q8y_put(y, b, n); return; }
+	int8_t t[16];
+	_mm_storeu_si128((__m128i *)t, b);
+	for (int i = 0; i < n; i++) y[i * step] = t[i];
+}
+
+/* Stores n <= 16 outputs whose even ones are in `even`, odd ones in `odd`, to y[0..n) */
+Q8Y_AVX2 Q8_INLINE void q8y_store_pairs(int8_t *y, __m256i even, __m256i odd, int n)
+{
+	const __m128i b = _mm_unpacklo_epi8(q8y_bytes(even), q8y_bytes(odd));
+	if (n == 16) _mm_storeu_si128((__m128i *)y, b);
+	else q8y_put(y, b, n);
+}
+
+/* the names the width-generic kernels (q8_gemm_simd.h, q8_dwconv_simd.h) use */
+typedef __m256i q8v;
+#define Q8V_LANES 8
+#define q8v_rq q8y_rq
+#define q8v_rq_make q8y_rq_make
+#define q8v_requant q8y_requant
+#define q8v_store q8y_store
+#define q8v_store_pairs q8y_store_pairs
+#define q8v_set1 _mm256_set1_epi32
+#define q8v_load(p) _mm256_loadu_si256((const __m256i *)(p))
+#endif

@@ -1,0 +1,67 @@
+/* qmath.h's requantization on 16 int32 lanes (AVX-512), the same steps as q8_requant_ymm.h
+ * says, with mask registers for the selections; for the zmm int8 kernels. */
+#ifndef SN_KERNELS_Q8_REQUANT_ZMM_H
+#define SN_KERNELS_Q8_REQUANT_ZMM_H
+#include <immintrin.h>
+#include <string.h>
+#include "kernels/qmath.h"
+
+#define Q8Z __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")))
+#define Q8_INLINE static inline __attribute__((always_inline))
+
+#define Q8RQ_VEC __m512i
+#define Q8RQ_SET1 _mm512_set1_epi32
+#define Q8RQ(name) q8z_##name
+#define Q8RQ_TARGET Q8Z
+#include "kernels/q8_requant_params.h"
+
+Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
+{
+	__m512i x = acc;
+	if (q->has_left) {
+		x = _mm512_sll_epi32(acc, q->left);
+		x = _mm512_mask_mov_epi32(x, _mm512_cmpgt_epi32_mask(acc, q->over), _mm512_set1_epi32(INT32_MAX));
+		x = _mm512_mask_mov_epi32(x, _mm512_cmplt_epi32_mask(acc, q->under), _mm512_set1_epi32(INT32_MIN));
+	}
+	const __m512i half = _mm512_set1_epi64((int64_t)1 << 30);
+	const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, q->mult), half), 31);
+	const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult), half), 1);
+	x = _mm512_mask_blend_epi32(0xAAAA, even, odd);
+	if (q->has_right) {
+		const __m512i rem = _mm512_and_si512(x, q->rmask);
+		const __m512i threshold = _mm512_sub_epi32(q->rhalf, _mm512_srai_epi32(x, 31));
+		x = _mm512_sra_epi32(x, q->right);
+		x = _mm512_mask_add_epi32(x, _mm512_cmpgt_epi32_mask(rem, threshold), x, _mm512_set1_epi32(1));
+	}
+	return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
+}
+
+/* Stores n <= 16 outputs (int32 lanes in [-128, 127]) to y[0], y[step], ... */
+Q8Z Q8_INLINE void q8z_store(int8_t *y, size_t step, __m512i v, int n)
+{
+	const __m128i b = _mm512_cvtepi32_epi8(v);
+	if (step == 1) { _mm_mask_storeu_epi8(y, (__mmask16)((1u << n) - 1), b); return; }
+	int8_t t[16];
+	_mm_storeu_si128((__m128i *)t, b);
+	for (int i = 0; i < n; i++) y[i * step] = t[i];
+}
+
+/* Stores n <= 32 outputs whose even ones are in `even`, odd ones in `odd`, to y[0..n) */
+Q8Z Q8_INLINE void q8z_store_pairs(int8_t *y, __m512i even, __m512i odd, int n)
+{
+	const __m128i e = _mm512_cvtepi32_epi8(even), o = _mm512_cvtepi32_epi8(odd);
+	const __mmask32 m = n >= 32 ? 0xffffffffu : (1u << n) - 1;
+	_mm_mask_storeu_epi8(y, (__mmask16)m, _mm_unpacklo_epi8(e, o));
+	_mm_mask_storeu_epi8(y + 16, (__mmask16)(m >> 16), _mm_unpackhi_epi8(e, o));
+}
+
+typedef __m512i q8v;   /* as q8_requant_ymm.h's */
+#define Q8V_LANES 16
+#define q8v_rq q8z_rq
+#define q8v_rq_make q8z_rq_make
+#define q8v_requant q8z_requant
+#define q8v_store q8z_store
+#define q8v_store_pairs q8z_store_pairs
+#define q8v_set1 _mm512_set1_epi32
+#define q8v_load(p) _mm512_loadu_si512((const void *)(p))
+#endif

@@ -1,0 +1,396 @@
+/* The fast int8 convolution and Linear (qconv.h): weight packing, the choice of instruction set,
+ * the im2col panels and depthwise planes the kernels read, and the split over threads. The
+ * arithmetic lives in the kernels (q8_gemm__*.c, q8_dwconv__*.c; q8_internal.h says what each
+ * is handed). */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/q8_internal.h"
+#include "kernels/qconv.h"
+
+/* ---------------------------------------------------------------- instruction sets */
+
+enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_N };
+#define KERNEL_NAMES(isa)                                                                           \
+	{"q8_conv_gemm__" #isa, "q8_linear_gemm__" #isa, "q8_dwconv_3x3s1__" #isa, "q8_dwconv_3x3s2__" #isa, \
+	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa}
+
+typedef struct {
+	const char *name;
+	int (*have)(void);
+	sn_q8_gemm_fn gemm;
+	sn_q8_dw_fn dw3, dw5, dwany;
+	const char *kernel[K_N];
+} q8_isa;
+
+static int have_c(void) { return 1; }
+
+static const q8_isa isas[] = {   /* best last */
+	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar)},
+	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
+	 KERNEL_NAMES(avx2)},
+	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
+	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni)},
+	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
+	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni)},
+};
+#define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
+static int forced = -1;
+
+static const q8_isa *isa(void)
+{
+	static int best = -1;   /* a benign race: every thread finds the same */
+	if (forced >= 0) return &isas[forced];
+	if (best < 0) {
+		int b = N_ISAS - 1;
+		while (b > 0 && !isas[b].have()) b--;
+		best = b;
+	}
+	return &isas[best];
+}
+
+const char *sn_q8_path_name(int i) { return i >= 0 && i < N_ISAS ? isas[i].name : NULL; }
+
+int sn_q8_force_path(const char *name)
+{
+	if (!name) { forced = -1; return 0; }
+	for (int i = 0; i < N_ISAS; i++)
+		if (!strcmp(name, isas[i].name)) {
+			if (!isas[i].have()) return -1;
+			forced = i;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---------------------------------------------------------------- packing */
+
+sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k)
+{
+	if (out_c < 1 || groups < 1 || out_c % groups || k < 1 || k > SN_Q8_MAX_TAPS) return NULL;
+	sn_q8_pack *pk = calloc(1, sizeof *pk);
+	if (!pk) return NULL;
+	pk->out_c = out_c;
+	pk->groups = groups;
+	pk->k = k;
+	pk->k4 = (k + 3) / 4;
+	pk->og = out_c / groups;
+	pk->ob = (pk->og + SN_Q8_MR - 1) / SN_Q8_MR;
+	const size_t na = (size_t)groups * pk->ob * pk->k4 * SN_Q8_MR * 4;
+	pk->a = aligned_alloc(64, (na + 63) / 64 * 64);
+	pk->sumw = malloc((size_t)out_c * sizeof *pk->sumw);
+	if (!pk->a || !pk->sumw) { sn_q8_pack_free(pk); return NULL; }
+	memset(pk->a, 0, na);
+	for (int o = 0; o < out_c; o++) {
+		const int grp = o / pk->og, r = o % pk->og;
+		int8_t *blk = pk->a + ((size_t)grp * pk->ob + r / SN_Q8_MR) * pk->k4 * SN_Q8_MR * 4 + (r % SN_Q8_MR) * 4;
+		int32_t s = 0;
+		for (int i = 0; i < k; i++) {
+			const int8_t v = w[(size_t)o * k + i];
+			blk[(size_t)(i / 4) * SN_Q8_MR * 4 + i % 4] = v;
+			s += v;
+		}
+		pk->sumw[o] = s;
+	}
+	pk->bytes = sizeof *pk + na + (size_t)out_c * sizeof *pk->sumw;
+	return pk;
+}
+
+void sn_q8_pack_free(sn_q8_pack *pk)
+{
+	if (!pk) return;
+	free(pk->a);
+	free(pk->sumw);
+	free(pk);
+}
+
+size_t sn_q8_pack_bytes(const sn_q8_pack *pk) { return pk ? pk->bytes : 0; }
+
+/* ---------------------------------------------------------------- shared pieces */
+
+/* Pixels (conv) or rows (Linear) per panel: 6 vectors of 16; the panel of a 3x3 conv over 128
+ * channels (110 KiB) stays in L2 while every block of output channels reads it. */
+#define NT 96
+static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
+/* columns per panel when n are cut in `tiles`: even shares, whole vectors of 16 (the last
+ * panel of 196 pixels is 36, not 4) */
+static int tile_size(int n, int tiles) { return SN_MIN(NT, ((n + tiles - 1) / tiles + 15) / 16 * 16); }
+static int threads(void) { return omp_in_parallel() ? 1 : sn_get_threads(); }
+
+/* bias - (x_zp + 128) sum w per output channel (wrapping, as the kernels' sums do) */
+static void corrections(const sn_q8_conv *p, const sn_q8_pack *pk, int32_t shift, int32_t *corr)
+{
+	for (int o = 0; o < pk->out_c; o++)
+		corr[o] = (int32_t)((uint32_t)(p->bias ? p->bias[o] : 0) - (uint32_t)(p->x_zp + shift) * (uint32_t)pk->sumw[o]);
+}
+
+/* Rows [r0, r1) of a group's output channels, cut in `parts` pieces at multiples of 8 (the
+ * widest register block). */
+static void row_part(int og, int part, int parts, int *r0, int *r1)
+{
+	const int blocks = (og + 7) / 8;
+	*r0 = SN_MIN(og, blocks * part / parts * 8);
+	*r1 = SN_MIN(og, blocks * (part + 1) / parts * 8);
+}
+
+static sn_q8_gemm_args gemm_args(const sn_q8_conv *p, const sn_q8_pack *pk, const int32_t *corr, int grp, int r0, int r1)
+{
+	const int o0 = grp * pk->og + r0;
+	return (sn_q8_gemm_args){
+		.m = r1 - r0, .k4 = pk->k4, .ldb = NT,
+		.a = pk->a + ((size_t)grp * pk->ob + r0 / SN_Q8_MR) * pk->k4 * SN_Q8_MR * 4,
+		.corr = corr + o0, .mult = p->mult + (p->per_channel ? o0 : 0), .per_channel = p->per_channel,
+		.y_zp = p->y_zp, .lo = p->lo, .hi = p->hi};
+}
+
+/* ---------------------------------------------------------------- im2col panels */
+
+/* Row (c, i, j) of im2col for pixels [p0, p0 + n) into r: the input that tap (i, j) of channel
+ * c sees at each pixel, zp where zero padding lies. */
+static inline __attribute__((always_inline)) void im2col_row(const int8_t *xc, const sn_conv_geom *g, int i, int j, int p0, int n, int8_t zp, int8_t *r)
+{
+	const int off = j * g->dw - g->pl;
+	/* output columns whose input column lies inside the row */
+	const int lo = SN_MIN(g->ow, SN_MAX(0, sn_ceil_div(-off, g->sw))), hi = SN_MAX(lo, SN_MIN(g->ow, sn_ceil_div(g->w - off, g->sw)));
+	int oy = p0 / g->ow, q0 = p0 % g->ow;
+	for (int done = 0; done < n; oy++, q0 = 0) {
+		const int q1 = SN_MIN(g->ow, q0 + n - done);
+		int8_t *out = r + done - q0;   /* out[q]: output column q */
+		const int iy = sn_pad_index(oy * g->sh - g->pt + i * g->dh, g->h, g->mode);
+		const int8_t *xr = xc + (size_t)iy * g->w;
+		if (iy < 0) {
+			memset(out + q0, zp, q1 - q0);
+		} else if (g->mode != SN_KPAD_ZEROS) {
+			for (int q = q0; q < q1; q++) out[q] = xr[sn_pad_index(q * g->sw + off, g->w, g->mode)];
+		} else {
+			const int a = sn_clampi(lo, q0, q1), b = sn_clampi(hi, a, q1);
+			memset(out + q0, zp, a - q0);
+			if (g->sw == 1) memcpy(out + a, xr + a + off, b - a);
+			else for (int q = a; q < b; q++) out[q] = xr[q * g->sw + off];
+			memset(out + b, zp, q1 - b);
+		}
+		done += q1 - q0;
+	}
+}
+
+/* The panel [k4][NT][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
+ * pixel p holds im2col rows 4q..4q+3 at p, plus 128 (unsigned). Taps past k and pixels past n
+ * up to a multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). One
+ * clone per vector width, chosen when the library loads. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+static void conv_panel(const int8_t *x, const sn_conv_geom *g, int c0, int cg, int p0, int n, int8_t zp, uint8_t *panel)
+{
+	static const int8_t zeros[NT];
+	const int kk = g->kh * g->kw, k = cg * kk, hw = g->h * g->w;
+	/* a 1x1 conv without stride or padding reads the input's rows as they are */
+	const int direct = kk == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h && g->ow == g->w;
+	int8_t rows[4][NT];
+	for (int q = 0; q < (k + 3) / 4; q++) {
+		const int8_t *rp[4];
+		for (int t = 0; t < 4; t++) {
+			const int kt = 4 * q + t, c = c0 + kt / kk;
+			if (kt >= k) rp[t] = zeros;
+			else if (direct) rp[t] = x + (size_t)c * hw + p0;
+			else {
+				im2col_row(x + (size_t)c * hw, g, kt % kk / g->kw, kt % g->kw, p0, n, zp, rows[t]);
+				rp[t] = rows[t];
+			}
+		}
+		uint32_t *d = (uint32_t *)(panel + (size_t)q * NT * 4);   /* the panel is 64-aligned */
+		for (int p = 0; p < n; p++)   /* written so that it vectorises: the quad of pixel p */
+			d[p] = ((uint32_t)(uint8_t)rp[0][p] | (uint32_t)(uint8_t)rp[1][p] << 8 | (uint32_t)(uint8_t)rp[2][p] << 16 |
+			        (uint32_t)(uint8_t)rp[3][p] << 24) ^ 0x80808080u;
+		for (int p = n; p < (n + 15) / 16 * 16; p++) d[p] = 0x80808080u;   /* the kernels' last vector */
+	}
+}
+
+/* ---------------------------------------------------------------- depthwise planes */
+
+/* The direct depthwise path: groups == c, out_c a multiple of c; stride 1, or 2 without
+ * dilation (q8_internal.h's two plane layouts). */
+static int is_depthwise(const sn_conv_geom *g, int groups, int out_c)
+{
+	return groups == g->c && out_c % g->c == 0 &&
+	       ((g->sh == 1 && g->sw == 1) || (g->sh == 2 && g->sw == 2 && g->dw == 1));
+}
+
+/* int16 per plane row: outputs up to ow rounded up to 32 (the kernels' steps), a pair's partner
+ * past the last tap */
+static size_t dw_ldp(const sn_conv_geom *g) { return (2 * ((size_t)(g->ow + 31) / 32 * 32 + (size_t)g->kw * g->dw) + 2 + 31) / 32 * 32; }
+static int dw_rows(const sn_conv_geom *g) { return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
+/* the plane's layout (q8_internal.h), and the padded columns one row is made of: ldp (plain),
+ * or what the pairs read (ldp / 2 + dw) */
+static int dw_pairs(const sn_conv_geom *g) { return g->sw == 1 && g->dw > 1; }
+static size_t dw_cols(const sn_conv_geom *g) { return dw_pairs(g) ? dw_ldp(g) / 2 + g->dw : dw_ldp(g); }
+static size_t dw_thread_bytes(const sn_conv_geom *g)
+{
+	return up64((size_t)dw_rows(g) * dw_ldp(g) * sizeof(int16_t)) + up64(dw_cols(g) * sizeof(int16_t));
+}
+
+/* Padded row u [cols] of input row xr (NULL: a padding row): the value at padded column c,
+ * x_zp where zero padding lies. */
+static inline __attribute__((always_inline)) void dw_padded_row(const int8_t *xr, const sn_conv_geom *g, size_t cols, int16_t zp, int16_t *u)
+{
+	const size_t left = (size_t)SN_MIN((size_t)g->pl, cols), end = SN_MIN(cols, left + g->w);
+	if (!xr || g->mode == SN_KPAD_ZEROS) {
+		for (size_t c = 0; c < cols; c++) u[c] = zp;
+		if (xr) for (size_t c = left; c < end; c++) u[c] = xr[c - g->pl];
+		return;
+	}
+	for (size_t c = 0; c < cols; c++) {
+		const int s = sn_pad_index((int)c - g->pl, g->w, g->mode);
+		u[c] = s < 0 ? zp : xr[s];
+	}
+}
+
+/* The plane of one input channel xc in the layout of g's stride (q8_internal.h). Compiled for
+ * each vector width, chosen when the library loads: the copies are most of its time. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+static void dw_plane(const int8_t *xc, const sn_conv_geom *g, int16_t zp, int16_t *plane, int16_t *u)
+{
+	const size_t ldp = dw_ldp(g), cols = dw_cols(g);
+	for (int r = 0; r < dw_rows(g); r++) {
+		const int iy = sn_pad_index(r - g->pt, g->h, g->mode);
+		const int8_t *xr = iy < 0 ? NULL : xc + (size_t)iy * g->w;
+		int16_t *row = plane + (size_t)r * ldp;
+		if (!dw_pairs(g)) { dw_padded_row(xr, g, cols, zp, row); continue; }
+		dw_padded_row(xr, g, cols, zp, u);
+		for (size_t c = 0; c < ldp / 2; c++) { row[2 * c] = u[c]; row[2 * c + 1] = u[c + g->dw]; }
+	}
+}
+
+static int dw_kind(const sn_conv_geom *g)
+{
+	if (g->kh == 3 && g->kw == 3) return g->sh == 1 ? K_DW3S1 : K_DW3S2;
+	if (g->kh == 5 && g->kw == 5) return g->sh == 1 ? K_DW5S1 : K_DW5S2;
+	return K_DWANY;
+}
+
+static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q8_conv *p, const sn_q8_pack *pk,
+                   int8_t *y, void *ws)
+{
+	const q8_isa *s = isa();
+	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads();
+	const sn_q8_dw_fn fn = kind == K_DWANY ? s->dwany : kind <= K_DW3S2 ? s->dw3 : s->dw5;
+	const size_t per = dw_thread_bytes(g), plane_bytes = up64((size_t)dw_rows(g) * dw_ldp(g) * sizeof(int16_t));
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
+	for (int c = 0; c < g->c; c++) {
+		char *mine = (char *)ws + (size_t)omp_get_thread_num() * per;
+		int16_t *plane = (int16_t *)mine, *u = (int16_t *)(mine + plane_bytes);
+		dw_plane(x + (size_t)c * g->h * g->w, g, (int16_t)p->x_zp, plane, u);
+		for (int m = 0; m < mul; m++) {
+			const int o = c * mul + m;
+			const sn_q8_dw_args a = {
+				.kh = g->kh, .kw = g->kw, .sh = g->sh, .dh = g->dh, .xs = g->sw == 1 && !dw_pairs(g) ? 1 : 2,
+				.tap = dw_pairs(g) ? 2 * g->dw : 1,
+				.oh = g->oh, .ow = g->ow, .plane = plane, .ldp = dw_ldp(g), .w = p->w + (size_t)o * kk,
+				.corr = (int32_t)((uint32_t)(p->bias ? p->bias[o] : 0) - (uint32_t)p->x_zp * (uint32_t)pk->sumw[o]),
+				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
+				.y = y + (size_t)o * g->oh * g->ow};
+			fn(&a);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- convolution */
+
+static size_t panel_bytes(int k4) { return up64((size_t)k4 * NT * 4); }
+
+size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c)
+{
+	const size_t T = (size_t)sn_get_threads();
+	if (is_depthwise(g, groups, out_c)) return T * dw_thread_bytes(g);
+	const int k = g->c / groups * g->kh * g->kw;
+	return up64((size_t)out_c * sizeof(int32_t)) + T * panel_bytes((k + 3) / 4);
+}
+
+/* Work items: (group, pixel tile, part of the group's output channels); a layer with fewer
+ * groups x tiles than threads cuts each group's channels in parts (each builds its panel). */
+void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_c, const sn_q8_conv *p,
+                const sn_q8_pack *pk, int8_t *y, void *ws)
+{
+	if (is_depthwise(g, groups, out_c)) { dwconv(x, g, out_c, p, pk, y, ws); return; }
+	const q8_isa *s = isa();
+	const int P = g->oh * g->ow, cg = g->c / groups, tiles = (P + NT - 1) / NT, T = threads(), size = tile_size(P, tiles);
+	const int parts = groups * tiles >= T ? 1 : SN_MIN((T + groups * tiles - 1) / (groups * tiles), (pk->og + 7) / 8);
+	int32_t *corr = ws;
+	uint8_t *panels = (uint8_t *)ws + up64((size_t)out_c * sizeof *corr);
+	corrections(p, pk, 128, corr);
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
+	for (int it = 0; it < groups * tiles * parts; it++) {
+		const int grp = it / (tiles * parts), tile = it / parts % tiles, part = it % parts;
+		const int p0 = tile * size, n = SN_MIN(size, P - p0);
+		int r0, r1;
+		if (n <= 0) continue;
+		row_part(pk->og, part, parts, &r0, &r1);
+		if (r0 == r1) continue;
+		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
+		conv_panel(x, g, grp * cg, cg, p0, n, (int8_t)p->x_zp, panel);
+		sn_q8_gemm_args a = gemm_args(p, pk, corr, grp, r0, r1);
+		a.n = n;
+		a.b = panel;
+		a.y = y + (size_t)(grp * pk->og + r0) * P + p0;
+		a.ldr = (size_t)P;
+		a.ldp = 1;
+		s->gemm(&a);
+	}
+}
+
+const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
+{
+	return isa()->kernel[is_depthwise(g, groups, out_c) ? dw_kind(g) : K_CONV];
+}
+
+/* ---------------------------------------------------------------- Linear */
+
+size_t sn_q8_linear_ws(int rows, int k, int out)
+{
+	return up64((size_t)out * sizeof(int32_t)) + (size_t)sn_get_threads() * panel_bytes((k + 3) / 4);
+}
+
+/* The panel of rows [r0, r0 + n) of x: quad q of row r is x[r][4q..4q+3] plus 128; taps past
+ * k and rows past n hold 128 (x = 0). */
+static void linear_panel(const int8_t *x, int k, int r0, int n, uint8_t *panel)
+{
+	const int k4 = (k + 3) / 4;
+	for (int q = 0; q < k4; q++) memset(panel + (size_t)q * NT * 4 + 4 * n, 0x80, 4 * ((n + 15) / 16 * 16 - n));
+	for (int r = 0; r < n; r++) {
+		const int8_t *xr = x + (size_t)(r0 + r) * k;
+		uint8_t *d = panel + 4 * r;
+		for (int i = 0; i < k; i++) d[(size_t)(i / 4) * NT * 4 + i % 4] = (uint8_t)(xr[i] ^ 0x80);
+		for (int i = k; i < 4 * k4; i++) d[(size_t)(i / 4) * NT * 4 + i % 4] = 0x80;
+	}
+}
+
+/* The GEMM with rows and columns swapped: output channels are its rows, x's rows its columns,
+ * stored transposed into y [rows x out]. */
+void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
+                  int8_t *y, void *ws)
+{
+	const q8_isa *s = isa();
+	const int tiles = (rows + NT - 1) / NT, T = threads(), size = tile_size(rows, tiles);
+	const int parts = tiles >= T ? 1 : SN_MIN((T + tiles - 1) / tiles, (out + 7) / 8);
+	int32_t *corr = ws;
+	uint8_t *panels = (uint8_t *)ws + up64((size_t)out * sizeof *corr);
+	corrections(p, pk, 128, corr);
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
+	for (int it = 0; it < tiles * parts; it++) {
+		const int tile = it / parts, part = it % parts, p0 = tile * size, n = SN_MIN(size, rows - p0);
+		int r0, r1;
+		if (n <= 0) continue;
+		row_part(out, part, parts, &r0, &r1);
+		if (r0 == r1) continue;
+		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
+		linear_panel(x, k, p0, n, panel);
+		sn_q8_gemm_args a = gemm_args(p, pk, corr, 0, r0, r1);
+		a.n = n;
+		a.b = panel;
+		a.y = y + (size_t)p0 * out + r0;
+		a.ldr = 1;
+		a.ldp = (size_t)out;
+		s->gemm(&a);
+	}
+}
+
+const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[K_LINEAR]; }

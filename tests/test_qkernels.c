@@ -1,0 +1,284 @@
+/* The fast int8 kernels (src/kernels/qconv.c and q8_*.c) against the references of qconv_ref.c,
+ * byte for byte, on every path this CPU runs (each forced in turn; the ones it lacks are named
+ * as skipped): random convolutions (tails of channels, taps and pixels, strides, dilations,
+ * padding modes, groups, depthwise with multipliers, 1x1), Linear layers, fused clamps,
+ * per-tensor and per-channel multipliers, and the extremes (inputs all -128 or 127, weights
+ * +-127, zero points at both ends, multipliers at both ends and zero, the most taps allowed). */
+#include <stdlib.h>
+#include "kernels/kernels.h"
+#include "kernels/qconv.h"
+#include "test.h"
+
+static uint32_t lcg(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return *s >> 8; }
+static int pick(uint32_t *s, int lo, int hi) { return lo + (int)(lcg(s) % (uint32_t)(hi - lo + 1)); }
+
+/* One layer's int8 data; `extreme` picks worst-case values instead of random ones. */
+typedef struct {
+	int8_t *x, *w, *y, *ref;
+	int32_t *bias;
+	sn_q_mult *mult;
+	sn_q8_conv p;
+	sn_q8_pack *pk;
+	void *ws;
+} layer;
+
+static sn_q_mult random_mult(uint32_t *s, int extreme)
+{
+	static const sn_q_mult ends[] = {{INT32_MAX, 31}, {INT32_MAX, 0}, {1 << 30, -31}, {0, 0}, {1 << 30, 5}, {INT32_MAX, -1}};
+	if (extreme) return ends[lcg(s) % 6];
+	return sn_q_multiplier(ldexp(1.0 + (lcg(s) % 1000) / 1000.0, -pick(s, 1, 22)));
+}
+
+/* x: nx values, w: nw, out channels: oc */
+static int layer_make(layer *L, size_t nx, size_t nw, int oc, size_t ny, uint32_t *s, int extreme)
+{
+	memset(L, 0, sizeof *L);
+	L->x = malloc(nx);
+	L->w = malloc(nw);
+	L->y = malloc(ny);
+	L->ref = malloc(ny);
+	L->bias = malloc(oc * sizeof *L->bias);
+	L->mult = malloc(oc * sizeof *L->mult);
+	if (!L->x || !L->w || !L->y || !L->ref || !L->bias || !L->mult) return -1;
+	const int xkind = extreme ? pick(s, 0, 2) : 0, wkind = extreme ? pick(s, 0, 3) : 0;
+	for (size_t i = 0; i < nx; i++) L->x[i] = (int8_t)(xkind == 1 ? -128 : xkind == 2 ? 127 : (int)(lcg(s) % 256) - 128);
+	for (size_t i = 0; i < nw; i++)
+		L->w[i] = (int8_t)(wkind == 1 ? 127 : wkind == 2 ? -127 : wkind == 3 ? (i % 2 ? 127 : -127) : (int)(lcg(s) % 255) - 127);
+	const int per_channel = lcg(s) % 2;
+	for (int o = 0; o < oc; o++) {
+		L->bias[o] = extreme ? 0 : pick(s, -100000, 100000);
+		L->mult[o] = per_channel || o == 0 ? random_mult(s, extreme) : L->mult[0];
+	}
+	static const int32_t zps[] = {-128, 127, 0};
+	const int act = pick(s, 0, 2);
+	const sn_qparams yq = {0.1f, extreme ? zps[lcg(s) % 3] : pick(s, -128, 127)};
+	int32_t lo, hi;
+	sn_q_act_range(yq, act, &lo, &hi);
+	L->p = (sn_q8_conv){.w = L->w, .bias = lcg(s) % 5 ? L->bias : NULL, .mult = L->mult, .per_channel = per_channel,
+	                    .x_zp = extreme ? zps[lcg(s) % 3] : pick(s, -128, 127), .y_zp = yq.zero_point, .lo = lo, .hi = hi};
+	return 0;
+}
+
+static void layer_free(layer *L)
+{
+	free(L->x); free(L->w); free(L->y); free(L->ref); free(L->bias); free(L->mult); free(L->ws);
+	sn_q8_pack_free(L->pk);
+}
+
+/* scratch of n bytes, 64-aligned, filled with garbage: the kernels may not rely on its contents */
+static void *scratch(size_t n)
+{
+	void *ws = aligned_alloc(64, (n + 64) / 64 * 64);
+	if (ws) memset(ws, 0xa5, (n + 64) / 64 * 64);
+	return ws;
+}
+
+/* A random geometry: depthwise (kind 1), 1x1 (kind 2) or anything (kind 0). */
+static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
+{
+	sn_conv_geom g;
+	for (;;) {
+		memset(&g, 0, sizeof g);
+		*groups = kind == 1 ? 0 : lcg(s) % 3 ? 1 : pick(s, 2, 3);
+		const int cg = kind == 1 ? 1 : pick(s, 1, 19);
+		g.c = kind == 1 ? pick(s, 1, 9) : cg * *groups;
+		if (kind == 1) *groups = g.c;
+		*oc = kind == 1 ? g.c * pick(s, 1, 2) : pick(s, 1, 21) * *groups;
+		g.h = pick(s, 1, 26);
+		g.w = pick(s, 1, 40);
+		if (kind == 2) { g.kh = g.kw = 1; g.sh = g.sw = g.dh = g.dw = 1; }
+		else {
+			const int k = kind == 1 && lcg(s) % 4 ? (lcg(s) % 2 ? 3 : 5) : 0;
+			g.kh = k ? k : pick(s, 1, 5);
+			g.kw = k ? k : pick(s, 1, 5);
+			g.sh = g.sw = pick(s, 1, kind == 1 ? 2 : 3);
+			if (lcg(s) % 4 == 0) g.sw = pick(s, 1, 3);
+			g.dh = lcg(s) % 3 ? 1 : 2;
+			g.dw = lcg(s) % 3 ? 1 : 2;
+		}
+		g.mode = lcg(s) % 3 ? SN_KPAD_ZEROS : pick(s, 1, 3);
+		const int ext_h = g.dh * (g.kh - 1), ext_w = g.dw * (g.kw - 1);
+		g.pt = kind == 2 && lcg(s) % 2 ? 0 : pick(s, 0, g.kh / 2 * g.dh);
+		g.pl = kind == 2 && lcg(s) % 2 ? 0 : pick(s, 0, g.kw / 2 * g.dw);
+		const int pb = pick(s, 0, g.pt), pr = pick(s, 0, g.pl);
+		if (g.mode != SN_KPAD_ZEROS && (g.pt >= g.h || pb >= g.h || g.pl >= g.w || pr >= g.w)) continue;
+		g.oh = (g.h + g.pt + pb - ext_h - 1) / g.sh + 1;
+		g.ow = (g.w + g.pl + pr - ext_w - 1) / g.sw + 1;
+		if (g.h + g.pt + pb - ext_h >= 1 && g.w + g.pl + pr - ext_w >= 1) return g;
+	}
+}
+
+/* A layer with its pack (`groups` groups, k taps) and ws_bytes of scratch; y prefilled with
+ * garbage. 0, or -1 when out of memory (said; the layer freed). */
+static int case_setup(layer *L, size_t nx, int oc, int groups, int k, size_t ny, size_t ws_bytes, uint32_t *s, int extreme)
+{
+	if (layer_make(L, nx, (size_t)oc * k, oc, ny, s, extreme) || !(L->pk = sn_q8_pack_new(L->w, oc, groups, k)) ||
+	    !(L->ws = scratch(ws_bytes))) {
+		fprintf(stderr, "  out of memory\n");
+		layer_free(L);
+		return -1;
+	}
+	memset(L->y, 0x5a, ny);
+	return 0;
+}
+
+/* 1 (and the first difference said) when the fast kernel's ny outputs differ from the
+ * reference's, else 0; frees the layer. what: the kernel and the shape. */
+static int verdict(layer *L, size_t ny, const char *path, const char *what)
+{
+	size_t i = 0;
+	while (i < ny && L->y[i] == L->ref[i]) i++;
+	if (i < ny) fprintf(stderr, "  %s (%s): output %zu is %d, the reference's %d\n", path, what, i, L->y[i], L->ref[i]);
+	layer_free(L);
+	return i < ny;
+}
+
+/* The fast convolution against the reference on one layer; 0 when identical. */
+static int conv_case(const sn_conv_geom *g, int groups, int oc, uint32_t *s, int extreme, const char *path)
+{
+	const int k = g->c / groups * g->kh * g->kw;
+	const size_t ny = (size_t)oc * g->oh * g->ow;
+	layer L;
+	if (case_setup(&L, (size_t)g->c * g->h * g->w, oc, groups, k, ny, sn_q8_conv_ws(g, groups, oc), s, extreme)) return 1;
+	sn_q8_conv_ref(L.x, g, groups, oc, &L.p, L.ref);
+	sn_q8_conv_run(L.x, g, groups, oc, &L.p, L.pk, L.y, L.ws);
+	char what[256];
+	snprintf(what, sizeof what, "%s: c=%d %dx%d k=%dx%d s=%d,%d d=%d,%d pad=%d,%d mode=%d groups=%d out=%d",
+	         sn_q8_conv_kernel(g, groups, oc), g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl,
+	         g->mode, groups, oc);
+	return verdict(&L, ny, path, what);
+}
+
+static int linear_case(int rows, int k, int out, uint32_t *s, int extreme, const char *path)
+{
+	const size_t ny = (size_t)rows * out;
+	layer L;
+	if (case_setup(&L, (size_t)rows * k, out, 1, k, ny, sn_q8_linear_ws(rows, k, out), s, extreme)) return 1;
+	sn_q8_linear_ref(L.x, rows, k, out, &L.p, L.ref);
+	sn_q8_linear(L.x, rows, k, out, &L.p, L.pk, L.y, L.ws);
+	char what[128];
+	snprintf(what, sizeof what, "%s: rows=%d k=%d out=%d", sn_q8_linear_kernel(rows, k, out), rows, k, out);
+	return verdict(&L, ny, path, what);
+}
+
+/* Runs fn on every path the CPU has, forced; the others are named as skipped. */
+static void each_path(void (*fn)(const char *path, int *failures, int *cases))
+{
+	for (int i = 0; sn_q8_path_name(i); i++) {
+		const char *path = sn_q8_path_name(i);
+		if (sn_q8_force_path(path)) { fprintf(stderr, "  skipped the %s path: this CPU lacks it\n", path); continue; }
+		int failures = 0, cases = 0;
+		fn(path, &failures, &cases);
+		CHECKF(failures == 0, "%s: %d of %d layers differ from the reference", path, failures, cases);
+		CHECKF(cases > 0, "%s: no case ran", path);
+	}
+	sn_q8_force_path(NULL);
+}
+
+static void conv_random(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 2024;
+	for (int t = 0; t < 240; t++) {
+		int groups, oc;
+		const sn_conv_geom g = random_geom(&s, t % 3, &groups, &oc);
+		const int kind_ok = t % 3 != 1 || strstr(sn_q8_conv_kernel(&g, groups, oc), "dwconv") || g.sh > 2 ||
+		                    g.sh != g.sw || (g.sh == 2 && g.dw > 1);
+		CHECKF(kind_ok, "a depthwise layer runs %s", sn_q8_conv_kernel(&g, groups, oc));
+		*failures += conv_case(&g, groups, oc, &s, t % 7 == 6, path) != 0;
+		++*cases;
+	}
+}
+
+TEST(q8_conv_matches_reference)
+{
+	each_path(conv_random);
+}
+
+/* The shapes of the benchmarks, smaller: a stem, a depthwise and a pointwise layer, a 3x3. */
+static void conv_shapes(const char *path, int *failures, int *cases)
+{
+	static const int shapes[][8] = {{3, 33, 31, 16, 3, 2, 1, 0}, {32, 30, 29, 32, 3, 1, 32, 0}, {24, 20, 21, 40, 1, 1, 1, 0},
+	                                {40, 17, 17, 36, 3, 1, 1, 0}, {16, 28, 28, 16, 5, 2, 16, 0}, {16, 15, 15, 32, 3, 2, 16, 0},
+	                                {64, 7, 7, 100, 1, 1, 1, 0}};
+	uint32_t s = 77;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		const int *v = shapes[i], pad = v[4] / 2;
+		sn_conv_geom g = {.c = v[0], .h = v[1], .w = v[2], .kh = v[4], .kw = v[4], .sh = v[5], .sw = v[5], .dh = 1, .dw = 1,
+		                  .pt = pad, .pl = pad};
+		g.oh = (g.h + 2 * pad - g.kh) / g.sh + 1;
+		g.ow = (g.w + 2 * pad - g.kw) / g.sw + 1;
+		for (int e = 0; e < 2; e++) {
+			*failures += conv_case(&g, v[6], v[3], &s, e, path) != 0;
+			++*cases;
+		}
+	}
+}
+
+TEST(q8_conv_bench_shapes_match_reference)
+{
+	each_path(conv_shapes);
+}
+
+static void linear_random(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 99;
+	for (int t = 0; t < 80; t++) {
+		const int rows = t % 4 ? pick(&s, 1, 9) : pick(&s, 90, 200), k = pick(&s, 1, 300), out = pick(&s, 1, 70);
+		*failures += linear_case(rows, k, out, &s, t % 5 == 4, path) != 0;
+		++*cases;
+	}
+	/* the most taps a layer may have, at the values that make the largest sums */
+	for (int t = 0; t < 4; t++) {
+		*failures += linear_case(3, SN_Q8_MAX_TAPS, 9, &s, 1, path) != 0;
+		++*cases;
+	}
+}
+
+TEST(q8_linear_matches_reference)
+{
+	each_path(linear_random);
+}
+
+/* Inside a parallel region every call runs on its own thread, with its own scratch. */
+TEST(q8_conv_inside_parallel_region)
+{
+	uint32_t s = 5;
+	int failures = 0;
+	#pragma omp parallel for num_threads(2) reduction(+ : failures)
+	for (int t = 0; t < 8; t++) {
+		uint32_t st = s + (uint32_t)t;
+		int groups, oc;
+		const sn_conv_geom g = random_geom(&st, t % 3, &groups, &oc);
+		failures += conv_case(&g, groups, oc, &st, 0, "best") != 0;
+	}
+	CHECK(failures == 0);
+}
+
+TEST(q8_kernel_names_and_paths)
+{
+	const sn_conv_geom dw = {.c = 8, .h = 9, .w = 9, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1, .dw = 1, .pt = 1, .pl = 1,
+	                         .oh = 5, .ow = 5};
+	sn_conv_geom full = dw;
+	full.sh = full.sw = 1;
+	full.oh = full.ow = 9;
+	CHECK(sn_q8_force_path("no-such-isa") == -1);
+	for (int i = 0; sn_q8_path_name(i); i++) {
+		const char *path = sn_q8_path_name(i);
+		if (sn_q8_force_path(path)) continue;
+		char want[64];
+		snprintf(want, sizeof want, "q8_dwconv_3x3s2__%s", path);
+		CHECKF(!strcmp(sn_q8_conv_kernel(&dw, 8, 8), want), "%s, expected %s", sn_q8_conv_kernel(&dw, 8, 8), want);
+		snprintf(want, sizeof want, "q8_conv_gemm__%s", path);
+		CHECKF(!strcmp(sn_q8_conv_kernel(&full, 1, 8), want), "%s, expected %s", sn_q8_conv_kernel(&full, 1, 8), want);
+		snprintf(want, sizeof want, "q8_linear_gemm__%s", path);
+		CHECKF(!strcmp(sn_q8_linear_kernel(4, 10, 10), want), "%s, expected %s", sn_q8_linear_kernel(4, 10, 10), want);
+	}
+	sn_q8_force_path(NULL);
+	const int8_t w[6] = {1, 2, 3, 4, 5, 6};
+	CHECK(!sn_q8_pack_new(w, 3, 2, 2));    /* out_c not a multiple of groups */
+	CHECK(!sn_q8_pack_new(w, 2, 1, 0));
+	CHECK(!sn_q8_pack_new(w, 1, 1, SN_Q8_MAX_TAPS + 1));
+	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3);
+	CHECK(pk && sn_q8_pack_bytes(pk) >= 6);
+	sn_q8_pack_free(pk);
+}
