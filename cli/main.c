@@ -13,7 +13,7 @@ static const struct { const char *name; int (*run)(int, char **); const char *he
 	{"summary", cmd_summary, "layers, shapes, parameters, mult-adds, sizes (A vs B)"},
 	{"prune", cmd_prune, "prune weights or filters in rounds with fine-tuning; sparse .slim storage"},
 	{"sensitivity", cmd_sensitivity, "accuracy with each layer pruned alone at each level: table, CSV, plot"},
-	{"export", cmd_export, "write a model as ONNX (opset 13) for PyTorch-side tools"},
+	{"export", cmd_export, "write a model as ONNX (opset 13), or as C for microcontrollers (--format c)"},
 	{"quantize", cmd_quantize, "int8 quantization with calibration on your data; per-layer SQNR, accuracy float -> int8"},
 	{"lighten", cmd_lighten, "replace layers by cheaper ones (depthwise-separable, ...), recover by distillation"},
 	{"bench", cmd_bench, "inference latency per layer and in total, after folding BN and fusing ReLU"},

@@ -16,9 +16,9 @@ set -u
 
 # Layer of each folder: a folder may include its own headers and those of lower layers; folders
 # of one layer do not include each other. Change it together with docs/architecture.md.
-declare -A LAYER=([kernels]=0 [core]=1 [ops]=2 [dist]=2 [passes]=3 [analyze]=3 [io]=4 [onnx]=5 [data]=5 [load]=6
+declare -A LAYER=([kernels]=0 [core]=1 [ops]=2 [dist]=2 [passes]=3 [analyze]=3 [io]=4 [onnx]=5 [data]=5 [codegen]=5 [load]=6
                   [train]=7 [lighten]=8 [prune]=8 [quantize]=8 [cli]=9)
-ORDER="kernels core ops dist passes analyze io onnx data load train lighten prune quantize"   # for messages
+ORDER="kernels core ops dist passes analyze io onnx data codegen load train lighten prune quantize"   # for messages
 
 # Calls up the order that are the design: src/core runs the operators of src/ops through the
 # operator table (core/graph.c: sn_op_get(op)->run, and the PyTorch names in its messages).

@@ -1,0 +1,68 @@
+/* Shared by the files of src/codegen: the generator's state, the kernel texts and the emitter
+ * table. */
+#ifndef SN_CODEGEN_INTERNAL_H
+#define SN_CODEGEN_INTERNAL_H
+#include "core/internal.h"
+#include "io/io.h"
+#include "codegen/codegen.h"
+
+/* The kernels of the generated code (kernels_c.c), each written once if a layer needs it, after
+ * those it needs (deps). CK_WEIGHTS, the weight-row walker, is written with the cases of the
+ * forms the model stores only. */
+typedef enum {
+	CK_WEIGHTS, CK_FUSE, CK_PAD_INDEX, CK_CONV_PLANE, CK_CONV, CK_LINEAR, CK_SCALE_SHIFT, CK_POOL_WINDOW, CK_MAXPOOL,
+	CK_AVGPOOL, CK_POOL, CK_CONV_POOL, CK_GAP, CK_ADD, CK_MUL, CK_CHMAP, CK_PAD, CK_SOFTMAX, CK_RELU, CK_RELU6, CK_SIGMOID,
+	CK_HARDSWISH, CK_HARDSIGMOID, CK_SILU, CK_GELU, CK_COUNT
+} cg_kernel_id;
+#define CK(k) (1u << (k))
+/* The kernels k needs besides itself (a CK() mask). */
+unsigned cg_kernel_deps(cg_kernel_id k);
+/* Appends the text of every kernel in `used` (deps included), dependencies first; forms: the
+ * SN_CG_* forms the weights use (a mask of 1 << form). */
+void cg_kernels_write(sn_buf *b, unsigned used, unsigned forms);
+
+/* The generator's state while it writes one model. */
+typedef struct {
+	const sn_graph *g;            /* the prepared graph */
+	sn_cg_opts o;
+	sn_buf consts;                /* weights and layer geometry: static const definitions */
+	sn_buf body;                  /* the statements of PREFIX_run */
+	unsigned kernels, forms;      /* what has been used so far */
+	char (*at)[48];               /* per node: the C expression of its output ("A + 128", "input") */
+	int *in_place;                /* per node: 1 when it works on its input's buffer */
+	int *pool_of, *conv_of;       /* a conv fused with the pooling layer that is its only reader: per
+	                               * node the pool of such a conv and the conv of such a pool (-1);
+	                               * the conv's `at` is then its one-plane scratch */
+	sn_cg_result *r;
+} cg_ctx;
+
+/* printf into a buffer (sets b->oom when memory runs out). */
+void cg_printf(sn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A C identifier for node i ("L3_layer1_0_conv1"), into buf. */
+const char *cg_ident(const sn_graph *g, int i, char *buf, size_t len);
+/* The float as an exact C literal (hex float; NAN and INFINITY from <math.h>). */
+const char *cg_float(float v, char buf[40]);
+
+/* The separator before item i of a list of `per` items a line. */
+const char *cg_sep(size_t i, size_t per);
+/* Writes a static const float array `name` of n values. */
+void cg_floats(cg_ctx *cx, const char *name, const float *v, size_t n);
+/* Writes node n's weight tensor (rows x cols) in its form as `static const wt NAME` and records it
+ * in the report; NAME is written into name. */
+int cg_weight(cg_ctx *cx, const sn_tensor *t, size_t rows, size_t cols, const char *name);
+/* Records a dense float array (bias, BatchNorm factors) in the report under tensor name tname. */
+int cg_note_dense(cg_ctx *cx, const char *tname, size_t values);
+
+/* One row per operator: the kernels its float form needs and the function that writes its call
+ * (node index i of cx->g); the int8 column is the next step (NULL: refused). */
+typedef int (*cg_emit_fn)(cg_ctx *cx, int i);
+typedef struct {
+	unsigned kernels_f32;
+	cg_emit_fn f32;
+	unsigned kernels_i8;
+	cg_emit_fn i8;
+} cg_emitter;
+const cg_emitter *cg_emitter_of(sn_op op);   /* NULL: no row */
+/* Writes a conv and the pooling layer fused with it (at the pool's place). */
+int cg_emit_conv_pool(cg_ctx *cx, int conv, int pool);
+#endif

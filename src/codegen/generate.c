@@ -1,0 +1,362 @@
+/* The generator's driver: prepare the model for inference, refuse what has no C form, lay the
+ * activations out in one arena, let each layer's emitter write its constants and its call, and
+ * assemble PREFIX.c and PREFIX.h. */
+#include <math.h>
+#include <stdio.h>
+#include "codegen/codegen_internal.h"
+#include "core/quant.h"
+
+sn_cg_opts sn_cg_defaults(void) { return (sn_cg_opts){.prefix = "model", .force = SN_CG_AUTO}; }
+
+int sn_cg_prefix_ok(const char *s)
+{
+	if (!s || !*s || strlen(s) > 32 || (*s >= '0' && *s <= '9')) return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+	return 1;
+}
+
+/* int8 layers (a quantized model, core/quant.h) are refused until the emitter table's int8
+ * column is filled; checked on the model as given, before preparing it drops their records. */
+static int check_float(const sn_graph *g)
+{
+	for (int i = 1; i < g->n_node; i++) {
+		const sn_node *n = &g->node[i];
+		const cg_emitter *e = cg_emitter_of(n->op);
+		if (sn_node_runs_int8(n) && !(e && e->i8))
+			return sn_seterr(SN_EINVAL, "export to C: layer '%s' (%s) is int8: int8 models are not exported to C yet "
+			                 "(next slice); export the float model it was quantized from", n->name, sn_node_torch(n));
+	}
+	return SN_OK;
+}
+
+/* Every layer must have an emitter for its type, and finite constants (a NaN weight would make
+ * every output NaN on the device without a word). */
+static int check_layers(const sn_graph *g)
+{
+	if (g->n_node < 2) return sn_seterr(SN_EINVAL, "export to C: the model has no layers after its input");
+	for (int i = 1; i < g->n_node; i++) {
+		const sn_node *n = &g->node[i];
+		const cg_emitter *e = cg_emitter_of(n->op);
+		if (n->op == SN_OP_INPUT)
+			return sn_seterr(SN_EINVAL, "export to C: layer '%s' is a second input; the C code takes one input", n->name);
+		if (!e)
+			return sn_seterr(SN_EINVAL, "export to C: layer '%s' (%s) has no C kernel yet; replace it or export as ONNX",
+			                 n->name, sn_node_torch(n));
+		for (int s = 0; s < SN_T_MAX; s++) {
+			if (n->t[s] < 0) continue;
+			const sn_tensor *t = &g->tensor[n->t[s]];
+			for (size_t k = 0; k < t->n; k++)
+				if (!isfinite(t->data[k]))
+					return sn_seterr(SN_EINVAL, "export to C: layer '%s' (%s): %s holds NaN or infinity at value %zu; "
+					                 "the model is broken (retrain or fix it)", n->name, sn_node_torch(n), t->name, k);
+		}
+	}
+	return SN_OK;
+}
+
+/* Layers that may write their output over their input: value-by-value operators, Flatten and
+ * Dropout (views at inference) and Add (into its first input), when they are the input's only
+ * reader and the input is not the caller's (const) data. */
+static int works_in_place(const sn_graph *g, int i, const int *readers)
+{
+	const sn_node *n = &g->node[i];
+	const int p = n->in[0];
+	const int kind = (sn_op_get(n->op)->flags & SN_OPF_ELEMENTWISE) || n->op == SN_OP_FLATTEN || n->op == SN_OP_ADD;
+	return kind && p > 0 && readers[p] == 1;
+}
+
+/* The arena: a buffer per node that owns its output (not in place, not the caller's output),
+ * live from its node to the last layer that reads it or a layer in place on it; offsets from
+ * the inference memory planner. Fills cx->at, cx->in_place and the report's buffers. */
+static int plan_arena(cg_ctx *cx)
+{
+	const sn_graph *g = cx->g;
+	const int N = g->n_node;
+	sn_cg_result *r = cx->r;
+	int *readers = calloc((size_t)N, sizeof *readers), *owner = malloc((size_t)N * sizeof *owner);
+	int *slot = malloc((size_t)N * sizeof *slot);
+	sn_membuf *mb = malloc((size_t)N * sizeof *mb);
+	r->buf = malloc((size_t)N * sizeof *r->buf);
+	if (!readers || !owner || !slot || !mb || !r->buf) {
+		free(readers); free(owner); free(slot); free(mb);
+		return sn_seterr(SN_ENOMEM, "out of memory planning the arena");
+	}
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < g->node[i].n_in; k++) readers[g->node[i].in[k]]++;
+	int nb = 0;
+	for (int i = 0; i < N; i++) {
+		cx->in_place[i] = i > 0 && works_in_place(g, i, readers);
+		owner[i] = cx->in_place[i] ? owner[g->node[i].in[0]] : i;
+		slot[i] = cx->pool_of[i] = cx->conv_of[i] = -1;
+	}
+	for (int j = 1; j < N; j++) {   /* a conv read by one pooling layer alone: fused with it */
+		const sn_node *n = &g->node[j];
+		const int c = n->in[0];
+		if ((n->op == SN_OP_MAXPOOL || n->op == SN_OP_AVGPOOL) && g->node[c].op == SN_OP_CONV && readers[c] == 1) {
+			cx->pool_of[c] = j;
+			cx->conv_of[j] = c;
+		}
+	}
+	const int out_owner = owner[N - 1];
+	for (int i = 1; i < N; i++)
+		if (owner[i] == i && i != out_owner) {
+			/* a fused conv's buffer is one plane of scratch, used while its pool runs */
+			const int fused = cx->pool_of[i], at = fused >= 0 ? fused : i;
+			const sn_shape o = g->node[i].out;
+			slot[i] = nb;
+			mb[nb++] = (sn_membuf){(fused >= 0 ? (size_t)o.h * o.w : sn_shape_numel(o)) * sizeof(float), 0, at, at};
+		}
+	for (int i = 0; i < N; i++)
+		for (int k = 0; k < g->node[i].n_in; k++) {
+			const int s = slot[owner[g->node[i].in[k]]];
+			const int when = cx->pool_of[i] >= 0 ? cx->pool_of[i] : i;   /* a fused conv reads at its pool */
+			if (s >= 0 && mb[s].last < when) mb[s].last = when;
+		}
+	const size_t total = sn_plan_memory(mb, nb);
+	if (total == SIZE_MAX) {
+		free(readers); free(owner); free(slot); free(mb);
+		return sn_seterr(SN_ENOMEM, "out of memory planning the arena");
+	}
+	size_t bound = 0;
+	for (int t = 1; t < N; t++) {
+		size_t live = 0;
+		for (int b = 0; b < nb; b++)
+			if (mb[b].first <= t && t <= mb[b].last) live += mb[b].size;
+		bound = SN_MAX(bound, live);
+	}
+	for (int i = 0; i < N; i++) {
+		const int s = slot[owner[i]];
+		if (i == 0) snprintf(cx->at[i], sizeof cx->at[i], "input");
+		else if (owner[i] == out_owner) snprintf(cx->at[i], sizeof cx->at[i], "output");
+		else snprintf(cx->at[i], sizeof cx->at[i], "arena + %zu", mb[s].offset / sizeof(float));
+	}
+	for (int b = 0; b < nb; b++) r->buf[b] = (sn_cg_buffer){mb[b].first, mb[b].offset, mb[b].size, mb[b].first, mb[b].last};
+	r->n_buf = nb;
+	r->arena_bytes = total;
+	r->arena_lower_bound = bound;
+	free(readers); free(owner); free(slot); free(mb);
+	return SN_OK;
+}
+
+/* A comment line's text: printable ASCII, and never the end of a comment. */
+static void comment_text(const char *s, char *out, size_t len)
+{
+	size_t k = 0;
+	for (; *s && k + 2 < len; s++) {
+		const char c = *s >= 32 && *s < 127 ? *s : '?';
+		if (c == '/' && k && out[k - 1] == '*') out[k++] = ' ';
+		out[k++] = c;
+	}
+	out[k] = 0;
+}
+
+/* Each layer's comment, constants and call; after it, under PREFIX_POISON_ARENA (tests), the
+ * buffers no later layer reads are filled with NaN, so a layer that read one would show. */
+static int emit_layers(cg_ctx *cx)
+{
+	const sn_graph *g = cx->g;
+	const sn_cg_result *r = cx->r;
+	char shp[2][64], nm[SN_NAME_MAX + 8];
+	for (int i = 1; i < g->n_node; i++) {
+		const sn_node *n = &g->node[i];
+		const cg_emitter *e = cg_emitter_of(n->op);
+		comment_text(n->name, nm, sizeof nm);
+		cg_printf(&cx->body, "\t/* %s (%s%s) %s -> %s%s */\n", nm, sn_node_torch(n),
+		          n->op == SN_OP_CONV && n->a.conv.act ? n->a.conv.act == SN_FUSE_RELU ? " + ReLU" : " + ReLU6" : "",
+		          sn_shape_str(g->node[n->in[0]].out, shp[0], sizeof shp[0]), sn_shape_str(n->out, shp[1], sizeof shp[1]),
+		          cx->in_place[i] ? ", in place" : "");
+		int rc = SN_OK;
+		if (cx->pool_of[i] >= 0) {
+			cg_printf(&cx->body, "\t/* (computed with %s, below) */\n", g->node[cx->pool_of[i]].name);
+		} else if (cx->conv_of[i] >= 0) {
+			rc = cg_emit_conv_pool(cx, cx->conv_of[i], i);
+		} else {
+			cx->kernels |= e->kernels_f32;
+			rc = e->f32(cx, i);
+		}
+		if (rc) return rc;
+		for (int b = 0; b < r->n_buf; b++)
+			if (r->buf[b].last == i)
+				cg_printf(&cx->body, "\tPOISON(arena + %zu, %zu);\n", r->buf[b].offset / sizeof(float),
+				          r->buf[b].bytes / sizeof(float));
+	}
+	return SN_OK;
+}
+
+static void upper(const char *s, char *out, size_t len)
+{
+	size_t k = 0;
+	for (; *s && k + 1 < len; s++) out[k++] = *s >= 'a' && *s <= 'z' ? (char)(*s - 32) : *s;
+	out[k] = 0;
+}
+
+/* A C string literal of s (quotes, backslashes and other bytes escaped). */
+static void put_cstring(sn_buf *b, const char *s)
+{
+	cg_printf(b, "\"");
+	for (; *s; s++) {
+		const unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') cg_printf(b, "\\%c", c);
+		else if (c >= 32 && c < 127 && c != '?') cg_printf(b, "%c", c);   /* '?': no trigraphs */
+		else cg_printf(b, "\\%03o", c);
+	}
+	cg_printf(b, "\"");
+}
+
+/* x = byte * scale + shift per channel, as the library normalises (data/batch.c). */
+static void put_normalise(sn_buf *c, sn_buf *h, const char *p, const char *P, const sn_graph *g, const sn_norm *nm)
+{
+	const sn_shape in = g->node[0].out;
+	char fs[40], fh[40];
+	cg_printf(h, "/* An image of bytes (CHW) into the input, normalised as the model was trained. */\n"
+	          "#define %s_NORMALISES 1\nvoid %s_input_from_bytes(const unsigned char *pixels, float *input);\n", P, p);
+	cg_printf(c, "void %s_input_from_bytes(const unsigned char *pixels, float *input)\n{\n"
+	          "\tstatic const float scale[%d] = {", p, in.c);
+	for (int ch = 0; ch < in.c; ch++) {
+		const int k = nm->c > 1 && ch < nm->c ? ch : 0;
+		const double std = nm->std[k] > 0 ? nm->std[k] : 1.0;
+		cg_printf(c, "%s%s", ch ? ", " : "", cg_float((float)(1.0 / 255.0 / std), fs));
+	}
+	cg_printf(c, "}, shift[%d] = {", in.c);
+	for (int ch = 0; ch < in.c; ch++) {
+		const int k = nm->c > 1 && ch < nm->c ? ch : 0;
+		const double std = nm->std[k] > 0 ? nm->std[k] : 1.0;
+		cg_printf(c, "%s%s", ch ? ", " : "", cg_float((float)(-nm->mean[k] / std), fh));
+	}
+	cg_printf(c, "};\n\tint c;\n\tlong i;\n\tfor (c = 0; c < %d; c++)\n\t\tfor (i = 0; i < %ldL; i++)\n"
+	          "\t\t\tinput[c * %ldL + i] = (float)pixels[c * %ldL + i] * scale[c] + shift[c];\n}\n\n",
+	          in.c, (long)in.h * in.w, (long)in.h * in.w, (long)in.h * in.w);
+}
+
+static void put_header(cg_ctx *cx, sn_buf *h, const sn_meta *meta, const char *p, const char *P)
+{
+	const sn_graph *g = cx->g;
+	const sn_shape in = g->node[0].out, out = g->node[g->n_node - 1].out;
+	const sn_cg_result *r = cx->r;
+	cg_printf(h, "/* %s.h: generated by slimnn %s (slimnn export --format c)%s%s; do not edit.\n"
+	          " * int %s_run(const float *input, float *output): one image, input %s_INPUT_SIZE floats (CHW),\n"
+	          " * output %s_OUTPUT_SIZE floats; input and output must not overlap. Returns 0. Not reentrant:\n"
+	          " * the activations live in one static arena of %s_ARENA_BYTES. */\n"
+	          "#ifndef %s_H\n#define %s_H\n\n", p, SN_VERSION, cx->o.source ? " from " : "", cx->o.source ? cx->o.source : "",
+	          p, P, P, P, P, P);
+	cg_printf(h, "#define %s_INPUT_C %d\n#define %s_INPUT_H %d\n#define %s_INPUT_W %d\n#define %s_INPUT_SIZE %zu\n", P, in.c, P,
+	          in.h, P, in.w, P, sn_shape_numel(in));
+	cg_printf(h, "#define %s_OUTPUT_C %d\n#define %s_OUTPUT_H %d\n#define %s_OUTPUT_W %d\n#define %s_OUTPUT_SIZE %zu\n", P,
+	          out.c, P, out.h, P, out.w, P, sn_shape_numel(out));
+	cg_printf(h, "#define %s_ARENA_BYTES %zu   /* activations (lower bound: %zu) */\n", P, r->arena_bytes, r->arena_lower_bound);
+	cg_printf(h, "#define %s_WEIGHT_BYTES %zu   /* constants in flash */\n#define %s_MACS %llu   /* mult-adds of one image */\n\n",
+	          P, r->flash_bytes, P, (unsigned long long)r->macs);
+	if (meta && meta->classes > 0) {
+		cg_printf(h, "#define %s_CLASSES %d\nextern const char *const %s_class_names[%s_CLASSES];\n\n", P, meta->classes, p, P);
+	}
+	cg_printf(h, "int %s_run(const float *input, float *output);\n", p);
+}
+
+/* The constants, the arena and PREFIX_run, after the kernels. */
+static void put_source(cg_ctx *cx, sn_buf *c, sn_buf *h, const sn_meta *meta, const char *p, const char *P)
+{
+	const sn_graph *g = cx->g;
+	int reads_input = 0;
+	for (int i = 1; i < g->n_node; i++)
+		for (int k = 0; k < g->node[i].n_in; k++) reads_input |= g->node[i].in[k] == 0;
+	cg_printf(c, "/* %s.c: generated by slimnn %s (slimnn export --format c)%s%s; do not edit.\n"
+	          " * C99, no allocation, no I/O: needs <string.h> and <math.h> only. */\n"
+	          "#include <math.h>\n#include <string.h>\n#include \"%s.h\"\n\n/* ---- kernels */\n\n", p, SN_VERSION,
+	          cx->o.source ? " from " : "", cx->o.source ? cx->o.source : "", p);
+	cg_kernels_write(c, cx->kernels, cx->forms);
+	cg_printf(c, "/* ---- constants */\n\n");
+	sn_buf_put(c, cx->consts.p, cx->consts.len);
+	if (meta && meta->classes > 0) {
+		cg_printf(c, "\nconst char *const %s_class_names[%s_CLASSES] = {", p, P);
+		const char *s = meta->names;
+		for (int k = 0; k < meta->classes; k++, s += strlen(s) + 1) {
+			cg_printf(c, "%s", cg_sep((size_t)k, 4));
+			put_cstring(c, s);
+		}
+		cg_printf(c, "\n};\n");
+	}
+	cg_printf(c, "\n");
+	if (meta && meta->norm.c > 0) put_normalise(c, h, p, P, g, &meta->norm);
+	if (cx->r->n_buf) cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic float arena[%zu];\n\n",
+	                            cx->r->arena_bytes / sizeof(float));
+	if (cx->r->n_buf)
+		cg_printf(c, "/* Tests define %s_POISON_ARENA: the arena starts as NaN, and a buffer no later layer reads\n"
+		          " * becomes NaN again, so a layer reading a dead or overwritten buffer changes the output. */\n"
+		          "#ifdef %s_POISON_ARENA\nstatic void poison(float *p, long n) { memset(p, 0xff, (size_t)n * sizeof *p); }\n"
+		          "#define POISON(p, n) poison((p), (n))\n#else\n#define POISON(p, n) ((void)0)\n#endif\n\n",
+		          P, P);
+	cg_printf(c, "int %s_run(const float *input, float *output)\n{\n", p);
+	if (!reads_input) cg_printf(c, "\t(void)input;\n");
+	if (cx->r->n_buf) cg_printf(c, "\tPOISON(arena, %zu);\n", cx->r->arena_bytes / sizeof(float));
+	sn_buf_put(c, cx->body.p, cx->body.len);
+	cg_printf(c, "\treturn 0;\n}\n");
+	cg_printf(h, "\n#endif\n");
+}
+
+static int take_text(sn_buf *b, char **text, size_t *len)
+{
+	sn_buf_put(b, "", 1);
+	if (b->oom) { sn_buf_free(b); return sn_seterr(SN_ENOMEM, "out of memory writing C code"); }
+	*text = (char *)b->p;
+	*len = b->len - 1;
+	*b = (sn_buf){0};
+	return SN_OK;
+}
+
+int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o, sn_cg_result *r)
+{
+	sn_cg_opts def = sn_cg_defaults();
+	if (!o) o = &def;
+	memset(r, 0, sizeof *r);
+	const char *p = o->prefix ? o->prefix : "model";
+	if (!sn_cg_prefix_ok(p))
+		return sn_seterr(SN_EINVAL, "export to C: prefix '%s' is not a C identifier of at most 32 characters", p);
+	int rc0 = g0 ? check_float(g0) : SN_OK;
+	if (rc0) return rc0;
+	sn_prepare_opts po = sn_prepare_defaults();
+	po.sparse = SN_SPARSE_OFF;   /* the C code has its own sparse forms */
+	sn_graph *g = sn_prepare_inference(g0, &po, NULL);
+	if (!g) return sn_errcode();
+	cg_ctx cx = {.g = g, .o = *o, .r = r};
+	cx.o.prefix = p;
+	char src[256];
+	if (o->source) { comment_text(o->source, src, sizeof src); cx.o.source = src; }
+	cx.at = calloc((size_t)g->n_node, sizeof *cx.at);
+	cx.in_place = calloc((size_t)g->n_node, sizeof *cx.in_place);
+	cx.pool_of = calloc((size_t)g->n_node, sizeof *cx.pool_of);
+	cx.conv_of = calloc((size_t)g->n_node, sizeof *cx.conv_of);
+	int rc = !cx.at || !cx.in_place || !cx.pool_of || !cx.conv_of ? sn_seterr(SN_ENOMEM, "out of memory writing C code")
+	                                                               : check_layers(g);
+	if (!rc) rc = plan_arena(&cx);
+	if (!rc) rc = emit_layers(&cx);
+	sn_buf c = {0}, h = {0};
+	if (!rc) {
+		char P[40];
+		upper(p, P, sizeof P);
+		for (int t = 0; t < r->n_tensor; t++) {
+			r->flash_bytes += r->tensor[t].bytes;
+			r->dense_flash_bytes += r->tensor[t].dense_bytes;
+		}
+		for (int i = 1; i < g->n_node; i++) {
+			r->macs += sn_node_macs(g, &g->node[i], 1);
+			r->macs_dense += sn_node_macs(g, &g->node[i], 0);
+		}
+		r->layers = g->n_node - 1;
+		put_header(&cx, &h, meta, p, P);
+		put_source(&cx, &c, &h, meta, p, P);
+		rc = take_text(&c, &r->c_text, &r->c_len);
+		if (!rc) rc = take_text(&h, &r->h_text, &r->h_len);
+	}
+	sn_buf_free(&c); sn_buf_free(&h); sn_buf_free(&cx.consts); sn_buf_free(&cx.body);
+	free(cx.at); free(cx.in_place); free(cx.pool_of); free(cx.conv_of);
+	sn_graph_free(g);
+	if (rc) sn_cg_free(r);
+	return rc;
+}
+
+void sn_cg_free(sn_cg_result *r)
+{
+	free(r->c_text); free(r->h_text); free(r->tensor); free(r->buf);
+	memset(r, 0, sizeof *r);
+}
