@@ -33,6 +33,18 @@ int sn_graph_find(const sn_graph *g, const char *name)
 	return -1;
 }
 
+int sn_name_in_list(const char *list, const char *name)
+{
+	const size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		const size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n)) return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
 int sn_tensor_find(const sn_graph *g, const char *name)
 {
 	for (int i = 0; i < g->n_tensor; i++)

@@ -25,6 +25,9 @@ static inline sn_tensor *sn_t(sn_graph *g, const sn_node *n, int slot)
 }
 static inline size_t sn_align(size_t x) { return (x + SN_ALIGN - 1) & ~(size_t)(SN_ALIGN - 1); }
 
+/* 1 when name is one of the comma-separated names of list ("fc,conv2"; NULL: none). */
+int sn_name_in_list(const char *list, const char *name);
+
 /* Declares that node n needs tensor `slot` (named "<node>.<suffix>", of the kind its operator's
  * row gives that slot) with these dims; keeps an existing tensor of the same dims (and its
  * values), replaces one of other dims. */

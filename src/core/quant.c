@@ -47,14 +47,14 @@ int sn_graph_is_int8(const sn_graph *g)
 	return 0;
 }
 
-static const sn_tensor *weight_of(sn_graph *g, const sn_node *n)
+const sn_tensor *sn_q_weight(const sn_graph *g, const sn_node *n)
 {
-	return (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) ? sn_t(g, n, SN_T_WEIGHT) : NULL;
+	return (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) && n->t[SN_T_WEIGHT] >= 0 ? &g->tensor[n->t[SN_T_WEIGHT]] : NULL;
 }
 
 int sn_q_set_weights(sn_graph *g, sn_node *n, const float *scales, int n_scale)
 {
-	sn_tensor *t = (sn_tensor *)weight_of(g, n);
+	sn_tensor *t = (sn_tensor *)sn_q_weight(g, n);
 	sn_qnode *q = n->q;
 	if (!t || !q) return sn_seterr(SN_EINVAL, "layer '%s' has no weight to quantize", n->name);
 	const int rows = t->dims[0];
@@ -95,7 +95,7 @@ static int derive_layer(sn_graph *g, sn_node *n)
 		return sn_seterr(SN_EFORMAT, "int8 layer '%s' reads layer '%s', which has no int8 parameters", n->name, in->name);
 	const int act = n->op == SN_OP_CONV ? n->a.conv.act : SN_FUSE_NONE;
 	sn_q_act_range(q->y, act, &q->lo, &q->hi);
-	const sn_tensor *t = weight_of(g, n);
+	const sn_tensor *t = sn_q_weight(g, n);
 	if (!t) return SN_OK;
 	if (!q->w || q->w_n != t->n)
 		return sn_seterr(SN_EFORMAT, "int8 layer '%s' has no int8 weight of its %zu values", n->name, t->n);

@@ -40,6 +40,8 @@ int sn_graph_is_int8(const sn_graph *g);
 /* 1 when node n has an int8 forward (its row's run_q8) and a record that asks for int8. */
 int sn_node_runs_int8(const sn_node *n);
 
+/* The weight an int8 layer quantizes (conv and Linear), or NULL. */
+const sn_tensor *sn_q_weight(const sn_graph *g, const sn_node *n);
 /* Sets node n's int8 weight from its float weight with these scales (n_scale 1 or one per output
  * row): q = round_half_even(w / s) clamped to [-127, 127]; the float weight becomes q * s. The
  * record must exist. SN_OK, SN_ENOMEM or SN_EINVAL (a scale not positive and finite). */

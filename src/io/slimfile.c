@@ -768,7 +768,7 @@ static int read_qrec(slim_rd *r, const slim_file *f, sn_graph *g)
 	if (!(scale > 0) || !isfinite(scale) || zp < -128 || zp > 127)
 		return bad(f->path, "is malformed: layer '%s' has int8 parameters scale %g, zero point %d (a positive scale and "
 		           "a zero point in [-128, 127] needed)", shown, scale, (int)zp);
-	const sn_tensor *w = n->op == SN_OP_CONV || n->op == SN_OP_LINEAR ? sn_t(g, n, SN_T_WEIGHT) : NULL;
+	const sn_tensor *w = sn_q_weight(g, n);
 	if (ns && (!(flags & SLIM_QNT8_INT8) || !w || (ns != 1 && ns != (uint32_t)w->dims[0])))
 		return bad(f->path, "is malformed: layer '%s' has %u int8 weight scales (%s)", shown, ns,
 		           w && (flags & SLIM_QNT8_INT8) ? "1 or one per output channel expected" : "it has no int8 weight");

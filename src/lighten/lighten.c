@@ -72,16 +72,7 @@ static size_t node_params(const sn_graph *g, const sn_node *n)
 /* 1 if name is in the comma-separated list (NULL or "" selects every layer) */
 static int listed(const char *list, const char *name)
 {
-	if (!list || !*list) return 1;
-	size_t len = strlen(name);
-	for (const char *p = list; *p;) {
-		const char *e = strchr(p, ',');
-		size_t k = e ? (size_t)(e - p) : strlen(p);
-		if (k == len && !strncmp(p, name, k)) return 1;
-		if (!e) break;
-		p = e + 1;
-	}
-	return 0;
+	return !list || !*list || sn_name_in_list(list, name);
 }
 
 static int check_layers(const sn_graph *g, const char *list)

@@ -116,19 +116,6 @@ static int calibrate(sn_graph *g, const sn_dataset *d, const int *order, int n, 
 
 /* ---------------------------------------------------------------- which layers, which parameters */
 
-/* 1 when name is in the comma-separated list. */
-static int listed(const char *list, const char *name)
-{
-	const size_t len = strlen(name);
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		const size_t k = e ? (size_t)(e - p) : strlen(p);
-		if (k == len && !strncmp(p, name, len)) return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
 /* Every name of the list must be a layer of g (the prepared model). */
 static int check_list(const sn_graph *g, const char *list)
 {
@@ -148,7 +135,7 @@ static int check_list(const sn_graph *g, const char *list)
 static int int8_possible(const sn_graph *g, const sn_node *n)
 {
 	if (!sn_op_get(n->op)->run_q8) return 0;
-	const sn_tensor *w = (n->op == SN_OP_CONV || n->op == SN_OP_LINEAR) ? sn_t((sn_graph *)g, n, SN_T_WEIGHT) : NULL;
+	const sn_tensor *w = sn_q_weight(g, n);
 	return !w || w->n / (size_t)w->dims[0] <= SN_Q8_MAX_TAPS;   /* the int32 accumulator's bound */
 }
 
@@ -207,7 +194,7 @@ static int assign(sn_graph *h, const float *lo, const float *hi, const sn_quanti
 {
 	for (int i = 0; i < h->n_node; i++) {
 		sn_node *n = &h->node[i];
-		const int int8 = i > 0 && int8_possible(h, n) && !listed(o->keep_float, n->name);
+		const int int8 = i > 0 && int8_possible(h, n) && !sn_name_in_list(o->keep_float, n->name);
 		const int act = int8 ? activation_after(h, i) : -1, r = src[i] = act >= 0 ? act : i;
 		sn_qparams y = sn_q_params_asym(lo[r], hi[r]);
 		if (int8 && (sn_op_get(n->op)->flags & SN_OPF_Q8_SAME)) y = sn_in(h, n, 0)->q->y;

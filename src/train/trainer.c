@@ -215,24 +215,12 @@ static int save_checkpoint(sn_graph *g, const sn_train_opts *o, sn_train_state *
 
 /* Transfer learning's first epochs: every layer but the head is frozen (frozen[] keeps the
  * flags the model came with, restored by thaw). A change of what trains needs a new plan. */
-static int in_list(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = list; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n)) return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
 static int freeze_backbone(sn_graph *g, const char *head, unsigned char *frozen)
 {
 	int found = 0;
 	for (int i = 0; i < g->n_node; i++) {
 		frozen[i] = (unsigned char)g->node[i].frozen;
-		if (in_list(head, g->node[i].name)) found++;
+		if (sn_name_in_list(head, g->node[i].name)) found++;
 		else g->node[i].frozen = 1;
 	}
 	g->version++;   /* what needs gradients changed: plan again */
