@@ -52,7 +52,7 @@ static int each_batch(const sn_dataset *d, const int *order, int n, int batch, s
 		int rows;
 		if ((rc = sn_loader_next(L, &x, &y, &rows)) || !rows) break;
 		if (!sn_plan_forward(pl, x, rows)) { rc = sn_errcode(); break; }
-		if (fn && (rc = fn(u, pl, rows))) break;
+		if ((rc = fn(u, pl, rows))) break;
 	}
 	sn_loader_free(L);
 	return rc;
