@@ -128,7 +128,7 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		int j = (int)sn_rng_below(&st->rng, (uint32_t)i + 1), t = b->perm[i];
 		b->perm[i] = b->perm[j]; b->perm[j] = t;
 	}
-	double loss = 0, t0 = now(), last = 0;
+	double loss = 0, t0 = now(), last = 0, reducing = 0;
 	int correct = 0, seen = 0;
 	const sn_augment none = {0}, *aug = st->epoch >= o->epochs - o->clean_epochs ? &none : &o->augment;
 	/* every sample's augmentation is drawn now, in the order the batches take them */
@@ -158,7 +158,9 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 			for (size_t i = 0; !rc && n && n != rows && i < (size_t)n * classes; i++) b->dlogits[i] *= (float)n / rows;
 			sn_graph_zero_grad(g);
 			if (!rc && n) rc = sn_graph_backward(g, b->dlogits);
+			const double r0 = now();
 			rc = reduce_step(g, &l, &right, rc);
+			reducing += now() - r0;
 		}
 		if (!rc && (!isfinite(l) || l / rows > o->max_loss))
 			rc = sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr",
@@ -185,6 +187,11 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		for (int i = 1; i < g->n_node; i++)
 			fprintf(stderr, "  %-12s fwd %7.3f s  bwd %7.3f s\n", g->node[i].name, sn_plan_seconds(g->plan, i, SN_ACT_FORWARD),
 			        sn_plan_seconds(g->plan, i, SN_ACT_BACKWARD));
+		/* what overlapping the reduction with backward could save at most (and the waits for
+		 * slower processes it includes) */
+		if (procs > 1)
+			fprintf(stderr, "  allreduce of %zu gradients: %.3f s of the epoch's %.3f s (rank %d)\n", g->n_w, reducing,
+			        now() - t0, sn_dist_rank());
 	}
 	rep->train_loss = loss / seen;
 	rep->train_acc = (double)correct / seen;
