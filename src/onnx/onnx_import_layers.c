@@ -56,6 +56,7 @@ static int padded_input(ctx *c, int (*ok)(ctx *, const sn_pad_attr *, const int 
 	if (v->kind == V_DEFER && v->op == SN_OP_PAD && !auto_pad_set(c) && ok(c, &v->pad, own)) {
 		*pad = v->pad;
 		*x = v->node;
+		sn_onnx_qdq_read(c, v);
 		return SN_OK;
 	}
 	return sn_onnx_data_input(c, 0, x);
@@ -108,6 +109,7 @@ int sn_onnx_op_conv(ctx *c)
 	    (rc = sn_onnx_attr_ints(c, "pads", 4, 0, ATTR_MAX, p, &f)) ||
 	    (rc = padded_input(c, conv_takes, p, &pad, &x)) ||
 	    (rc = auto_pad(c, c->g->node[x].out, k[0], k[1], s[0], s[1], d[0], d[1], p))) goto out;
+	if ((rc = sn_onnx_qweight_axis(c, 0))) goto out;
 	if (k[0] != wt->dims[2] || k[1] != wt->dims[3]) {
 		rc = node_err(c, SN_EFORMAT, "kernel_shape %dx%d disagrees with the weight's %lldx%lld", k[0], k[1],
 		              (long long)wt->dims[2], (long long)wt->dims[3]);
@@ -153,6 +155,7 @@ int sn_onnx_op_linear(ctx *c, int matmul)
 	if (wt->n_dims != 2) { free(w); return node_err(c, SN_EFORMAT, "the weight has rank %zu, expected 2", wt->n_dims); }
 	if (sn_onnx_in_name(c, 2) && (rc = sn_onnx_const_input(c, 2, "bias", &b, &nb, &bt))) { free(w); return rc; }
 	const int out_f = (int)wt->dims[tb ? 0 : 1], in_f = (int)wt->dims[tb ? 1 : 0];
+	if ((rc = sn_onnx_qweight_axis(c, tb ? 0 : 1))) goto out;
 	if (b && nb != (size_t)out_f) {
 		rc = node_err(c, SN_ESHAPE, "the bias has %zu values for %d outputs (broadcast biases are not supported)", nb, out_f);
 		goto out;
@@ -363,11 +366,11 @@ int sn_onnx_op_pad(ctx *c)
 	else if (!strcmp(mode, "reflect")) a.mode = SN_PAD_REFLECT;
 	else if (!strcmp(mode, "edge")) a.mode = SN_PAD_REPLICATE;
 	else return node_err(c, SN_EFORMAT, "Pad mode '%s' is not supported (constant, reflect, edge)", mode);
-	value in = {.kind = V_NODE, .node = x};
+	value in = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)};
 	if (!a.pt && !a.pl && !a.pb && !a.pr) return sn_onnx_alias(c, 0, &in);   /* padding by nothing */
 	value *v = sn_onnx_define(c, c->nd->output[0], V_DEFER);
 	if (!v) return node_err(c, SN_EFORMAT, "%s", sn_errmsg());
-	*v = (value){.name = v->name, .kind = V_DEFER, .node = x, .op = SN_OP_PAD, .pad = a, .src = c->nd_idx};
+	*v = (value){.name = v->name, .kind = V_DEFER, .node = x, .op = SN_OP_PAD, .pad = a, .src = c->nd_idx, .qdq = in.qdq};
 	return SN_OK;
 }
 
