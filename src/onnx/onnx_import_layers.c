@@ -476,7 +476,9 @@ int sn_onnx_op_mul(ctx *c)
 	value *a, *b;
 	if ((rc = sn_onnx_input(c, 0, &a)) || (rc = sn_onnx_input(c, 1, &b))) return rc;
 	if (is_hardswish(a, b) || is_hardswish(b, a)) {
-		sn_node n = {.op = SN_OP_HARDSWISH, .n_in = 1, .in = {a->kind == V_NODE ? a->node : b->node}};
+		const value *x = a->kind == V_NODE ? a : b;
+		sn_node n = {.op = SN_OP_HARDSWISH, .n_in = 1, .in = {x->node}};
+		sn_onnx_qdq_read(c, x);   /* x read through QDQ (or not) */
 		return layer(c, &n);
 	}
 	if (is_silu(c, a, b) || is_silu(c, b, a)) {   /* the Sigmoid becomes SiLU, named for this Mul */
