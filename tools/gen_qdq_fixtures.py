@@ -19,6 +19,8 @@ Writes tests/fixtures/onnx/qdq/:
                   packaged, so the evaluator is the few operators below, on torch's float32 kernels
   uint8.onnx      cnn.onnx with every activation QuantizeLinear/DequantizeLinear in uint8, zero
                   point + 128 (as onnxruntime's QUInt8 activations): slimnn must compute the same bits
+  fakequant.onnx  cnn.onnx with the int8 weights as torch's fake quantization exports them (float
+                  initializers through QuantizeLinear -> DequantizeLinear): the same bits again
   bad/<name>.onnx, bad/<name>.expect   corrupt variants and the words their error must contain
 The generated files are committed; rerunning gives models of the same form (training on this
 machine's slimnn may change weights in the last bits).
@@ -74,10 +76,12 @@ def evaluate(m, x):
         i = [env[k] if k else None for k in n.input]
         op = n.op_type
         if op == "QuantizeLinear":
-            z = i[2]
+            s, z = i[1].float(), i[2]
             lo, hi = (-128, 127) if z.dtype == torch.int8 else (0, 255)
-            q = torch.round(i[0] / i[1].float()) + z.to(torch.float32)   # torch.round: half to even
-            y = torch.clamp(q, lo, hi).to(z.dtype)
+            zf = z.to(torch.float32)
+            if s.dim() == 1 and s.numel() > 1:
+                s, zf = along(s, a.get("axis", 1), i[0].dim()), along(zf, a.get("axis", 1), i[0].dim())
+            y = torch.clamp(torch.round(i[0] / s) + zf, lo, hi).to(z.dtype)   # torch.round: half to even
         elif op == "DequantizeLinear":
             s, z = i[1].float(), (i[2] if len(i) > 2 and i[2] is not None else torch.zeros((), dtype=i[0].dtype))
             if s.dim() == 1 and s.numel() > 1:
@@ -149,14 +153,38 @@ def to_uint8(m):
     return m
 
 
-def bad_models(m):
-    """(name, model, words of the error) for corrupt QDQ variants of m."""
+def fake_quant(m):
+    """The int8 weights as torch's fake quantization writes them: float initializers (the int8 values
+    times the scales) through QuantizeLinear -> DequantizeLinear; biases stay int32."""
+    import onnx
+    from onnx import helper, numpy_helper
+    m = onnx.ModelProto.FromString(m.SerializeToString())
+    for n in [n for n in m.graph.node if n.op_type == "DequantizeLinear"]:
+        t = next((t for t in m.graph.initializer if t.name == n.input[0]), None)
+        if t is None or t.data_type != onnx.TensorProto.INT8:
+            continue
+        q, s = numpy_helper.to_array(t).astype(np.float32), numpy_helper.to_array(init(m, n.input[1]))
+        axis = attrs(n).get("axis", 1)
+        if s.ndim:
+            s = s.reshape([-1 if d == axis else 1 for d in range(q.ndim)])
+        w = n.output[0] + ".float"
+        m.graph.initializer.remove(t)
+        m.graph.initializer.append(numpy_helper.from_array((q * s).astype(np.float32), w))
+        kw = {"axis": axis} if numpy_helper.to_array(init(m, n.input[1])).ndim else {}
+        qn = helper.make_node("QuantizeLinear", [w, n.input[1], n.input[2]], [n.output[0] + ".q"], name=n.output[0] + ".q", **kw)
+        m.graph.node.insert(list(m.graph.node).index(n), qn)
+        n.input[0] = qn.output[0]
+    return m
+
+
+def bad_models(m, fq):
+    """(name, model, words of the error) for corrupt QDQ variants of m (and of fq, its fake-quant form)."""
     import onnx
     from onnx import helper, numpy_helper, TensorProto
     out = []
 
-    def variant(name, expect, edit):
-        v = onnx.ModelProto.FromString(m.SerializeToString())
+    def variant(name, expect, edit, base=m):
+        v = onnx.ModelProto.FromString(base.SerializeToString())
         edit(v)
         out.append((name, v, expect))
 
@@ -208,14 +236,12 @@ def bad_models(m):
         set_init(v, "c3.zero_point", np.zeros(6, np.int8))
     variant("per_channel_activation", "per-channel parameters of an activation", per_channel_act)
 
-    def q_of_constant(v):   # weights quantized as the model runs
-        n = node(v, "DequantizeLinear", "fc.weight")
-        v.graph.initializer.append(numpy_helper.from_array(
-            numpy_helper.to_array(init(v, "fc.weight.quant")).astype(np.float32), "fc.weight.float"))
-        v.graph.node.insert(list(v.graph.node).index(n), helper.make_node(
-            "QuantizeLinear", ["fc.weight.float", "fc.weight.scale", "fc.weight.zero_point"], ["fc.weight.q2"], name="wq", axis=0))
-        n.input[0] = "fc.weight.q2"
-    variant("quantize_constant", "QuantizeLinear of the constant", q_of_constant)
+    def q_of_constant(v):   # torch's fake quantization with another scale in its QuantizeLinear
+        n = node(v, "QuantizeLinear", "fc.weight.q")
+        v.graph.initializer.append(numpy_helper.from_array(numpy_helper.to_array(init(v, "fc.weight.scale")) * 2,
+                                                           "fc.weight.scale2"))
+        n.input[1] = "fc.weight.scale2"
+    variant("quantize_constant", "other parameters than its QuantizeLinear's", q_of_constant, fq)
 
     def qlinear(v):
         n = node(v, "Conv")
@@ -256,14 +282,18 @@ def main():
     onnx.checker.check_model(u, full_check=True)
     assert np.array_equal(evaluate(u, x), evaluate(m, x)), "uint8 activations compute other values"
     onnx.save(u, os.path.join(ROOT, "uint8.onnx"))
-    bad = bad_models(m)
+    fq = fake_quant(m)
+    onnx.checker.check_model(fq, full_check=True)
+    assert np.array_equal(evaluate(fq, x), evaluate(m, x)), "the fake-quant form computes other values"
+    onnx.save(fq, os.path.join(ROOT, "fakequant.onnx"))
+    bad = bad_models(m, fq)
     for name, v, expect in bad:
         onnx.save(v, os.path.join(ROOT, "bad", name + ".onnx"))
         with open(os.path.join(ROOT, "bad", name + ".expect"), "w") as f:
             f.write(expect + "\n")
     ops = sorted({n.op_type for n in m.graph.node})
     print(f"{path}: onnx.checker OK (full check; {len(m.graph.node)} nodes: {', '.join(ops)}), "
-          f"{os.path.getsize(path)} bytes; uint8.onnx computes the same; {len(bad)} malformed models")
+          f"{os.path.getsize(path)} bytes; uint8.onnx and fakequant.onnx compute the same; {len(bad)} malformed models")
 
 
 if __name__ == "__main__":

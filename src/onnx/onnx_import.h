@@ -17,7 +17,9 @@
  *             may read one
  *   V_QUANT   a QuantizeLinear's int8 output (only a DequantizeLinear may read it); its node's
  *             output parameters are qp
- *   V_QCONST  a DequantizeLinear of an initializer: an int8 weight or int32 bias, read by a layer
+ *   V_QINTS   a QuantizeLinear of a float initializer (weights as torch's fake quantization writes
+ *             them): the integers qv with their parameters, for the DequantizeLinear that follows
+ *   V_QCONST  a DequantizeLinear of an initializer (or of a V_QINTS): an int8 weight or int32 bias, read by a layer
  *             as the dequantized floats (deq), a weight's scales kept for its int8 record
  * A V_NODE read through QuantizeLinear -> DequantizeLinear has qdq set (onnx_import_qdq.c).
  * Sigmoid is a layer at once; x * Sigmoid(x) turns it into silu (it was the last layer added).
@@ -34,7 +36,7 @@
 #define ATTR_MAX (1 << 20)           /* kernel sizes, strides, pads, dilations, groups */
 #define SN_ONNX_NODES_MAX (1 << 15)  /* ONNX nodes in a graph (torchvision models have < 1000) */
 
-typedef enum { V_NODE, V_CONST, V_INTS, V_DEFER, V_SHUF1, V_SHUF2, V_SSLICE, V_GELU, V_QUANT, V_QCONST, V_UNUSABLE } vkind;
+typedef enum { V_NODE, V_CONST, V_INTS, V_DEFER, V_SHUF1, V_SHUF2, V_SSLICE, V_GELU, V_QUANT, V_QINTS, V_QCONST, V_UNUSABLE } vkind;
 
 typedef struct {
 	const char *name;
@@ -57,8 +59,9 @@ typedef struct {
 	sn_qparams qp;                     /* V_QUANT: the parameters (int8: a uint8 zero point z is z - 128) */
 	int qtype;                         /* V_QUANT, V_QCONST: the ONNX type of the quantized values */
 	float *deq;                        /* V_QCONST: the dequantized values (owned by the ctx), as many as t's */
-	float *qscale;                     /* V_QCONST: its scales (owned by the ctx) */
-	int n_qscale, qaxis, has_min;      /* V_QCONST: how many, along which axis; has_min: an int8 -128 */
+	float *qscale;                     /* V_QCONST, V_QINTS: its scales (owned by the ctx) */
+	int n_qscale, qaxis, has_min;      /* V_QCONST, V_QINTS: how many, along which axis; has_min: an int8 -128 */
+	int32_t *qv, *qzp;                 /* V_QINTS: the quantized values (as many as t's), the zero points */
 } value;
 
 /* What QDQ says of a slimnn node (onnx_import_qdq.c), until the records are made at the end. */

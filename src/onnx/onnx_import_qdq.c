@@ -4,6 +4,9 @@
  *                           point z is int8 with z - 128 (the same grid shifted: exact)
  *   DequantizeLinear(q)     q that QuantizeLinear's output, with its parameters: x again, now read
  *                           "through QDQ" (a V_NODE with qdq set)
+ *   QuantizeLinear(init)    a float weight quantized as the model runs (torch's fake quantization):
+ *                           its integers, for the DequantizeLinear that must follow with the same
+ *                           parameters; then as below
  *   DequantizeLinear(init)  an int8 weight (zero point 0; uint8 with zero point 128 is the same),
  *                           per tensor or per output channel, or an int32 bias: a V_QCONST the
  *                           layer reads as its dequantized floats; a weight's scales are kept
@@ -140,16 +143,57 @@ static int read_qpar(ctx *c, int type, const Onnx__TensorProto *x, qpar *p)
 
 /* ---------------------------------------------------------------- the operators */
 
+/* Element i of t lies at (i / inner) % dims[axis] along the axis. */
+static size_t inner_of(const Onnx__TensorProto *t, int axis)
+{
+	size_t inner = 1;
+	for (size_t d = (size_t)axis + 1; axis >= 0 && d < t->n_dims; d++) inner *= (size_t)t->dims[d];
+	return inner;
+}
+
+/* QuantizeLinear of a float initializer, as ONNX defines it: round half to even, saturate. */
+static int quantize_const(ctx *c, const value *x)
+{
+	float *w = NULL;
+	size_t n = 0;
+	qpar p;
+	int rc = sn_onnx_get_floats(x->t, x->name, &w, &n);
+	if (rc) { free(w); return node_err(c, rc, "%s", sn_errmsg()); }
+	rc = read_qpar(c, 0, x->t, &p);
+	if (!rc && p.type != SN_ONNX_INT8 && p.type != SN_ONNX_UINT8)
+		rc = node_err(c, SN_EFORMAT, "the output type is %s; slimnn's weights are 8-bit", type_name(p.type));
+	int32_t *q = rc ? NULL : own(c, malloc((n ? n : 1) * sizeof *q)), *zp = rc ? NULL : own(c, malloc(p.n * sizeof *zp));
+	float *scales = rc ? NULL : own(c, malloc(p.n * sizeof *scales));
+	if (!rc && (!q || !zp || !scales)) rc = sn_seterr(SN_ENOMEM, "out of memory");
+	const size_t inner = rc ? 1 : inner_of(x->t, p.axis);
+	const float lo = p.type == SN_ONNX_INT8 ? -128 : 0, hi = p.type == SN_ONNX_INT8 ? 127 : 255;
+	for (size_t i = 0; !rc && i < n; i++) {
+		const size_t k = p.axis < 0 ? 0 : (i / inner) % p.n;
+		const float v = nearbyintf(w[i] / p.scale[k]) + (float)p.zp[k];
+		if (v != v) rc = node_err(c, SN_EFORMAT, "'%.80s' holds a value that is not a number", x->name);
+		q[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+	}
+	value *v = rc ? NULL : sn_onnx_define(c, c->nd->output[0], V_QINTS);
+	if (!rc && !v) rc = node_err(c, SN_EFORMAT, "%s", sn_errmsg());
+	if (!rc) {
+		memcpy(scales, p.scale, p.n * sizeof *scales);
+		memcpy(zp, p.zp, p.n * sizeof *zp);
+		*v = (value){.name = v->name, .kind = V_QINTS, .t = x->t, .qv = q, .qzp = zp, .qscale = scales,
+		             .n_qscale = (int)p.n, .qaxis = p.axis, .qtype = p.type};
+		c->qdq = 1;
+	}
+	free(w);
+	qpar_free(&p);
+	return rc;
+}
+
 int sn_onnx_op_quantize(ctx *c)
 {
 	value *x;
 	int node, rc;
 	if (c->opset < 10) return node_err(c, SN_EFORMAT, "QuantizeLinear needs opset 10");
 	if ((rc = sn_onnx_input(c, 0, &x))) return rc;
-	if (x->kind == V_CONST || x->kind == V_QCONST)
-		return node_err(c, SN_EFORMAT, "QuantizeLinear of the constant '%.80s' (weights quantized as the model runs) is not "
-		                "supported; store the weights as int8 initializers read by a DequantizeLinear (onnxruntime's "
-		                "quantize_static does), or import the float model and run slimnn quantize", x->name);
+	if (x->kind == V_CONST) return quantize_const(c, x);
 	if ((rc = sn_onnx_data_input(c, 0, &node))) return rc;
 	qpar p;
 	rc = read_qpar(c, 0, NULL, &p);
@@ -176,17 +220,23 @@ int sn_onnx_op_quantize(ctx *c)
 	return SN_OK;
 }
 
-/* DequantizeLinear of an initializer: its floats, and a weight's scales. */
+/* DequantizeLinear of an initializer, or of a V_QINTS with its parameters: its floats, and a
+ * weight's scales. */
 static int dequantize_const(ctx *c, const value *x)
 {
 	const Onnx__TensorProto *t = x->t;
-	const int type = t->has_data_type ? t->data_type : 0;
+	const int type = x->kind == V_QINTS ? x->qtype : t->has_data_type ? t->data_type : 0;
 	qpar p;
 	int32_t *q = NULL;
 	size_t n = 0;
-	int rc = get_q(c, t, x->name, &q, &n);
+	int rc = x->kind == V_QINTS ? sn_onnx_numel(t, x->name, &n) : get_q(c, t, x->name, &q, &n);
 	if (!rc) rc = read_qpar(c, type, t, &p);
 	else memset(&p, 0, sizeof p);
+	if (!rc && x->kind == V_QINTS && ((size_t)x->n_qscale != p.n || x->qaxis != p.axis || memcmp(x->qscale, p.scale, p.n * sizeof *p.scale) ||
+	                                   memcmp(x->qzp, p.zp, p.n * sizeof *p.zp)))
+		rc = node_err(c, SN_EFORMAT, "it dequantizes '%.80s' with other parameters than its QuantizeLinear's; slimnn reads "
+		              "only matching pairs", x->name);
+	const int32_t *qv = x->kind == V_QINTS ? x->qv : q;
 	const int zero = type == SN_ONNX_UINT8 ? 128 : 0;   /* weights symmetric: uint8 only around 128 */
 	for (size_t i = 0; !rc && i < p.n; i++)
 		if (p.zp[i] != zero)
@@ -199,14 +249,12 @@ static int dequantize_const(ctx *c, const value *x)
 	value *v = rc ? NULL : sn_onnx_define(c, c->nd->output[0], V_QCONST);
 	if (!rc && !v) rc = node_err(c, SN_EFORMAT, "%s", sn_errmsg());
 	if (!rc) {
-		/* element i's index along the axis: (i / inner) % dims[axis] */
-		size_t inner = 1;
-		for (size_t d = (size_t)p.axis + 1; p.axis >= 0 && d < t->n_dims; d++) inner *= (size_t)t->dims[d];
+		const size_t inner = inner_of(t, p.axis);
 		int has_min = 0;
 		for (size_t i = 0; i < n; i++) {
 			const size_t k = p.axis < 0 ? 0 : (i / inner) % p.n;
-			deq[i] = (float)(q[i] - zero) * p.scale[k];
-			has_min |= q[i] - zero == -128;
+			deq[i] = (float)(qv[i] - zero) * p.scale[k];
+			has_min |= qv[i] - zero == -128;
 		}
 		memcpy(scales, p.scale, p.n * sizeof *scales);
 		v->t = t;
@@ -229,7 +277,7 @@ int sn_onnx_op_dequantize(ctx *c)
 	int rc;
 	if (c->opset < 10) return node_err(c, SN_EFORMAT, "DequantizeLinear needs opset 10");
 	if ((rc = sn_onnx_input(c, 0, &x))) return rc;
-	if (x->kind == V_CONST) return dequantize_const(c, x);
+	if (x->kind == V_CONST || x->kind == V_QINTS) return dequantize_const(c, x);
 	if (x->kind != V_QUANT)
 		return node_err(c, SN_EFORMAT, "DequantizeLinear of '%.80s', which is neither a QuantizeLinear's output nor an "
 		                "initializer; slimnn reads QDQ pairs (QuantizeLinear -> DequantizeLinear) and quantized weights", x->name);
