@@ -210,6 +210,11 @@ def bad_models(m, fq):
         t = init(v, "c3.weight.scale")
         v.graph.initializer.remove(t)
     variant("missing_initializer", "'c3.weight.scale' is not defined before it is used", missing)
+
+    def default_axis(v):   # a per-axis bias without its axis: ONNX's default 1 lies past a vector's rank
+        n = node(v, "DequantizeLinear", "fc.bias")
+        del n.attribute[:]
+    variant("axis_default", "10 scales along axis 1 of a tensor of rank 1", default_axis)
     variant("weight_zero_point", "symmetric",
             lambda v: set_init(v, "fc.weight.zero_point", np.full(10, 3, np.int8)))
 

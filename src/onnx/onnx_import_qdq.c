@@ -134,9 +134,10 @@ static int read_qpar(ctx *c, int type, const Onnx__TensorProto *x, qpar *p)
 	if ((rc = sn_onnx_attr_int(c, "axis", 1, -(int64_t)x->n_dims, (int64_t)x->n_dims - 1, &axis))) return rc;
 	if (c->opset < 13 && p->n > 1) return node_err(c, SN_EFORMAT, "per-axis parameters need opset 13");
 	p->axis = (int)(axis < 0 ? axis + (int64_t)x->n_dims : axis);
-	if (p->n > 1 && (x->n_dims == 0 || x->dims[p->axis] != (int64_t)p->n))
-		return node_err(c, SN_EFORMAT, "%zu scales along axis %d, which has %lld values", p->n, p->axis,
-		                x->n_dims ? (long long)x->dims[p->axis] : 0LL);
+	if (p->n > 1 && (p->axis < 0 || p->axis >= (int)x->n_dims))
+		return node_err(c, SN_EFORMAT, "%zu scales along axis %lld of a tensor of rank %zu", p->n, (long long)axis, x->n_dims);
+	if (p->n > 1 && x->dims[p->axis] != (int64_t)p->n)
+		return node_err(c, SN_EFORMAT, "%zu scales along axis %d, which has %lld values", p->n, p->axis, (long long)x->dims[p->axis]);
 	if (p->n == 1) p->axis = -1;
 	return SN_OK;
 }
@@ -346,19 +347,6 @@ int sn_onnx_qdq_layer(ctx *c, int k)
 
 /* ---------------------------------------------------------------- the records */
 
-/* The one reader of node k, or -1. */
-static int only_reader(const sn_graph *g, int k)
-{
-	int r = -1;
-	for (int j = k + 1; j < g->n_node; j++)
-		for (int i = 0; i < g->node[j].n_in; i++)
-			if (g->node[j].in[i] == k) {
-				if (r >= 0) return -1;
-				r = j;
-			}
-	return r;
-}
-
 static int same_y(sn_qparams a, sn_qparams b) { return a.scale == b.scale && a.zero_point == b.zero_point; }
 
 /* Whether node k can run in int8 as the file says. */
@@ -381,18 +369,26 @@ int sn_onnx_qdq_finish(ctx *c)
 	sn_graph *g = c->g;
 	const int N = g->n_node;
 	if (!qn_at(c, N - 1)) return SN_ENOMEM;
+	unsigned char *raw = calloc((size_t)N, 1), *int8 = calloc((size_t)N, 1);
+	int *reader = malloc((size_t)N * sizeof *reader);   /* a node's one reader, -1 none, -2 several */
+	if (!raw || !int8 || !reader) { free(raw); free(int8); free(reader); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	for (int k = 0; k < N; k++) reader[k] = -1;
+	for (int k = 1; k < N; k++)
+		for (int i = 0; i < g->node[k].n_in; i++) {
+			int *r = &reader[g->node[k].in[i]];
+			*r = *r == -1 ? k : -2;
+		}
 	/* slimnn's fused activation: a conv or Linear read only by a ReLU (ReLU6) that is quantized
 	 * takes the activation's parameters; its int8 clamp then is the activation's */
 	for (int k = 1; k < N; k++) {
-		const int r = only_reader(g, k);
+		const int r = reader[k];
 		if (c->qn[k].has_y || !sn_q_weight(g, &g->node[k]) || r < 0 || !c->qn[r].has_y || (c->qn[r].in_dq & 1)) continue;
 		if (g->node[r].op != SN_OP_RELU && g->node[r].op != SN_OP_RELU6) continue;
 		c->qn[k].has_y = 1;
 		c->qn[k].y = c->qn[r].y;
 		c->qn[r].in_dq |= 1;
 	}
-	unsigned char *raw = calloc((size_t)N, 1), *int8 = calloc((size_t)N, 1);
-	if (!raw || !int8) { free(raw); free(int8); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	free(reader);
 	/* outputs read unquantized (the model's own output too, unless read through QDQ) */
 	for (int k = 1; k < N; k++)
 		for (int i = 0; i < g->node[k].n_in; i++)
