@@ -152,6 +152,31 @@ static size_t inner_of(const Onnx__TensorProto *t, int axis)
 	return inner;
 }
 
+/* The current node's output as a quantized constant of kind V_QINTS or V_QCONST over t, with the
+ * parameters p (scales copied); NULL and the error set when it cannot be. */
+static value *define_qconst(ctx *c, vkind kind, const Onnx__TensorProto *t, const qpar *p, int type)
+{
+	float *scales = own(c, malloc(p->n * sizeof *scales));
+	if (!scales) { sn_seterr(SN_ENOMEM, "out of memory"); return NULL; }
+	value *v = sn_onnx_define(c, c->nd->output[0], kind);
+	if (!v) { node_err(c, SN_EFORMAT, "%s", sn_errmsg()); return NULL; }
+	memcpy(scales, p->scale, p->n * sizeof *scales);
+	v->t = t;
+	v->qscale = scales;
+	v->n_qscale = (int)p->n;
+	v->qaxis = p->axis;
+	v->qtype = type;
+	c->qdq = 1;
+	return v;
+}
+
+/* Input 0 of a QuantizeLinear or DequantizeLinear (opset 10 on). */
+static int qdq_input(ctx *c, value **x)
+{
+	if (c->opset < 10) return node_err(c, SN_EFORMAT, "%s needs opset 10", c->nd->op_type);
+	return sn_onnx_input(c, 0, x);
+}
+
 /* QuantizeLinear of a float initializer, as ONNX defines it: round half to even, saturate. */
 static int quantize_const(ctx *c, const value *x)
 {
@@ -164,8 +189,7 @@ static int quantize_const(ctx *c, const value *x)
 	if (!rc && p.type != SN_ONNX_INT8 && p.type != SN_ONNX_UINT8)
 		rc = node_err(c, SN_EFORMAT, "the output type is %s; slimnn's weights are 8-bit", type_name(p.type));
 	int32_t *q = rc ? NULL : own(c, malloc((n ? n : 1) * sizeof *q)), *zp = rc ? NULL : own(c, malloc(p.n * sizeof *zp));
-	float *scales = rc ? NULL : own(c, malloc(p.n * sizeof *scales));
-	if (!rc && (!q || !zp || !scales)) rc = sn_seterr(SN_ENOMEM, "out of memory");
+	if (!rc && (!q || !zp)) rc = sn_seterr(SN_ENOMEM, "out of memory");
 	const size_t inner = rc ? 1 : inner_of(x->t, p.axis);
 	const float lo = p.type == SN_ONNX_INT8 ? -128 : 0, hi = p.type == SN_ONNX_INT8 ? 127 : 255;
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -174,16 +198,14 @@ static int quantize_const(ctx *c, const value *x)
 		if (v != v) rc = node_err(c, SN_EFORMAT, "'%.80s' holds a value that is not a number", x->name);
 		q[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
 	}
-	value *v = rc ? NULL : sn_onnx_define(c, c->nd->output[0], V_QINTS);
-	if (!rc && !v) rc = node_err(c, SN_EFORMAT, "%s", sn_errmsg());
-	if (!rc) {
-		memcpy(scales, p.scale, p.n * sizeof *scales);
-		memcpy(zp, p.zp, p.n * sizeof *zp);
-		*v = (value){.name = v->name, .kind = V_QINTS, .t = x->t, .qv = q, .qzp = zp, .qscale = scales,
-		             .n_qscale = (int)p.n, .qaxis = p.axis, .qtype = p.type};
-		c->qdq = 1;
-	}
 	free(w);
+	value *v = rc ? NULL : define_qconst(c, V_QINTS, x->t, &p, p.type);
+	if (!rc && !v) rc = sn_errcode();
+	if (v) {
+		memcpy(zp, p.zp, p.n * sizeof *zp);
+		v->qv = q;
+		v->qzp = zp;
+	}
 	qpar_free(&p);
 	return rc;
 }
@@ -192,8 +214,7 @@ int sn_onnx_op_quantize(ctx *c)
 {
 	value *x;
 	int node, rc;
-	if (c->opset < 10) return node_err(c, SN_EFORMAT, "QuantizeLinear needs opset 10");
-	if ((rc = sn_onnx_input(c, 0, &x))) return rc;
+	if ((rc = qdq_input(c, &x))) return rc;
 	if (x->kind == V_CONST) return quantize_const(c, x);
 	if ((rc = sn_onnx_data_input(c, 0, &node))) return rc;
 	qpar p;
@@ -245,27 +266,17 @@ static int dequantize_const(ctx *c, const value *x)
 			              "point 0, or uint8 with 128): quantize the weights symmetric (onnxruntime's default for QInt8 "
 			              "weights), or import the float model and run slimnn quantize", x->name, (int)p.zp[i]);
 	float *deq = rc ? NULL : own(c, malloc((n ? n : 1) * sizeof *deq));
-	float *scales = rc ? NULL : own(c, malloc(p.n * sizeof *scales));
-	if (!rc && (!deq || !scales)) rc = sn_seterr(SN_ENOMEM, "out of memory");
-	value *v = rc ? NULL : sn_onnx_define(c, c->nd->output[0], V_QCONST);
-	if (!rc && !v) rc = node_err(c, SN_EFORMAT, "%s", sn_errmsg());
-	if (!rc) {
+	if (!rc && !deq) rc = sn_seterr(SN_ENOMEM, "out of memory");
+	value *v = rc ? NULL : define_qconst(c, V_QCONST, t, &p, type);
+	if (!rc && !v) rc = sn_errcode();
+	if (v) {
 		const size_t inner = inner_of(t, p.axis);
-		int has_min = 0;
 		for (size_t i = 0; i < n; i++) {
 			const size_t k = p.axis < 0 ? 0 : (i / inner) % p.n;
 			deq[i] = (float)(qv[i] - zero) * p.scale[k];
-			has_min |= qv[i] - zero == -128;
+			v->has_min |= qv[i] - zero == -128;
 		}
-		memcpy(scales, p.scale, p.n * sizeof *scales);
-		v->t = t;
 		v->deq = deq;
-		v->qscale = scales;
-		v->n_qscale = (int)p.n;
-		v->qaxis = p.axis;
-		v->qtype = type;
-		v->has_min = has_min;
-		c->qdq = 1;
 	}
 	free(q);
 	qpar_free(&p);
@@ -275,9 +286,8 @@ static int dequantize_const(ctx *c, const value *x)
 int sn_onnx_op_dequantize(ctx *c)
 {
 	value *x;
-	int rc;
-	if (c->opset < 10) return node_err(c, SN_EFORMAT, "DequantizeLinear needs opset 10");
-	if ((rc = sn_onnx_input(c, 0, &x))) return rc;
+	int rc = qdq_input(c, &x);
+	if (rc) return rc;
 	if (x->kind == V_CONST || x->kind == V_QINTS) return dequantize_const(c, x);
 	if (x->kind != V_QUANT)
 		return node_err(c, SN_EFORMAT, "DequantizeLinear of '%.80s', which is neither a QuantizeLinear's output nor an "
