@@ -375,9 +375,9 @@ TEST(onnx_qdq_round_trip)
 /* A QDQ model computes, in int8, what ONNX's operators define to within one step of the output's
  * scale (tools/gen_qdq_fixtures.py evaluates the float operators between DequantizeLinear and
  * QuantizeLinear; slimnn's fixed point differs from that float only in rounding, ties
- * included: ONNX rounds half to even, slimnn's requantization half up); its uint8 form and its
- * fake-quant form (float weights through QuantizeLinear -> DequantizeLinear, as torch writes them)
- * give the same bytes. */
+ * included: ONNX rounds half to even, slimnn's requantization half up); its uint8 form, its
+ * onnxruntime form (uint8, no Relu before a QuantizeLinear) and its fake-quant form (float weights
+ * through QuantizeLinear -> DequantizeLinear, as torch writes them) give the same bytes. */
 TEST(onnx_qdq_reference)
 {
 	char p[1024];
@@ -390,8 +390,9 @@ TEST(onnx_qdq_reference)
 	sn_graph *g = sn_onnx_load(join(f, sizeof f, p, "cnn.onnx", NULL), NULL);
 	sn_graph *u = sn_onnx_load(join(f, sizeof f, p, "uint8.onnx", NULL), NULL);
 	sn_graph *fq = sn_onnx_load(join(f, sizeof f, p, "fakequant.onnx", NULL), NULL);
-	if (!g || !u || !fq) fprintf(stderr, "  %s\n", sn_errmsg());
-	REQUIRE(g && u && fq);
+	sn_graph *ort = sn_onnx_load(join(f, sizeof f, p, "ort.onnx", NULL), NULL);
+	if (!g || !u || !fq || !ort) fprintf(stderr, "  %s\n", sn_errmsg());
+	REQUIRE(g && u && fq && ort);
 	int int8 = 0;
 	for (int i = 1; i < g->n_node; i++) int8 += sn_node_runs_int8(&g->node[i]);
 	CHECKF(int8 == 13, "%d int8 layers of %d (all but the Hardswish and c4)", int8, g->n_node - 1);
@@ -411,6 +412,8 @@ TEST(onnx_qdq_reference)
 	if (getenv("SN_VERBOSE")) fprintf(stderr, "  qdq reference: %d of %zu outputs one step off\n", off, n);
 	CHECK(same_outputs(g, u, x, xd[0]));
 	CHECK(same_outputs(g, fq, x, xd[0]) && sn_graph_is_int8(fq));
+	CHECK(same_outputs(g, ort, x, xd[0]) && sn_graph_is_int8(ort) && ort->n_node == g->n_node - 2);   /* 2 Relus fewer */
+	sn_graph_free(ort);
 	free(x); free(y); free(a);
 	sn_graph_free(g);
 	sn_graph_free(u);

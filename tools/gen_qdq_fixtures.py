@@ -19,6 +19,8 @@ Writes tests/fixtures/onnx/qdq/:
                   packaged, so the evaluator is the few operators below, on torch's float32 kernels
   uint8.onnx      cnn.onnx with every activation QuantizeLinear/DequantizeLinear in uint8, zero
                   point + 128 (as onnxruntime's QUInt8 activations): slimnn must compute the same bits
+  ort.onnx        uint8.onnx without the Relus between Conv and QuantizeLinear, as onnxruntime's
+                  quantize_static writes QDQ: the same bits again
   fakequant.onnx  cnn.onnx with the int8 weights as torch's fake quantization exports them (float
                   initializers through QuantizeLinear -> DequantizeLinear): the same bits again
   bad/<name>.onnx, bad/<name>.expect   corrupt variants and the words their error must contain
@@ -177,6 +179,18 @@ def fake_quant(m):
     return m
 
 
+def ort_style(m):
+    """As onnxruntime's quantize_static writes QDQ: uint8 activations, and a Relu between a Conv and
+    its QuantizeLinear left out (the QuantizeLinear's range, zero point 0, clamps at 0 alone)."""
+    m = to_uint8(m)
+    for r in [n for n in m.graph.node if n.op_type == "Relu"]:
+        readers = [n for n in m.graph.node if r.output[0] in n.input]
+        if len(readers) == 1 and readers[0].op_type == "QuantizeLinear":
+            readers[0].input[0] = r.input[0]
+            m.graph.node.remove(r)
+    return m
+
+
 def bad_models(m, fq):
     """(name, model, words of the error) for corrupt QDQ variants of m (and of fq, its fake-quant form)."""
     import onnx
@@ -287,6 +301,11 @@ def main():
     onnx.checker.check_model(u, full_check=True)
     assert np.array_equal(evaluate(u, x), evaluate(m, x)), "uint8 activations compute other values"
     onnx.save(u, os.path.join(ROOT, "uint8.onnx"))
+    ort = ort_style(m)
+    onnx.checker.check_model(ort, full_check=True)
+    assert np.array_equal(evaluate(ort, x), evaluate(m, x)), "the onnxruntime form computes other values"
+    assert not [n for n in ort.graph.node if n.op_type == "Relu"]
+    onnx.save(ort, os.path.join(ROOT, "ort.onnx"))
     fq = fake_quant(m)
     onnx.checker.check_model(fq, full_check=True)
     assert np.array_equal(evaluate(fq, x), evaluate(m, x)), "the fake-quant form computes other values"
@@ -298,7 +317,7 @@ def main():
             f.write(expect + "\n")
     ops = sorted({n.op_type for n in m.graph.node})
     print(f"{path}: onnx.checker OK (full check; {len(m.graph.node)} nodes: {', '.join(ops)}), "
-          f"{os.path.getsize(path)} bytes; uint8.onnx and fakequant.onnx compute the same; {len(bad)} malformed models")
+          f"{os.path.getsize(path)} bytes; uint8.onnx, ort.onnx and fakequant.onnx compute the same; {len(bad)} malformed models")
 
 
 if __name__ == "__main__":
