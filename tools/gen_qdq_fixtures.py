@@ -262,6 +262,12 @@ def bad_models(m, fq):
         n.input[1] = "fc.weight.scale2"
     variant("quantize_constant", "other parameters than its QuantizeLinear's", q_of_constant, fq)
 
+    def quantize_nan(v):   # a NaN weight quantized as the model runs (found by fuzz_onnx)
+        w = numpy_helper.to_array(init(v, "c3.weight.float")).copy()
+        w.flat[5] = np.nan
+        set_init(v, "c3.weight.float", w)
+    variant("quantize_nan", "holds a value that is not a number", quantize_nan, fq)
+
     def qlinear(v):
         n = node(v, "Conv")
         n.op_type = "QLinearConv"

@@ -196,7 +196,7 @@ static int quantize_const(ctx *c, const value *x)
 		const size_t k = p.axis < 0 ? 0 : (i / inner) % p.n;
 		const float v = nearbyintf(w[i] / p.scale[k]) + (float)p.zp[k];
 		if (v != v) rc = node_err(c, SN_EFORMAT, "'%.80s' holds a value that is not a number", x->name);
-		q[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+		else q[i] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
 	}
 	free(w);
 	value *v = rc ? NULL : define_qconst(c, V_QINTS, x->t, &p, p.type);
