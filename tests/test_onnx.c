@@ -12,7 +12,7 @@
 
 #define ONNX_CASES 33       /* the number of cases tools/gen_onnx_fixtures.py writes */
 #define ONNX_BAD 31         /* and of malformed models */
-#define QDQ_BAD 16          /* malformed QDQ models (tools/gen_qdq_fixtures.py) */
+#define QDQ_BAD 17          /* malformed QDQ models (tools/gen_qdq_fixtures.py) */
 #define ONNX_TOL 1e-4       /* relative to max(1, max |expected|) */
 
 static char *join(char *buf, size_t len, const char *a, const char *b, const char *c)

@@ -209,6 +209,8 @@ def bad_models(m, fq):
             lambda v: set_init(v, "c1.scale", np.array(0, np.float32)))
     variant("scale_negative", "scale -0.5 is not a positive finite number",
             lambda v: set_init(v, "c2.weight.scale", np.full(4, -0.5, np.float32)))
+    variant("scale_empty", "0 scales and 1 zero points",   # no values, no array (found by fuzz_onnx)
+            lambda v: init(v, "c1.scale").CopyFrom(helper.make_tensor("c1.scale", TensorProto.FLOAT, [0], [])))
     variant("scale_nan", "scale nan is not a positive finite number",
             lambda v: set_init(v, "x.scale", np.array(np.nan, np.float32)))
 

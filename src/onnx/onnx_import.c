@@ -145,7 +145,7 @@ int sn_onnx_get_floats(const Onnx__TensorProto *t, const char *what, float **out
 		}
 		for (size_t i = 0; i < n; i++) p[i] = sn_get_f32(t->raw_data.data + 4 * i);
 	} else if (t->n_float_data == n) {
-		memcpy(p, t->float_data, n * sizeof *p);
+		if (n) memcpy(p, t->float_data, n * sizeof *p);   /* an empty tensor may have no array */
 	} else {
 		free(p);
 		return sn_seterr(SN_EFORMAT, "ONNX tensor '%.80s' has %zu values for its %zu-value shape", what, t->n_float_data, n);
