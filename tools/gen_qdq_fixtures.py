@@ -21,6 +21,7 @@ Writes tests/fixtures/onnx/qdq/:
                   point + 128 (as onnxruntime's QUInt8 activations): slimnn must compute the same bits
   ort.onnx        uint8.onnx without the Relus between Conv and QuantizeLinear, as onnxruntime's
                   quantize_static writes QDQ: the same bits again
+  flat_again.onnx cnn.onnx with a Flatten of the flat tensor before the Gemm: the same bits
   fakequant.onnx  cnn.onnx with the int8 weights as torch's fake quantization exports them (float
                   initializers through QuantizeLinear -> DequantizeLinear): the same bits again
   bad/<name>.onnx, bad/<name>.expect   corrupt variants and the words their error must contain
@@ -191,6 +192,18 @@ def ort_style(m):
     return m
 
 
+def flat_again(m):
+    """A Flatten of the already flat dequantized tensor before the Gemm (an alias in slimnn, which
+    must keep the tensor read through QDQ)."""
+    import onnx
+    from onnx import helper
+    m = onnx.ModelProto.FromString(m.SerializeToString())
+    fc = node(m, "Gemm")
+    m.graph.node.insert(list(m.graph.node).index(fc), helper.make_node("Flatten", [fc.input[0]], ["f2"], name="f2", axis=1))
+    fc.input[0] = "f2"
+    return m
+
+
 def bad_models(m, fq):
     """(name, model, words of the error) for corrupt QDQ variants of m (and of fq, its fake-quant form)."""
     import onnx
@@ -314,6 +327,9 @@ def main():
     assert np.array_equal(evaluate(ort, x), evaluate(m, x)), "the onnxruntime form computes other values"
     assert not [n for n in ort.graph.node if n.op_type == "Relu"]
     onnx.save(ort, os.path.join(ROOT, "ort.onnx"))
+    fl = flat_again(m)
+    onnx.checker.check_model(fl, full_check=True)
+    onnx.save(fl, os.path.join(ROOT, "flat_again.onnx"))
     fq = fake_quant(m)
     onnx.checker.check_model(fq, full_check=True)
     assert np.array_equal(evaluate(fq, x), evaluate(m, x)), "the fake-quant form computes other values"

@@ -511,7 +511,7 @@ int sn_onnx_op_mul(ctx *c)
 static int flatten_to(ctx *c, int x)
 {
 	if (c->g->node[x].out.rank == 2) {
-		value in = {.kind = V_NODE, .node = x};
+		value in = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)};
 		return sn_onnx_alias(c, 0, &in);
 	}
 	sn_node n = {.op = SN_OP_FLATTEN, .n_in = 1, .in = {x}};
@@ -593,9 +593,9 @@ int sn_onnx_op_reshape(ctx *c)
 		return layer(c, &sh);
 	}
 	if (!shuffled && n == 1) return flatten_to(c, x);
-	if (!shuffled && same) { value v = {.kind = V_NODE, .node = x}; return sn_onnx_alias(c, 0, &v); }
+	if (!shuffled && same) { value v = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)}; return sn_onnx_alias(c, 0, &v); }
 	if (!shuffled && in.rank == 2 && (n == 2 || n == 3) && d[0] == in.c && d[1] == 1 && d[n - 1] == 1) {
-		value v = {.kind = V_NODE, .node = x, .onnx_rank = n + 1};   /* [N, C] as [N, C, 1] or [N, C, 1, 1] */
+		value v = {.kind = V_NODE, .node = x, .onnx_rank = n + 1, .qdq = sn_onnx_qdq_read_by(c, x)};   /* [N, C] as [N, C, 1] or [N, C, 1, 1] */
 		return sn_onnx_alias(c, 0, &v);
 	}
 	if (!shuffled && n == 4 && in.rank == 4 && d[0] * d[1] == in.c && d[2] == in.h && d[3] == in.w && d[0] <= ATTR_MAX) {
@@ -700,7 +700,7 @@ int sn_onnx_op_concat(ctx *c)
 	if ((rc = sn_onnx_attr_int(c, "axis", 1, -rank, rank - 1, &axis))) return rc;
 	if (sn_onnx_axis(axis, rank) != 1)
 		return node_err(c, SN_EFORMAT, "Concat along axis %lld is not supported (only channels, axis 1)", (long long)axis);
-	if (n.n_in == 1) { value v = {.kind = V_NODE, .node = n.in[0]}; return sn_onnx_alias(c, 0, &v); }
+	if (n.n_in == 1) { value v = {.kind = V_NODE, .node = n.in[0], .qdq = sn_onnx_qdq_read_by(c, n.in[0])}; return sn_onnx_alias(c, 0, &v); }
 	return layer(c, &n);
 }
 
@@ -743,7 +743,7 @@ int sn_onnx_op_split(ctx *c)
 			continue;
 		}
 		sn_node n = {.op = SN_OP_SLICE, .n_in = 1, .in = {x}, .a.slice = {(int)start, (int)(start + sizes.ints[i])}};
-		value in = {.kind = V_NODE, .node = x};
+		value in = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)};
 		rc = sizes.ints[i] == s.c ? sn_onnx_alias(c, i, &in) : sn_onnx_emit_output(c, &n, NULL, i);
 		if (rc < 0) return rc;
 	}
