@@ -316,7 +316,7 @@ static void print_totals(FILE *f, const report *r)
 
 static sn_graph *load(prune_cli *c, sn_meta *meta)
 {
-	sn_graph *g = cli_load_float("prune", c->model, meta);
+	sn_graph *g = sn_load_any(c->model, meta);   /* an int8 model prunes by weight or block (QAT fine-tuning) */
 	if (g && !g->shapes_locked) {
 		sn_graph_init_params(g, c->o.train.seed);
 		fprintf(stderr, "slimnn prune: %s is an architecture: pruning freshly initialised weights\n", c->model);

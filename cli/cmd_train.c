@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "core/quant.h"
 
 static const char *HELP =
 	"usage: slimnn train MODEL [--data DIR] [options] -o OUT.slim\n"
@@ -34,6 +35,11 @@ static const char *HELP =
 	"                      before global pooling) by a fresh one with K outputs\n"
 	"  --freeze-backbone N train only the classifier for the first N epochs, then every layer\n"
 	"  --input CxHxW       the model's input shape, for models that take any resolution\n"
+	"  --qat               quantization-aware training of a quantized MODEL (slimnn quantize's):\n"
+	"                      weights and activations rounded to their int8 grids in every step, the\n"
+	"                      result an int8 model again (docs/quantize.md)\n"
+	"  --qat-observe N     the first N epochs move the activation ranges with the data, later ones\n"
+	"                      keep them (default: half the epochs, rounded up)\n"
 	"  --checkpoint PATH   checkpoint written after every epoch (default OUT.ckpt; removed on success)\n"
 	"  --resume PATH       continue an interrupted run from its checkpoint\n"
 	"  --quiet             no progress bar\n"
@@ -48,7 +54,7 @@ typedef struct {
 
 enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_NEST, O_WD, O_OPT, O_SCHED, O_STEP, O_GAMMA, O_AUG,
 	O_CROP, O_LS, O_CLEAN, O_SEED, O_LIMIT, O_THREADS, O_CKPT, O_RESUME, O_QUIET, O_HELP,
-	O_NCLASS, O_FREEZE, O_INPUT };
+	O_NCLASS, O_FREEZE, O_INPUT, O_QAT, O_QAT_OBSERVE };
 
 static const struct option opts[] = {
 	{"data", 1, 0, O_DATA}, {"epochs", 1, 0, O_EPOCHS}, {"batch", 1, 0, O_BATCH}, {"lr", 1, 0, O_LR},
@@ -59,6 +65,7 @@ static const struct option opts[] = {
 	{"limit", 1, 0, O_LIMIT}, {"threads", 1, 0, O_THREADS}, {"checkpoint", 1, 0, O_CKPT},
 	{"resume", 1, 0, O_RESUME}, {"quiet", 0, 0, O_QUIET}, {"output", 1, 0, 'o'}, {"help", 0, 0, O_HELP},
 	{"num-classes", 1, 0, O_NCLASS}, {"freeze-backbone", 1, 0, O_FREEZE}, {"input", 1, 0, O_INPUT},
+	{"qat", 0, 0, O_QAT}, {"qat-observe", 1, 0, O_QAT_OBSERVE},
 	CLI_DATA_OPTIONS, {0, 0, 0, 0}};
 
 static const char *SCHED[] = {"const", "step", "cosine", "onecycle"};
@@ -125,6 +132,8 @@ static int parse(int argc, char **argv, train_cli *c)
 		case O_NCLASS: rc = cli_int("train", "--num-classes", optarg, 1, 1048576, &c->num_classes); break;
 		case O_FREEZE: rc = cli_int("train", "--freeze-backbone", optarg, 0, 100000, &c->o.freeze_epochs); break;
 		case O_INPUT: rc = cli_shape("train", "--input", optarg, &c->in_c, &c->in_h, &c->in_w); break;
+		case O_QAT: c->o.qat = 1; break;
+		case O_QAT_OBSERVE: rc = cli_int("train", "--qat-observe", optarg, 0, 100000, &c->o.qat_observe_epochs); break;
 		CLI_DATA_CASES: rc = cli_data_flag("train", ch, optarg); break;
 		case ':': return cli_usage("train", "option %s needs a value", argv[optind - 1]);
 		default: return cli_usage("train", "unknown option '%s'", argv[optind - 1]);
@@ -153,6 +162,9 @@ static void recipe(const sn_train_opts *o, char *buf, size_t len)
 	         o->weight_decay, SCHED[o->schedule], o->step_size, o->gamma, aug,
 	         o->augment.crop_pad ? o->augment.crop_pad : 2, o->label_smoothing, o->clean_epochs, (unsigned long long)o->seed, o->limit,
 	         o->freeze_epochs);
+	const size_t at = strlen(buf);
+	if (o->qat && o->qat_observe_epochs >= 0) snprintf(buf + at, len - at, " --qat --qat-observe %d", o->qat_observe_epochs);
+	else if (o->qat) snprintf(buf + at, len - at, " --qat");
 }
 
 static int parse_recipe(const char *text, train_cli *c)
@@ -177,7 +189,13 @@ static sn_graph *load_model(train_cli *c, sn_meta *meta, sn_train_state *st, int
 		c->o = fresh.o;
 		return g;
 	}
-	g = cli_load_float("train", c->model, meta);
+	g = sn_load_any(c->model, meta);
+	if (g && !c->o.qat && sn_graph_is_int8(g)) {
+		sn_graph_free(g);
+		sn_seterr(SN_EINVAL, "'%s' is quantized (int8 layers): add --qat to fine-tune it with quantization-aware "
+		          "training, or train the float model and quantize the result again", c->model);
+		return NULL;
+	}
 	/* --input before the initialisation: tensors that change shape would start at zero */
 	if (g && c->in_c && sn_graph_set_input(g, c->in_c, c->in_h, c->in_w)) { sn_graph_free(g); return NULL; }
 	if (g && !g->shapes_locked) sn_graph_init_params(g, c->o.seed);   /* an architecture: fresh weights */
@@ -260,7 +278,8 @@ int cmd_train(int argc, char **argv)
 	if (rc == SN_OK) rc = sn_model_save(g, &meta, NULL, c.out);
 	if (rc == SN_OK) {
 		if (!c.checkpoint && !c.resume) unlink(ckpt);
-		printf("saved %s: test accuracy %.2f%% after %d epochs\n", c.out, 100 * meta.test_accuracy, meta.epochs);
+		printf("saved %s: %stest accuracy %.2f%% after %d epochs\n", c.out, c.o.qat ? "int8 " : "",
+		       100 * meta.test_accuracy, meta.epochs);
 	} else if (rc == SN_EDIVERGED) {
 		fprintf(stderr, "slimnn: %s\n", sn_errmsg());
 		if (access(ckpt, F_OK) == 0) fprintf(stderr, "slimnn: the last good checkpoint is kept at %s\n", ckpt);

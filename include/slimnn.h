@@ -361,10 +361,15 @@ uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only);
 enum {
 	SN_PLAN_TRAIN = 1,                /* gradients and what backward keeps; training mode */
 	SN_PLAN_INPUT_GRAD = 2,           /* with SN_PLAN_TRAIN: d(loss)/d(input) too (sn_plan_grad(p, 0)) */
-	SN_PLAN_KEEP_OUTPUTS = 4          /* every node's output stays valid after forward, none
+	SN_PLAN_KEEP_OUTPUTS = 4,         /* every node's output stays valid after forward, none
 	                                     overwritten in place; otherwise an inference plan reuses the
 	                                     memory of outputs that no later node reads (training plans
 	                                     keep all, but a ReLU may work in place on its input's) */
+	SN_PLAN_FAKE_QUANT = 8            /* a quantized model run in float, each output an int8 layer
+	                                     would hold in int8 rounded to its int8 grid (fake
+	                                     quantization); with SN_PLAN_TRAIN the gradient goes straight
+	                                     through the rounding and stops where it clamped: what
+	                                     quantization-aware training (sn_train_opts.qat) runs */
 };
 sn_plan *sn_plan_new(const sn_graph *g);          /* NULL + sn_errmsg() when out of memory */
 void sn_plan_free(sn_plan *p);
@@ -647,6 +652,15 @@ typedef struct {
 	int freeze_epochs;                /* transfer learning: the first this many epochs train only the
 	                                     layers named in head; afterwards every unfrozen layer trains */
 	const char *head;                 /* comma-separated layer names ("fc"), for freeze_epochs */
+	/* quantization-aware training of a quantized model (sn_quantize's): every step runs the int8
+	 * layers' weights and the activations they read and write rounded to their int8 grids
+	 * (SN_PLAN_FAKE_QUANT) and the float weights learn through the rounding; every epoch ends
+	 * with the int8 model of the weights (evaluated in int8, checkpointed), which stays in g */
+	int qat;
+	int qat_observe_epochs;           /* the first this many epochs move the activation ranges with
+	                                     the data (moving min/max), later ones keep them
+	                                     (-1: half the epochs, rounded up) */
+	float qat_momentum;               /* the observers' averaging constant */
 } sn_train_opts;
 
 sn_train_opts sn_train_defaults(void);

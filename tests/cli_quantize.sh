@@ -38,7 +38,8 @@ expect 0 "Model file size" "$B" summary "$T/q.slim"
 expect 0 "int8: [0-9]+ of [0-9]+ layers, [0-9,]+ weights of one byte" "$B" summary "$T/q.slim"
 expect 0 "\"int8_layers\": [1-9]" "$B" summary "$T/q.slim" --json
 expect 0 "c1" "$B" bench "$T/q.slim" --repeats 2
-for c in "train -o $T/x.slim" "prune --target 0.5 -o $T/x.slim" "lighten --dsc -o $T/x.slim" sensitivity; do
+expect 1 "'.*q.slim' is quantized \(int8 layers\): add --qat" "$B" train "$T/q.slim" --limit 200 -o "$T/x.slim"
+for c in "lighten --dsc -o $T/x.slim" sensitivity; do
 	expect 1 "${c%% *} works on float models, and '.*q.slim' is quantized \(int8 layers\)" "$B" $c "$T/q.slim" --limit 200
 done
 expect 1 "quantized already" "$B" quantize "$T/q.slim" $Q -o "$T/x.slim"
@@ -55,4 +56,29 @@ out=$("$B" quantize "$T/f.slim" $Q --max-drop 0 -o "$T/d.slim" 2>&1) && ok || ba
 echo "$out" | grep -Eq 'float ([0-9.]+)%, int8 ([0-9.]+)%' && ok || bad "no accuracy line: $out"
 echo "$out" | awk '/test accuracy/ { gsub("%,", ""); f = $6; q = $8 } END { exit !(q + 0 >= f + 0) }' && ok \
 	|| bad "--max-drop 0 left int8 below float: $out"
+# quantization-aware training: the int8 model trained on through its rounding, saved as an int8
+# model whose accuracy is the one reported; a checkpoint resumes it; refusals write nothing
+out=$("$B" train "$T/q.slim" --qat --limit 1000 --epochs 2 --lr 0.005 --quiet -o "$T/qat.slim" 2>&1) && ok || bad "--qat failed: $out"
+acc=$(echo "$out" | sed -n 's/^saved .*: int8 test accuracy \([0-9.]*\)% after.*/\1/p')
+[ -n "$acc" ] && ok || bad "no int8 accuracy line: $out"
+expect 0 "test accuracy $acc% \(1000 images\)" "$B" eval "$T/qat.slim" --limit 1000
+expect 0 "int8: 8 of 8 layers" "$B" summary "$T/qat.slim"
+cmp -s "$T/q.slim" "$T/qat.slim" && bad "--qat changed nothing" || ok
+"$B" train "$T/q.slim" --qat --limit 500 --epochs 1 --quiet --checkpoint "$T/qck.slim" -o "$T/qa1.slim" >/dev/null 2>&1
+expect 0 "resuming at epoch 2 of 2" "$B" train --resume "$T/qck.slim" --epochs 2 --quiet -o "$T/qa2.slim"
+expect 0 "int8: 8 of 8 layers" "$B" summary "$T/qa2.slim"
+# pruning an int8 model: by weight, fine-tuned quantization-aware, an int8 model with half the
+# weights zero, stored sparse; filter pruning (which removes calibrated channels) refused
+out=$("$B" prune "$T/q.slim" --target 0.5 --steps 1 --finetune-epochs 1 --limit 1000 -o "$T/pq.slim" 2>&1) && ok || bad "prune of int8 failed: $out"
+acc=$(echo "$out" | sed -n 's/^saved .*: test accuracy \([0-9.]*\)%.*/\1/p')
+expect 0 "test accuracy $acc% \(1000 images\)" "$B" eval "$T/pq.slim" --limit 1000
+sum=$("$B" summary "$T/pq.slim" --json)
+echo "$sum" | grep -q '"int8_layers": 8' && ok || bad "pruned model not int8: $sum"
+nz=$(echo "$sum" | sed -n 's/.*"nonzero_params": \([0-9]*\).*/\1/p'); pa=$(echo "$sum" | sed -n 's/.*"total_params": \([0-9]*\).*/\1/p')
+[ -n "$nz" ] && [ $((nz * 10)) -le $((pa * 6)) ] && ok || bad "pruned int8 model keeps $nz of $pa weights"
+[ "$(stat -c %s "$T/pq.slim")" -lt "$(stat -c %s "$T/q.slim")" ] && ok || bad "pruned int8 file not smaller"
+expect 1 "filter and neuron pruning remove channels" "$B" prune "$T/q.slim" --granularity filter --target 0.5 --limit 200 -o "$T/x.slim"
+expect 1 "quantization-aware training needs a quantized model" "$B" train "$T/f.slim" --qat --limit 200 -o "$T/x.slim"
+expect 2 "--qat-observe" "$B" train "$T/q.slim" --qat --qat-observe x -o "$T/x.slim"
+[ ! -e "$T/x.slim" ] && ok || bad "a refused --qat run left an output file"
 finish

@@ -19,6 +19,14 @@ expect 0 "largest relative difference" "$D" "$T/one.slim" "$T/two.slim" 1e-5
 # the same 2-process run again: bit for bit
 run2 "$M" train "$T/tiny.arch" $r --batch 128 -o "$T/two-again.slim" >/dev/null 2>&1
 expect 0 "largest relative difference 0 " "$D" "$T/two.slim" "$T/two-again.slim"
+# quantization-aware training: the observers see the whole step's batch (the maxima over the
+# processes), so 2 processes train the 1-process model; rounding to the int8 grids lets float
+# differences of the gradient sums flip a step, so the weights agree to a grid step (1/127 of the largest)
+"$M" quantize "$T/one.slim" --limit 500 --calib 128 --threads 1 -o "$T/q.slim" >/dev/null 2>&1
+q="--qat --limit 1000 --epochs 1 --threads 1 --seed 3 --quiet --lr 0.005"
+expect 0 "saved .*int8 test accuracy" "$M" train "$T/q.slim" $q -o "$T/q1.slim"
+expect 0 "saved .*int8 test accuracy" run2 "$M" train "$T/q.slim" $q -o "$T/q2.slim"
+expect 0 "largest relative difference" "$D" "$T/q1.slim" "$T/q2.slim" 0.01
 # evaluation split over the processes gives one process's figures
 one=$("$M" eval "$T/two.slim" --limit 999 --json 2>&1 | grep -v '"seconds"')
 two=$(run2 "$M" eval "$T/two.slim" --limit 999 --json 2>&1 | grep -v '"seconds"')

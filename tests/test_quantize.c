@@ -308,3 +308,198 @@ TEST(quantize_slim_stores_pruned_int8_weights_sparse)
 	sn_graph_free(l); sn_graph_free(h); sn_graph_free(g);
 	sn_dataset_free(&d);
 }
+
+/* ---------------------------------------------------------------- quantization-aware training */
+
+/* Fake quantization is quantize-then-dequantize to the bit, and marks the values inside the range. */
+TEST(qat_fake_rounding_is_quantize_then_dequantize)
+{
+	sn_rng r;
+	sn_rng_seed(&r, 5);
+	enum { N = 4096 };
+	float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y), *want = malloc(N * sizeof *want);
+	int8_t *q = malloc(N);
+	uint8_t *pass = malloc(N);
+	const sn_qparams p = {0.0371f, -17};
+	for (int i = 0; i < N; i++) {
+		const int k = (int)sn_rng_below(&r, 8);
+		x[i] = k == 0 ? p.scale * ((float)(int)sn_rng_below(&r, 400) - 200 + 0.5f)   /* ties */
+		     : k == 1 ? (sn_rng_uniform(&r) - 0.5f) * 1e30f
+		     : k == 2 ? p.scale * (127 + 17 + 0.5f) * (sn_rng_uniform(&r) < 0.5f ? 1 : -1)   /* at the edges */
+		     : (sn_rng_uniform(&r) - 0.5f) * 14;
+	}
+	x[0] = NAN; x[1] = INFINITY; x[2] = -INFINITY;
+	memcpy(y, x, N * sizeof *x);
+	sn_q_quantize(x, N, p, -128, 127, q);
+	sn_q_dequantize(q, N, p, want);
+	float lo = INFINITY, hi = -INFINITY;
+	sn_q_fake(y, N, p, pass, &lo, &hi);
+	int same = 0, marks = 0, in = 0;
+	for (int i = 0; i < N; i++) {
+		same += !memcmp(&y[i], &want[i], sizeof *y);
+		const float v = x[i] / p.scale;
+		const double u = v != v ? p.zero_point : nearbyint((double)v) + p.zero_point;
+		marks += pass[i] == (u >= -128 && u <= 127);
+		in += pass[i];
+	}
+	CHECKF(same == N, "%d of %d values differ from quantize + dequantize", N - same, N);
+	CHECKF(marks == N, "%d pass marks wrong", N - marks);
+	CHECK(in > N / 2 && in < N);
+	CHECK(lo == -INFINITY && hi == INFINITY);
+	free(x); free(y); free(want); free(q); free(pass);
+}
+
+/* A Linear in a fake-quantization training plan: the input and output rounded to their grids,
+ * the weight as sn_qat_fake_weights rounds it, and the gradient straight through the output's
+ * rounding, stopped where it clamped. */
+TEST(qat_plan_rounds_and_passes_gradients_straight_through)
+{
+	sn_graph *g = sn_test_net("input x shape=6x1x1\nflatten f\nlinear fc out=5\n", 9);
+	REQUIRE(g);
+	const int B = 8;
+	const sn_qparams px = {0.02f, 3}, py = {0.01f, -10};   /* py: a narrow range, some outputs clamp */
+	g->node[0].q = sn_qnode_new(px, 0);
+	g->node[1].q = sn_qnode_new(px, 1);
+	g->node[2].q = sn_qnode_new(py, 1);
+	sn_node *fc = &g->node[2];
+	sn_tensor *w = sn_test_tensor(g, "fc.weight"), *b = sn_test_tensor(g, "fc.bias");
+	REQUIRE(w && b && g->node[0].q && fc->q);
+	float s[5];
+	sn_q_weight_scales(w, 0, s);
+	REQUIRE(sn_q_set_weights(g, fc, s, 5) == SN_OK && sn_q_derive(g) == SN_OK);
+	sn_rng r;
+	sn_rng_seed(&r, 3);
+	for (size_t k = 0; k < w->n; k++) w->data[k] = sn_rng_uniform(&r) - 0.5f;   /* off the grid again */
+	float master[30], x[B * 6], xq[B * 6], dl[B * 5];
+	memcpy(master, w->data, sizeof master);
+	for (int k = 0; k < B * 6; k++) x[k] = 4 * (sn_rng_uniform(&r) - 0.5f);
+	for (int k = 0; k < B * 5; k++) dl[k] = sn_rng_uniform(&r) - 0.5f;
+	int8_t t8[B * 6];
+	sn_q_quantize(x, B * 6, px, -128, 127, t8);
+	sn_q_dequantize(t8, B * 6, px, xq);
+	CHECK(sn_plan_reshape(g->plan, B, SN_PLAN_TRAIN) != SN_OK && strstr(sn_errmsg(), "--qat"));
+	REQUIRE(sn_plan_reshape(g->plan, B, SN_PLAN_TRAIN | SN_PLAN_FAKE_QUANT) == SN_OK);
+	sn_qat_fake_weights(g);
+	for (int o = 0; o < 5; o++) {   /* each row on its own grid: s = max |w| / 127 */
+		float m = 0;
+		for (int j = 0; j < 6; j++) m = fmaxf(m, fabsf(master[o * 6 + j]));
+		const float so = m / 127;
+		for (int j = 0; j < 6; j++) CHECK(w->data[o * 6 + j] == so * nearbyintf(master[o * 6 + j] / so));
+	}
+	const float *z = sn_graph_forward(g, x, B);
+	REQUIRE(z);
+	sn_graph_zero_grad(g);
+	REQUIRE(sn_graph_backward(g, dl) == SN_OK);
+	const sn_node_rt *rt = &g->plan->rt[2];
+	int clamped = 0, worst = 0;
+	double gerr = 0;
+	for (int o = 0; o < 5; o++) {
+		double gw[6] = {0};
+		for (int i = 0; i < B; i++) {
+			double acc = b->data[o];
+			for (int j = 0; j < 6; j++) acc += (double)w->data[o * 6 + j] * xq[i * 6 + j];
+			const double u = nearbyint(acc / py.scale) + py.zero_point;
+			const int k = i * 5 + o;
+			CHECK(rt->ste[k] == (u >= -128 && u <= 127) || fabs(acc / py.scale - nearbyint(acc / py.scale)) > 0.49);
+			clamped += !rt->ste[k];
+			const double want = py.scale * ((u < -128 ? -128 : u > 127 ? 127 : u) - py.zero_point);
+			worst = SN_MAX(worst, (int)lround(fabs(z[k] - want) / py.scale));
+			for (int j = 0; j < 6; j++) gw[j] += rt->ste[k] * dl[k] * xq[i * 6 + j];
+		}
+		for (int j = 0; j < 6; j++) gerr = fmax(gerr, fabs(gw[j] - w->grad[(size_t)o * 6 + j]));
+	}
+	CHECKF(worst <= 1, "outputs %d steps from the rounded Linear", worst);
+	CHECK(clamped > 0 && clamped < B * 5);
+	CHECKF(gerr < 1e-5, "weight gradient off by %g", gerr);
+	/* the observers' view: the range before rounding */
+	CHECK(rt->fq_lo < py.scale * (-128 - py.zero_point) || rt->fq_hi > py.scale * (127 - py.zero_point));
+	sn_graph_free(g);
+}
+
+/* Observers: a moving range per record; layers that share their input's parameters keep them,
+ * a layer read only by a ReLU takes the ReLU's range. */
+TEST(qat_observers_move_ranges_and_keep_shared_ones)
+{
+	sn_dataset d;
+	fake_data(&d, 24, 13);
+	sn_graph *h = quantized(&d, NULL, NULL);
+	REQUIRE(h);
+	const int N = h->n_node, ia = sn_graph_find(h, "a"), ip = sn_graph_find(h, "p"), ic = sn_graph_find(h, "c3");
+	REQUIRE(ia > 0 && ip > 0 && ic > 0 && sn_q_fused_activation(h, ia) > 0);
+	float *lo = malloc(2 * (size_t)N * sizeof *lo), *hi = lo + N;
+	for (int i = 0; i < N; i++) lo[i] = INFINITY, hi[i] = -INFINITY;   /* not observed */
+	const sn_qparams c3 = h->node[ic].q->y;
+	const float l0 = c3.scale * (-128 - c3.zero_point), h0 = c3.scale * (127 - c3.zero_point);
+	lo[ic] = l0 - 1; hi[ic] = h0 + 2;
+	lo[ia] = -3; hi[ia] = 5;
+	sn_qat_observe(h, lo, hi, 0.25f);
+	const sn_qnode *q = h->node[ic].q;
+	CHECK_NEAR(q->obs_lo, l0 - 0.25f, 1e-5);
+	CHECK_NEAR(q->obs_hi, h0 + 0.5f, 1e-5);
+	CHECK(q->y.scale == sn_q_params_asym(q->obs_lo, q->obs_hi).scale);
+	CHECK(h->node[ia].q->obs_lo >= 0);   /* the ReLU's range: nothing below 0 */
+	CHECK(h->node[ip].q->y.scale == sn_in(h, &h->node[ip], 0)->q->y.scale);
+	const sn_qparams before = h->node[1].q->y;
+	sn_qat_observe(h, lo, hi, 0.25f);   /* an unobserved layer keeps its parameters */
+	CHECK(h->node[1].q->y.scale == before.scale && h->node[1].q->y.zero_point == before.zero_point);
+	free(lo);
+	sn_graph_free(h);
+	sn_dataset_free(&d);
+}
+
+static sn_graph *qat_run(const sn_graph *start, const sn_dataset *d, int observe, float *acc)
+{
+	sn_graph *g = sn_graph_clone(start);
+	if (!g || sn_q_copy(g, start)) return NULL;
+	sn_train_opts o = sn_train_defaults();
+	o.epochs = 2; o.batch = 8; o.lr = 0.01f; o.progress = 0; o.augment = (sn_augment){0};
+	o.qat = 1; o.qat_observe_epochs = observe;
+	sn_meta m = {0};
+	sn_test_mute();
+	const int rc = sn_train(g, d, d, &o, NULL, &m);
+	sn_test_unmute();
+	if (rc) { fprintf(stderr, "  sn_train: %s\n", sn_errmsg()); sn_graph_free(g); return NULL; }
+	*acc = (float)m.test_accuracy;
+	return g;
+}
+
+/* Training with --qat ends with an int8 model of weights on their grids, whose int8 accuracy is the
+ * one reported, the same on every run; frozen observers keep the ranges. */
+TEST(qat_training_gives_the_int8_model_it_reports)
+{
+	sn_dataset d;
+	fake_data(&d, 48, 17);
+	sn_graph *h = quantized(&d, NULL, NULL);
+	REQUIRE(h);
+	float acc1, acc2, acc3;
+	sn_graph *a = qat_run(h, &d, -1, &acc1), *b = qat_run(h, &d, -1, &acc2), *c = qat_run(h, &d, 0, &acc3);
+	REQUIRE(a && b && c);
+	CHECK(sn_graph_is_int8(a));
+	CHECK(!memcmp(a->w, b->w, a->n_w * sizeof *a->w) && acc1 == acc2);   /* deterministic */
+	CHECK(memcmp(a->w, h->w, a->n_w * sizeof *a->w));                     /* it trained */
+	int ranges_moved = 0, frozen_kept = 1;
+	for (int i = 0; i < a->n_node; i++) {
+		const sn_node *n = &a->node[i];
+		ranges_moved += n->q->y.scale != h->node[i].q->y.scale;
+		frozen_kept &= c->node[i].q->y.scale == h->node[i].q->y.scale && c->node[i].q->y.zero_point == h->node[i].q->y.zero_point;
+		const sn_tensor *t = sn_q_weight(a, n);
+		if (!t || !sn_node_runs_int8(n)) continue;
+		const size_t k = t->n / (size_t)t->dims[0];
+		int on_grid = 1;
+		for (size_t j = 0; j < t->n; j++) on_grid &= t->data[j] == n->q->w_scale[n->q->n_scale == 1 ? 0 : j / k] * n->q->w[j];
+		CHECKF(on_grid, "%s: float weights are not its int8 values times the scales", n->name);
+	}
+	CHECK(ranges_moved > 0 && frozen_kept);
+	sn_eval_result ev;
+	REQUIRE(sn_evaluate(a, &d, 16, &ev) == SN_OK);   /* the int8 plan */
+	CHECKF((float)ev.accuracy == acc1, "int8 accuracy %g, reported %g", ev.accuracy, acc1);
+	sn_eval_free(&ev);
+	/* a float model is refused */
+	sn_graph *f = net(3);
+	sn_train_opts o = sn_train_defaults();
+	o.epochs = 1; o.batch = 8; o.progress = 0; o.qat = 1;
+	CHECK(sn_train(f, &d, &d, &o, NULL, NULL) != SN_OK && strstr(sn_errmsg(), "quantize it first"));
+	sn_graph_free(f);
+	sn_graph_free(a); sn_graph_free(b); sn_graph_free(c); sn_graph_free(h);
+	sn_dataset_free(&d);
+}

@@ -265,18 +265,19 @@ static int can_alias(const sn_graph *g, const sn_node *n, const int *consumers, 
 
 static size_t tensor_bytes(const sn_node *n, int batch) { return sn_align((size_t)batch * sn_shape_numel(n->out) * sizeof(float)); }
 
-/* Bytes of node i's output: 0 where it works in place, is the caller's input, or is read only
- * in int8. */
+/* Bytes of node i's output: 0 where it works in place, is the caller's input (unless rounded
+ * to its int8 grid: the caller's stays as given), or is read only in int8. */
 static size_t out_bytes(const sn_plan *pl, int i, int batch, const char *aliased)
 {
 	const sn_node *n = &pl->g->node[i];
-	return aliased[i] || n->op == SN_OP_INPUT || !pl->rt[i].need_f ? 0 : tensor_bytes(n, batch);
+	return aliased[i] || (n->op == SN_OP_INPUT && !pl->rt[i].fq) || !pl->rt[i].need_f ? 0 : tensor_bytes(n, batch);
 }
 
-/* Bytes of node i's int8 output (quantized models): where an int8 layer writes or reads it. */
+/* Bytes of node i's int8 output (quantized models), where an int8 layer writes or reads it, or
+ * of its gradient's pass marks (fake quantization): one per value. */
 static size_t q_bytes(const sn_plan *pl, int i, int batch)
 {
-	return pl->rt[i].need_q ? sn_align((size_t)batch * sn_shape_numel(pl->g->node[i].out)) : 0;
+	return pl->rt[i].need_q || pl->rt[i].fq ? sn_align((size_t)batch * sn_shape_numel(pl->g->node[i].out)) : 0;
 }
 
 /* Bytes of node i's gradient: training plans only, not in place, and the input's only when the
@@ -337,27 +338,32 @@ static size_t plan_all(const sn_plan *pl, int batch, int train, const char *alia
 
 /* Which outputs a pass needs in float and which in int8: an int8 layer reads and writes int8,
  * a float layer float; the caller reads the last output (every output, when kept) in float.
- * Returns 1 when some layer runs in int8, 0 when none does, or an error. */
-static int mark_dtypes(sn_plan *pl, int train, int keep)
+ * A fake-quantization plan runs every layer in float and rounds to the int8 grid (fq) the
+ * outputs an int8 plan would hold in int8. Returns 1 when some layer runs in int8 or rounds,
+ * 0 when none does, or an error. */
+static int mark_dtypes(sn_plan *pl, int train, int keep, int fake)
 {
 	const sn_graph *g = pl->g;
 	const int N = g->n_node;
 	int any = 0;
 	for (int i = 0; i < N; i++) {
 		sn_node_rt *r = &pl->rt[i];
-		r->q8 = (char)(!train && i > 0 && sn_node_runs_int8(&g->node[i]));
+		const int int8 = i > 0 && sn_node_runs_int8(&g->node[i]);
+		r->q8 = (char)(!train && !fake && int8);
+		r->fq = (char)(fake && int8);
 		r->need_f = (char)(!r->q8 || keep || i == N - 1);
 		r->need_q = r->q8;
-		any |= r->q8;
+		any |= r->q8 | r->fq;
 	}
 	for (int i = 1; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
 			sn_node_rt *p = &pl->rt[g->node[i].in[k]];
 			if (pl->rt[i].q8) p->need_q = 1;
 			else p->need_f = 1;
+			p->fq |= pl->rt[i].fq;
 		}
 	for (int i = 0; i < N; i++)
-		if (pl->rt[i].need_q && !g->node[i].q)
+		if ((pl->rt[i].need_q || pl->rt[i].fq) && !g->node[i].q)
 			return sn_seterr(SN_EFORMAT, "layer '%s' feeds an int8 layer but has no int8 parameters: quantize the model again",
 			                 g->node[i].name);
 	return any;
@@ -373,20 +379,21 @@ static sn_op_fn op_fn(const sn_plan *pl, const sn_node *n)
 int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 {
 	if (batch <= 0) return sn_seterr(SN_EINVAL, "batch size must be positive");
-	if (flags & ~(unsigned)(SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD | SN_PLAN_KEEP_OUTPUTS))
-		return sn_seterr(SN_EINVAL, "unknown plan flags 0x%x; use SN_PLAN_TRAIN, SN_PLAN_INPUT_GRAD, SN_PLAN_KEEP_OUTPUTS",
-		                 flags);
+	if (flags & ~(unsigned)(SN_PLAN_TRAIN | SN_PLAN_INPUT_GRAD | SN_PLAN_KEEP_OUTPUTS | SN_PLAN_FAKE_QUANT))
+		return sn_seterr(SN_EINVAL, "unknown plan flags 0x%x; use SN_PLAN_TRAIN, SN_PLAN_INPUT_GRAD, SN_PLAN_KEEP_OUTPUTS, "
+		                 "SN_PLAN_FAKE_QUANT", flags);
 	sn_graph *g = pl->g;
 	if (!g->n_node) return sn_seterr(SN_EINVAL, "the model has no layers to plan");
 	const int train = !!(flags & SN_PLAN_TRAIN), input_grad = train && (flags & SN_PLAN_INPUT_GRAD);
-	if (train && sn_graph_is_int8(g))
-		return sn_seterr(SN_EINVAL, "the model is quantized (int8 layers), which runs inference only: train the float "
-		                 "model, then quantize it again");
+	const int fake = !!(flags & SN_PLAN_FAKE_QUANT);
+	if (train && !fake && sn_graph_is_int8(g))
+		return sn_seterr(SN_EINVAL, "the model is quantized (int8 layers): train it with quantization-aware training "
+		                 "(--qat), or train the float model and quantize it again");
 	if (train) sn_sparse_reset(g);   /* training changes the weights: packed copies would go stale */
 	/* a training plan also serves inference (it holds everything forward needs, and keeps it) */
 	const int keep = train || (flags & SN_PLAN_KEEP_OUTPUTS);
 	if (pl->planned_batch >= batch && pl->version == g->version && pl->planned_train >= train &&
-	    pl->planned_input_grad >= input_grad && (pl->planned_keep || !keep)) {
+	    pl->planned_input_grad >= input_grad && (pl->planned_keep || !keep) && pl->fake_quant == fake) {
 		pl->train = train;
 		return SN_OK;
 	}
@@ -403,6 +410,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 		pl->rt[i] = (sn_node_rt){.t_fwd = pl->rt[i].t_fwd, .t_bwd = pl->rt[i].t_bwd};
 	pl->batch = batch;
 	pl->train = train;
+	pl->fake_quant = fake;
 	int *consumers = calloc((size_t)SN_MAX(N, 1), sizeof *consumers);
 	char *aliased = calloc((size_t)SN_MAX(N, 1), 1);
 	size_t *offset = malloc((size_t)4 * N * sizeof *offset);   /* output, saved, gradient, int8 output */
@@ -410,7 +418,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 		free(consumers); free(aliased); free(offset);
 		return sn_seterr(SN_ENOMEM, "out of memory");
 	}
-	const int int8 = mark_dtypes(pl, train, keep);
+	const int int8 = mark_dtypes(pl, train, keep, fake);
 	if (int8 < 0) {
 		free(consumers); free(aliased); free(offset);
 		return int8;
@@ -452,7 +460,8 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 			continue;
 		}
 		if (out_bytes(pl, i, batch, aliased)) r->y = (float *)(pl->arena + offset[i]);
-		if (q_bytes(pl, i, batch)) r->q = (int8_t *)(pl->arena + offset[3 * N + i]);
+		if (q_bytes(pl, i, batch) && r->fq) r->ste = pl->arena + offset[3 * N + i];
+		else if (q_bytes(pl, i, batch)) r->q = (int8_t *)(pl->arena + offset[3 * N + i]);
 		if (grad_bytes(pl, i, batch, train, aliased)) r->dy = (float *)(pl->arena + offset[2 * N + i]);
 		if (r->saved_bytes) r->saved = pl->arena + offset[N + i];
 	}
@@ -469,20 +478,24 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 int (*sn_node_status_hook)(const sn_node *n, sn_action act, int status);   /* core/internal.h */
 
 /* After node n's forward: its output in the other type where readers need it (quantized with
- * its own parameters, or dequantized). */
+ * its own parameters, or dequantized), or rounded to its int8 grid in place (fake quantization:
+ * the range it covered before is kept for the observers). */
 static void convert(const sn_plan *pl, const sn_node *n)
 {
-	const sn_node_rt *r = sn_rt(pl, n);
-	if (r->q8 ? !r->need_f : !r->need_q) return;
+	sn_node_rt *r = sn_rt(pl, n);
+	if (r->q8 ? !r->need_f : !r->need_q && !r->fq) return;
 	const size_t total = (size_t)pl->batch * sn_shape_numel(n->out), chunk = 16384;
 	const long chunks = (long)((total + chunk - 1) / chunk);
 	const sn_qparams qp = n->q->y;
-	#pragma omp parallel for schedule(static) if (chunks > 1)
+	float lo = INFINITY, hi = -INFINITY;
+	#pragma omp parallel for schedule(static) if (chunks > 1) reduction(min : lo) reduction(max : hi)
 	for (long c = 0; c < chunks; c++) {
 		const size_t at = (size_t)c * chunk, len = SN_MIN(chunk, total - at);
 		if (r->q8) sn_q_dequantize(r->q + at, len, qp, r->y + at);
+		else if (r->fq) sn_q_fake(r->y + at, len, qp, r->ste + at, &lo, &hi);
 		else sn_q_quantize(r->y + at, len, qp, -128, 127, r->q + at);
 	}
+	r->fq_lo = lo; r->fq_hi = hi;
 }
 
 /* Runs one node's forward or backward; a failure keeps the operator's status and says which
@@ -521,7 +534,8 @@ const float *sn_plan_forward(sn_plan *pl, const float *x, int batch)
 	sn_graph *g = pl->g;
 	if (check_pass(pl, batch)) return NULL;
 	pl->batch = batch;
-	pl->rt[0].y = (float *)x;
+	if (pl->rt[0].fq) memcpy(pl->rt[0].y, x, (size_t)batch * sn_shape_numel(g->node[0].out) * sizeof *x);
+	else pl->rt[0].y = (float *)x;
 	convert(pl, &g->node[0]);
 	for (int i = 1; i < g->n_node; i++)
 		if (run_node(pl, &g->node[i], SN_ACT_FORWARD)) return NULL;
@@ -540,7 +554,13 @@ int sn_plan_backward(sn_plan *pl, const float *dlogits)
 	last->dy_written = 1;
 	for (int i = g->n_node - 1; i > 0; i--) {
 		sn_node *n = &g->node[i];
-		if (!pl->rt[i].dy_written || !pl->rt[i].needs_grad) continue;
+		sn_node_rt *r = &pl->rt[i];
+		if (!r->dy_written || !r->needs_grad) continue;
+		if (r->fq) {   /* straight through the rounding, nothing where it clamped */
+			const size_t total = (size_t)pl->batch * sn_shape_numel(n->out);
+			#pragma omp parallel for schedule(static) if (total > 65536)
+			for (size_t j = 0; j < total; j++) r->dy[j] = r->ste[j] ? r->dy[j] : 0.0f;
+		}
 		const int rc = run_node(pl, n, SN_ACT_BACKWARD);
 		if (rc) return rc;
 	}

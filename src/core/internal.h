@@ -49,6 +49,12 @@ typedef struct {
 	int8_t *q;                         /* the output in int8 (quantized models), [batch x out] */
 	char q8;                           /* runs its int8 forward (core/quant.h) */
 	char need_f, need_q;               /* its output is read in float / in int8 (or is the caller's) */
+	/* fake-quantization plans (SN_PLAN_FAKE_QUANT): the output is rounded to its int8 grid where an
+	 * int8 plan would hold it in int8; ste marks the values the gradient passes (inside the range),
+	 * [fq_lo, fq_hi] is the last training pass's range before rounding (the observers') */
+	char fq;
+	uint8_t *ste;
+	float fq_lo, fq_hi;
 	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
 	int dy_written;                    /* backward: 0 until the first consumer writes dy */
 	double t_fwd, t_bwd;               /* seconds spent, accumulated while profiling */
@@ -61,6 +67,7 @@ struct sn_plan {
 	int n_rt;
 	int batch;                         /* rows of the current pass (<= planned) */
 	int train;                         /* 1: training behaviour of BN and Dropout */
+	int fake_quant;                    /* SN_PLAN_FAKE_QUANT: an int8 model trained in float */
 	int planned_batch, planned_train, planned_input_grad, planned_keep;
 	unsigned version;                  /* g->version when planned */
 	unsigned char *arena; size_t arena_bytes;

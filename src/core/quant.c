@@ -149,3 +149,27 @@ int sn_q_copy(sn_graph *g, const sn_graph *src)
 	}
 	return sn_q_derive(g);
 }
+
+void sn_q_weight_scales(const sn_tensor *t, int per_tensor, float *s)
+{
+	const int rows = t->dims[0];
+	const size_t k = t->n / (size_t)rows;
+	float all = 0;
+	for (int o = 0; o < rows; o++) {
+		float m = 0;
+		for (size_t j = 0; j < k; j++) m = fmaxf(m, fabsf(t->data[o * k + j]));
+		s[per_tensor ? 0 : o] = sn_q_params_sym(m).scale;
+		all = fmaxf(all, m);
+	}
+	if (per_tensor) s[0] = sn_q_params_sym(all).scale;
+}
+
+int sn_q_fused_activation(const sn_graph *g, int i)
+{
+	int reader = -1, readers = 0;
+	for (int j = i + 1; j < g->n_node; j++)
+		for (int k = 0; k < g->node[j].n_in; k++)
+			if (g->node[j].in[k] == i) { reader = j; readers++; }
+	const sn_op op = readers == 1 ? g->node[reader].op : SN_OP_INPUT;
+	return op == SN_OP_RELU || op == SN_OP_RELU6 ? reader : -1;
+}

@@ -26,6 +26,9 @@ struct sn_qnode {
 	sn_q_mult *mult;                   /* rows multipliers x_scale * w_scale[o] / y.scale */
 	int32_t lo, hi;                    /* the output clamp: int8 range, or a fused ReLU's / ReLU6's */
 	struct sn_q8_pack *pack;           /* the weights packed for the fast kernels */
+	/* quantization-aware training (core/qat.c): the observer's moving range of the output */
+	int observed;
+	float obs_lo, obs_hi;
 };
 typedef struct sn_qnode sn_qnode;
 
@@ -52,4 +55,28 @@ int sn_q_set_weights(sn_graph *g, sn_node *n, const float *scales, int n_scale);
 int sn_q_derive(sn_graph *g);
 /* Copies src's records into g, node by node (same names); SN_OK or SN_ENOMEM. */
 int sn_q_copy(sn_graph *g, const sn_graph *src);
+/* Symmetric weight scales of t ([rows][k]): one per row from its largest magnitude, or (per_tensor)
+ * s[0] from the whole tensor's. */
+void sn_q_weight_scales(const sn_tensor *t, int per_tensor, float *s);
+/* The ReLU or ReLU6 that is node i's only reader, or -1. An int8 layer takes its range: clamped
+ * by the int8 range, the layer's output is then already the activation's (TFLite fuses them so). */
+int sn_q_fused_activation(const sn_graph *g, int i);
+
+/* ---------------------------------------------------------------- quantization-aware training
+ * (core/qat.c). The model keeps its float weights (the master copy the optimizer updates) and
+ * its records; a training plan with SN_PLAN_FAKE_QUANT rounds activations to their grids. */
+/* Rounds every int8 layer's float weight to the int8 grid in place, with scales from the current
+ * weights (the record's granularity): what the layer would run after sn_qat_settle. The caller
+ * keeps the master copy. */
+void sn_qat_fake_weights(sn_graph *g);
+/* The observers: lo[i], hi[i] is the range node i's output covered before rounding in the last
+ * training pass (infinite where it was not observed); each record's moving range follows it with
+ * weight `momentum` (PyTorch's MovingAverageMinMaxObserver; the first observation of a record
+ * starts from its current parameters), and y is set from it. Layers that keep their input's
+ * parameters (SN_OPF_Q8_SAME) take them again; a layer read only by a ReLU/ReLU6 observes the
+ * activation's range. */
+void sn_qat_observe(sn_graph *g, const float *lo, const float *hi, float momentum);
+/* The int8 model of the current float weights: every int8 layer's weight quantized with scales
+ * from its largest magnitudes (its float weight becomes q * s), derived values computed. */
+int sn_qat_settle(sn_graph *g);
 #endif

@@ -60,15 +60,25 @@ int sn_dist_built(void)
 
 #ifdef SN_MPI
 /* MPI counts are ints: long vectors go in pieces. */
-static void sum(void *v, size_t n, size_t elem, MPI_Datatype t)
+static void reduce(void *v, size_t n, size_t elem, MPI_Datatype t, MPI_Op op)
 {
 	for (size_t off = 0; off < n;) {
 		size_t k = n - off < (size_t)1 << 30 ? n - off : (size_t)1 << 30;
-		MPI_Allreduce(MPI_IN_PLACE, (char *)v + off * elem, (int)k, t, MPI_SUM, MPI_COMM_WORLD);
+		MPI_Allreduce(MPI_IN_PLACE, (char *)v + off * elem, (int)k, t, op, MPI_COMM_WORLD);
 		off += k;
 	}
 }
+static void sum(void *v, size_t n, size_t elem, MPI_Datatype t) { reduce(v, n, elem, t, MPI_SUM); }
 #endif
+
+void sn_dist_max_f32(float *v, size_t n)
+{
+#ifdef SN_MPI
+	if (size_ > 1) reduce(v, n, sizeof *v, MPI_FLOAT, MPI_MAX);
+#else
+	(void)v; (void)n;
+#endif
+}
 
 void sn_dist_sum_f32(float *v, size_t n)
 {

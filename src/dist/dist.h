@@ -9,6 +9,8 @@
 void sn_dist_sum_f32(float *v, size_t n);
 void sn_dist_sum_f64(double *v, size_t n);
 void sn_dist_sum_i64(long long *v, size_t n);
+/* Element-wise maxima over every process, in place. */
+void sn_dist_max_f32(float *v, size_t n);
 /* Every process passes its status; all get SN_OK if all were OK, otherwise the status of the
  * lowest failing rank, with its message (prefixed "rank K: ") set on every process. Collective:
  * each process must call it at the same point. */

@@ -63,3 +63,19 @@ void sn_q_dequantize(const int8_t *q, size_t n, sn_qparams p, float *out)
 {
 	for (size_t i = 0; i < n; i++) out[i] = p.scale * (float)(q[i] - p.zero_point);
 }
+
+void sn_q_fake(float *x, size_t n, sn_qparams q, uint8_t *pass, float *lo, float *hi)
+{
+	/* in float, branch-free: integers below 2^24 are exact, and beyond that the value clamps and
+	 * stops the gradient either way, so these are sn_q_quantize's then sn_q_dequantize's bits */
+	const float zp = (float)q.zero_point;
+	float mn = *lo, mx = *hi;
+	for (size_t i = 0; i < n; i++) {   /* comparisons, not fminf/fmaxf calls: this vectorises */
+		const float xi = x[i], v = xi / q.scale, r = (v == v ? nearbyintf(v) : 0) + zp;
+		mn = xi < mn ? xi : mn;
+		mx = xi > mx ? xi : mx;
+		pass[i] = r >= -128 && r <= 127;
+		x[i] = q.scale * ((r < -128 ? -128 : r > 127 ? 127 : r) - zp);
+	}
+	*lo = mn; *hi = mx;
+}

@@ -76,4 +76,10 @@ void sn_q_act_range(sn_qparams q, int act, int32_t *lo, int32_t *hi);
 /* x -> clamp(round_half_even(x / scale) + zero_point, lo, hi), n values (ONNX QuantizeLinear). */
 void sn_q_quantize(const float *x, size_t n, sn_qparams q, int32_t lo, int32_t hi, int8_t *out);
 void sn_q_dequantize(const int8_t *q, size_t n, sn_qparams p, float *out);
+/* Fake quantization for quantization-aware training, in place: x -> sn_q_dequantize of
+ * sn_q_quantize over [-128, 127], the same bits; pass[i] = 1 where round(x / scale) + zero_point
+ * lay inside [-128, 127] before the clamp (the straight-through estimator passes the gradient
+ * there and only there, as PyTorch's FakeQuantize); [*lo, *hi] widened to cover the values
+ * before quantization (what the observers see). */
+void sn_q_fake(float *x, size_t n, sn_qparams q, uint8_t *pass, float *lo, float *hi);
 #endif

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "core/internal.h"
+#include "core/quant.h"
 #include "prune/prune.h"
 
 static double now(void)
@@ -105,16 +106,18 @@ static int mask_to(sn_graph *h, const unsigned char *prunable, const sn_dataset 
 {
 	const int block = o->granularity == SN_GRAN_BLOCK ? o->block : 1;
 	int rc = score(h, tr, o, salt);
-	if (rc || !node_s) return rc ? rc : sn_prune_blocks(h, prunable, block, o->criterion, o->scope, s);
-	unsigned char *one = calloc((size_t)h->n_node + 1, 1);
-	if (!one) return sn_seterr(SN_ENOMEM, "out of memory");
-	for (int i = 0; i < h->n_node && !rc; i++) {
+	if (!rc && !node_s) rc = sn_prune_blocks(h, prunable, block, o->criterion, o->scope, s);
+	unsigned char *one = !rc && node_s ? calloc((size_t)h->n_node + 1, 1) : NULL;
+	if (!rc && node_s && !one) return sn_seterr(SN_ENOMEM, "out of memory");
+	for (int i = 0; one && i < h->n_node && !rc; i++) {
 		if (!prunable[i]) continue;
 		one[i] = 1;
 		rc = sn_prune_blocks(h, one, block, o->criterion, SN_SCOPE_LAYER, node_s[i]);
 		one[i] = 0;
 	}
 	free(one);
+	/* an int8 model: its int8 weights follow the masked float ones (a pruned weight is 0 in both) */
+	if (!rc && sn_graph_is_int8(h)) rc = sn_qat_settle(h);
 	return rc;
 }
 
@@ -151,6 +154,7 @@ static int finetune(sn_graph *h, const sn_dataset *tr, const sn_dataset *te, con
 		to.epochs = o->finetune_epochs;
 		to.seed = o->train.seed + (uint64_t)t;   /* a fresh data order each round */
 		to.checkpoint = NULL;
+		to.qat = sn_graph_is_int8(h);
 		return sn_train(h, tr, te, &to, NULL, m);
 	}
 	return evaluate(h, te, o, m);
@@ -192,6 +196,7 @@ static int pass(sn_graph *h, const sn_dataset *d, const sn_dataset *te, sn_train
 {
 	if (d->n <= 0) return SN_OK;
 	to.epochs = epochs;
+	to.qat = sn_graph_is_int8(h);   /* an int8 model fine-tunes quantization-aware */
 	return sn_train(h, d, te, &to, NULL, m);
 }
 
@@ -297,6 +302,10 @@ int sn_prune_run(sn_graph **g, const sn_dataset *tr, const sn_dataset *te, const
 {
 	int rc = check_opts(o);
 	if (!rc) rc = check_data(tr, te, o);
+	if (!rc && !masked(o) && sn_graph_is_int8(*g))
+		rc = sn_seterr(SN_EINVAL, "filter and neuron pruning remove channels that the int8 layers' parameters were "
+		               "calibrated with: prune the float model and quantize the result, or prune this one by "
+		               "weight or block");
 	if (rc) return rc;
 	run_state r = {.best = *g, .meta = *meta};
 	r.prunable = malloc((size_t)(*g)->n_node);

@@ -3,6 +3,7 @@
  * holding their mean magnitude, which the taylor criterion multiplies by |w|. */
 #include <math.h>
 #include "core/internal.h"
+#include "core/quant.h"
 #include "prune/prune.h"
 #include "train/train.h"
 
@@ -53,7 +54,9 @@ int sn_prune_taylor(sn_graph *g, const sn_dataset *d, int batches, int batch, ui
 	batch = SN_MIN(batch, d->n);
 	taylor_buffers b = {0};
 	if ((rc = alloc_buffers(&b, g, d, batch))) return rc;
-	if ((rc = sn_graph_plan(g, batch, 1))) { free_buffers(&b); return rc; }
+	/* an int8 model's gradients through its rounding, as its fine-tuning (--qat) sees them */
+	const unsigned flags = SN_PLAN_TRAIN | (sn_graph_is_int8(g) ? SN_PLAN_FAKE_QUANT : 0);
+	if ((rc = sn_plan_reshape(g->plan, batch, flags))) { free_buffers(&b); return rc; }
 	/* training mode as in fine-tuning; what it changes in the model is put back afterwards */
 	sn_plan *pl = g->plan;
 	const sn_rng rng = pl->rng;

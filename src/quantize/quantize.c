@@ -144,19 +144,10 @@ static int quantize_weights(sn_graph *g, sn_node *n, int per_tensor)
 {
 	const sn_tensor *t = sn_t(g, n, SN_T_WEIGHT);
 	if (!t) return SN_OK;
-	const int rows = t->dims[0];
-	const size_t k = t->n / (size_t)rows;
-	float *s = malloc((size_t)rows * sizeof *s);
+	float *s = malloc((size_t)t->dims[0] * sizeof *s);
 	if (!s) return sn_seterr(SN_ENOMEM, "out of memory");
-	float all = 0;
-	for (int o = 0; o < rows; o++) {
-		float m = 0;
-		for (size_t j = 0; j < k; j++) m = fmaxf(m, fabsf(t->data[o * k + j]));
-		s[o] = sn_q_params_sym(m).scale;
-		all = fmaxf(all, m);
-	}
-	if (per_tensor) s[0] = sn_q_params_sym(all).scale;
-	const int rc = sn_q_set_weights(g, n, s, per_tensor ? 1 : rows);
+	sn_q_weight_scales(t, per_tensor, s);
+	const int rc = sn_q_set_weights(g, n, s, per_tensor ? 1 : t->dims[0]);
 	free(s);
 	return rc;
 }
@@ -175,18 +166,6 @@ static void to_float(sn_graph *h, const sn_graph *ref, int i)
 	n->q->w = NULL; n->q->w_scale = NULL; n->q->n_scale = 0; n->q->w_n = 0;
 }
 
-/* The ReLU or ReLU6 that is node i's only reader, or -1. Its range serves node i too: clamped
- * by the int8 range, i's output is then already the activation's (TFLite fuses them so). */
-static int activation_after(const sn_graph *h, int i)
-{
-	int reader = -1, readers = 0;
-	for (int j = i + 1; j < h->n_node; j++)
-		for (int k = 0; k < h->node[j].n_in; k++)
-			if (h->node[j].in[k] == i) { reader = j; readers++; }
-	const sn_op op = readers == 1 ? h->node[reader].op : SN_OP_INPUT;
-	return op == SN_OP_RELU || op == SN_OP_RELU6 ? reader : -1;
-}
-
 /* The records of h: output parameters from the calibrated ranges, int8 where possible and not
  * kept float, weights quantized. src[i]: the node whose float output node i's stands for (its
  * fused activation's, or its own). */
@@ -195,7 +174,7 @@ static int assign(sn_graph *h, const float *lo, const float *hi, const sn_quanti
 	for (int i = 0; i < h->n_node; i++) {
 		sn_node *n = &h->node[i];
 		const int int8 = i > 0 && int8_possible(h, n) && !sn_name_in_list(o->keep_float, n->name);
-		const int act = int8 ? activation_after(h, i) : -1, r = src[i] = act >= 0 ? act : i;
+		const int act = int8 ? sn_q_fused_activation(h, i) : -1, r = src[i] = act >= 0 ? act : i;
 		sn_qparams y = sn_q_params_asym(lo[r], hi[r]);
 		if (int8 && (sn_op_get(n->op)->flags & SN_OPF_Q8_SAME)) y = sn_in(h, n, 0)->q->y;
 		if (!(n->q = sn_qnode_new(y, int8))) return SN_ENOMEM;

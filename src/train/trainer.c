@@ -18,6 +18,7 @@ sn_train_opts sn_train_defaults(void)
 		.optimizer = SN_OPT_SGD, .schedule = SN_SCHED_ONECYCLE, .step_size = 3, .gamma = 0.1f,
 		.pct_start = 0.3f, .augment = {2, 0}, .seed = 1, .progress = -1, .checkpoint = NULL,
 		.max_loss = 1e4f, .teacher = NULL, .kd_alpha = 0.5f, .kd_t = 2.0f, .clean_epochs = 2,
+		.qat_observe_epochs = -1, .qat_momentum = 0.01f,
 	};
 }
 
@@ -117,7 +118,7 @@ static void progress(int epoch, int epochs, int done, int total, double loss, do
 
 /* One epoch; returns SN_OK or SN_EDIVERGED. */
 static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, sn_train_state *st,
-                     batch_buffers *b, float *m, float *v, int show, sn_epoch_report *rep)
+                     batch_buffers *b, sn_qat *qat, int show, sn_epoch_report *rep)
 {
 	const int procs = sn_dist_size(), big = o->batch;
 	const int classes = sn_graph_output_shape(g).c, spe = (tr->n + big - 1) / big;
@@ -127,7 +128,7 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		int j = (int)sn_rng_below(&st->rng, (uint32_t)i + 1), t = b->perm[i];
 		b->perm[i] = b->perm[j]; b->perm[j] = t;
 	}
-	double loss = 0, t0 = now(), last = 0;
+	double loss = 0, t0 = now(), last = 0, reducing = 0;
 	int correct = 0, seen = 0;
 	const sn_augment none = {0}, *aug = st->epoch >= o->epochs - o->clean_epochs ? &none : &o->augment;
 	/* every sample's augmentation is drawn now, in the order the batches take them */
@@ -144,6 +145,7 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		const int rows = SN_MIN(big, tr->n - k * big);   /* of every process together */
 		double l = 0;
 		int right = 0;
+		sn_qat_round(qat, g);
 		if (!rc && n) {
 			const float *z = sn_graph_forward(g, x, n);
 			const float *zt = !z || !o->teacher ? NULL : sn_graph_forward(o->teacher, x, n);
@@ -156,20 +158,24 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 			for (size_t i = 0; !rc && n && n != rows && i < (size_t)n * classes; i++) b->dlogits[i] *= (float)n / rows;
 			sn_graph_zero_grad(g);
 			if (!rc && n) rc = sn_graph_backward(g, b->dlogits);
+			const double r0 = now();
 			rc = reduce_step(g, &l, &right, rc);
+			reducing += now() - r0;
 		}
-		if (rc) return rc;
-		if (!isfinite(l) || l / rows > o->max_loss)
-			return sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr", isfinite(l) ? "exploded" : "NaN",
-			                 st->epoch + 1, k + 1);
-		loss += l; seen += rows; correct += right;
-		if (procs == 1) {
+		if (!rc && (!isfinite(l) || l / rows > o->max_loss))
+			rc = sn_seterr(SN_EDIVERGED, "the loss diverged (%s) at epoch %d, step %d; lower --lr",
+			               isfinite(l) ? "exploded" : "NaN", st->epoch + 1, k + 1);
+		if (!rc && procs == 1) {
 			sn_graph_zero_grad(g);
-			if ((rc = sn_graph_backward(g, b->dlogits))) return rc;
+			rc = sn_graph_backward(g, b->dlogits);
 		}
+		/* the master weights back under the gradients of the rounded ones */
+		sn_qat_unround(qat, g, rc ? INT32_MAX : st->epoch, n > 0);
+		if (rc) return rc;
+		loss += l; seen += rows; correct += right;
 		st->step++;
 		sn_optim_step(g, o, sn_schedule_lr(o, st->step - 1, total, spe), sn_schedule_momentum(o, st->step - 1, total),
-		              st->step, m, v);
+		              st->step, st->opt_m, st->opt_v);
 		if (show && (now() - last > 0.25 || k == spe - 1)) {
 			progress(st->epoch + 1, o->epochs, k + 1, spe, loss / seen, (double)correct / seen, t0);
 			last = now();
@@ -181,6 +187,11 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 		for (int i = 1; i < g->n_node; i++)
 			fprintf(stderr, "  %-12s fwd %7.3f s  bwd %7.3f s\n", g->node[i].name, sn_plan_seconds(g->plan, i, SN_ACT_FORWARD),
 			        sn_plan_seconds(g->plan, i, SN_ACT_BACKWARD));
+		/* what overlapping the reduction with backward could save at most (and the waits for
+		 * slower processes it includes) */
+		if (procs > 1)
+			fprintf(stderr, "  allreduce of %zu gradients: %.3f s of the epoch's %.3f s (rank %d)\n", g->n_w, reducing,
+			        now() - t0, sn_dist_rank());
 	}
 	rep->train_loss = loss / seen;
 	rep->train_acc = (double)correct / seen;
@@ -270,9 +281,11 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	if (!st->opt_m) st->opt_m = calloc(g->n_w ? g->n_w : 1, sizeof(float));
 	if (!st->opt_v && o->optimizer == SN_OPT_ADAM) st->opt_v = calloc(g->n_w ? g->n_w : 1, sizeof(float));
 	batch_buffers b = {0};
+	sn_qat qat = {0};
 	int rc = !st->opt_m || (o->optimizer == SN_OPT_ADAM && !st->opt_v) ? sn_seterr(SN_ENOMEM, "out of memory") : SN_OK;
+	if (!rc) rc = sn_qat_begin(&qat, g, o);
 	if (!rc) rc = alloc_buffers(&b, tr, o, classes);
-	if (!rc) rc = sn_graph_plan(g, o->batch, 1);
+	if (!rc) rc = sn_plan_reshape(g->plan, o->batch, sn_qat_plan_flags(&qat));
 	if (!rc && o->teacher) rc = plan_teacher(o, classes, in);
 	int show = sn_dist_rank() ? 0 : o->progress < 0 ? isatty(2) : o->progress;
 	sn_plan_profile(g->plan, getenv("SN_PROFILE") != NULL);
@@ -292,17 +305,19 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 			frozen = NULL;
 		}
 		/* evaluation may have re-planned the arena for inference: plan for training again */
-		rc = sn_graph_plan(g, o->batch, 1);
+		sn_qat_resume(&qat, g);
+		rc = sn_plan_reshape(g->plan, o->batch, sn_qat_plan_flags(&qat));
 		if (rc) break;
 		/* several processes: each draws its own dropout masks, from the seed, epoch and rank (so
 		 * that a resumed run draws what the uninterrupted one did) */
 		if (sn_dist_size() > 1)
 			sn_rng_seed(&g->plan->rng, (o->seed ^ 0x5eed5eedULL) + (uint64_t)st->epoch * 1000003u +
 			                         (uint64_t)sn_dist_rank() * 0x9e3779b97f4a7c15ULL);
-		rc = run_epoch(g, tr, o, st, &b, st->opt_m, st->opt_v, show, &rep);
+		rc = run_epoch(g, tr, o, st, &b, &qat, show, &rep);
+		if (!rc) rc = sn_qat_settle_epoch(&qat, g);   /* QAT: evaluated and saved as the int8 model */
 		if (rc) break;
 		sn_eval_result ev;
-		rc = sn_evaluate(g, te, o->batch, &ev);   /* the training plan serves it */
+		rc = sn_evaluate(g, te, o->batch, &ev);   /* the training plan serves it (not QAT's) */
 		sn_eval_free(&ev);
 		if (rc) break;
 		rep.test_acc = ev.accuracy; rep.test_loss = ev.loss;
@@ -318,6 +333,7 @@ int sn_train(sn_graph *g, const sn_dataset *tr, const sn_dataset *te, const sn_t
 	if (frozen) { thaw(g, frozen); free(frozen); }
 	g->plan->train = 0;
 	free_buffers(&b);
+	sn_qat_end(&qat);
 	if (st == &local) { free(local.opt_m); free(local.opt_v); }
 	return rc;
 }
