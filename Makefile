@@ -112,7 +112,7 @@ $(FB)/lib/libslimnn.a: FORCE   # the sub-make knows what is out of date
 FORCE:
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/lib/libslimnn.a
 	clang -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp -Iinclude -Isrc -o $@ $< $(FB)/lib/libslimnn.a $(LDLIBS)
-$(FB)/corpus-onnx: $(wildcard tests/fixtures/onnx/*/*.onnx)
+$(FB)/corpus-onnx: $(wildcard tests/fixtures/onnx/*/*.onnx tests/fixtures/onnx/qdq/bad/*.onnx)
 	@mkdir -p $@
 	for f in $^; do cp $$f $@/$$(echo $$f | tr / _); done
 $(FB)/corpus-arch: $(wildcard models/*.arch models/seed/*.arch tests/fixtures/ops/*/model.arch)

@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 #include "test.h"
 #include "slimnn.h"
+#include "core/quant.h"
 #include "io/io.h"
 
 #define ONNX_CASES 33       /* the number of cases tools/gen_onnx_fixtures.py writes */
 #define ONNX_BAD 31         /* and of malformed models */
+#define QDQ_BAD 17          /* malformed QDQ models (tools/gen_qdq_fixtures.py) */
 #define ONNX_TOL 1e-4       /* relative to max(1, max |expected|) */
 
 static char *join(char *buf, size_t len, const char *a, const char *b, const char *c)
@@ -80,13 +82,14 @@ TEST(onnx_torch_models)
 	CHECKF(cases >= ONNX_CASES, "found %d ONNX cases, expected %d (run tools/gen_onnx_fixtures.py)", cases, ONNX_CASES);
 }
 
-/* Every malformed model fails with its expected words in the message; nothing crashes. */
-TEST(onnx_malformed_models)
+/* Every malformed model in fixtures/<dir> fails with its expected words in the message; nothing
+ * crashes. Returns how many there were. */
+static int malformed_in(const char *dir)
 {
 	char root[512], p[1024];
-	snprintf(root, sizeof root, "%s/onnx/bad", sn_test_fixtures());
+	snprintf(root, sizeof root, "%s/%s", sn_test_fixtures(), dir);
 	DIR *d = opendir(root);
-	REQUIRE(d);
+	if (!d) return 0;
 	int n = 0;
 	for (struct dirent *e; (e = readdir(d));) {
 		size_t l = strlen(e->d_name);
@@ -105,7 +108,13 @@ TEST(onnx_malformed_models)
 		n++;
 	}
 	closedir(d);
-	CHECK(n >= ONNX_BAD);
+	return n;
+}
+
+TEST(onnx_malformed_models)
+{
+	CHECK(malformed_in("onnx/bad") >= ONNX_BAD);
+	CHECK(malformed_in("onnx/qdq/bad") >= QDQ_BAD);   /* scales 0, < 0, NaN, zero points out of range, ... */
 }
 
 /* Truncations at every length and random bytes: errors, never crashes. */
@@ -267,4 +276,151 @@ TEST(onnx_export_gelu_tanh)
 	g->node[2].a.gelu.approximate = 5;   /* an approximation the exporter does not know: refused */
 	CHECK(sn_onnx_save(g, NULL, p) != SN_OK && strstr(sn_errmsg(), "unknown GELU approximation 5"));
 	sn_graph_free(g);
+}
+
+/* ---------------------------------------------------------------- QDQ: int8 models */
+
+/* fused ReLU and ReLU6, a grouped conv, Add, max pooling, a float Hardswish between int8 layers,
+ * a reflect-padded conv, a conv kept float, Concat, average pooling, GAP, Linear */
+static const char *QNET =
+	"input x shape=3x10x10\n"
+	"conv c1 out=6 k=3 pad=1\nrelu r1\n"
+	"conv c2 out=6 k=3 pad=1 groups=3\nrelu6 r2\n"
+	"add a in=r2,r1\nmaxpool p k=2\nhardswish hs\n"
+	"conv c3 out=8 k=3 pad=1 mode=reflect\nrelu r3\n"
+	"conv c4 out=8 k=1 in=hs\n"
+	"concat cat in=r3,c4\navgpool ap k=3 stride=1 pad=1\n"
+	"gap g\nflatten f\nlinear fc out=5\n";
+
+/* 40 calibration images of QNET's shape: a fixed pattern */
+static void qnet_images(sn_dataset *d, uint8_t *img, int32_t *lab)
+{
+	*d = (sn_dataset){.n = 40, .c = 3, .h = 10, .w = 10, .classes = 5, .images = img, .labels = lab,
+	                  .norm = {.c = 1, .mean = {0.5f}, .std = {0.25f}}};
+	for (int i = 0; i < 40 * 300; i++) img[i] = (uint8_t)((i * 37 + i / 300 * 11) % 251);
+	for (int i = 0; i < 40; i++) lab[i] = i % 5;
+}
+
+/* The outputs of a and b on x are the same bytes. */
+static int same_outputs(sn_graph *a, sn_graph *b, const float *x, int n)
+{
+	size_t na, nb;
+	float *ya = run(a, x, n, &na), *yb = run(b, x, n, &nb);
+	const int same = ya && yb && na == nb && !memcmp(ya, yb, na * sizeof *ya);
+	free(ya); free(yb);
+	return same;
+}
+
+/* An int8 model exports as QDQ and imports back to the same int8 layers, weights, scales and
+ * output bytes; so does the import exported again. */
+TEST(onnx_qdq_round_trip)
+{
+	static uint8_t img[40 * 300];
+	static int32_t lab[40];
+	sn_dataset d;
+	qnet_images(&d, img, lab);
+	sn_graph *g = sn_test_net(QNET, 11);
+	REQUIRE(g);
+	float x[4 * 300];
+	sn_rng r;
+	sn_rng_seed(&r, 9);
+	for (size_t i = 0; i < sizeof x / sizeof *x; i++) x[i] = 5 * sn_rng_uniform(&r) - 2.5f;
+	char p[1024], p2[1024];
+	snprintf(p, sizeof p, "%s/qdq.onnx", sn_test_tmpdir());
+	snprintf(p2, sizeof p2, "%s/qdq2.onnx", sn_test_tmpdir());
+	for (int per_tensor = 0; per_tensor < 2; per_tensor++) {
+		sn_quantize_opts o = sn_quantize_defaults();
+		o.per_tensor = per_tensor;
+		o.keep_float = "c4";
+		sn_graph *q = sn_quantize(g, &d, NULL, &o, NULL);
+		if (!q) fprintf(stderr, "  %s\n", sn_errmsg());
+		REQUIRE(q);
+		REQUIRE(sn_onnx_save(q, NULL, p) == SN_OK);
+		sn_graph *h = sn_onnx_load(p, NULL);
+		if (!h) fprintf(stderr, "  %s\n", sn_errmsg());
+		REQUIRE(h);
+		CHECKF(same_outputs(q, h, x, 4), "QDQ round trip (per_tensor %d): other outputs", per_tensor);
+		int int8 = 0;
+		for (int i = 1; i < q->n_node; i++) {   /* each layer as it was: int8 or float, weights and scales */
+			const sn_node *a = &q->node[i];
+			const int k = sn_graph_find(h, a->name);
+			CHECKF(k >= 0, "layer %s lost", a->name);
+			if (k < 0) continue;
+			const sn_node *b = &h->node[k];
+			int8 += sn_node_runs_int8(a);
+			CHECKF(sn_node_runs_int8(a) == sn_node_runs_int8(b), "layer %s: int8 %d, imported %d", a->name,
+			       sn_node_runs_int8(a), sn_node_runs_int8(b));
+			CHECKF(!a->q || (b->q && a->q->y.scale == b->q->y.scale && a->q->y.zero_point == b->q->y.zero_point) ||
+			       (!sn_node_runs_int8(a) && !b->q), "layer %s: other output parameters", a->name);
+			if (!sn_node_runs_int8(a) || !a->q->w || !b->q) continue;
+			CHECKF(b->q->w && b->q->w_n == a->q->w_n && !memcmp(b->q->w, a->q->w, a->q->w_n) && b->q->n_scale == a->q->n_scale &&
+			       !memcmp(b->q->w_scale, a->q->w_scale, (size_t)a->q->n_scale * sizeof(float)) &&
+			       !memcmp(b->q->bias, a->q->bias, (size_t)sn_q_weight(q, a)->dims[0] * sizeof(int32_t)),
+			       "layer %s: other int8 weights, scales or biases", a->name);
+		}
+		CHECK(int8 >= 9);   /* everything but the Hardswish and c4 */
+		CHECK(!sn_node_runs_int8(&h->node[sn_graph_find(h, "c4")]) && !sn_node_runs_int8(&h->node[sn_graph_find(h, "hs")]));
+		/* the imported model exported again: the same function once more */
+		REQUIRE(sn_onnx_save(h, NULL, p2) == SN_OK);
+		sn_graph *h2 = sn_onnx_load(p2, NULL);
+		REQUIRE(h2);
+		CHECK(same_outputs(q, h2, x, 4));
+		sn_graph_free(h2);
+		sn_graph_free(h);
+		sn_graph_free(q);
+	}
+	sn_graph_free(g);
+}
+
+/* A QDQ model computes, in int8, what ONNX's operators define to within one step of the output's
+ * scale (tools/gen_qdq_fixtures.py evaluates the float operators between DequantizeLinear and
+ * QuantizeLinear; slimnn's fixed point differs from that float only in rounding, ties
+ * included: ONNX rounds half to even, slimnn's requantization half up); its uint8 form, its
+ * onnxruntime form (uint8, no Relu before a QuantizeLinear) and its fake-quant form (float weights
+ * through QuantizeLinear -> DequantizeLinear, as torch writes them) give the same bytes. */
+TEST(onnx_qdq_reference)
+{
+	char p[1024];
+	int xn, xd[8], yn, yd[8];
+	float *x = NULL, *y = NULL, *a = NULL;
+	snprintf(p, sizeof p, "%s/onnx/qdq", sn_test_fixtures());
+	char f[1100];
+	REQUIRE(sn_npy_read(join(f, sizeof f, p, "x.npy", NULL), &xn, xd, &x) == SN_OK);
+	REQUIRE(sn_npy_read(join(f, sizeof f, p, "y_ref.npy", NULL), &yn, yd, &y) == SN_OK);
+	sn_graph *g = sn_onnx_load(join(f, sizeof f, p, "cnn.onnx", NULL), NULL);
+	sn_graph *u = sn_onnx_load(join(f, sizeof f, p, "uint8.onnx", NULL), NULL);
+	sn_graph *fq = sn_onnx_load(join(f, sizeof f, p, "fakequant.onnx", NULL), NULL);
+	sn_graph *ort = sn_onnx_load(join(f, sizeof f, p, "ort.onnx", NULL), NULL);
+	sn_graph *fl = sn_onnx_load(join(f, sizeof f, p, "flat_again.onnx", NULL), NULL);
+	if (!g || !u || !fq || !ort || !fl) fprintf(stderr, "  %s\n", sn_errmsg());
+	REQUIRE(g && u && fq && ort && fl);
+	int int8 = 0;
+	for (int i = 1; i < g->n_node; i++) int8 += sn_node_runs_int8(&g->node[i]);
+	CHECKF(int8 == 13, "%d int8 layers of %d (all but the Hardswish and c4)", int8, g->n_node - 1);
+	size_t n;
+	a = run(g, x, xd[0], &n);
+	REQUIRE(a && n == (size_t)yd[0] * yd[1]);
+	const float step = g->node[g->n_node - 1].q->y.scale;
+	int off = 0;
+	double worst = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double e = fabs((double)a[i] - y[i]) / step;
+		worst = e > worst ? e : worst;
+		off += e > 0.5;
+	}
+	CHECKF(worst <= 1.001, "slimnn's int8 is %.3f steps from ONNX's QDQ (at most 1)", worst);
+	CHECKF(off <= (int)n / 2, "%d of %zu outputs one step off", off, n);
+	if (getenv("SN_VERBOSE")) fprintf(stderr, "  qdq reference: %d of %zu outputs one step off\n", off, n);
+	CHECK(same_outputs(g, u, x, xd[0]));
+	CHECK(same_outputs(g, fq, x, xd[0]) && sn_graph_is_int8(fq));
+	CHECK(same_outputs(g, ort, x, xd[0]) && sn_graph_is_int8(ort) && ort->n_node == g->n_node - 2);   /* 2 Relus fewer */
+	int fl8 = 0;   /* a Flatten of a flat tensor aliases it: fc still reads through QDQ */
+	for (int i = 1; i < fl->n_node; i++) fl8 += sn_node_runs_int8(&fl->node[i]);
+	CHECKF(same_outputs(g, fl, x, xd[0]) && fl8 == int8, "flat_again: %d int8 layers", fl8);
+	sn_graph_free(ort);
+	sn_graph_free(fl);
+	free(x); free(y); free(a);
+	sn_graph_free(g);
+	sn_graph_free(u);
+	sn_graph_free(fq);
 }

@@ -353,8 +353,9 @@ def main():
     import torch
     import onnx
     warnings.filterwarnings("ignore")
-    if os.path.isdir(ROOT):
-        shutil.rmtree(ROOT)
+    for e in os.listdir(ROOT) if os.path.isdir(ROOT) else []:   # qdq/ is tools/gen_qdq_fixtures.py's
+        if e != "qdq":
+            shutil.rmtree(os.path.join(ROOT, e))
     os.makedirs(os.path.join(ROOT, "bad"))
     table, randomise_bn = cases()
     for i, (name, opset, chw, m) in enumerate(table):

@@ -274,7 +274,8 @@ static int *int_at(sn_node *n, size_t off) { return (int *)((char *)n + off); }
 /* An attribute's value into the node, as its row describes it. */
 static int set_attr(parser *p, sn_node *n, const sn_attr_def *a, const token *v)
 {
-	const int lo = (int)a->lo, hi = (int)a->hi;
+	const int integral = a->type != SN_AT_FLOAT;   /* a float's bounds (up to FLT_MAX) fit no int */
+	const int lo = integral ? (int)a->lo : 0, hi = integral ? (int)a->hi : 0;
 	int x[4];
 	switch (a->type) {
 	case SN_AT_INT:

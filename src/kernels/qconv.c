@@ -156,19 +156,20 @@ static inline __attribute__((always_inline)) void im2col_row(const int8_t *xc, c
 	int oy = p0 / g->ow, q0 = p0 % g->ow;
 	for (int done = 0; done < n; oy++, q0 = 0) {
 		const int q1 = SN_MIN(g->ow, q0 + n - done);
-		int8_t *out = r + done - q0;   /* out[q]: output column q */
+		int8_t *out = r + done;   /* out[q - q0]: output column q (never a pointer before r) */
 		const int iy = sn_pad_index(oy * g->sh - g->pt + i * g->dh, g->h, g->mode);
-		const int8_t *xr = xc + (size_t)iy * g->w;
 		if (iy < 0) {
-			memset(out + q0, zp, q1 - q0);
+			memset(out, zp, q1 - q0);
 		} else if (g->mode != SN_KPAD_ZEROS) {
-			for (int q = q0; q < q1; q++) out[q] = xr[sn_pad_index(q * g->sw + off, g->w, g->mode)];
+			const int8_t *xr = xc + (size_t)iy * g->w;
+			for (int q = q0; q < q1; q++) out[q - q0] = xr[sn_pad_index(q * g->sw + off, g->w, g->mode)];
 		} else {
+			const int8_t *xr = xc + (size_t)iy * g->w;
 			const int a = sn_clampi(lo, q0, q1), b = sn_clampi(hi, a, q1);
-			memset(out + q0, zp, a - q0);
-			if (g->sw == 1) memcpy(out + a, xr + a + off, b - a);
-			else for (int q = a; q < b; q++) out[q] = xr[q * g->sw + off];
-			memset(out + b, zp, q1 - b);
+			memset(out, zp, a - q0);
+			if (g->sw == 1) memcpy(out + (a - q0), xr + a + off, b - a);
+			else for (int q = a; q < b; q++) out[q - q0] = xr[q * g->sw + off];
+			memset(out + (b - q0), zp, q1 - b);
 		}
 		done += q1 - q0;
 	}

@@ -5,9 +5,18 @@
  * fused activation (Conv + Relu / Clip), Hardswish (HardSigmoid + Mul, as torch writes it below
  * opset 14), SiLU and GELU (torch's Sigmoid + Mul and Erf or Tanh chains), channel shuffle (Reshape + Transpose + Reshape, as torch writes it), a product of
  * a rank-2 and a rank-4 tensor (Reshape to [N, C, 1, 1] + Mul). Every allocation goes into one
- * list freed at the end, so the builder has no per-message cleanup. */
+ * list freed at the end, so the builder has no per-message cleanup.
+ *
+ * An int8 model is written in ONNX's QDQ form (as onnxruntime's quantize_static writes it): the
+ * output of every layer slimnn holds in int8 (it runs in int8, or an int8 layer reads it) goes
+ * through QuantizeLinear -> DequantizeLinear with its scale and zero point (int8); an int8 conv or
+ * Linear reads its weight as DequantizeLinear of an int8 initializer (per-channel scales on axis
+ * 0, zero point 0) and its bias as DequantizeLinear of the int32 bias slimnn adds, in the scale
+ * x_scale * w_scale. Readers of a quantized output read the dequantized value, except float
+ * layers reading a float layer's output, which slimnn hands over unquantized. */
 #include <math.h>
 #include "onnx/onnx_internal.h"
+#include "core/quant.h"
 #include "io/io.h"
 
 typedef struct {
@@ -15,6 +24,8 @@ typedef struct {
 	int oom;
 	Onnx__NodeProto **node; size_t n_node, cap_node;
 	Onnx__TensorProto **init; size_t n_init, cap_init;
+	const sn_graph *g;
+	unsigned char *qdq;   /* per node: its output gets a QuantizeLinear -> DequantizeLinear pair */
 } ex;
 
 static void *grow(ex *e, void **arr, size_t *cap, size_t n, size_t size)
@@ -172,6 +183,17 @@ static void init_tensor(ex *e, const sn_tensor *t)
 	init_floats(e, t->name, t->ndim, d, t->data, t->n);
 }
 
+/* int8 or int32 values (little-endian) */
+static void init_ints(ex *e, const char *name, int type, int ndim, const int64_t *dims, const void *v, size_t n)
+{
+	const size_t size = type == SN_ONNX_INT32 ? 4 : 1;
+	Onnx__TensorProto *t = add_init(e, name, type, ndim, dims, n * size);
+	if (!t) return;
+	for (size_t i = 0; i < n; i++)
+		for (size_t b = 0; b < size; b++)
+			t->raw_data.data[size * i + b] = size == 4 ? (uint8_t)((uint32_t)((const int32_t *)v)[i] >> (8 * b)) : ((const uint8_t *)v)[i];
+}
+
 static Onnx__ValueInfoProto *value_info(ex *e, const char *name, sn_shape s)
 {
 	Onnx__ValueInfoProto *v = al(e, sizeof *v);
@@ -203,6 +225,82 @@ static Onnx__ValueInfoProto *value_info(ex *e, const char *name, sn_shape s)
 	v->name = str(e, name);
 	v->type = tp;
 	return v;
+}
+
+/* ---------------------------------------------------------------- int8: QDQ */
+
+static int runs_int8(const sn_graph *g, int i) { return i > 0 && sn_node_runs_int8(&g->node[i]); }
+
+/* Which outputs slimnn holds in int8: an int8 layer's, and any layer's an int8 layer reads. */
+static int mark_qdq(ex *e, const sn_graph *g)
+{
+	e->g = g;
+	if (!(e->qdq = calloc((size_t)g->n_node, 1))) return sn_seterr(SN_ENOMEM, "out of memory");
+	for (int i = 0; i < g->n_node; i++) {
+		if (runs_int8(g, i)) e->qdq[i] = 1;
+		for (int k = 0; runs_int8(g, i) && k < g->node[i].n_in; k++) e->qdq[g->node[i].in[k]] = 1;
+	}
+	for (int i = 0; i < g->n_node; i++)
+		if (e->qdq[i] && !g->node[i].q) return sn_seterr(SN_EINVAL, "int8 layer reads layer '%s', which has no int8 parameters", g->node[i].name);
+	return SN_OK;
+}
+
+/* The name node n reads for its input i: the dequantized value, unless both are float. */
+static const char *in_name(ex *e, const sn_node *n, int i)
+{
+	const int p = n->in[i];
+	const char *name = e->g->node[p].name;
+	if (e->qdq[p] && (runs_int8(e->g, p) || runs_int8(e->g, (int)(n - e->g->node)))) return strf(e, name, ".dequant");
+	return name;
+}
+
+/* QuantizeLinear -> DequantizeLinear of node n's output with its parameters: "<n>.quant" (int8)
+ * and "<n>.dequant" (float), the parameters as scalars "<n>.scale", "<n>.zero_point". */
+static void qdq_output(ex *e, const sn_node *n)
+{
+	const char *sc = strf(e, n->name, ".scale"), *zp = strf(e, n->name, ".zero_point");
+	const char *q = strf(e, n->name, ".quant"), *dq = strf(e, n->name, ".dequant");
+	const int8_t z = (int8_t)n->q->y.zero_point;
+	init_floats(e, sc, 0, NULL, &n->q->y.scale, 1);
+	init_ints(e, zp, SN_ONNX_INT8, 0, NULL, &z, 1);
+	add_node(e, "QuantizeLinear", q, (const char *[]){n->name, sc, zp, NULL}, q, NULL);
+	add_node(e, "DequantizeLinear", dq, (const char *[]){q, sc, zp, NULL}, dq, NULL);
+}
+
+/* DequantizeLinear of `values` (int8 or int32) with one scale, or one per row on axis 0, zero
+ * point 0; its output is named `name` (the float tensor the layer reads). */
+static void dequant_init(ex *e, const char *name, int type, int ndim, const int64_t *dims, const void *values, size_t n,
+                         const float *scales, int n_scale)
+{
+	const int64_t ns = n_scale;
+	const int per = n_scale > 1;
+	const char *vq = strf(e, name, ".quant"), *sc = strf(e, name, ".scale"), *zp = strf(e, name, ".zero_point");
+	void *zeros = al(e, (size_t)n_scale * 4);
+	init_ints(e, vq, type, ndim, dims, values, n);
+	init_floats(e, sc, per, &ns, scales, (size_t)n_scale);
+	if (zeros) init_ints(e, zp, type, per, &ns, zeros, (size_t)n_scale);
+	Onnx__AttributeProto *ax[] = {per ? a_int(e, "axis", 0) : NULL, NULL};
+	add_node(e, "DequantizeLinear", name, (const char *[]){vq, sc, zp, NULL}, name, ax);
+}
+
+/* An int8 conv's or Linear's weight (int8) and bias (int32 in the scale x_scale * w_scale[o],
+ * the one slimnn adds) as DequantizeLinear of initializers, named like the float tensors. */
+static int qdq_weights(ex *e, const sn_node *n, const sn_tensor *w, const sn_tensor *b)
+{
+	const sn_qnode *q = n->q;
+	if (!q->w || q->w_n != w->n || (b && !q->bias))
+		return sn_seterr(SN_EINVAL, "int8 layer '%s' has no int8 weight (its records were not derived)", n->name);
+	int64_t d[4];
+	for (int i = 0; i < w->ndim; i++) d[i] = w->dims[i];
+	dequant_init(e, w->name, SN_ONNX_INT8, w->ndim, d, q->w, w->n, q->w_scale, q->n_scale);
+	if (!b) return SN_OK;
+	float *bs = al(e, (size_t)q->n_scale * sizeof *bs);
+	if (!bs) return SN_OK;   /* e->oom says it */
+	const double sx = e->g->node[n->in[0]].q->y.scale;
+	for (int o = 0; o < q->n_scale; o++) bs[o] = (float)(sx * q->w_scale[o]);
+	const int64_t rows = b->n;
+	dequant_init(e, b->name, SN_ONNX_INT32, 1, &rows, q->bias, b->n, bs, q->n_scale);
+	return SN_OK;
 }
 
 /* ---------------------------------------------------------------- operators */
@@ -242,7 +340,7 @@ static void shuffle(ex *e, const sn_node *n, const char *x)
  * with [H, W], so such an input is reshaped first. */
 static void mul(ex *e, const sn_graph *g, const sn_node *n)
 {
-	const char *in[3] = {g->node[n->in[0]].name, g->node[n->in[1]].name, NULL};
+	const char *in[3] = {in_name(e, n, 0), in_name(e, n, 1), NULL};
 	for (int i = 0; i < 2 && n->out.rank == 4; i++) {
 		if (g->node[n->in[i]].out.rank != 2) continue;
 		const int64_t dims[4] = {0, -1, 1, 1};
@@ -350,9 +448,14 @@ static int pad(ex *e, const char *layer, const char *x, sn_padmode mode, const i
 
 static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 {
-	const char *x = g->node[n->in[0]].name, *y = n->name;
+	const char *x = in_name(e, n, 0), *y = n->name;
 	const sn_tensor *t[SN_T_MAX];
 	for (int s = 0; s < SN_T_MAX; s++) t[s] = n->t[s] >= 0 ? &g->tensor[n->t[s]] : NULL;
+	const int qw = runs_int8(g, (int)(n - g->node)) && sn_q_weight(g, n);   /* int8 weights: dequantized first */
+	if (qw) {
+		int rc = qdq_weights(e, n, t[SN_T_WEIGHT], t[SN_T_BIAS]);
+		if (rc) return rc;
+	}
 	switch (n->op) {
 	case SN_OP_CONV: {
 		const sn_conv_attr *a = &n->a.conv;
@@ -443,7 +546,7 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 	case SN_OP_ADD:
 	case SN_OP_CONCAT: {
 		const char *in[SN_MAX_IN + 1] = {0};
-		for (int i = 0; i < n->n_in; i++) in[i] = g->node[n->in[i]].name;
+		for (int i = 0; i < n->n_in; i++) in[i] = in_name(e, n, i);
 		Onnx__AttributeProto *ca[] = {a_int(e, "axis", 1), NULL};
 		if (n->op == SN_OP_CONCAT) add_node(e, "Concat", y, in, y, ca);
 		else add_node(e, n->n_in == 2 ? "Add" : "Sum", y, in, y, NULL);
@@ -457,7 +560,7 @@ static int export_node(ex *e, const sn_graph *g, const sn_node *n)
 	}
 	}
 	for (int s = 0; s < SN_T_MAX; s++)
-		if (t[s]) init_tensor(e, t[s]);
+		if (t[s] && !(qw && (s == SN_T_WEIGHT || s == SN_T_BIAS))) init_tensor(e, t[s]);
 	return SN_OK;
 }
 
@@ -477,8 +580,14 @@ int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path)
 	if (g->n_node < 2 || g->node[0].op != SN_OP_INPUT)
 		return sn_seterr(SN_EINVAL, "sn_onnx_save: the model has no layers to export");
 	ex e = {0};
-	int rc = SN_OK;
-	for (int i = 1; i < g->n_node && !rc; i++) rc = export_node(&e, g, &g->node[i]);
+	int rc = mark_qdq(&e, g);
+	if (!rc && e.qdq[0]) qdq_output(&e, &g->node[0]);
+	for (int i = 1; i < g->n_node && !rc; i++) {
+		rc = export_node(&e, g, &g->node[i]);
+		if (!rc && e.qdq[i]) qdq_output(&e, &g->node[i]);
+	}
+	const sn_node *last = &g->node[g->n_node - 1];
+	const char *out_name = e.qdq && runs_int8(g, g->n_node - 1) ? strf(&e, last->name, ".dequant") : last->name;
 
 	Onnx__ModelProto m;
 	Onnx__GraphProto gp;
@@ -491,7 +600,7 @@ int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path)
 	op.version = SN_ONNX_OPSET_OUT;
 	Onnx__OperatorSetIdProto *ops[1] = {&op};
 	Onnx__ValueInfoProto *in = value_info(&e, g->node[0].name, g->node[0].out);
-	Onnx__ValueInfoProto *out = value_info(&e, g->node[g->n_node - 1].name, g->node[g->n_node - 1].out);
+	Onnx__ValueInfoProto *out = out_name ? value_info(&e, out_name, last->out) : NULL;
 	gp.name = str(&e, "slimnn");
 	gp.n_node = e.n_node; gp.node = e.node;
 	gp.n_initializer = e.n_init; gp.initializer = e.init;
@@ -551,7 +660,7 @@ int sn_onnx_save(const sn_graph *g, const sn_meta *meta, const char *path)
 		free(buf);
 	}
 	for (size_t i = 0; i < e.n_mem; i++) free(e.mem[i]);
-	free(e.mem); free(e.node); free(e.init);
+	free(e.mem); free(e.node); free(e.init); free(e.qdq);
 	free(names);
 	return rc;
 }

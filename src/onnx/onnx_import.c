@@ -108,7 +108,7 @@ int sn_onnx_uses(const ctx *c, const char *name)
 
 /* ---------------------------------------------------------------- tensors */
 
-static int numel_of(const Onnx__TensorProto *t, const char *what, size_t *n)
+int sn_onnx_numel(const Onnx__TensorProto *t, const char *what, size_t *n)
 {
 	if (t->n_dims > 8) return sn_seterr(SN_EFORMAT, "ONNX tensor '%.80s' has %zu dims (at most 8)", what, t->n_dims);
 	size_t k = 1;
@@ -130,7 +130,7 @@ static int numel_of(const Onnx__TensorProto *t, const char *what, size_t *n)
 int sn_onnx_get_floats(const Onnx__TensorProto *t, const char *what, float **out, size_t *n_out)
 {
 	size_t n;
-	int rc = numel_of(t, what, &n);
+	int rc = sn_onnx_numel(t, what, &n);
 	if (rc) return rc;
 	if (!t->has_data_type || t->data_type != SN_ONNX_FLOAT)
 		return sn_seterr(SN_EFORMAT, "ONNX tensor '%.80s' has data type %d; slimnn imports float32 (1) weights only",
@@ -145,7 +145,7 @@ int sn_onnx_get_floats(const Onnx__TensorProto *t, const char *what, float **out
 		}
 		for (size_t i = 0; i < n; i++) p[i] = sn_get_f32(t->raw_data.data + 4 * i);
 	} else if (t->n_float_data == n) {
-		memcpy(p, t->float_data, n * sizeof *p);
+		if (n) memcpy(p, t->float_data, n * sizeof *p);   /* an empty tensor may have no array */
 	} else {
 		free(p);
 		return sn_seterr(SN_EFORMAT, "ONNX tensor '%.80s' has %zu values for its %zu-value shape", what, t->n_float_data, n);
@@ -158,7 +158,7 @@ int sn_onnx_get_floats(const Onnx__TensorProto *t, const char *what, float **out
 int sn_onnx_get_ints(const Onnx__TensorProto *t, const char *what, value *v)
 {
 	size_t n;
-	int rc = numel_of(t, what, &n);
+	int rc = sn_onnx_numel(t, what, &n);
 	if (rc) return rc;
 	if (n > INTS_MAX || t->n_dims > 1)
 		return sn_seterr(SN_EFORMAT, "ONNX integer tensor '%.80s' should be a scalar or a short vector", what);
@@ -213,7 +213,10 @@ int sn_onnx_data_input(ctx *c, size_t i, int *node)
 		v = &c->v[v->of];   /* a whole row/column range is its source */
 	if (rc || (v->kind == V_DEFER && (rc = sn_onnx_materialize(c, v)))) return rc;   /* deferred: a node now */
 	switch (v->kind) {
-	case V_NODE: *node = v->node; return SN_OK;
+	case V_NODE: *node = v->node; sn_onnx_qdq_read(c, v); return SN_OK;
+	case V_QUANT:
+		return node_err(c, SN_EFORMAT, "input '%.80s' is the int8 output of a QuantizeLinear; slimnn reads it only through "
+		                "a DequantizeLinear (the QDQ form)", v->name);
 	case V_SHUF1: case V_SHUF2:
 		return node_err(c, SN_EFORMAT, "input '%.80s' is a 5-D tensor; slimnn supports Reshape/Transpose to 5-D only "
 		                "as a channel shuffle (Reshape [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape [N, C, H, W])", v->name);
@@ -232,6 +235,10 @@ int sn_onnx_const_input(ctx *c, size_t i, const char *what, float **data, size_t
 	value *v;
 	int rc = sn_onnx_input(c, i, &v);
 	if (rc) return rc;
+	if (v->kind == V_QCONST) {
+		if (tp) *tp = v->t;
+		return sn_onnx_qconst_floats(c, v, what, data, n);
+	}
 	if (v->kind != V_CONST) return node_err(c, SN_EFORMAT, "the %s ('%.80s') must be a constant (an initializer)", what, v->name);
 	if (tp) *tp = v->t;
 	rc = sn_onnx_get_floats(v->t, v->name, data, n);
@@ -409,6 +416,7 @@ int sn_onnx_add_layer(ctx *c, sn_node *n, const char *weight)
 		return node_err(c, SN_EFORMAT, "%s takes %d..%d inputs, got %d", d->torch, d->min_in, d->max_in, m->n_in);
 	int rc = d->run(c->g, m, NULL, SN_ACT_SHAPE);
 	if (rc) return node_err(c, rc, "%s", sn_errmsg());
+	if ((rc = sn_onnx_qdq_layer(c, k))) return rc;
 	if (m->out.c <= 0 || m->out.h <= 0 || m->out.w <= 0)
 		return node_err(c, SN_ESHAPE, "the output would be empty; the input is too small for this layer");
 	return k;
@@ -455,9 +463,14 @@ int sn_onnx_materialize(ctx *c, value *v)
 	else n.a.hsig = v->hsig;
 	c->nd = c->gp->node[v->src];
 	c->nd_idx = v->src;
+	const int n_dq = c->n_dq_in, dq0 = c->dq_in[0];   /* the layer read what the deferred node read */
+	c->n_dq_in = v->qdq;
+	c->dq_in[0] = v->node;
 	int k = sn_onnx_add_layer(c, &n, NULL);
 	c->nd = nd;
 	c->nd_idx = idx;
+	c->n_dq_in = n_dq;
+	c->dq_in[0] = dq0;
 	if (k < 0) return k;
 	v->kind = V_NODE;
 	v->node = k;
@@ -551,6 +564,7 @@ static const handler handlers[] = {
 	{"Identity", op_alias}, {"Dropout", op_alias}, {"Cast", op_alias},
 	{"Shape", sn_onnx_op_shape}, {"Gather", sn_onnx_op_gather}, {"Unsqueeze", sn_onnx_op_unsqueeze},
 	{"Constant", sn_onnx_op_constant}, {"ConstantOfShape", sn_onnx_op_constant_of_shape},
+	{"QuantizeLinear", sn_onnx_op_quantize}, {"DequantizeLinear", sn_onnx_op_dequantize},
 };
 
 static int import_node(ctx *c)
@@ -561,8 +575,15 @@ static int import_node(ctx *c)
 		return node_err(c, SN_EFORMAT, "operator domain '%.40s' is not supported (only the default ONNX domain)", nd->domain);
 	if (nd->n_output < 1 || !nd->output[0] || !*nd->output[0]) return node_err(c, SN_EFORMAT, "the node has no output");
 	c->outputs_done = 1;
+	c->n_dq_in = 0;
+	c->qw = NULL;
 	for (size_t i = 0; i < sizeof handlers / sizeof *handlers; i++)
 		if (!strcmp(op, handlers[i].op)) return handlers[i].fn(c);
+	const size_t l = strlen(op);
+	if (!strncmp(op, "QLinear", 7) || (l > 7 && !strcmp(op + l - 7, "Integer")))
+		return node_err(c, SN_EFORMAT, "operator %.40s is the operator form of quantized ONNX, which slimnn does not read; "
+		                "slimnn reads the QDQ form (QuantizeLinear/DequantizeLinear around float operators: onnxruntime's "
+		                "quantize_static(..., quant_format=QuantFormat.QDQ)), or import the float model and run slimnn quantize", op);
 	for (int i = 0; i < SN_OP_COUNT; i++)   /* Relu, Sigmoid, ...: the operators' rows name them */
 		if (sn_op_get((sn_op)i)->onnx && !strcmp(op, sn_op_get((sn_op)i)->onnx)) return sn_onnx_op_simple(c, (sn_op)i, 1);
 	return node_err(c, SN_EFORMAT, "operator %.40s is not supported by slimnn (see docs/onnx.md for the supported ones)", op);
@@ -762,7 +783,7 @@ static int import_graph(ctx *c, const Onnx__ModelProto *m)
 			return sn_seterr(SN_ESHAPE, "ONNX import: tensor '%s' has %zu values but the layer needs %zu", t->name, p->n, t->n);
 		memcpy(t->data, p->data, p->n * sizeof *p->data);
 	}
-	return SN_OK;
+	return sn_onnx_qdq_finish(c);
 }
 
 sn_graph *sn_onnx_read(const void *data, size_t len, sn_meta *meta)
@@ -778,6 +799,7 @@ sn_graph *sn_onnx_read(const void *data, size_t len, sn_meta *meta)
 	if (!rc && meta) import_meta(m, meta);
 	for (int i = 0; i < c.n_w; i++) free(c.w[i].data);
 	free(c.w); free(c.v); free(c.ht); free(c.use_name); free(c.use_count);
+	sn_onnx_qdq_free(&c);
 	onnx__model_proto__free_unpacked(m, NULL);
 	if (rc) { sn_graph_free(c.g); return NULL; }
 	c.g->shapes_locked = 1;   /* trained weights: never silently reshaped by another input shape */

@@ -15,6 +15,13 @@
  *   V_GELU    a step of torch's GELU, x * (1 + Erf(x / sqrt 2)) * 0.5: step 1 x / sqrt 2, 2 its
  *             Erf, 3 plus 1, 4 times x; the Mul by 0.5 adds a gelu layer. Only the next step
  *             may read one
+ *   V_QUANT   a QuantizeLinear's int8 output (only a DequantizeLinear may read it); its node's
+ *             output parameters are qp
+ *   V_QINTS   a QuantizeLinear of a float initializer (weights as torch's fake quantization writes
+ *             them): the integers qv with their parameters, for the DequantizeLinear that follows
+ *   V_QCONST  a DequantizeLinear of an initializer (or of a V_QINTS): an int8 weight or int32 bias, read by a layer
+ *             as the dequantized floats (deq), a weight's scales kept for its int8 record
+ * A V_NODE read through QuantizeLinear -> DequantizeLinear has qdq set (onnx_import_qdq.c).
  * Sigmoid is a layer at once; x * Sigmoid(x) turns it into silu (it was the last layer added).
  * A vector [N, C] reshaped or unsqueezed to [N, C, 1, 1] stays the same slimnn node (onnx_rank 4):
  * slimnn broadcasts it over [N, C, H, W] as ONNX does (a squeeze-and-excitation gate made by
@@ -22,13 +29,14 @@
 #ifndef SN_ONNX_IMPORT_H
 #define SN_ONNX_IMPORT_H
 #include "onnx/onnx_internal.h"
+#include "kernels/qmath.h"
 
 #define SYM_BATCH INT64_MIN          /* "the batch size" in an integer vector */
 #define INTS_MAX 16                  /* integer vectors (shapes, axes, pads) longer than this are refused */
 #define ATTR_MAX (1 << 20)           /* kernel sizes, strides, pads, dilations, groups */
 #define SN_ONNX_NODES_MAX (1 << 15)  /* ONNX nodes in a graph (torchvision models have < 1000) */
 
-typedef enum { V_NODE, V_CONST, V_INTS, V_DEFER, V_SHUF1, V_SHUF2, V_SSLICE, V_GELU, V_UNUSABLE } vkind;
+typedef enum { V_NODE, V_CONST, V_INTS, V_DEFER, V_SHUF1, V_SHUF2, V_SSLICE, V_GELU, V_QUANT, V_QINTS, V_QCONST, V_UNUSABLE } vkind;
 
 typedef struct {
 	const char *name;
@@ -47,7 +55,23 @@ typedef struct {
 	int of, axis, start, end;          /* V_SSLICE: value index sliced, axis 2 or 3, [start, end) */
 	int step;                          /* V_GELU: 1..4 */
 	const char *why;                   /* V_UNUSABLE: what it is */
+	int qdq;                           /* V_NODE, V_DEFER: read through QuantizeLinear -> DequantizeLinear */
+	sn_qparams qp;                     /* V_QUANT: the parameters (int8: a uint8 zero point z is z - 128) */
+	int qtype;                         /* V_QUANT, V_QCONST: the ONNX type of the quantized values */
+	float *deq;                        /* V_QCONST: the dequantized values (owned by the ctx), as many as t's */
+	float *qscale;                     /* V_QCONST, V_QINTS: its scales (owned by the ctx) */
+	int n_qscale, qaxis, has_min;      /* V_QCONST, V_QINTS: how many, along which axis; has_min: an int8 -128 */
+	int32_t *qv, *qzp;                 /* V_QINTS: the quantized values (as many as t's), the zero points */
 } value;
+
+/* What QDQ says of a slimnn node (onnx_import_qdq.c), until the records are made at the end. */
+typedef struct {
+	int has_y;                         /* a QuantizeLinear of its output gave y */
+	sn_qparams y;
+	unsigned in_dq;                    /* bit i: input i was read through QuantizeLinear -> DequantizeLinear */
+	const float *w_scale;              /* its weight was DequantizeLinear of int8 values with these scales */
+	int n_scale, has_min;
+} qdq_node;
 
 typedef struct { int node, slot; float *data; size_t n; } pending;
 
@@ -62,6 +86,12 @@ typedef struct {
 	const Onnx__NodeProto *nd;         /* the node being imported */
 	int nd_idx;
 	int outputs_done;                  /* outputs of nd its importer defined (the rest must stay unused) */
+	/* QDQ (onnx_import_qdq.c) */
+	int qdq;                           /* some QuantizeLinear or DequantizeLinear was read */
+	qdq_node *qn; int cap_qn;          /* per slimnn node */
+	int dq_in[2 * SN_MAX_IN], n_dq_in; /* nodes the current ONNX node read through QDQ */
+	const value *qw;                   /* a V_QCONST weight the current ONNX node read */
+	void **own; int n_own, cap_own;    /* arrays of V_QCONST values */
 } ctx;
 
 /* ---------------------------------------------------------------- onnx_import.c */
@@ -83,6 +113,7 @@ int sn_onnx_const_input(ctx *c, size_t i, const char *what, float **data, size_t
 int sn_onnx_ints_input(ctx *c, size_t i, value *out);         /* a constant or computed integer vector */
 int sn_onnx_need_inputs(ctx *c, size_t lo, size_t hi);
 int sn_onnx_get_floats(const Onnx__TensorProto *t, const char *what, float **out, size_t *n_out);
+int sn_onnx_numel(const Onnx__TensorProto *t, const char *what, size_t *n);   /* dims checked */
 int sn_onnx_get_ints(const Onnx__TensorProto *t, const char *what, value *v);
 const Onnx__AttributeProto *sn_onnx_attr(ctx *c, const char *name);
 int sn_onnx_attr_int(ctx *c, const char *name, int64_t def, int64_t lo, int64_t hi, int64_t *out);
@@ -127,6 +158,17 @@ int sn_onnx_op_pad(ctx *c);
 int sn_onnx_op_hardsigmoid(ctx *c);
 int sn_onnx_op_gelu_div(ctx *c);    /* Div of a tensor: 1 when it is GELU's x / sqrt 2, 0 when not, or < 0 */
 int sn_onnx_op_erf(ctx *c);
+
+/* ---------------------------------------------------------------- onnx_import_qdq.c */
+int sn_onnx_op_quantize(ctx *c);
+int sn_onnx_op_dequantize(ctx *c);
+int sn_onnx_qconst_floats(ctx *c, const value *v, const char *what, float **data, size_t *n);
+int sn_onnx_qweight_axis(ctx *c, int axis);   /* a per-channel weight read now must run along this axis */
+void sn_onnx_qdq_read(ctx *c, const value *v); /* a layer input resolved to v (V_NODE or V_DEFER) */
+int sn_onnx_qdq_read_by(const ctx *c, int node); /* 1 when the current node read `node` through QDQ */
+int sn_onnx_qdq_layer(ctx *c, int k);         /* node k was added for the current ONNX node */
+int sn_onnx_qdq_finish(ctx *c);               /* the int8 records, after the weights are in */
+void sn_onnx_qdq_free(ctx *c);
 
 /* ---------------------------------------------------------------- onnx_import_ints.c */
 int sn_onnx_is_ints(const value *v);       /* an integer vector, or an integer constant */

@@ -94,7 +94,7 @@ int sn_onnx_op_unsqueeze(ctx *c)
 		}
 		if (c->g->node[x].out.rank != 2 || !axes.n_ints || out > 4 || (seen & 3u))
 			return node_err(c, SN_EFORMAT, "Unsqueeze of a tensor is supported only from [N, C] towards [N, C, 1, 1]");
-		value v = {.kind = V_NODE, .node = x, .onnx_rank = out};
+		value v = {.kind = V_NODE, .node = x, .onnx_rank = out, .qdq = sn_onnx_qdq_read_by(c, x)};
 		return sn_onnx_alias(c, 0, &v);
 	}
 	if ((rc = vector_input(c, 0, &d))) return rc;

@@ -56,6 +56,7 @@ static int padded_input(ctx *c, int (*ok)(ctx *, const sn_pad_attr *, const int 
 	if (v->kind == V_DEFER && v->op == SN_OP_PAD && !auto_pad_set(c) && ok(c, &v->pad, own)) {
 		*pad = v->pad;
 		*x = v->node;
+		sn_onnx_qdq_read(c, v);
 		return SN_OK;
 	}
 	return sn_onnx_data_input(c, 0, x);
@@ -108,6 +109,7 @@ int sn_onnx_op_conv(ctx *c)
 	    (rc = sn_onnx_attr_ints(c, "pads", 4, 0, ATTR_MAX, p, &f)) ||
 	    (rc = padded_input(c, conv_takes, p, &pad, &x)) ||
 	    (rc = auto_pad(c, c->g->node[x].out, k[0], k[1], s[0], s[1], d[0], d[1], p))) goto out;
+	if ((rc = sn_onnx_qweight_axis(c, 0))) goto out;
 	if (k[0] != wt->dims[2] || k[1] != wt->dims[3]) {
 		rc = node_err(c, SN_EFORMAT, "kernel_shape %dx%d disagrees with the weight's %lldx%lld", k[0], k[1],
 		              (long long)wt->dims[2], (long long)wt->dims[3]);
@@ -153,6 +155,7 @@ int sn_onnx_op_linear(ctx *c, int matmul)
 	if (wt->n_dims != 2) { free(w); return node_err(c, SN_EFORMAT, "the weight has rank %zu, expected 2", wt->n_dims); }
 	if (sn_onnx_in_name(c, 2) && (rc = sn_onnx_const_input(c, 2, "bias", &b, &nb, &bt))) { free(w); return rc; }
 	const int out_f = (int)wt->dims[tb ? 0 : 1], in_f = (int)wt->dims[tb ? 1 : 0];
+	if ((rc = sn_onnx_qweight_axis(c, tb ? 0 : 1))) goto out;
 	if (b && nb != (size_t)out_f) {
 		rc = node_err(c, SN_ESHAPE, "the bias has %zu values for %d outputs (broadcast biases are not supported)", nb, out_f);
 		goto out;
@@ -363,11 +366,11 @@ int sn_onnx_op_pad(ctx *c)
 	else if (!strcmp(mode, "reflect")) a.mode = SN_PAD_REFLECT;
 	else if (!strcmp(mode, "edge")) a.mode = SN_PAD_REPLICATE;
 	else return node_err(c, SN_EFORMAT, "Pad mode '%s' is not supported (constant, reflect, edge)", mode);
-	value in = {.kind = V_NODE, .node = x};
+	value in = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)};
 	if (!a.pt && !a.pl && !a.pb && !a.pr) return sn_onnx_alias(c, 0, &in);   /* padding by nothing */
 	value *v = sn_onnx_define(c, c->nd->output[0], V_DEFER);
 	if (!v) return node_err(c, SN_EFORMAT, "%s", sn_errmsg());
-	*v = (value){.name = v->name, .kind = V_DEFER, .node = x, .op = SN_OP_PAD, .pad = a, .src = c->nd_idx};
+	*v = (value){.name = v->name, .kind = V_DEFER, .node = x, .op = SN_OP_PAD, .pad = a, .src = c->nd_idx, .qdq = in.qdq};
 	return SN_OK;
 }
 
@@ -473,7 +476,9 @@ int sn_onnx_op_mul(ctx *c)
 	value *a, *b;
 	if ((rc = sn_onnx_input(c, 0, &a)) || (rc = sn_onnx_input(c, 1, &b))) return rc;
 	if (is_hardswish(a, b) || is_hardswish(b, a)) {
-		sn_node n = {.op = SN_OP_HARDSWISH, .n_in = 1, .in = {a->kind == V_NODE ? a->node : b->node}};
+		const value *x = a->kind == V_NODE ? a : b;
+		sn_node n = {.op = SN_OP_HARDSWISH, .n_in = 1, .in = {x->node}};
+		sn_onnx_qdq_read(c, x);   /* x read through QDQ (or not) */
 		return layer(c, &n);
 	}
 	if (is_silu(c, a, b) || is_silu(c, b, a)) {   /* the Sigmoid becomes SiLU, named for this Mul */
@@ -506,7 +511,7 @@ int sn_onnx_op_mul(ctx *c)
 static int flatten_to(ctx *c, int x)
 {
 	if (c->g->node[x].out.rank == 2) {
-		value in = {.kind = V_NODE, .node = x};
+		value in = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)};
 		return sn_onnx_alias(c, 0, &in);
 	}
 	sn_node n = {.op = SN_OP_FLATTEN, .n_in = 1, .in = {x}};
@@ -588,9 +593,9 @@ int sn_onnx_op_reshape(ctx *c)
 		return layer(c, &sh);
 	}
 	if (!shuffled && n == 1) return flatten_to(c, x);
-	if (!shuffled && same) { value v = {.kind = V_NODE, .node = x}; return sn_onnx_alias(c, 0, &v); }
+	if (!shuffled && same) { value v = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)}; return sn_onnx_alias(c, 0, &v); }
 	if (!shuffled && in.rank == 2 && (n == 2 || n == 3) && d[0] == in.c && d[1] == 1 && d[n - 1] == 1) {
-		value v = {.kind = V_NODE, .node = x, .onnx_rank = n + 1};   /* [N, C] as [N, C, 1] or [N, C, 1, 1] */
+		value v = {.kind = V_NODE, .node = x, .onnx_rank = n + 1, .qdq = sn_onnx_qdq_read_by(c, x)};   /* [N, C] as [N, C, 1] or [N, C, 1, 1] */
 		return sn_onnx_alias(c, 0, &v);
 	}
 	if (!shuffled && n == 4 && in.rank == 4 && d[0] * d[1] == in.c && d[2] == in.h && d[3] == in.w && d[0] <= ATTR_MAX) {
@@ -695,7 +700,7 @@ int sn_onnx_op_concat(ctx *c)
 	if ((rc = sn_onnx_attr_int(c, "axis", 1, -rank, rank - 1, &axis))) return rc;
 	if (sn_onnx_axis(axis, rank) != 1)
 		return node_err(c, SN_EFORMAT, "Concat along axis %lld is not supported (only channels, axis 1)", (long long)axis);
-	if (n.n_in == 1) { value v = {.kind = V_NODE, .node = n.in[0]}; return sn_onnx_alias(c, 0, &v); }
+	if (n.n_in == 1) { value v = {.kind = V_NODE, .node = n.in[0], .qdq = sn_onnx_qdq_read_by(c, n.in[0])}; return sn_onnx_alias(c, 0, &v); }
 	return layer(c, &n);
 }
 
@@ -738,7 +743,7 @@ int sn_onnx_op_split(ctx *c)
 			continue;
 		}
 		sn_node n = {.op = SN_OP_SLICE, .n_in = 1, .in = {x}, .a.slice = {(int)start, (int)(start + sizes.ints[i])}};
-		value in = {.kind = V_NODE, .node = x};
+		value in = {.kind = V_NODE, .node = x, .qdq = sn_onnx_qdq_read_by(c, x)};
 		rc = sizes.ints[i] == s.c ? sn_onnx_alias(c, i, &in) : sn_onnx_emit_output(c, &n, NULL, i);
 		if (rc < 0) return rc;
 	}

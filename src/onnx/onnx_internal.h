@@ -6,7 +6,7 @@
 #include "core/internal.h"
 
 /* ONNX TensorProto data types used here */
-enum { SN_ONNX_FLOAT = 1, SN_ONNX_INT32 = 6, SN_ONNX_INT64 = 7 };
+enum { SN_ONNX_FLOAT = 1, SN_ONNX_UINT8 = 2, SN_ONNX_INT8 = 3, SN_ONNX_INT32 = 6, SN_ONNX_INT64 = 7 };
 
 /* opsets the importer accepts, and the one the exporter writes */
 #define SN_ONNX_OPSET_MIN 9
