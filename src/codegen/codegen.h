@@ -1,8 +1,8 @@
 /* C code generation for microcontrollers (slimnn export --format c; docs/deploy.md).
  *
  * A model becomes two files, PREFIX.c and PREFIX.h: int PREFIX_run(const float *input,
- * float *output) for one image (int8_t for a quantized model), portable C99 that needs only <string.h> and <math.h>, no malloc
- * and no stdio. The model is first prepared for inference (BatchNorm folded, ReLU fused, Dropout
+ * float *output) for one image (int8_t for a quantized model), portable C99 that needs only
+ * <string.h> and <math.h> (and <stdint.h> for int8), no malloc and no stdio. The model is first prepared for inference (BatchNorm folded, ReLU fused, Dropout
  * gone); each conv and Linear weight is a static const array in the smallest of its stored
  * forms (dense, CSR with 8- or 16-bit gap codes, bitmap + values), which the kernels read as
  * they are; every activation lives in one static arena laid out from lifetimes by the inference

@@ -46,7 +46,7 @@ typedef struct {
 	                               * node the pool of such a conv and the conv of such a pool (-1);
 	                               * the conv's `at` is then its one-plane scratch */
 	int quantized;                /* some layer runs in int8 (a model from slimnn quantize) */
-	int acc_len;                  /* int32 sums an int8 conv keeps (its output row), the largest */
+	int acc_len;                  /* int32 sums an int8 conv keeps (its output plane), the largest */
 	int float_arena;              /* the arena is declared float (else int8: only int8 buffers) */
 	size_t planned;               /* the arena's bytes (without qacc) */
 	sn_cg_result *r;

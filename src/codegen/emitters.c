@@ -309,7 +309,7 @@ static int emit_softmax(cg_ctx *cx, int i)
 
 static sn_qparams in_q(const cg_ctx *cx, int i, int k) { return cx->g->node[node(cx, i)->in[k]].q->y; }
 
-/* An int8 conv writes its output row by row from int32 sums in the static qacc. */
+/* An int8 conv writes each output plane from its int32 sums in the static qacc. */
 static int emit_qconv(cg_ctx *cx, int i)
 {
 	char wn[112], ln[112], gn[112];

@@ -108,8 +108,8 @@ static void set_types(cg_ctx *cx)
  * its type (4 bytes a float, 1 an int8), live from its node to the last layer that reads it or a
  * layer in place on it, and one for its output in the other type where readers need that (a
  * float layer reading an int8 one, or the reverse), live from the node to the last such reader;
- * offsets from the inference memory planner. An int8 conv's int32 sums of one output row are the
- * static qacc beside the arena (counted in it). Fills cx->at, cx->at_cv, cx->in_place and the
+ * offsets from the inference memory planner. An int8 conv's int32 sums of one output plane are
+ * the static qacc beside the arena (counted in it). Fills cx->at, cx->at_cv, cx->in_place and the
  * report's buffers. */
 static int plan_arena(cg_ctx *cx)
 {
@@ -183,8 +183,9 @@ static int plan_arena(cg_ctx *cx)
 	cx->acc_len = 0;
 	for (int i = 1; i < N; i++)
 		if (cx->int8[i] && g->node[i].op == SN_OP_CONV) {
-			acc[cx->pool_of[i] >= 0 ? cx->pool_of[i] : i] = (size_t)g->node[i].out.w * sizeof(int32_t);
-			cx->acc_len = SN_MAX(cx->acc_len, g->node[i].out.w);
+			const int plane = g->node[i].out.h * g->node[i].out.w;
+			acc[cx->pool_of[i] >= 0 ? cx->pool_of[i] : i] = (size_t)plane * sizeof(int32_t);
+			cx->acc_len = SN_MAX(cx->acc_len, plane);
 		}
 	const size_t total = sn_plan_memory(mb, nb);
 	if (total == SIZE_MAX) {
@@ -426,7 +427,7 @@ static void put_source(cg_ctx *cx, sn_buf *c, sn_buf *h, const sn_meta *meta, co
 		                               cx->planned / sizeof(float));
 		else cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic int8_t arena[%zu];\n\n", cx->planned);
 	}
-	if (cx->acc_len) cg_printf(c, "/* an int8 conv's int32 sums of one output row */\nstatic int32_t qacc[%d];\n\n", cx->acc_len);
+	if (cx->acc_len) cg_printf(c, "/* an int8 conv's int32 sums of one output plane */\nstatic int32_t qacc[%d];\n\n", cx->acc_len);
 	if (cx->r->n_buf)
 		cg_printf(c, "/* Tests define %s_POISON_ARENA: the arena starts as 0xff bytes (NaN, int8 -1), and a buffer no\n"
 		          " * later layer reads becomes so again, so a layer reading a dead or overwritten buffer changes\n"
