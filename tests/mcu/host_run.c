@@ -43,28 +43,32 @@ static void to_input(const float *x, in_t *in)
 	}
 }
 
-/* The model's input or output values as floats (int8: scale * (q - zero_point), as slimnn). */
+/* int8 values as floats, as slimnn dequantizes them: scale * (q - zero_point). */
+#if P(INPUT_INT8) || P(OUTPUT_INT8)
+static void dequantize(const int8_t *q, long n, float scale, long zp, float *out)
+{
+	long i;
+	for (i = 0; i < n; i++) out[i] = scale * (float)(q[i] - zp);
+}
+#endif
+
 #if P(NORMALISES)
 static void input_floats(const in_t *v, float *out)
 {
-	long i;
-	for (i = 0; i < P(INPUT_SIZE); i++)
 #if P(INPUT_INT8)
-		out[i] = P(INPUT_SCALE) * (float)(v[i] - P(INPUT_ZERO_POINT));
+	dequantize(v, P(INPUT_SIZE), P(INPUT_SCALE), P(INPUT_ZERO_POINT), out);
 #else
-		out[i] = v[i];
+	memcpy(out, v, sizeof *out * P(INPUT_SIZE));
 #endif
 }
 #endif
 
 static void output_floats(const out_t *v, float *out)
 {
-	long i;
-	for (i = 0; i < P(OUTPUT_SIZE); i++)
 #if P(OUTPUT_INT8)
-		out[i] = P(OUTPUT_SCALE) * (float)(v[i] - P(OUTPUT_ZERO_POINT));
+	dequantize(v, P(OUTPUT_SIZE), P(OUTPUT_SCALE), P(OUTPUT_ZERO_POINT), out);
 #else
-		out[i] = v[i];
+	memcpy(out, v, sizeof *out * P(OUTPUT_SIZE));
 #endif
 }
 
