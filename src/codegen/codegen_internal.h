@@ -29,6 +29,8 @@ extern const char cg_k_qmath[], cg_k_qconv_plane[], cg_k_qconv[], cg_k_qlinear[]
 	cg_k_qpool[], cg_k_qconv_pool[], cg_k_qgap[], cg_k_qadd[], cg_k_qrequant[], cg_k_qclamp[], cg_k_quantize[],
 	cg_k_dequantize[];
 
+enum { CG_FLOAT, CG_INT8, CG_INT32 };   /* the types of the arena's buffers */
+
 /* The generator's state while it writes one model. */
 typedef struct {
 	const sn_graph *g;            /* the prepared graph */
@@ -39,6 +41,7 @@ typedef struct {
 	unsigned forms;
 	char (*at)[48];               /* per node: the C expression of its output ("arena + 128", "input") */
 	char (*at_cv)[48];            /* per node: its output in the other type, where readers need it ("") */
+	char (*acc_at)[48];           /* per node: an int8 conv's plane of int32 sums ("qacc", or in the arena) */
 	char *int8;                   /* per node: 1 when its output is int8 (it runs in int8; the input:
 	                               * when every reader does), 0 float */
 	int *in_place;                /* per node: 1 when it works on its input's buffer */
@@ -46,8 +49,9 @@ typedef struct {
 	                               * node the pool of such a conv and the conv of such a pool (-1);
 	                               * the conv's `at` is then its one-plane scratch */
 	int quantized;                /* some layer runs in int8 (a model from slimnn quantize) */
-	int acc_len;                  /* int32 sums an int8 conv keeps (its output plane), the largest */
-	int float_arena;              /* the arena is declared float (else int8: only int8 buffers) */
+	int acc_len;                  /* int32 sums in the static qacc (beside an arena with float buffers): the
+	                               * largest int8 conv plane; 0 when they live in the arena */
+	int decl;                     /* the arena's declared type: CG_FLOAT, CG_INT8 or CG_INT32 */
 	size_t planned;               /* the arena's bytes (without qacc) */
 	sn_cg_result *r;
 } cg_ctx;

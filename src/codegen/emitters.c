@@ -225,8 +225,8 @@ int cg_emit_conv_pool(cg_ctx *cx, int conv, int pool)
 	if (!plane) return sn_errcode();
 	if (cx->int8[conv]) {
 		cx->kernels |= CK(CK_QCONV_POOL);
-		cg_printf(&cx->body, "\tk_qconv_pool(&%s, &%s, &%s, %s, %s, %s, &%s, qacc, %s, %s);\n", gn, bn, pn, plane, qn,
-		          X(cx, conv, 0), wn, cx->at[conv], Y(cx, pool));
+		cg_printf(&cx->body, "\tk_qconv_pool(&%s, &%s, &%s, %s, %s, %s, &%s, %s, %s, %s);\n", gn, bn, pn, plane, qn,
+		          X(cx, conv, 0), wn, cx->acc_at[conv], cx->at[conv], Y(cx, pool));
 		return SN_OK;
 	}
 	cx->kernels |= CK(CK_CONV_POOL);
@@ -309,12 +309,12 @@ static int emit_softmax(cg_ctx *cx, int i)
 
 static sn_qparams in_q(const cg_ctx *cx, int i, int k) { return cx->g->node[node(cx, i)->in[k]].q->y; }
 
-/* An int8 conv writes each output plane from its int32 sums in the static qacc. */
+/* An int8 conv writes each output plane from its plane of int32 sums (acc_at). */
 static int emit_qconv(cg_ctx *cx, int i)
 {
 	char wn[112], ln[112], gn[112];
 	int rc = conv_consts(cx, i, wn, ln, gn);
-	if (!rc) cg_printf(&cx->body, "\tk_qconv(&%s, &%s, %s, &%s, qacc, %s);\n", gn, ln, X(cx, i, 0), wn, Y(cx, i));
+	if (!rc) cg_printf(&cx->body, "\tk_qconv(&%s, &%s, %s, &%s, %s, %s);\n", gn, ln, X(cx, i, 0), wn, cx->acc_at[i], Y(cx, i));
 	return rc;
 }
 

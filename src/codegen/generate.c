@@ -74,13 +74,16 @@ static int works_in_place(const cg_ctx *cx, int i, const int *same)
 	return kind && p > 0 && same[p] == 1 && cx->int8[p] == cx->int8[i];
 }
 
-/* The C expression of the arena at byte offset off as float or int8 (float_arena: the arena is
- * declared float, else int8). */
-static void arena_at(char out[48], size_t off, int int8, int float_arena)
+/* The C types of the arena's buffers (CG_FLOAT, CG_INT8, CG_INT32) and their sizes. */
+static const char *const ctype[] = {"float", "int8_t", "int32_t"};
+static const size_t csize[] = {sizeof(float), 1, sizeof(int32_t)};
+
+/* The C expression of the arena at byte offset off as a buffer of type `type` (decl: the type the
+ * arena is declared with). */
+static void arena_at(char out[48], size_t off, int type, int decl)
 {
-	if (!int8) snprintf(out, 48, "arena + %zu", off / sizeof(float));
-	else if (float_arena) snprintf(out, 48, "(int8_t *)arena + %zu", off);
-	else snprintf(out, 48, "arena + %zu", off);
+	if (type == decl) snprintf(out, 48, "arena + %zu", off / csize[type]);
+	else snprintf(out, 48, "(%s *)arena + %zu", ctype[type], off / csize[type]);
 }
 
 const char *cg_in(const cg_ctx *cx, int i, int k)
@@ -108,25 +111,26 @@ static void set_types(cg_ctx *cx)
  * its type (4 bytes a float, 1 an int8), live from its node to the last layer that reads it or a
  * layer in place on it, and one for its output in the other type where readers need that (a
  * float layer reading an int8 one, or the reverse), live from the node to the last such reader;
- * offsets from the inference memory planner. An int8 conv's int32 sums of one output plane are
- * the static qacc beside the arena (counted in it). Fills cx->at, cx->at_cv, cx->in_place and the
- * report's buffers. */
+ * offsets from the inference memory planner. An int8 conv's int32 sums of one output plane live
+ * while it runs: in the arena (declared int32_t, which int8 buffers may alias) when no buffer is
+ * float, else in the static qacc beside it (counted in it), as float and int32 may not alias.
+ * Fills cx->at, cx->at_cv, cx->acc_at, cx->in_place and the report's buffers. */
 static int plan_arena(cg_ctx *cx)
 {
 	const sn_graph *g = cx->g;
 	const int N = g->n_node;
 	sn_cg_result *r = cx->r;
 	int *same = calloc((size_t)N, sizeof *same), *other = calloc((size_t)N, sizeof *other);
-	int *owner = malloc((size_t)N * sizeof *owner), *slot = malloc(2 * (size_t)N * sizeof *slot);
+	int *owner = malloc((size_t)N * sizeof *owner), *slot = malloc(3 * (size_t)N * sizeof *slot);
 	size_t *acc = calloc((size_t)N, sizeof *acc);
-	char *is8 = malloc(2 * (size_t)N);
-	sn_membuf *mb = malloc(2 * (size_t)N * sizeof *mb);
-	r->buf = malloc(2 * (size_t)N * sizeof *r->buf);
-	if (!same || !other || !owner || !slot || !acc || !is8 || !mb || !r->buf) {
-		free(same); free(other); free(owner); free(slot); free(acc); free(is8); free(mb);
+	char *type = malloc(3 * (size_t)N);
+	sn_membuf *mb = malloc(3 * (size_t)N * sizeof *mb);
+	r->buf = malloc(3 * (size_t)N * sizeof *r->buf);
+	if (!same || !other || !owner || !slot || !acc || !type || !mb || !r->buf) {
+		free(same); free(other); free(owner); free(slot); free(acc); free(type); free(mb);
 		return sn_seterr(SN_ENOMEM, "out of memory planning the arena");
 	}
-	int *cslot = slot + N;
+	int *cslot = slot + N, *aslot = slot + 2 * N;
 	set_types(cx);
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
@@ -138,7 +142,7 @@ static int plan_arena(cg_ctx *cx)
 	for (int i = 0; i < N; i++) {
 		cx->in_place[i] = i > 0 && works_in_place(cx, i, same);
 		owner[i] = cx->in_place[i] ? owner[g->node[i].in[0]] : i;
-		slot[i] = cslot[i] = cx->pool_of[i] = cx->conv_of[i] = -1;
+		slot[i] = cslot[i] = aslot[i] = cx->pool_of[i] = cx->conv_of[i] = -1;
 	}
 	for (int j = 1; j < N; j++) {   /* a conv read by one pooling layer alone, of its type: fused with it */
 		const sn_node *n = &g->node[j];
@@ -156,23 +160,40 @@ static int plan_arena(cg_ctx *cx)
 			const int fused = cx->pool_of[i], at = fused >= 0 ? fused : i;
 			const sn_shape o = g->node[i].out;
 			slot[i] = nb;
-			is8[nb] = cx->int8[i];
-			mb[nb++] = (sn_membuf){(fused >= 0 ? (size_t)o.h * o.w : sn_shape_numel(o)) * (cx->int8[i] ? 1 : sizeof(float)), 0,
-			                       at, at};
+			type[nb] = cx->int8[i] ? CG_INT8 : CG_FLOAT;
+			mb[nb] = (sn_membuf){(fused >= 0 ? (size_t)o.h * o.w : sn_shape_numel(o)) * csize[(int)type[nb]], 0, at, at};
+			nb++;
 		}
 	for (int i = 0; i < N; i++)
 		if (other[i]) {
 			cslot[i] = nb;
-			is8[nb] = !cx->int8[i];
-			mb[nb++] = (sn_membuf){sn_shape_numel(g->node[i].out) * (cx->int8[i] ? sizeof(float) : 1), 0, i, i};
+			type[nb] = cx->int8[i] ? CG_FLOAT : CG_INT8;
+			mb[nb] = (sn_membuf){sn_shape_numel(g->node[i].out) * csize[(int)type[nb]], 0, i, i};
+			nb++;
 		}
-	int float_arena = 0, int8_arena = 0;
+	int has_float = 0, has_int8 = 0;
 	for (int b = 0; b < nb; b++) {
-		float_arena |= !is8[b];
-		int8_arena |= is8[b];
+		has_float |= type[b] == CG_FLOAT;
+		has_int8 |= type[b] == CG_INT8;
 	}
-	if (float_arena && int8_arena)   /* int8 buffers in whole floats, so every float one stays aligned */
-		for (int b = 0; b < nb; b++) mb[b].size = (mb[b].size + sizeof(float) - 1) / sizeof(float) * sizeof(float);
+	cx->acc_len = 0;
+	for (int i = 1; i < N; i++)
+		if (cx->int8[i] && g->node[i].op == SN_OP_CONV) {
+			const int plane = g->node[i].out.h * g->node[i].out.w, at = cx->pool_of[i] >= 0 ? cx->pool_of[i] : i;
+			if (has_float) {
+				acc[at] = (size_t)plane * sizeof(int32_t);
+				cx->acc_len = SN_MAX(cx->acc_len, plane);
+			} else {
+				aslot[i] = nb;
+				type[nb] = CG_INT32;
+				mb[nb++] = (sn_membuf){(size_t)plane * sizeof(int32_t), 0, at, at};
+			}
+		}
+	int has_int32 = 0;
+	for (int b = 0; b < nb; b++) has_int32 |= type[b] == CG_INT32;
+	cx->decl = has_float ? CG_FLOAT : has_int32 ? CG_INT32 : has_int8 ? CG_INT8 : CG_FLOAT;
+	if (cx->decl != CG_INT8 && has_int8)   /* int8 buffers in whole words, so every other one stays aligned */
+		for (int b = 0; b < nb; b++) mb[b].size = (mb[b].size + 3) / 4 * 4;
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
 			const int p = g->node[i].in[k];
@@ -180,16 +201,9 @@ static int plan_arena(cg_ctx *cx)
 			const int when = cx->pool_of[i] >= 0 ? cx->pool_of[i] : i;   /* a fused conv reads at its pool */
 			if (s >= 0 && mb[s].last < when) mb[s].last = when;
 		}
-	cx->acc_len = 0;
-	for (int i = 1; i < N; i++)
-		if (cx->int8[i] && g->node[i].op == SN_OP_CONV) {
-			const int plane = g->node[i].out.h * g->node[i].out.w;
-			acc[cx->pool_of[i] >= 0 ? cx->pool_of[i] : i] = (size_t)plane * sizeof(int32_t);
-			cx->acc_len = SN_MAX(cx->acc_len, plane);
-		}
 	const size_t total = sn_plan_memory(mb, nb);
 	if (total == SIZE_MAX) {
-		free(same); free(other); free(owner); free(slot); free(acc); free(is8); free(mb);
+		free(same); free(other); free(owner); free(slot); free(acc); free(type); free(mb);
 		return sn_seterr(SN_ENOMEM, "out of memory planning the arena");
 	}
 	size_t bound = 0;
@@ -203,16 +217,17 @@ static int plan_arena(cg_ctx *cx)
 		const int s = slot[owner[i]];
 		if (i == 0) snprintf(cx->at[i], sizeof cx->at[i], "input");
 		else if (owner[i] == out_owner) snprintf(cx->at[i], sizeof cx->at[i], "output");
-		else arena_at(cx->at[i], mb[s].offset, cx->int8[i], float_arena);
-		if (cslot[i] >= 0) arena_at(cx->at_cv[i], mb[cslot[i]].offset, !cx->int8[i], float_arena);
+		else arena_at(cx->at[i], mb[s].offset, cx->int8[i] ? CG_INT8 : CG_FLOAT, cx->decl);
+		if (cslot[i] >= 0) arena_at(cx->at_cv[i], mb[cslot[i]].offset, cx->int8[i] ? CG_FLOAT : CG_INT8, cx->decl);
+		if (aslot[i] >= 0) arena_at(cx->acc_at[i], mb[aslot[i]].offset, CG_INT32, cx->decl);
+		else snprintf(cx->acc_at[i], sizeof cx->acc_at[i], "qacc");
 	}
 	for (int b = 0; b < nb; b++) r->buf[b] = (sn_cg_buffer){mb[b].first, mb[b].offset, mb[b].size, mb[b].first, mb[b].last};
 	r->n_buf = nb;
 	cx->planned = total;
 	r->arena_bytes = total + (size_t)cx->acc_len * sizeof(int32_t);
 	r->arena_lower_bound = bound;
-	cx->float_arena = float_arena || !int8_arena;
-	free(same); free(other); free(owner); free(slot); free(acc); free(is8); free(mb);
+	free(same); free(other); free(owner); free(slot); free(acc); free(type); free(mb);
 	return SN_OK;
 }
 
@@ -422,11 +437,9 @@ static void put_source(cg_ctx *cx, sn_buf *c, sn_buf *h, const sn_meta *meta, co
 	}
 	cg_printf(c, "\n");
 	if (meta && meta->norm.c > 0) put_normalise(cx, c, h, p, P, &meta->norm);
-	if (cx->r->n_buf) {
-		if (cx->float_arena) cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic float arena[%zu];\n\n",
-		                               cx->planned / sizeof(float));
-		else cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic int8_t arena[%zu];\n\n", cx->planned);
-	}
+	if (cx->r->n_buf)
+		cg_printf(c, "/* every activation, laid out by lifetimes */\nstatic %s arena[%zu];\n\n", ctype[cx->decl],
+		          cx->planned / csize[cx->decl]);
 	if (cx->acc_len) cg_printf(c, "/* an int8 conv's int32 sums of one output plane */\nstatic int32_t qacc[%d];\n\n", cx->acc_len);
 	if (cx->r->n_buf)
 		cg_printf(c, "/* Tests define %s_POISON_ARENA: the arena starts as 0xff bytes (NaN, int8 -1), and a buffer no\n"
@@ -473,11 +486,12 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 	if (o->source) { comment_text(o->source, src, sizeof src); cx.o.source = src; }
 	cx.at = calloc((size_t)g->n_node, sizeof *cx.at);
 	cx.at_cv = calloc((size_t)g->n_node, sizeof *cx.at_cv);
+	cx.acc_at = calloc((size_t)g->n_node, sizeof *cx.acc_at);
 	cx.int8 = calloc((size_t)g->n_node, sizeof *cx.int8);
 	cx.in_place = calloc((size_t)g->n_node, sizeof *cx.in_place);
 	cx.pool_of = calloc((size_t)g->n_node, sizeof *cx.pool_of);
 	cx.conv_of = calloc((size_t)g->n_node, sizeof *cx.conv_of);
-	int rc = !cx.at || !cx.at_cv || !cx.int8 || !cx.in_place || !cx.pool_of || !cx.conv_of ? sn_seterr(SN_ENOMEM, "out of memory writing C code")
+	int rc = !cx.at || !cx.at_cv || !cx.acc_at || !cx.int8 || !cx.in_place || !cx.pool_of || !cx.conv_of ? sn_seterr(SN_ENOMEM, "out of memory writing C code")
 	                                                               : check_layers(g);
 	if (!rc) rc = plan_arena(&cx);
 	if (!rc) rc = emit_layers(&cx);
@@ -500,7 +514,7 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 		if (!rc) rc = take_text(&h, &r->h_text, &r->h_len);
 	}
 	sn_buf_free(&c); sn_buf_free(&h); sn_buf_free(&cx.consts); sn_buf_free(&cx.body);
-	free(cx.at); free(cx.at_cv); free(cx.int8); free(cx.in_place); free(cx.pool_of); free(cx.conv_of);
+	free(cx.at); free(cx.at_cv); free(cx.acc_at); free(cx.int8); free(cx.in_place); free(cx.pool_of); free(cx.conv_of);
 	sn_graph_free(g);
 	if (rc) sn_cg_free(r);
 	return rc;
