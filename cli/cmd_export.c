@@ -31,7 +31,11 @@ static const char *HELP =
 	"                  SIZE takes K or M (1024-based): 256K\n"
 	"  --ram SIZE      the same for the activation arena: 64K\n"
 	"  --json          the report as one JSON object on stdout\n"
-	"int8 models are not exported to C yet: the C path is float.\n";
+	"A quantized model (slimnn quantize) is exported in int8: NAME_run(const int8_t *input,\n"
+	"int8_t *output), with NAME_INPUT_SCALE / _ZERO_POINT and NAME_OUTPUT_SCALE / _ZERO_POINT in\n"
+	"NAME.h, the int8 layers computing slimnn's int8 arithmetic bit for bit (no float), weights a\n"
+	"byte a value in the same three forms; layers kept in float run in float (an end kept in\n"
+	"float takes or gives floats).\n";
 
 enum { O_FORMAT = 1, O_PREFIX, O_FLASH, O_RAM, O_JSON };
 

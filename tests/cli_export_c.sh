@@ -157,12 +157,48 @@ expect 2 "--prefix, --flash, --ram and --json go with --format c" "$B" export mo
 expect 2 "no output folder: give -o DIR" "$B" export models/cnn.arch --format c
 expect 1 "missing.slim" "$B" export "$T/missing.slim" --format c -o "$T/x"
 [ ! -e "$T/x" ] && ok || bad "a refused export left $T/x"
-# an int8 model (slimnn quantize) is refused by layer: int8 export is the next step
-"$B" train models/cnn-dsc-gap.arch --epochs 1 --limit 300 --quiet -o "$T/small.slim" >/dev/null 2>&1 &&
-	"$B" quantize "$T/small.slim" --calib 64 --limit 300 -o "$T/q8.slim" >/dev/null 2>&1 || bad "making an int8 model failed"
-expect 1 "layer 'conv1' \(Conv2d\) is int8: int8 models are not exported to C yet \(next slice\)" \
-	"$B" export "$T/q8.slim" --format c -o "$T/q8"
-[ ! -e "$T/q8" ] && ok || bad "a refused int8 export left $T/q8"
+# ---------------------------------------------------------------- int8 models (slimnn quantize)
+# a small CNN trained and quantized on the suite's Fashion-MNIST images, and the same 90 % pruned
+# then quantized (each weight form forced): exported, compiled by each compiler with a poisoned
+# arena, run on the first test images through the generated input_from_bytes (an int8 table):
+# the same int8 logits as slimnn infer (dequantized, the same floats to the bit), the same top-1,
+# and as many right as slimnn eval counts
+N8=24
+idx() { if [ -e "$DATA/$1" ]; then cat "$DATA/$1"; else zcat "$DATA/$1.gz"; fi; }
+# check8 NAME MODEL FORM CCS
+check8() {
+	local name=$1 model=$2 form=$3 ccs=$4 d=$T/$1 cc right acc want
+	SLIMNN_EXPORT_FORM=$form expect 0 "wrote " "$B" export "$model" --format c --prefix m -o "$d" || return
+	grep -q 'int m_run(const int8_t \*input, int8_t \*output);' "$d/m.h" && grep -q '#define M_OUTPUT_ZERO_POINT' "$d/m.h" && ok ||
+		bad "$name: m.h has no int8 signature or output parameters"
+	for cc in $ccs; do
+		build "$d" "$cc" -DM_POISON_ARENA -DP_INPUT_FROM_BYTES=m_input_from_bytes ||
+			{ bad "$name: $cc does not compile it: $(head -n 3 "$d/cc.log")"; continue; }
+		"$d/run-$cc" bytes "$T/test8.u8" "$N8" "$d/x.npy" && "$d/run-$cc" run "$d/x.npy" "$d/y.npy" &&
+			"$B" infer "$model" --input "$d/x.npy" --output "$d/ref.npy" >/dev/null 2>&1 || { bad "$name ($cc): a run failed"; continue; }
+		out=$("$d/run-$cc" cmp "$d/y.npy" "$d/ref.npy" 0) && ok || bad "$name ($cc${form:+, $form}): int8 logits differ from slimnn infer: $out"
+		"$d/run-$cc" top1 "$d/y.npy" >"$d/top1" && "$d/run-$cc" top1 "$d/ref.npy" | diff -q - "$d/top1" >/dev/null && ok ||
+			bad "$name ($cc): top-1 differs from slimnn infer"
+	done
+	right=$(paste -d' ' <(cut -d' ' -f3 "$d/top1") "$T/test8.labels" | awk '$1 == $2' | wc -l)
+	acc=$("$B" eval "$model" --limit "$N8" --json 2>/dev/null | grep -o '"accuracy": [0-9.]*' | head -n 1 | sed 's/.*: //')
+	want=$(awk -v a="$acc" -v n="$N8" 'BEGIN { printf "%d", a * n + 0.5 }')
+	[ "$right" = "$want" ] && ok || bad "$name: $right of $N8 right, slimnn eval says $acc ($want)"
+}
+idx t10k-images-idx3-ubyte | tail -c +17 | head -c $((784 * N8)) >"$T/test8.u8"
+idx t10k-labels-idx1-ubyte | tail -c +9 | head -c "$N8" | od -An -v -tu1 -w1 | tr -d ' ' >"$T/test8.labels"
+if "$B" train models/cnn-dsc-gap.arch --data "$DATA" --epochs 1 --limit 300 --quiet -o "$T/small.slim" >/dev/null 2>&1 &&
+	"$B" quantize "$T/small.slim" --data "$DATA" --calib 64 --limit 300 -o "$T/q8.slim" >/dev/null 2>&1 &&
+	"$B" prune "$T/small.slim" --target 0.9 --steps 1 --data none -o "$T/small-p.slim" >/dev/null 2>&1 &&
+	"$B" quantize "$T/small-p.slim" --data "$DATA" --calib 64 --limit 300 -o "$T/q8p.slim" >/dev/null 2>&1; then
+	ok
+	check8 q8 "$T/q8.slim" "" "$CCS"
+	for form in dense csr bitmap ""; do check8 "q8p-${form:-auto}" "$T/q8p.slim" "$form" gcc; done
+	expect 0 "pw.weight +(csr8|csr16|bitmap) " "$B" export "$T/q8p.slim" --format c -o "$T/q8r"
+	expect 0 "requant +dense" "$B" export "$T/q8p.slim" --format c -o "$T/q8r"
+else
+	bad "making the int8 models failed"
+fi
 printf 'x' >"$T/afile"
 expect 1 "cannot write C code into '.*afile': it is not a folder" "$B" export models/cnn.arch --format c -o "$T/afile"
 expect 0 "wrote .*x.onnx" "$B" export models/cnn.arch -o "$T/x.onnx"

@@ -1,16 +1,21 @@
 /* C code generation for microcontrollers (slimnn export --format c; docs/deploy.md).
  *
  * A model becomes two files, PREFIX.c and PREFIX.h: int PREFIX_run(const float *input,
- * float *output) for one image, portable C99 that needs only <string.h> and <math.h>, no malloc
- * and no stdio. The model is first prepared for inference (BatchNorm folded, ReLU fused, Dropout
+ * float *output) for one image (int8_t for a quantized model), portable C99 that needs only
+ * <string.h> and <math.h> (and <stdint.h> for int8), no malloc and no stdio. The model is first prepared for inference (BatchNorm folded, ReLU fused, Dropout
  * gone); each conv and Linear weight is a static const array in the smallest of its stored
  * forms (dense, CSR with 8- or 16-bit gap codes, bitmap + values), which the kernels read as
  * they are; every activation lives in one static arena laid out from lifetimes by the inference
  * memory planner (sn_plan_memory). Only the kernels the model uses are written.
  *
  * Each operator has one row in the emitter table (emitters.c): the kernels it needs and the
- * function that writes its call, one per value type (float now; int8, the arithmetic of
- * kernels/qmath.h, is the next step). A layer without a row for its type is refused by name. */
+ * function that writes its call, one per value type: float, and int8 for a quantized model
+ * (slimnn quantize), whose int8 layers compute the arithmetic of kernels/qmath.h bit for bit
+ * with no float, int8 activations a byte each in the arena, int8 weights a byte each in the
+ * same three forms. Such a model's run takes and gives int8 (PREFIX_INPUT_SCALE / _ZERO_POINT,
+ * PREFIX_OUTPUT_SCALE / _ZERO_POINT), or float at an end whose layer was kept in float; layers
+ * kept in float run the float kernels, with quantize / dequantize where types meet. A layer
+ * without a row for its type is refused by name. */
 #ifndef SN_CODEGEN_H
 #define SN_CODEGEN_H
 #include <stddef.h>

@@ -17,6 +17,7 @@ static const char K_WT_HEAD[] =
 	"\tconst unsigned char *code8;\n"
 	"\tconst unsigned short *code16;\n"
 	"\tconst unsigned char *bits;\n"
+	"\tconst signed char *q;          /* an int8 layer's values (val then 0): as val, one byte each */\n"
 	"} wt;\n"
 	"\n"
 	"typedef struct { const wt *w; long v, c, bit, end; int left, col; } wt_it;\n"
@@ -38,8 +39,9 @@ static const char K_WT_HEAD[] =
 	"\tif (w->form == 1 || w->form == 2) it->left = w->count[row];\n"
 	"}\n"
 	"\n"
-	"/* The next stored value of the row: its column in *k and value in *v; 0 at the row's end. */\n"
-	"static int wt_next(wt_it *it, int *k, float *v)\n"
+	"/* The next stored value of the row: its column in *k and its index in val (or q) in *at; 0 at\n"
+	" * the row's end. */\n"
+	"static int wt_next(wt_it *it, int *k, long *at)\n"
 	"{\n"
 	"\tconst wt *w = it->w;\n"
 	"\tswitch (w->form) {\n"
@@ -49,7 +51,7 @@ static const char K_WT_DENSE[] =
 	"\tcase 0:\n"
 	"\t\tif (it->col >= w->cols) return 0;\n"
 	"\t\t*k = it->col++;\n"
-	"\t\t*v = w->val[it->v++];\n"
+	"\t\t*at = it->v++;\n"
 	"\t\treturn 1;\n"
 ;
 /* wt_csr8 */
@@ -60,7 +62,7 @@ static const char K_WT_CSR8[] =
 	"\t\tdo { code = w->code8[it->c++]; it->col += (int)code; } while (code == 255u);\n"
 	"\t\tit->left--;\n"
 	"\t\t*k = it->col++;\n"
-	"\t\t*v = w->val[it->v++];\n"
+	"\t\t*at = it->v++;\n"
 	"\t\treturn 1;\n"
 	"\t}\n"
 ;
@@ -72,7 +74,7 @@ static const char K_WT_CSR16[] =
 	"\t\tdo { code = w->code16[it->c++]; it->col += (int)code; } while (code == 65535u);\n"
 	"\t\tit->left--;\n"
 	"\t\t*k = it->col++;\n"
-	"\t\t*v = w->val[it->v++];\n"
+	"\t\t*at = it->v++;\n"
 	"\t\treturn 1;\n"
 	"\t}\n"
 ;
@@ -86,7 +88,7 @@ static const char K_WT_BITMAP[] =
 	"\t\t}\n"
 	"\t\tif (it->bit >= it->end) return 0;\n"
 	"\t\t*k = (int)(it->bit++ - (it->end - w->cols));\n"
-	"\t\t*v = w->val[it->v++];\n"
+	"\t\t*at = it->v++;\n"
 	"\t\treturn 1;\n"
 ;
 /* wt_tail */
@@ -120,8 +122,8 @@ static const char K_PAD_INDEX[] =
 	"\t}\n"
 	"}\n"
 ;
-/* conv_plane fuse pad_index weights */
-static const char K_CONV_PLANE[] =
+/* conv_geom */
+static const char K_CONV_GEOM[] =
 	"/* Conv2d, weight-stationary: each stored weight of output channel o adds its product with the\n"
 	" * input pixels it meets to o's plane, so a sparse filter costs only its stored weights. */\n"
 	"typedef struct {\n"
@@ -137,13 +139,23 @@ static const char K_CONV_PLANE[] =
 	"\tif (*hi < *lo) *hi = *lo;\n"
 	"}\n"
 	"\n"
+	"/* Output (oh, ow) meets tap (i, j) at input (oh * sh + *offh, ow * sw + *offw); with zero padding\n"
+	" * only rows [*h0, *h1) and columns [*w0, *w1) meet the image (the others add nothing). */\n"
+	"static void conv_span(const conv_geom *g, int i, int j, int *offh, int *offw, int *h0, int *h1, int *w0, int *w1)\n"
+	"{\n"
+	"\t*offh = i * g->dh - g->pt;\n"
+	"\t*offw = j * g->dw - g->pl;\n"
+	"\tconv_valid(*offh, g->sh, g->h, g->oh, h0, h1);\n"
+	"\tconv_valid(*offw, g->sw, g->w, g->ow, w0, w1);\n"
+	"}\n"
+;
+/* conv_plane conv_geom fuse pad_index weights */
+static const char K_CONV_PLANE[] =
 	"static void conv_tap(const conv_geom *g, const float *xc, int i, int j, float v, float *y)\n"
 	"{\n"
-	"\tconst int offh = i * g->dh - g->pt, offw = j * g->dw - g->pl;\n"
-	"\tint oh, ow, h0, h1, w0, w1;\n"
+	"\tint oh, ow, offh, offw, h0, h1, w0, w1;\n"
+	"\tconv_span(g, i, j, &offh, &offw, &h0, &h1, &w0, &w1);\n"
 	"\tif (g->mode == 0) {\n"
-	"\t\tconv_valid(offh, g->sh, g->h, g->oh, &h0, &h1);\n"
-	"\t\tconv_valid(offw, g->sw, g->w, g->ow, &w0, &w1);\n"
 	"\t\tfor (oh = h0; oh < h1; oh++) {\n"
 	"\t\t\tconst float *xr = xc + (long)(oh * g->sh + offh) * g->w;\n"
 	"\t\t\tfloat *yr = y + (long)oh * g->ow;\n"
@@ -166,11 +178,10 @@ static const char K_CONV_PLANE[] =
 	"\tconst float *xg = x + (long)(o / ocg) * icg * hw;\n"
 	"\tconst float b = bias ? bias[o] : 0.0f;\n"
 	"\tint k;\n"
-	"\tlong p;\n"
-	"\tfloat v;\n"
+	"\tlong p, at;\n"
 	"\tfor (p = 0; p < ohw; p++) y[p] = 0.0f;\n"
 	"\twt_row(it, o);\n"
-	"\twhile (wt_next(it, &k, &v)) conv_tap(g, xg + (long)(k / kk) * hw, k % kk / g->kw, k % g->kw, v, y);\n"
+	"\twhile (wt_next(it, &k, &at)) conv_tap(g, xg + (long)(k / kk) * hw, k % kk / g->kw, k % g->kw, it->w->val[at], y);\n"
 	"\tfor (p = 0; p < ohw; p++) y[p] = fuse(y[p] + b, g->act);\n"
 	"}\n"
 	"\n"
@@ -192,12 +203,12 @@ static const char K_LINEAR[] =
 	"{\n"
 	"\twt_it it;\n"
 	"\tint o, k;\n"
-	"\tfloat v;\n"
+	"\tlong at;\n"
 	"\twt_begin(w, &it);\n"
 	"\tfor (o = 0; o < w->rows; o++) {\n"
 	"\t\tfloat s = 0.0f;\n"
 	"\t\twt_row(&it, o);\n"
-	"\t\twhile (wt_next(&it, &k, &v)) s += v * x[k];\n"
+	"\t\twhile (wt_next(&it, &k, &at)) s += w->val[at] * x[k];\n"
 	"\t\ty[o] = bias ? s + bias[o] : s;\n"
 	"\t}\n"
 	"}\n"
@@ -329,13 +340,13 @@ static const char K_MUL[] =
 /* chmap */
 static const char K_CHMAP[] =
 	"/* Channel shuffle (groups > 0: output j reads input (j % groups) * (c / groups) + j / groups)\n"
-	" * and slice (groups 0: output j reads start + j), whole planes. */\n"
-	"static void k_chmap(const float *x, int in_c, int out_c, long plane, int groups, int start, float *y)\n"
+	" * and slice (groups 0: output j reads start + j), whole planes of `plane` bytes (float or int8). */\n"
+	"static void k_chmap(const void *x, int in_c, int out_c, long plane, int groups, int start, void *y)\n"
 	"{\n"
 	"\tint j;\n"
 	"\tfor (j = 0; j < out_c; j++) {\n"
 	"\t\tconst int src = groups ? j % groups * (in_c / groups) + j / groups : start + j;\n"
-	"\t\tmemcpy(y + j * plane, x + src * plane, (size_t)plane * sizeof *y);\n"
+	"\t\tmemcpy((char *)y + j * plane, (const char *)x + src * plane, (size_t)plane);\n"
 	"\t}\n"
 	"}\n"
 ;
@@ -434,13 +445,14 @@ static const char K_GELU[] =
 	"}\n"
 ;
 
-typedef struct { const char *text; unsigned deps; } kernel;
+typedef struct { const char *text; cg_mask deps; } kernel;
 
 static const kernel kernels[CK_COUNT] = {
 	[CK_WEIGHTS]     = {NULL, 0},   /* written from its pieces: K_WT_HEAD, one case per form, K_WT_TAIL */
 	[CK_FUSE]        = {K_FUSE, 0},
 	[CK_PAD_INDEX]   = {K_PAD_INDEX, 0},
-	[CK_CONV_PLANE]  = {K_CONV_PLANE, CK(CK_FUSE) | CK(CK_PAD_INDEX) | CK(CK_WEIGHTS)},
+	[CK_CONV_GEOM]   = {K_CONV_GEOM, 0},
+	[CK_CONV_PLANE]  = {K_CONV_PLANE, CK(CK_CONV_GEOM) | CK(CK_FUSE) | CK(CK_PAD_INDEX) | CK(CK_WEIGHTS)},
 	[CK_CONV]        = {K_CONV, CK(CK_CONV_PLANE)},
 	[CK_LINEAR]      = {K_LINEAR, CK(CK_WEIGHTS)},
 	[CK_SCALE_SHIFT] = {K_SCALE_SHIFT, 0},
@@ -462,13 +474,28 @@ static const kernel kernels[CK_COUNT] = {
 	[CK_HARDSIGMOID] = {K_HARDSIGMOID, 0},
 	[CK_SILU]        = {K_SILU, 0},
 	[CK_GELU]        = {K_GELU, 0},
+	/* int8 (kernels_q8.c) */
+	[CK_QMATH]       = {cg_k_qmath, 0},
+	[CK_QCONV_PLANE] = {cg_k_qconv_plane, CK(CK_QMATH) | CK(CK_CONV_GEOM) | CK(CK_PAD_INDEX) | CK(CK_WEIGHTS)},
+	[CK_QCONV]       = {cg_k_qconv, CK(CK_QCONV_PLANE)},
+	[CK_QLINEAR]     = {cg_k_qlinear, CK(CK_QMATH) | CK(CK_WEIGHTS)},
+	[CK_QMAXPOOL]    = {cg_k_qmaxpool, CK(CK_QMATH) | CK(CK_POOL_WINDOW)},
+	[CK_QAVGPOOL]    = {cg_k_qavgpool, CK(CK_QMATH) | CK(CK_POOL_WINDOW)},
+	[CK_QPOOL]       = {cg_k_qpool, CK(CK_QMATH) | CK(CK_POOL_WINDOW)},
+	[CK_QCONV_POOL]  = {cg_k_qconv_pool, CK(CK_QCONV_PLANE) | CK(CK_POOL_WINDOW)},
+	[CK_QGAP]        = {cg_k_qgap, CK(CK_QMATH)},
+	[CK_QADD]        = {cg_k_qadd, CK(CK_QMATH)},
+	[CK_QREQUANT]    = {cg_k_qrequant, CK(CK_QMATH)},
+	[CK_QCLAMP]      = {cg_k_qclamp, 0},
+	[CK_QUANTIZE]    = {cg_k_quantize, 0},
+	[CK_DEQUANTIZE]  = {cg_k_dequantize, 0},
 };
 
-unsigned cg_kernel_deps(cg_kernel_id k) { return kernels[k].deps; }
+cg_mask cg_kernel_deps(cg_kernel_id k) { return kernels[k].deps; }
 
 static void put_text(sn_buf *b, const char *s) { sn_buf_put(b, s, strlen(s)); }
 
-void cg_kernels_write(sn_buf *b, unsigned used, unsigned forms)
+void cg_kernels_write(sn_buf *b, cg_mask used, unsigned forms)
 {
 	static const char *const form_case[SN_CG_FORMS] = {K_WT_DENSE, K_WT_CSR8, K_WT_CSR16, K_WT_BITMAP};
 	/* with their dependencies, which come before them in the enum and so in the text */

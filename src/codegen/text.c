@@ -50,3 +50,10 @@ void cg_floats(cg_ctx *cx, const char *name, const float *v, size_t n)
 	for (size_t i = 0; i < n; i++) cg_printf(&cx->consts, "%s%s", cg_sep(i, 8), cg_float(v[i], f));
 	cg_printf(&cx->consts, "\n};\n");
 }
+
+void cg_int32s(cg_ctx *cx, const char *name, const int32_t *v, size_t n)
+{
+	cg_printf(&cx->consts, "static const int32_t %s[%zu] = {", name, n);
+	for (size_t i = 0; i < n; i++) cg_printf(&cx->consts, "%s%ld", cg_sep(i, 8), (long)v[i]);
+	cg_printf(&cx->consts, "\n};\n");
+}

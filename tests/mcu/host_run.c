@@ -1,8 +1,13 @@
 /* Runs exported C code on the host (tests/cli_export_c.sh), C99 like the code it runs:
  *   host_run gen X.npy N SEED     N seeded random inputs of the model's shape, [N, C, H, W]
- *   host_run run X.npy Y.npy      the model on every row of X: Y [N, OUTPUT_SIZE]
+ *   host_run run X.npy Y.npy      the model on every row of X: Y [N, OUTPUT_SIZE]; an int8 input
+ *                                 is X quantized as slimnn does it, an int8 output is written
+ *                                 dequantized as slimnn infer writes it (so Y equals infer's
+ *                                 exactly when the int8 outputs are the same bytes)
  *   host_run cmp A.npy B.npy TOL  exit 1 unless max |a - b| <= TOL * max(1, max |b|) in each row
- *   host_run bytes RAW N X.npy    N images of bytes from RAW through PREFIX_input_from_bytes
+ *   host_run bytes RAW N X.npy    N images of bytes from RAW through PREFIX_input_from_bytes (an
+ *                                 int8 input written dequantized: slimnn quantizes it back to
+ *                                 the same bytes)
  *   host_run top1 Y.npy           "top1 I K" for each row of Y: its largest output
  * Built with the generated PREFIX.c: -DHDR='"PREFIX.h"' -DRUN=PREFIX_run -DP(x)=PREFIX_##x
  * (upper case), and -DP_INPUT_FROM_BYTES=PREFIX_input_from_bytes for the bytes mode. */
@@ -11,6 +16,61 @@
 #include <stdlib.h>
 #include <string.h>
 #include HDR
+
+#if P(INPUT_INT8)
+typedef int8_t in_t;
+#else
+typedef float in_t;
+#endif
+#if P(OUTPUT_INT8)
+typedef int8_t out_t;
+#else
+typedef float out_t;
+#endif
+
+/* The model's input from floats: as they are, or quantized as slimnn does (x / scale rounded
+ * half to even, plus the zero point, clamped). */
+static void to_input(const float *x, in_t *in)
+{
+	long i;
+	for (i = 0; i < P(INPUT_SIZE); i++) {
+#if P(INPUT_INT8)
+		const long r = lrintf(x[i] / P(INPUT_SCALE)) + P(INPUT_ZERO_POINT);
+		in[i] = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
+#else
+		in[i] = x[i];
+#endif
+	}
+}
+
+/* int8 values as floats, as slimnn dequantizes them: scale * (q - zero_point). */
+#if P(INPUT_INT8) || P(OUTPUT_INT8)
+static void dequantize(const int8_t *q, long n, float scale, long zp, float *out)
+{
+	long i;
+	for (i = 0; i < n; i++) out[i] = scale * (float)(q[i] - zp);
+}
+#endif
+
+#if P(NORMALISES)
+static void input_floats(const in_t *v, float *out)
+{
+#if P(INPUT_INT8)
+	dequantize(v, P(INPUT_SIZE), P(INPUT_SCALE), P(INPUT_ZERO_POINT), out);
+#else
+	memcpy(out, v, sizeof *out * P(INPUT_SIZE));
+#endif
+}
+#endif
+
+static void output_floats(const out_t *v, float *out)
+{
+#if P(OUTPUT_INT8)
+	dequantize(v, P(OUTPUT_SIZE), P(OUTPUT_SCALE), P(OUTPUT_ZERO_POINT), out);
+#else
+	memcpy(out, v, sizeof *out * P(OUTPUT_SIZE));
+#endif
+}
 
 /* float32 little-endian, C order; up to 4 dims. Returns the values, their count in *n and the
  * first dim in *rows. */
@@ -77,8 +137,14 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "run")) {
 		float *x = npy_read(argv[2], &n, &rows), *y;
 		if (n != rows * P(INPUT_SIZE)) { fprintf(stderr, "%s: %ld values, not rows of %d\n", argv[2], n, P(INPUT_SIZE)); return 2; }
+		static in_t in[P(INPUT_SIZE)];
+		static out_t out[P(OUTPUT_SIZE)];
 		y = malloc((size_t)(rows * P(OUTPUT_SIZE)) * sizeof *y);
-		for (i = 0; i < rows; i++) RUN(x + i * P(INPUT_SIZE), y + i * P(OUTPUT_SIZE));
+		for (i = 0; i < rows; i++) {
+			to_input(x + i * P(INPUT_SIZE), in);
+			RUN(in, out);
+			output_floats(out, y + i * P(OUTPUT_SIZE));
+		}
 		npy_write(argv[3], y, rows, P(OUTPUT_C), P(OUTPUT_H), P(OUTPUT_W), P(OUTPUT_H) * P(OUTPUT_W) > 1 ? 4 : 2);
 		return 0;
 	}
@@ -105,12 +171,14 @@ int main(int argc, char **argv)
 	if (argc == 5 && !strcmp(argv[1], "bytes")) {
 		FILE *f = fopen(argv[2], "rb");
 		unsigned char px[P(INPUT_SIZE)];
+		static in_t in[P(INPUT_SIZE)];
 		float *x;
 		rows = atol(argv[3]);
 		x = malloc((size_t)(rows * P(INPUT_SIZE)) * sizeof *x);
 		for (i = 0; i < rows; i++) {
 			if (!f || fread(px, 1, sizeof px, f) != sizeof px) { fprintf(stderr, "%s: cut short\n", argv[2]); return 2; }
-			P_INPUT_FROM_BYTES(px, x + i * P(INPUT_SIZE));
+			P_INPUT_FROM_BYTES(px, in);
+			input_floats(in, x + i * P(INPUT_SIZE));
 		}
 		npy_write(argv[4], x, rows, P(INPUT_C), P(INPUT_H), P(INPUT_W), 4);
 		return 0;

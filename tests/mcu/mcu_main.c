@@ -7,7 +7,8 @@
 void mcu_puts(const char *s);
 unsigned long long mcu_ticks(void);
 
-static float x[M_INPUT_SIZE], y[M_OUTPUT_SIZE];
+static m_input_t x[M_INPUT_SIZE];    /* float, or int8 for a quantized model */
+static m_output_t y[M_OUTPUT_SIZE];
 
 static void put_num(unsigned long long v)
 {

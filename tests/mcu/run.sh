@@ -1,13 +1,15 @@
 #!/bin/bash
 # The microcontroller proof of `slimnn export --format c`: a small CNN trained here on
-# Fashion-MNIST, and the same model 96 % pruned, exported, built for a Cortex-M4
+# Fashion-MNIST, the same model 96 % pruned, and that one quantized to int8 (slimnn quantize),
+# exported, built for a Cortex-M4
 # (arm-none-eabi-gcc, newlib) and run in QEMU's mps2-an386 with semihosting on the first N test
 # images. Each image's top-1 must be the one `slimnn infer` gives on the same input, and the
-# number right the count `slimnn eval --limit N` gives. Prints flash and RAM (arm-none-eabi-size)
-# and instructions per image (qemu -icount shift=0: SysTick at 25 MHz, 40 instructions a tick).
+# number right the count `slimnn eval --limit N` gives (the int8 model: the same int8 logits as
+# slimnn infer, byte for byte, on the host). Prints flash and RAM (arm-none-eabi-size) and
+# instructions per image (qemu -icount shift=0: SysTick at 25 MHz, 40 instructions a tick).
 # Usage: tests/mcu/run.sh path/to/slimnn   (SLIMNN_MCU_IMAGES: N, 20; SLIMNN_MCU_KEEP=DIR keeps
-# the builds there; SLIMNN_MCU_DENSE and SLIMNN_MCU_PRUNED: models to run instead of training
-# them, as docs/deploy.md's numbers do)
+# the builds there; SLIMNN_MCU_DENSE, SLIMNN_MCU_PRUNED and SLIMNN_MCU_INT8: models to run
+# instead of making them, as docs/deploy.md's numbers do)
 B=${1:-./build/slimnn}
 cd "$(dirname "$0")/../.." || exit 2
 . tests/cli-lib.sh
@@ -45,7 +47,14 @@ else
 		bad "pruning failed: $(tail -n 2 "$T/prune.log")"
 fi
 
-for kind in dense pruned; do
+if [ -n "${SLIMNN_MCU_INT8:-}" ]; then
+	cp "$SLIMNN_MCU_INT8" "$T/int8.slim" || bad "no model $SLIMNN_MCU_INT8"
+else
+	"$B" quantize "$T/pruned.slim" --calib 256 --limit 2000 -o "$T/int8.slim" >"$T/quantize.log" 2>&1 ||
+		bad "quantizing failed: $(tail -n 2 "$T/quantize.log")"
+fi
+
+for kind in dense pruned int8; do
 	d=$T/$kind
 	"$B" export "$T/$kind.slim" --format c --prefix m -o "$d" >"$T/$kind.report" 2>&1 || { bad "$kind: export failed: $(tail -n 2 "$T/$kind.report")"; continue; }
 	{ $ARM $STRICT -c "$d/m.c" -o "$d/m.o" && $ARM -I"$d" -I"$T" $M/startup.c $M/mcu_main.c "$d/m.o" -T $M/link.ld \
@@ -62,6 +71,11 @@ for kind in dense pruned; do
 		"$d/host" top1 "$d/ref.npy" >"$d/ref.top1" || { bad "$kind: the host reference failed"; continue; }
 	grep '^top1 ' "$d/qemu.out" | diff - "$d/ref.top1" >"$d/top1.diff" && [ "$(grep -c '^top1 ' "$d/qemu.out")" -eq "$N" ] && ok ||
 		bad "$kind: the Cortex-M4's top-1s differ from slimnn infer's: $(head -n 4 "$d/top1.diff")"
+	# int8: the host build's int8 logits, dequantized, are infer's to the bit (the same bytes)
+	if [ "$kind" = int8 ]; then
+		"$d/host" run "$d/x.npy" "$d/y.npy" && "$d/host" cmp "$d/y.npy" "$d/ref.npy" 0 >/dev/null && ok ||
+			bad "int8: the exported code's int8 logits differ from slimnn infer's"
+	fi
 	right=$(sed -n 's/^correct \([0-9]*\) of .*/\1/p' "$d/qemu.out")
 	acc=$("$B" eval "$T/$kind.slim" --limit "$N" --json 2>/dev/null | grep -o '"accuracy": [0-9.]*' | head -n 1 | sed 's/.*: //')
 	want=$(awk -v a="$acc" -v n="$N" 'BEGIN { printf "%d", a * n + 0.5 }')
