@@ -16,7 +16,7 @@ sn_train_opts sn_train_defaults(void)
 		.lr = 0.05f, .momentum = 0.9f, .weight_decay = 5e-4f, .nesterov = 1,
 		.beta1 = 0.9f, .beta2 = 0.999f, .adam_eps = 1e-8f,
 		.optimizer = SN_OPT_SGD, .schedule = SN_SCHED_ONECYCLE, .step_size = 3, .gamma = 0.1f,
-		.pct_start = 0.3f, .augment = {2, 0}, .seed = 1, .progress = -1, .checkpoint = NULL,
+		.pct_start = 0.3f, .augment = {.crop_pad = 2}, .seed = 1, .progress = -1, .checkpoint = NULL,
 		.max_loss = 1e4f, .teacher = NULL, .kd_alpha = 0.5f, .kd_t = 2.0f, .clean_epochs = 2,
 		.qat_observe_epochs = -1, .qat_momentum = 0.01f,
 	};

@@ -2,7 +2,7 @@
  * .npy image (copied and owned, as sn_npy_load hands it over, and borrowed) and as a .npz archive
  * asked for the keys the seeds hold. A refusal must leave a message; an accepted array must have
  * as many elements as its shape says, each readable (ASan watches the reads), bools 0 or 1, and
- * must convert to float32. Seeds: tests/fixtures/arrays/*.npy and *.npz (make fuzz). */
+ * must convert to float32. Seeds: the .npy and .npz files of tests/fixtures/arrays (make fuzz). */
 #include "io/array.h"
 #include "fuzz.h"
 
