@@ -324,6 +324,9 @@ TEST(q8_kernel_names_and_paths)
 		CHECKF(!strcmp(sn_q8_conv_kernel(&full, 1, 8), want), "%s, expected %s", sn_q8_conv_kernel(&full, 1, 8), want);
 		snprintf(want, sizeof want, "q8_linear_gemm__%s", path);
 		CHECKF(!strcmp(sn_q8_linear_kernel(4, 10, 10), want), "%s, expected %s", sn_q8_linear_kernel(4, 10, 10), want);
+		/* up to 3 rows a GEMV per row where the path has one (the portable path runs its GEMM) */
+		snprintf(want, sizeof want, "q8_linear_%s__%s", strcmp(path, "scalar") ? "gemv" : "gemm", path);
+		CHECKF(!strcmp(sn_q8_linear_kernel(3, 10, 10), want), "%s, expected %s", sn_q8_linear_kernel(3, 10, 10), want);
 	}
 	sn_q8_force_path(NULL);
 	const int8_t w[6] = {1, 2, 3, 4, 5, 6};

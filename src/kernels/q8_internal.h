@@ -35,6 +35,8 @@ typedef struct {
 	size_t ldr, ldp;
 } sn_q8_gemm_args;
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
+/* The GEMV form (q8_gemm_simd.h's Q8_GEMV): n = 1, b one column's k4 quads (4 k4 bytes, x + 128),
+ * ldb unused. */
 
 /* One depthwise output plane y [oh x ow] from a padded int16 plane: output (oy, ox), tap (i, j)
  * reads plane[(oy * sh + i * dh) * ldp + ox * xs + j * tap], and taps j, j + 1 are the int16
@@ -90,6 +92,7 @@ void sn_q8_dwrow__scalar(const int8_t *x, int n, int16_t *row);
 #define SN_Q8_DECLARE(isa)                                                 \
 	void sn_q8_dwrow__##isa(const int8_t *x, int n, int16_t *row);         \
 	void sn_q8_gemm__##isa(const sn_q8_gemm_args *a);                      \
+	void sn_q8_gemv__##isa(const sn_q8_gemm_args *a);                      \
 	void sn_q8_dwconv_3x3__##isa(const sn_q8_dw_args *a);                  \
 	void sn_q8_dwconv_5x5__##isa(const sn_q8_dw_args *a);                  \
 	void sn_q8_dwconv_any__##isa(const sn_q8_dw_args *a);

@@ -10,10 +10,10 @@
 
 /* ---------------------------------------------------------------- instruction sets */
 
-enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_N };
+enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_GEMV, K_N };
 #define KERNEL_NAMES(isa)                                                                           \
 	{"q8_conv_gemm__" #isa, "q8_linear_gemm__" #isa, "q8_dwconv_3x3s1__" #isa, "q8_dwconv_3x3s2__" #isa, \
-	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa}
+	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa, "q8_linear_gemv__" #isa}
 
 typedef struct {
 	const char *name;
@@ -25,20 +25,21 @@ typedef struct {
 	const char *add_name;
 	int dw_step;                /* outputs per step of the depthwise kernels (0: one at a time) */
 	sn_q8_dwrow_fn dwrow;
+	sn_q8_gemm_fn gemv;         /* a Linear of few rows, one row at a time (NULL: the GEMM) */
 } q8_isa;
 
 static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
-	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2},
+	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
-	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni},   /* no VNNI in an add */
+	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni},   /* no VNNI in an add */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
-	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni},
+	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -415,12 +416,49 @@ static void linear_panel(const int8_t *x, int k, int r0, int n, uint8_t *panel)
 	}
 }
 
+/* Up to this many rows a Linear runs as one GEMV per row (its weights read once per row) rather
+ * than as a GEMM whose panel is 16 columns wide however few rows fill it. */
+#define GEMV_ROWS 3
+static int use_gemv(const q8_isa *s, int rows) { return s->gemv && rows <= GEMV_ROWS; }
+
+/* Few rows: each row's quads (x + 128) into the scratch, then the output channels cut in parts
+ * over the threads, each part a GEMV per row. */
+static void linear_gemv(const q8_isa *s, const int8_t *x, int rows, int k, int out, const sn_q8_conv *p,
+                        const sn_q8_pack *pk, int8_t *y, const int32_t *corr, uint8_t *xq)
+{
+	const int T = threads(), parts = SN_MIN(T, (out + 15) / 16);
+	const size_t k4b = 4 * (size_t)pk->k4;
+	for (int r = 0; r < rows; r++) {
+		for (int i = 0; i < k; i++) xq[r * k4b + i] = (uint8_t)(x[(size_t)r * k + i] ^ 0x80);
+		memset(xq + r * k4b + k, 0x80, k4b - (size_t)k);
+	}
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
+	for (int it = 0; it < rows * parts; it++) {
+		const int r = it / parts, part = it % parts;
+		int r0, r1;
+		row_part(out, part, parts, &r0, &r1);
+		if (r0 == r1) continue;
+		sn_q8_gemm_args a = gemm_args(p, pk, corr, 0, r0, r1);
+		a.n = 1;
+		a.b = xq + r * k4b;
+		a.y = y + (size_t)r * out + r0;
+		a.ldr = 1;
+		a.ldp = 1;
+		s->gemv(&a);
+	}
+}
+
 /* The GEMM with rows and columns swapped: output channels are its rows, x's rows its columns,
  * stored transposed into y [rows x out]. */
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
                   int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
+	if (use_gemv(s, rows)) {
+		corrections(p, pk, 128, ws);
+		linear_gemv(s, x, rows, k, out, p, pk, y, ws, (uint8_t *)ws + up64((size_t)out * sizeof(int32_t)));
+		return;
+	}
 	const int tiles = (rows + NT - 1) / NT, T = threads(), size = tile_size(rows, tiles);
 	const int parts = tiles >= T ? 1 : SN_MIN((T + tiles - 1) / tiles, (out + 7) / 8);
 	int32_t *corr = ws;
@@ -445,4 +483,4 @@ void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p
 	}
 }
 
-const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[K_LINEAR]; }
+const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[use_gemv(isa(), rows) ? K_GEMV : K_LINEAR]; }
