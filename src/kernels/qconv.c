@@ -322,7 +322,7 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
 	const sn_q8_dw_fn fn = kind == K_DWANY ? s->dwany : kind <= K_DW3S2 ? s->dw3 : s->dw5;
 	const size_t per = dw_thread_bytes(g), plane_bytes = dw_plane_bytes(g, flat), ldp = dw_ldp(g, flat), Q = dw_q(g);
 	const size_t ucols = dw_ucols(g, flat), u_bytes = up64(ucols * sizeof(int16_t));
-	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
 	for (int c = 0; c < g->c; c++) {
 		char *mine = (char *)ws + (size_t)omp_get_thread_num() * per;
 		int16_t *plane = (int16_t *)mine, *u = (int16_t *)(mine + plane_bytes);
