@@ -12,6 +12,8 @@
  *                                         (kernels/qconv.h) on each instruction set the CPU has
  *                                         (impl=int8:KERNEL); slimnn only, torch_kernels.py has no such case
  *   q8linear:N,K,OUT                      a Linear layer the same way (a batch of N rows)
+ *   q8model:N,PATH                        a whole network at batch N, float (prepared) and int8
+ *                                         (sn_quantize on 8 random images), ABBA: impl=float, int8
  *
  * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
  * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
@@ -381,21 +383,81 @@ static int bench_model(const char *c, const char *path, const bench_opts *o)
 	return rc;
 }
 
+/* q8model:B,PATH: the model at batch B, prepared in float (sn_prepare_inference) and quantized
+ * (sn_quantize, calibrated on 8 seeded random images of its input shape), timed in ABBA order:
+ * float, int8, int8, float, the median of each engine's two runs reported. The int8 output is
+ * checked to be close to the float one (random weights and images: a loose bound). */
+static int bench_q8model(const char *c, const char *spec, const bench_opts *o)
+{
+	char *end;
+	const long b = strtol(spec, &end, 10);
+	if (end == spec || *end != ',' || b < 1 || b > 4096) return sn_seterr(SN_EINVAL, "expected q8model:BATCH,PATH");
+	const char *path = end + 1;
+	sn_graph *g = ready_graph(NULL, path, 1, o), *f = NULL, *q = NULL;
+	if (!g) return SN_EINVAL;
+	const sn_shape in = sn_graph_input_shape(g);
+	const int n = 8;
+	sn_dataset d = {.n = n, .c = in.c, .h = in.h, .w = in.w, .classes = 2, .norm = {.c = 1, .mean = {0.45f}, .std = {0.25f}}};
+	d.images = malloc((size_t)n * in.c * in.h * in.w);
+	d.labels = calloc(n, sizeof *d.labels);
+	int rc = d.images && d.labels ? SN_OK : sn_seterr(SN_ENOMEM, "out of memory for the calibration images");
+	if (!rc) {
+		sn_rng r;
+		sn_rng_seed(&r, o->seed + 3);
+		for (size_t i = 0; i < (size_t)n * in.c * in.h * in.w; i++) d.images[i] = (uint8_t)sn_rng_below(&r, 256);
+		sn_quantize_opts qo = sn_quantize_defaults();
+		qo.calib_images = n;
+		qo.batch = n;
+		f = sn_prepare_inference(g, NULL, NULL);
+		q = f ? sn_quantize(g, &d, NULL, &qo, NULL) : NULL;
+		if (!f || !q) rc = sn_errcode();
+	}
+	sn_summary s;
+	uint64_t macs = 0;
+	if (!rc && !sn_summarize(g, -1, &s)) { macs = s.macs * (uint64_t)b; sn_summary_free(&s); }
+	if (!rc) rc = sn_graph_plan(f, (int)b, 0);
+	if (!rc) rc = sn_graph_plan(q, (int)b, 0);
+	size_t ny = 0;
+	float *x = rc ? NULL : random_input((size_t)b * sn_shape_numel(in), o->seed + 1), *yf = NULL;
+	if (!rc && x && (yf = forward_copy(f, x, (int)b, &ny))) {
+		const float *yq = sn_graph_forward(q, x, (int)b);
+		const double err = yq ? rel_diff(yf, yq, ny) : 0;
+		if (!yq) rc = sn_errcode();
+		else if (!(err < 0.5)) rc = sn_seterr(SN_EINVAL, "the int8 output differs from the float one by %.3g", err);
+	} else if (!rc) {
+		rc = sn_errcode();
+	}
+	if (!rc) {
+		const double f1 = time_forward(f, x, (int)b, o), q1 = time_forward(q, x, (int)b, o);
+		const double q2 = time_forward(q, x, (int)b, o), f2 = time_forward(f, x, (int)b, o);
+		report(c, "float", macs, (f1 + f2) / 2, o);
+		report(c, "int8", macs, (q1 + q2) / 2, o);
+	}
+	free(yf);
+	free(x);
+	free(d.images);
+	free(d.labels);
+	sn_graph_free(q);
+	sn_graph_free(f);
+	sn_graph_free(g);
+	return rc;
+}
+
 static int bench_case(const char *c, const bench_opts *o)
 {
 	static const struct { const char *prefix; int (*run)(const char *, const char *, const bench_opts *); } kinds[] = {
 		{"conv:", bench_conv}, {"sparse:", bench_sparse}, {"model:", bench_model}, {"q8conv:", bench_q8conv},
-		{"q8linear:", bench_q8linear}};
+		{"q8linear:", bench_q8linear}, {"q8model:", bench_q8model}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (!strncmp(c, kinds[i].prefix, strlen(kinds[i].prefix))) return kinds[i].run(c, c + strlen(kinds[i].prefix), o);
-	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:..., model:PATH, q8conv:... or q8linear:...", c);
+	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:..., model:PATH, q8conv:..., q8linear:... or q8model:...", c);
 }
 
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: bench_kernels [--threads T] [--warmup W] [--runs R] [--seed S] CASE...\n"
 	           "  CASE: conv:N,Cin,H,W,Cout,k,stride,groups | sparse:N,Cin,H,W,Cout,percent | model:PATH\n"
-	           "        | q8conv:N,Cin,H,W,Cout,k,stride,groups | q8linear:N,K,OUT\n");
+	           "        | q8conv:N,Cin,H,W,Cout,k,stride,groups | q8linear:N,K,OUT | q8model:N,PATH\n");
 	return rc;
 }
 

@@ -3,7 +3,7 @@
 #
 #   bash bench/run.sh                  everything (a few minutes on an idle machine)
 #   bash bench/run.sh --quick          fewer timed runs, training on the first 10,000 images
-#   bash bench/run.sh --only conv,sparse,models,onnx,data,train   some sections (or BENCH_ONLY=...)
+#   bash bench/run.sh --only conv,sparse,models,onnx,data,train,q8   some sections (or BENCH_ONLY=...)
 #   bash bench/run.sh --build DIR      binaries from DIR (make B=DIR), default build
 #
 # What it does, strictly one thing after another (never two measurements at once):
@@ -19,7 +19,11 @@
 #      (bench/decode.c) against PIL + numpy (bench/decode_pil.py) on the same generated files,
 #      with and without DCT scaling (PIL's draft()), and a table with the ratios;
 #   8. train: models/cnn.arch for one epoch with slimnn, then with the same recipe in PyTorch
-#      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings.
+#      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings;
+#   9. q8: slimnn's int8 kernels against its float ones on the conv shapes of 3 and MobileNetV2's
+#      depthwise and Linear shapes, and the whole MobileNetV2-224 int8 against float at batch 1
+#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), two rounds, a table of the ratios.
+#      slimnn only: PyTorch's quantized engines are not run yet.
 # See bench/README.md for what exactly is timed on each side.
 set -euo pipefail
 
@@ -37,8 +41,8 @@ BUILD=build                # where make puts slimnn and the bench programs
 KRUNS=21                   # timed forward passes per kernel/model case (the median is reported)
 KWARMUP=3                  # untimed passes before them
 DRUNS=9                    # timed passes over each JPEG set per engine and implementation (data)
-ONLY=${BENCH_ONLY:-conv,sparse,models,onnx,data,train}
-SECTIONS=conv,sparse,models,onnx,data,train
+ONLY=${BENCH_ONLY:-conv,sparse,models,onnx,data,train,q8}
+SECTIONS=conv,sparse,models,onnx,data,train,q8
 
 # The cases, written once and handed to both engines (bench/kernels.c documents the words).
 CONV_CASES=(                                    # N,Cin,H,W,Cout,k,stride,groups; padding k/2
@@ -47,6 +51,12 @@ CONV_CASES=(                                    # N,Cin,H,W,Cout,k,stride,groups
 	conv:32,1,28,28,32,3,1,1 conv:32,32,14,14,64,3,1,1)
 SPARSE_CASES=(sparse:1,256,56,56,256,{0,70,80,90,95})   # N,Cin,H,W,Cout,percent zeroed
 MODEL_CASES=(model:models/mobilenetv2-224.arch model:models/resnet18-224.arch)
+Q8_CASES=(                                      # the conv shapes in int8, MobileNetV2's dw and head
+	q8conv:1,3,224,224,32,3,2,1 q8conv:1,32,112,112,32,3,1,32 q8conv:1,32,112,112,64,1,1,1
+	q8conv:1,128,56,56,128,3,1,1 q8conv:1,128,56,56,128,3,1,128 q8conv:1,256,28,28,256,1,1,1
+	q8conv:1,576,14,14,576,3,1,576 q8conv:1,960,7,7,960,3,1,960 q8conv:1,144,56,56,144,3,2,144
+	q8linear:1,1280,1000 q8linear:64,1280,1000
+	q8model:1,models/mobilenetv2-224.arch q8model:32,models/mobilenetv2-224.arch)
 # torchvision models for the onnx section: exported by tools/check_torchvision_onnx.py
 ONNX_MODELS=(resnet18 mobilenet_v2 mobilenet_v3_small squeezenet1_0 shufflenet_v2_x1_0 efficientnet_b0)
 
@@ -90,7 +100,7 @@ if want train && [ ! -x "$TIME" ]; then
 	fi
 	[ -x "$TIME" ] || die "$TIME is missing: apt-get install time"
 fi
-if [ "$ONLY" != data ]; then   # the data section needs only python3 (PIL and numpy where present)
+if [ "$ONLY" != data ] && [ "$ONLY" != q8 ]; then   # data needs only python3 (PIL, numpy), q8 nothing
 	"$PYTHON" -c 'import torch, numpy' 2>/dev/null ||
 		die "$PYTHON cannot import torch and numpy: apt-get install python3-torch python3-numpy"
 fi
@@ -221,6 +231,35 @@ if [ -s "$WORK/kernels.slimnn" ] || [ -s "$WORK/kernels.torch" ]; then
 		echo "- WARNING: other processes were using the CPUs (load average $LOAD_START at the start, up to" \
 			"$KERNEL_BUSY cores busy before a run): these times are unreliable; rerun on an idle machine"
 	fi
+	echo
+fi
+
+# ------------------------------------------------------------------------- q8
+# slimnn's int8 kernels against its float ones, two rounds of every case (each after the busy
+# check); per case the float time (impl=dense, or impl=float for q8model) and the fastest int8
+# path (impl=int8:KERNEL on each instruction set the CPU has; impl=int8 for q8model), each the
+# mean of its two rounds' medians, and float / int8.
+if want q8; then
+	for round in 1 2; do
+		busy=$(busy_cores "q8 round $round")
+		echo "-- q8: round $round (other processes busy on $busy cores just before)"
+		run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" \
+			--runs "$KRUNS" "${Q8_CASES[@]}" | tee -a "$WORK/q8.slimnn" || echo "- WARNING: some q8 cases failed"
+	done
+	echo
+	echo "| case | float ms | int8 ms | int8 kernel | float / int8 |"
+	echo "|---|---:|---:|---|---:|"
+	awk '{ c = ""; i = ""; m = ""
+	       for (k = 1; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "case") c = kv[2]; if (kv[1] == "impl") i = kv[2]; if (kv[1] == "ms") m = kv[2] }
+	       if (c == "" || m == "") next
+	       if (!(c in seen)) { seen[c] = 1; order[++n] = c }
+	       sum[c, i] += m; cnt[c, i]++; impls[c] = impls[c] " " i }
+	     END { for (j = 1; j <= n; j++) { c = order[j]; split(impls[c], is, " "); f = -1; q = -1; qk = ""
+	             for (t in is) { i = is[t]; v = sum[c, i] / cnt[c, i]
+	               if (i == "dense" || i == "float") f = v
+	               else if ((i ~ /^int8/) && (q < 0 || v < q)) { q = v; qk = i } }
+	             printf "| %s | %.3f | %.3f | %s | %.2f |\n", c, f, q, qk, (q > 0 ? f / q : 0) } }' "$WORK/q8.slimnn"
+	echo "- the mean of two rounds' medians of $KRUNS timed runs after $KWARMUP warm-up runs; $THREADS threads; load average $(load1) now"
 	echo
 fi
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include "kernels/kernels.h"
 #include "kernels/qconv.h"
+#include "kernels/qjoin.h"
 #include "test.h"
 
 static uint32_t lcg(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return *s >> 8; }
@@ -239,6 +240,57 @@ TEST(q8_linear_matches_reference)
 	each_path(linear_random);
 }
 
+/* The int8 add (qjoin.h) against sn_q8_add_ref: 2 to SN_Q8_ADD_MAX inputs, lengths with every
+ * tail of a vector, scales from equal to 2^12 apart, zero points and inputs at the ends, clamps of
+ * fused activations. */
+static void add_random(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 31;
+	enum { MAXLEN = 1100 };
+	int8_t *x[SN_Q8_ADD_MAX], y[MAXLEN], ref[MAXLEN];
+	for (int i = 0; i < SN_Q8_ADD_MAX; i++) x[i] = malloc(MAXLEN);
+	for (int t = 0; t < 300; t++) {
+		const int n = pick(&s, 2, SN_Q8_ADD_MAX), extreme = t % 5 == 4;
+		const size_t len = t < 40 ? (size_t)t + 1 : (size_t)pick(&s, 1, MAXLEN);
+		sn_qparams q[SN_Q8_ADD_MAX];
+		static const int32_t zps[] = {-128, 127, 0};
+		for (int i = 0; i < n; i++) {
+			q[i] = (sn_qparams){(float)ldexp(1.0 + (lcg(&s) % 1000) / 1000.0, -pick(&s, 0, 12)),
+			                    extreme ? zps[lcg(&s) % 3] : pick(&s, -128, 127)};
+			const int kind = extreme ? pick(&s, 0, 2) : 0;
+			for (size_t k = 0; k < len; k++) x[i][k] = (int8_t)(kind == 1 ? -128 : kind == 2 ? 127 : (int)(lcg(&s) % 256) - 128);
+		}
+		const sn_qparams yq = {(float)ldexp(1.0 + (lcg(&s) % 1000) / 1000.0, -pick(&s, 0, 14)),
+		                       extreme ? zps[lcg(&s) % 3] : pick(&s, -128, 127)};
+		int32_t lo, hi;
+		sn_q_act_range(yq, pick(&s, 0, 2), &lo, &hi);
+		const sn_q8_add_params p = sn_q8_add_init(n, q, yq, lo, hi);
+		memset(y, 0x5a, sizeof y);
+		memset(ref, 0x5a, sizeof ref);
+		sn_q8_add_ref((const int8_t *const *)x, len, &p, ref);
+		sn_q8_add((const int8_t *const *)x, len, &p, y);
+		size_t k = 0;
+		while (k < MAXLEN && y[k] == ref[k]) k++;   /* past len too: nothing written there */
+		if (k < MAXLEN) fprintf(stderr, "  %s (%s: n=%d len=%zu): output %zu is %d, the reference's %d\n", path,
+		                        sn_q8_add_kernel(), n, len, k, y[k], ref[k]);
+		*failures += k < MAXLEN;
+		++*cases;
+	}
+	for (int i = 0; i < SN_Q8_ADD_MAX; i++) free(x[i]);
+}
+
+TEST(q8_add_matches_reference)
+{
+	each_path(add_random);
+	for (int i = 0; sn_q8_path_name(i); i++) {
+		if (sn_q8_force_path(sn_q8_path_name(i))) continue;
+		char want[64];
+		snprintf(want, sizeof want, "q8_add__%s", !strcmp(sn_q8_path_name(i), "avxvnni") ? "avx2" : sn_q8_path_name(i));
+		CHECKF(!strcmp(sn_q8_add_kernel(), want), "%s, expected %s", sn_q8_add_kernel(), want);
+	}
+	sn_q8_force_path(NULL);
+}
+
 /* Inside a parallel region every call runs on its own thread, with its own scratch. */
 TEST(q8_conv_inside_parallel_region)
 {
@@ -272,6 +324,9 @@ TEST(q8_kernel_names_and_paths)
 		CHECKF(!strcmp(sn_q8_conv_kernel(&full, 1, 8), want), "%s, expected %s", sn_q8_conv_kernel(&full, 1, 8), want);
 		snprintf(want, sizeof want, "q8_linear_gemm__%s", path);
 		CHECKF(!strcmp(sn_q8_linear_kernel(4, 10, 10), want), "%s, expected %s", sn_q8_linear_kernel(4, 10, 10), want);
+		/* up to 3 rows a GEMV per row where the path has one (the portable path runs its GEMM) */
+		snprintf(want, sizeof want, "q8_linear_%s__%s", strcmp(path, "scalar") ? "gemv" : "gemm", path);
+		CHECKF(!strcmp(sn_q8_linear_kernel(3, 10, 10), want), "%s, expected %s", sn_q8_linear_kernel(3, 10, 10), want);
 	}
 	sn_q8_force_path(NULL);
 	const int8_t w[6] = {1, 2, 3, 4, 5, 6};

@@ -2,6 +2,7 @@
  * TFLite's requantization over the whole int32 range (computed here again in 128-bit integers
  * from its definition, and against the real product), saturation, quantization parameters. */
 #include <float.h>
+#include <stdlib.h>
 #include "kernels/qmath.h"
 #include "test.h"
 
@@ -136,6 +137,26 @@ TEST(qmath_params)
 	float t2[2] = {1.5f * s.scale, 2.5f * s.scale};
 	sn_q_quantize(t2, 2, s, -127, 127, q);
 	CHECK(q[0] == 2 && q[1] == 2);
+	/* a long run (the vector loop and its tail) against the definition written with lrintf:
+	 * ties, values past the int8 range and past int32, infinities, NaN (the zero point) */
+	enum { N = 1003 };
+	float *xs = malloc(N * sizeof *xs);
+	int8_t *qs = malloc(N);
+	REQUIRE(xs && qs);
+	const sn_qparams pz = {0.25f, -7};
+	for (int i = 0; i < N; i++) xs[i] = (float)(i - 500) * 0.125f * (i % 7 == 3 ? 1e10f : 1.0f);
+	xs[10] = NAN; xs[11] = INFINITY; xs[12] = -INFINITY; xs[13] = 3e9f; xs[N - 1] = NAN;
+	sn_q_quantize(xs, N, pz, -128, 127, qs);
+	int bad = 0;
+	for (int i = 0; i < N; i++) {
+		const float v = xs[i] / pz.scale;
+		long r = v != v ? 0 : v > 1e9f ? 1000000000L : v < -1e9f ? -1000000000L : lrintf(v);
+		r += pz.zero_point;
+		bad += qs[i] != (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);
+	}
+	CHECKF(bad == 0, "%d of %d values quantized differently", bad, N);
+	free(xs);
+	free(qs);
 	/* activation ranges */
 	int32_t lo, hi;
 	sn_q_act_range(sn_q_params_asym(-2.0f, 10.0f), 1, &lo, &hi);

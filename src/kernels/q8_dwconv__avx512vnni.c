@@ -6,6 +6,7 @@
 #define Q8_DW3 sn_q8_dwconv_3x3__avx512vnni
 #define Q8_DW5 sn_q8_dwconv_5x5__avx512vnni
 #define Q8_DWANY sn_q8_dwconv_any__avx512vnni
+#define Q8_DWROW sn_q8_dwrow__avx512vnni
 #define q8_pdot _mm512_dpwssd_epi32
 
 #include "kernels/q8_dwconv_simd.h"

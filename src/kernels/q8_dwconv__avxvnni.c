@@ -6,6 +6,7 @@
 #define Q8_DW3 sn_q8_dwconv_3x3__avxvnni
 #define Q8_DW5 sn_q8_dwconv_5x5__avxvnni
 #define Q8_DWANY sn_q8_dwconv_any__avxvnni
+#define Q8_DWROW sn_q8_dwrow__avxvnni
 #define q8_pdot _mm256_dpwssd_avx_epi32
 
 #include "kernels/q8_dwconv_simd.h"

@@ -18,3 +18,8 @@ void sn_q8_dwconv_any__scalar(const sn_q8_dw_args *a)
 			a->y[(size_t)oy * a->ow + ox] = sn_q8_out(acc, &rq, 0);
 		}
 }
+
+void sn_q8_dwrow__scalar(const int8_t *x, int n, int16_t *row)
+{
+	for (int i = 0; i < n; i++) row[i] = x[i];
+}

@@ -2,7 +2,7 @@
  * that includes it includes q8_requant_ymm.h or q8_requant_zmm.h first (q8v and its
  * requantization) and defines Q8_TARGET, q8_pdot(acc, x, w) (acc + each lane's two int16
  * products, exact in int32: vpmaddwd and an add, or VNNI's vpdpwssd) and the names Q8_DW3,
- * Q8_DW5, Q8_DWANY. Two vectors of outputs a step (consecutive, or even and odd ones: xs), each
+ * Q8_DW5, Q8_DWANY, Q8_DWROW (a plane row's int8 to int16). Two vectors of outputs a step (consecutive, or even and odd ones: xs), each
  * tap pair one load per vector; the 3x3 and 5x5 kernels keep their pairs of weights in registers. */
 #include "kernels/q8_internal.h"
 
@@ -41,6 +41,7 @@ Q8_TARGET Q8_INLINE void q8_dw(const sn_q8_dw_args *a, const int KH, const int K
 	}
 }
 
+Q8_TARGET void Q8_DWROW(const int8_t *x, int n, int16_t *row) { q8v_i16_row(x, n, row); }
 Q8_TARGET void Q8_DW3(const sn_q8_dw_args *a) { if (a->xs == 1) q8_dw(a, 3, 3, 1); else q8_dw(a, 3, 3, 0); }
 Q8_TARGET void Q8_DW5(const sn_q8_dw_args *a) { if (a->xs == 1) q8_dw(a, 5, 5, 1); else q8_dw(a, 5, 5, 0); }
 Q8_TARGET void Q8_DWANY(const sn_q8_dw_args *a) { if (a->xs == 1) q8_dw(a, 0, 0, 1); else q8_dw(a, 0, 0, 0); }

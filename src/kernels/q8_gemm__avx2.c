@@ -8,20 +8,25 @@
 #define Q8_RB 1
 #define Q8_NV 2
 #define Q8_GEMM sn_q8_gemm__avx2
+#define Q8_GEMV sn_q8_gemv__avx2
 typedef struct { __m256i even, odd; } q8_x;
 typedef struct { __m256i even, odd; } q8_w;
 
-Q8_TARGET Q8_INLINE q8_x q8_xload(const uint8_t *p)
+/* unsigned quads as the product takes them: even and odd bytes zero-extended to int16 */
+Q8_TARGET Q8_INLINE q8_x q8_xsplit(__m256i v)
 {
-	const __m256i v = _mm256_loadu_si256((const __m256i *)p);
 	return (q8_x){_mm256_and_si256(v, _mm256_set1_epi16(0xff)), _mm256_srli_epi16(v, 8)};
 }
+#define q8_xload(p) q8_xsplit(_mm256_loadu_si256((const __m256i *)(p)))
+#define q8_xbcast(x) q8_xsplit(_mm256_set1_epi32(x))
 
-Q8_TARGET Q8_INLINE q8_w q8_wbcast(int32_t w)
+/* signed quads: even and odd bytes sign-extended to int16 */
+Q8_TARGET Q8_INLINE q8_w q8_wsplit(__m256i v)
 {
-	const __m256i v = _mm256_set1_epi32(w);
 	return (q8_w){_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8)};
 }
+#define q8_wbcast(w) q8_wsplit(_mm256_set1_epi32(w))
+#define q8_wvec q8_wsplit
 
 Q8_TARGET Q8_INLINE __m256i q8_dot(__m256i acc, q8_x x, q8_w w)
 {

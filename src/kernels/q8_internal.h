@@ -4,6 +4,7 @@
 #define SN_KERNELS_Q8_INTERNAL_H
 #include <stddef.h>
 #include <stdint.h>
+#include "kernels/qjoin.h"
 #include "kernels/qmath.h"
 
 /* Packed weights: the rows (output channels) of each group in blocks of SN_Q8_MR, each block
@@ -34,6 +35,8 @@ typedef struct {
 	size_t ldr, ldp;
 } sn_q8_gemm_args;
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
+/* The GEMV form (q8_gemm_simd.h's Q8_GEMV): n = 1, b one column's k4 quads (4 k4 bytes, x + 128),
+ * ldb unused. */
 
 /* One depthwise output plane y [oh x ow] from a padded int16 plane: output (oy, ox), tap (i, j)
  * reads plane[(oy * sh + i * dh) * ldp + ox * xs + j * tap], and taps j, j + 1 are the int16
@@ -44,7 +47,9 @@ typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
  * consecutive outputs overlap, so a vector loaded at ox holds outputs ox, ox + 2, ... and one
  * loaded at ox + 1 the odd ones; the kernels interleave them when storing.
  * A lone last tap (kw odd) pairs with a zero weight. Padding holds x_zp, so corr = bias - x_zp
- * sum w. Rows hold ldp int16, enough for 32 outputs at a time (whole vectors past ow). */
+ * sum w. Rows hold ldp int16, enough for 32 outputs at a time (whole vectors past ow): the
+ * kernels read, never store, past ow. (qconv.c may also hand a whole plane as one row of
+ * oh = 1: its "flat" layout.) */
 typedef struct {
 	int kh, kw, sh, dh, xs, tap;
 	int oh, ow;
@@ -73,8 +78,21 @@ static inline int8_t sn_q8_out(uint32_t acc, const sn_q8_gemm_args *a, int r)
 	return sn_q_output((int32_t)acc, a->mult[a->per_channel ? r : 0], a->y_zp, a->lo, a->hi);
 }
 
+/* The add of qjoin.h on one instruction set (q8_add__*.c; the scalar one is sn_q8_add_ref), and
+ * the one the current path runs (qconv.c's choice, sn_q8_force_path included) with its name. */
+typedef void (*sn_q8_add_fn)(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y);
+void sn_q8_add__avx2(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y);
+void sn_q8_add__avx512vnni(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y);
+sn_q8_add_fn sn_q8_add_path(const char **name);
+
+/* n int8 at x widened to int16 at row: the inside of a depthwise plane's row */
+typedef void (*sn_q8_dwrow_fn)(const int8_t *x, int n, int16_t *row);
+void sn_q8_dwrow__scalar(const int8_t *x, int n, int16_t *row);
+
 #define SN_Q8_DECLARE(isa)                                                 \
+	void sn_q8_dwrow__##isa(const int8_t *x, int n, int16_t *row);         \
 	void sn_q8_gemm__##isa(const sn_q8_gemm_args *a);                      \
+	void sn_q8_gemv__##isa(const sn_q8_gemm_args *a);                      \
 	void sn_q8_dwconv_3x3__##isa(const sn_q8_dw_args *a);                  \
 	void sn_q8_dwconv_5x5__##isa(const sn_q8_dw_args *a);                  \
 	void sn_q8_dwconv_any__##isa(const sn_q8_dw_args *a);

@@ -73,6 +73,36 @@ Q8Y_AVX2 Q8_INLINE void q8y_store_pairs(int8_t *y, __m256i even, __m256i odd, in
 	else q8y_put(y, b, n);
 }
 
+/* n <= 8 bytes at p as int32 lanes (sign-extended); lanes past n hold 0 */
+Q8Y_AVX2 Q8_INLINE __m256i q8y_widen(const int8_t *p, int n)
+{
+	int64_t t = 0;
+	if (n == 8) memcpy(&t, p, 8);
+	else memcpy(&t, p, (size_t)n);
+	return _mm256_cvtepi8_epi32(_mm_cvtsi64_si128(t));
+}
+
+/* n int8 at x to int16 at row, 16 a step, the tail through a buffer (the depthwise planes' rows) */
+Q8Y_AVX2 Q8_INLINE void q8y_i16_row(const int8_t *x, int n, int16_t *row)
+{
+	int i = 0;
+	for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(row + i), _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + i))));
+	if (i == n) return;
+	int8_t t[16];
+	int16_t u[16];
+	memcpy(t, x + i, (size_t)(n - i));
+	_mm256_storeu_si256((__m256i *)u, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)t)));
+	memcpy(row + i, u, (size_t)(n - i) * sizeof *u);
+}
+
+/* nb <= 2 chunks of 16 bytes at p, p + stride side by side (zeros for missing ones) */
+Q8Y_AVX2 Q8_INLINE __m256i q8y_quads(const int8_t *p, size_t stride, int nb)
+{
+	const __m128i lo = _mm_loadu_si128((const __m128i *)p);
+	const __m128i hi = nb > 1 ? _mm_loadu_si128((const __m128i *)(p + stride)) : _mm_setzero_si128();
+	return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+}
+
 /* the names the width-generic kernels (q8_gemm_simd.h, q8_dwconv_simd.h) use */
 typedef __m256i q8v;
 #define Q8V_LANES 8
@@ -82,5 +112,12 @@ typedef __m256i q8v;
 #define q8v_store q8y_store
 #define q8v_store_pairs q8y_store_pairs
 #define q8v_set1 _mm256_set1_epi32
+#define q8v_widen q8y_widen
+#define q8v_i16_row q8y_i16_row
+#define q8v_quads q8y_quads
+#define q8v_add _mm256_add_epi32
+#define q8v_storeu(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#define q8v_sub _mm256_sub_epi32
+#define q8v_slli _mm256_slli_epi32
 #define q8v_load(p) _mm256_loadu_si256((const __m256i *)(p))
 #endif

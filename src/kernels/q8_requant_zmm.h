@@ -55,6 +55,31 @@ Q8Z Q8_INLINE void q8z_store_pairs(int8_t *y, __m512i even, __m512i odd, int n)
 	_mm_mask_storeu_epi8(y + 16, (__mmask16)(m >> 16), _mm_unpackhi_epi8(e, o));
 }
 
+/* n <= 16 bytes at p as int32 lanes (sign-extended); lanes past n hold 0 (and are not read) */
+Q8Z Q8_INLINE __m512i q8z_widen(const int8_t *p, int n)
+{
+	return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8((__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1), p));
+}
+
+/* n int8 at x to int16 at row, 32 a step, the tail by a masked load and store */
+Q8Z Q8_INLINE void q8z_i16_row(const int8_t *x, int n, int16_t *row)
+{
+	for (int i = 0; i < n; i += 32) {
+		const __mmask32 m = n - i >= 32 ? 0xffffffffu : (1u << (n - i)) - 1;
+		_mm512_mask_storeu_epi16(row + i, m, _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, x + i)));
+	}
+}
+
+/* nb <= 4 chunks of 16 bytes at p, p + stride, ... side by side (zeros for missing ones) */
+Q8Z Q8_INLINE __m512i q8z_quads(const int8_t *p, size_t stride, int nb)
+{
+	__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+	if (nb > 1) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + stride)), 1);
+	else v = _mm512_inserti32x4(v, _mm_setzero_si128(), 1);
+	v = _mm512_inserti32x4(v, nb > 2 ? _mm_loadu_si128((const __m128i *)(p + 2 * stride)) : _mm_setzero_si128(), 2);
+	return _mm512_inserti32x4(v, nb > 3 ? _mm_loadu_si128((const __m128i *)(p + 3 * stride)) : _mm_setzero_si128(), 3);
+}
+
 typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define Q8V_LANES 16
 #define q8v_rq q8z_rq
@@ -63,5 +88,12 @@ typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define q8v_store q8z_store
 #define q8v_store_pairs q8z_store_pairs
 #define q8v_set1 _mm512_set1_epi32
+#define q8v_widen q8z_widen
+#define q8v_i16_row q8z_i16_row
+#define q8v_quads q8z_quads
+#define q8v_storeu(p, v) _mm512_storeu_si512((void *)(p), v)
+#define q8v_add _mm512_add_epi32
+#define q8v_sub _mm512_sub_epi32
+#define q8v_slli _mm512_slli_epi32
 #define q8v_load(p) _mm512_loadu_si512((const void *)(p))
 #endif

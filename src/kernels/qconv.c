@@ -10,10 +10,10 @@
 
 /* ---------------------------------------------------------------- instruction sets */
 
-enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_N };
+enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_GEMV, K_N };
 #define KERNEL_NAMES(isa)                                                                           \
 	{"q8_conv_gemm__" #isa, "q8_linear_gemm__" #isa, "q8_dwconv_3x3s1__" #isa, "q8_dwconv_3x3s2__" #isa, \
-	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa}
+	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa, "q8_linear_gemv__" #isa}
 
 typedef struct {
 	const char *name;
@@ -21,19 +21,25 @@ typedef struct {
 	sn_q8_gemm_fn gemm;
 	sn_q8_dw_fn dw3, dw5, dwany;
 	const char *kernel[K_N];
+	sn_q8_add_fn add;
+	const char *add_name;
+	int dw_step;                /* outputs per step of the depthwise kernels (0: one at a time) */
+	sn_q8_dwrow_fn dwrow;
+	sn_q8_gemm_fn gemv;         /* a Linear of few rows, one row at a time (NULL: the GEMM) */
 } q8_isa;
 
 static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar)},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
-	 KERNEL_NAMES(avx2)},
+	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
-	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni)},
+	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni},   /* no VNNI in an add */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
-	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni)},
+	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
+	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -62,6 +68,12 @@ int sn_q8_force_path(const char *name)
 			return 0;
 		}
 	return -1;
+}
+
+sn_q8_add_fn sn_q8_add_path(const char **name)
+{
+	if (name) *name = isa()->add_name;
+	return isa()->add;
 }
 
 /* ---------------------------------------------------------------- packing */
@@ -216,27 +228,59 @@ static int is_depthwise(const sn_conv_geom *g, int groups, int out_c)
 	       ((g->sh == 1 && g->sw == 1) || (g->sh == 2 && g->sw == 2 && g->dw == 1));
 }
 
-/* int16 per plane row: outputs up to ow rounded up to 32 (the kernels' steps), a pair's partner
- * past the last tap */
-static size_t dw_ldp(const sn_conv_geom *g) { return (2 * ((size_t)(g->ow + 31) / 32 * 32 + (size_t)g->kw * g->dw) + 2 + 31) / 32 * 32; }
-static int dw_rows(const sn_conv_geom *g) { return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
-/* the plane's layout (q8_internal.h), and the padded columns one row is made of: ldp (plain),
- * or what the pairs read (ldp / 2 + dw) */
+/* Two layouts of the plane (q8_internal.h's), chosen per layer by the vector steps each needs:
+ *  - by rows: each row holds ow outputs rounded up to 32 (whole vectors past ow), and the kernel
+ *    runs row by row: a 7x7 output fills 7 of a step's 32 lanes;
+ *  - flat: each row holds just the padded columns the outputs read (cols), the rows follow one
+ *    another, and the kernel runs over the whole plane as one row of oh * Q outputs (Q per row:
+ *    the ow real ones and Q - ow that read across the row's end, computed and dropped): output
+ *    (oy, ox) is flat output oy * Q + ox, whose taps lie at the same places as in the rows
+ *    layout (stride 2: 2 (oy Q + ox) = 2 oy ldp + 2 ox, with Q = ldp). The outputs go to a
+ *    scratch row, and the real ones to y. Slack after the last row covers the last vector. */
 static int dw_pairs(const sn_conv_geom *g) { return g->sw == 1 && g->dw > 1; }
-static size_t dw_cols(const sn_conv_geom *g) { return dw_pairs(g) ? dw_ldp(g) / 2 + g->dw : dw_ldp(g); }
-static size_t dw_thread_bytes(const sn_conv_geom *g)
+static size_t dw_cols(const sn_conv_geom *g) { return (size_t)(g->ow - 1) * g->sw + (size_t)(g->kw - 1) * g->dw + 1; }
+static size_t dw_ldp(const sn_conv_geom *g, int flat)
 {
-	return up64((size_t)dw_rows(g) * dw_ldp(g) * sizeof(int16_t)) + up64(dw_cols(g) * sizeof(int16_t));
+	if (flat) return dw_pairs(g) ? 2 * dw_cols(g) : dw_cols(g);
+	return (2 * ((size_t)(g->ow + 31) / 32 * 32 + (size_t)g->kw * g->dw) + 2 + 31) / 32 * 32;
+}
+static size_t dw_q(const sn_conv_geom *g) { return dw_cols(g); }   /* flat outputs per row */
+static int dw_rows(const sn_conv_geom *g) { return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
+/* int16 after the flat plane's rows that its last vectors read: a row (stride 2: the dropped
+ * outputs of the last row read one row further), 2 vectors of 32 outputs at two int16 each,
+ * and the taps' reach */
+static size_t dw_slack(const sn_conv_geom *g) { return dw_ldp(g, 1) + 2 * 2 * 32 + 4 * (size_t)g->kw * g->dw + 64; }
+/* the padded columns one row is built from: ldp (plain), or what the pairs read (ldp / 2 + dw) */
+static size_t dw_ucols(const sn_conv_geom *g, int flat) { return dw_pairs(g) ? dw_ldp(g, flat) / 2 + g->dw : dw_ldp(g, flat); }
+static size_t dw_plane_bytes(const sn_conv_geom *g, int flat)
+{
+	return up64(((size_t)dw_rows(g) * dw_ldp(g, flat) + (flat ? dw_slack(g) : 0)) * sizeof(int16_t));
+}
+static size_t dw_thread_bytes_of(const sn_conv_geom *g, int flat)
+{
+	return dw_plane_bytes(g, flat) + up64(dw_ucols(g, flat) * sizeof(int16_t)) + (flat ? up64((size_t)g->oh * dw_q(g)) : 0);
+}
+static size_t dw_thread_bytes(const sn_conv_geom *g) { return SN_MAX(dw_thread_bytes_of(g, 0), dw_thread_bytes_of(g, 1)); }
+/* The flat layout when its steps of `step` outputs are fewer than the rows layout's (step 0:
+ * the portable path, which runs output by output: rows). */
+static int dw_flat(const sn_conv_geom *g, int step)
+{
+	if (!step) return 0;
+	const size_t by_rows = (size_t)g->oh * ((g->ow + step - 1) / step), flat = ((size_t)g->oh * dw_q(g) + step - 1) / step;
+	return flat < by_rows;
 }
 
 /* Padded row u [cols] of input row xr (NULL: a padding row): the value at padded column c,
- * x_zp where zero padding lies. */
-static inline __attribute__((always_inline)) void dw_padded_row(const int8_t *xr, const sn_conv_geom *g, size_t cols, int16_t zp, int16_t *u)
+ * x_zp where zero padding lies. widen: the instruction set's int8 -> int16 row. */
+static inline __attribute__((always_inline)) void dw_padded_row(const int8_t *xr, const sn_conv_geom *g, size_t cols, int16_t zp,
+                                                                sn_q8_dwrow_fn widen, int16_t *u)
 {
 	const size_t left = (size_t)SN_MIN((size_t)g->pl, cols), end = SN_MIN(cols, left + g->w);
 	if (!xr || g->mode == SN_KPAD_ZEROS) {
-		for (size_t c = 0; c < cols; c++) u[c] = zp;
-		if (xr) for (size_t c = left; c < end; c++) u[c] = xr[c - g->pl];
+		if (!xr) { for (size_t c = 0; c < cols; c++) u[c] = zp; return; }
+		for (size_t c = 0; c < left; c++) u[c] = zp;
+		widen(xr, (int)(end - left), u + left);
+		for (size_t c = end; c < cols; c++) u[c] = zp;
 		return;
 	}
 	for (size_t c = 0; c < cols; c++) {
@@ -245,20 +289,23 @@ static inline __attribute__((always_inline)) void dw_padded_row(const int8_t *xr
 	}
 }
 
-/* The plane of one input channel xc in the layout of g's stride (q8_internal.h). Compiled for
- * each vector width, chosen when the library loads: the copies are most of its time. */
+/* The plane of one input channel xc in the layout of g's stride (q8_internal.h) with rows of ldp
+ * int16 built from ucols padded columns each; `slack` int16 of zp after them. Compiled for each
+ * vector width, chosen when the library loads: the copies are much of its time. */
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-static void dw_plane(const int8_t *xc, const sn_conv_geom *g, int16_t zp, int16_t *plane, int16_t *u)
+static void dw_plane(const int8_t *xc, const sn_conv_geom *g, size_t ldp, size_t ucols, size_t slack, int16_t zp,
+                     sn_q8_dwrow_fn widen, int16_t *plane, int16_t *u)
 {
-	const size_t ldp = dw_ldp(g), cols = dw_cols(g);
-	for (int r = 0; r < dw_rows(g); r++) {
+	const int rows = dw_rows(g);
+	for (int r = 0; r < rows; r++) {
 		const int iy = sn_pad_index(r - g->pt, g->h, g->mode);
 		const int8_t *xr = iy < 0 ? NULL : xc + (size_t)iy * g->w;
 		int16_t *row = plane + (size_t)r * ldp;
-		if (!dw_pairs(g)) { dw_padded_row(xr, g, cols, zp, row); continue; }
-		dw_padded_row(xr, g, cols, zp, u);
+		if (!dw_pairs(g)) { dw_padded_row(xr, g, ucols, zp, widen, row); continue; }
+		dw_padded_row(xr, g, ucols, zp, widen, u);
 		for (size_t c = 0; c < ldp / 2; c++) { row[2 * c] = u[c]; row[2 * c + 1] = u[c + g->dw]; }
 	}
+	for (size_t i = 0; i < slack; i++) plane[(size_t)rows * ldp + i] = zp;
 }
 
 static int dw_kind(const sn_conv_geom *g)
@@ -272,24 +319,30 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
                    int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
-	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads();
+	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads(), flat = dw_flat(g, s->dw_step);
 	const sn_q8_dw_fn fn = kind == K_DWANY ? s->dwany : kind <= K_DW3S2 ? s->dw3 : s->dw5;
-	const size_t per = dw_thread_bytes(g), plane_bytes = up64((size_t)dw_rows(g) * dw_ldp(g) * sizeof(int16_t));
-	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
+	const size_t per = dw_thread_bytes(g), plane_bytes = dw_plane_bytes(g, flat), ldp = dw_ldp(g, flat), Q = dw_q(g);
+	const size_t ucols = dw_ucols(g, flat), u_bytes = up64(ucols * sizeof(int16_t));
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
 	for (int c = 0; c < g->c; c++) {
 		char *mine = (char *)ws + (size_t)omp_get_thread_num() * per;
 		int16_t *plane = (int16_t *)mine, *u = (int16_t *)(mine + plane_bytes);
-		dw_plane(x + (size_t)c * g->h * g->w, g, (int16_t)p->x_zp, plane, u);
+		int8_t *t = (int8_t *)(mine + plane_bytes + u_bytes);   /* flat: the outputs of every column */
+		dw_plane(x + (size_t)c * g->h * g->w, g, ldp, ucols, flat ? dw_slack(g) : 0, (int16_t)p->x_zp, s->dwrow, plane, u);
 		for (int m = 0; m < mul; m++) {
 			const int o = c * mul + m;
+			int8_t *yo = y + (size_t)o * g->oh * g->ow;
 			const sn_q8_dw_args a = {
 				.kh = g->kh, .kw = g->kw, .sh = g->sh, .dh = g->dh, .xs = g->sw == 1 && !dw_pairs(g) ? 1 : 2,
 				.tap = dw_pairs(g) ? 2 * g->dw : 1,
-				.oh = g->oh, .ow = g->ow, .plane = plane, .ldp = dw_ldp(g), .w = p->w + (size_t)o * kk,
+				.oh = flat ? 1 : g->oh, .ow = flat ? (int)(g->oh * Q) : g->ow, .plane = plane, .ldp = ldp,
+				.w = p->w + (size_t)o * kk,
 				.corr = (int32_t)((uint32_t)(p->bias ? p->bias[o] : 0) - (uint32_t)p->x_zp * (uint32_t)pk->sumw[o]),
 				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
-				.y = y + (size_t)o * g->oh * g->ow};
+				.y = flat ? t : yo};
 			fn(&a);
+			if (flat)
+				for (int oy = 0; oy < g->oh; oy++) memcpy(yo + (size_t)oy * g->ow, t + (size_t)oy * Q, (size_t)g->ow);
 		}
 	}
 }
@@ -364,12 +417,49 @@ static void linear_panel(const int8_t *x, int k, int r0, int n, uint8_t *panel)
 	}
 }
 
+/* Up to this many rows a Linear runs as one GEMV per row (its weights read once per row) rather
+ * than as a GEMM whose panel is 16 columns wide however few rows fill it. */
+#define GEMV_ROWS 3
+static int use_gemv(const q8_isa *s, int rows) { return s->gemv && rows <= GEMV_ROWS; }
+
+/* Few rows: each row's quads (x + 128) into the scratch, then the output channels cut in parts
+ * over the threads, each part a GEMV per row. */
+static void linear_gemv(const q8_isa *s, const int8_t *x, int rows, int k, int out, const sn_q8_conv *p,
+                        const sn_q8_pack *pk, int8_t *y, const int32_t *corr, uint8_t *xq)
+{
+	const int T = threads(), parts = SN_MIN(T, (out + 15) / 16);
+	const size_t k4b = 4 * (size_t)pk->k4;
+	for (int r = 0; r < rows; r++) {
+		for (int i = 0; i < k; i++) xq[r * k4b + i] = (uint8_t)(x[(size_t)r * k + i] ^ 0x80);
+		memset(xq + r * k4b + k, 0x80, k4b - (size_t)k);
+	}
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
+	for (int it = 0; it < rows * parts; it++) {
+		const int r = it / parts, part = it % parts;
+		int r0, r1;
+		row_part(out, part, parts, &r0, &r1);
+		if (r0 == r1) continue;
+		sn_q8_gemm_args a = gemm_args(p, pk, corr, 0, r0, r1);
+		a.n = 1;
+		a.b = xq + r * k4b;
+		a.y = y + (size_t)r * out + r0;
+		a.ldr = 1;
+		a.ldp = 1;
+		s->gemv(&a);
+	}
+}
+
 /* The GEMM with rows and columns swapped: output channels are its rows, x's rows its columns,
  * stored transposed into y [rows x out]. */
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
                   int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
+	if (use_gemv(s, rows)) {
+		corrections(p, pk, 128, ws);
+		linear_gemv(s, x, rows, k, out, p, pk, y, ws, (uint8_t *)ws + up64((size_t)out * sizeof(int32_t)));
+		return;
+	}
 	const int tiles = (rows + NT - 1) / NT, T = threads(), size = tile_size(rows, tiles);
 	const int parts = tiles >= T ? 1 : SN_MIN((T + tiles - 1) / tiles, (out + 7) / 8);
 	int32_t *corr = ws;
@@ -394,4 +484,4 @@ void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p
 	}
 }
 
-const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[K_LINEAR]; }
+const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[use_gemv(isa(), rows) ? K_GEMV : K_LINEAR]; }

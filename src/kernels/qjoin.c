@@ -1,5 +1,6 @@
 /* int8 add and requantizing copy (qjoin.h). */
 #include <string.h>
+#include "kernels/q8_internal.h"
 #include "kernels/qjoin.h"
 
 sn_q8_add_params sn_q8_add_init(int n, const sn_qparams *x, sn_qparams y, int32_t lo, int32_t hi)
@@ -15,7 +16,7 @@ sn_q8_add_params sn_q8_add_init(int n, const sn_qparams *x, sn_qparams y, int32_
 	return p;
 }
 
-void sn_q8_add(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y)
+void sn_q8_add_ref(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y)
 {
 	for (size_t k = 0; k < len; k++) {
 		int32_t sum = 0;
@@ -23,6 +24,18 @@ void sn_q8_add(const int8_t *const *x, size_t len, const sn_q8_add_params *p, in
 			sum += sn_q_requant(((int32_t)x[i][k] - p->zp[i]) * (1 << SN_Q8_ADD_SHIFT), p->in[i]);
 		y[k] = sn_q_output(sum, p->out, p->y_zp, p->lo, p->hi);
 	}
+}
+
+void sn_q8_add(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y)
+{
+	sn_q8_add_path(NULL)(x, len, p, y);
+}
+
+const char *sn_q8_add_kernel(void)
+{
+	const char *name;
+	sn_q8_add_path(&name);
+	return name;
 }
 
 void sn_q8_requant(const int8_t *x, size_t len, sn_qparams from, sn_qparams to, int8_t *y)
