@@ -187,6 +187,61 @@ static inline __attribute__((always_inline)) void im2col_row(const int8_t *xc, c
 	}
 }
 
+/* conv_panel's quads for stride 1, no dilation, zero padding, built straight from the input:
+ * for each quad and each output row of the tile, the columns where all four taps read inside
+ * their input rows are packed from four contiguous streams (a loop that vectorises); the few
+ * border columns, taps on padding rows and taps past k are filled one by one. The same bytes
+ * as the general path (im2col rows, then the quads). */
+static inline __attribute__((always_inline)) void panel_s1(const int8_t *x, const sn_conv_geom *g, int c0, int k,
+                                                           int p0, int n, int8_t zp, uint32_t *panel)
+{
+	const int kk = g->kh * g->kw, hw = g->h * g->w;
+	int8_t fill[2][NT];   /* the values of a tap that reads no input: 0 past k, zp on padding */
+	memset(fill[0], 0, sizeof fill[0]);
+	memset(fill[1], zp, sizeof fill[1]);
+	for (int q = 0; q < (k + 3) / 4; q++) {
+		uint32_t *d = panel + (size_t)q * NT;
+		int oy = p0 / g->ow, q0 = p0 % g->ow;
+		for (int done = 0; done < n; oy++, q0 = 0) {
+			const int len = SN_MIN(g->ow - q0, n - done);
+			/* tap t: value src[t][at[t] + e] at pixel e of the segment, inside [lo[t], hi[t]) */
+			const int8_t *src[4];
+			int at[4], lo[4], hi[4], ea = 0, eb = len;
+			for (int t = 0; t < 4; t++) {
+				const int kt = 4 * q + t, iy = kt < k ? oy - g->pt + kt % kk / g->kw : -1;
+				if (kt >= k || iy < 0 || iy >= g->h) {
+					src[t] = fill[kt < k]; at[t] = 0; lo[t] = 0; hi[t] = len;
+					continue;
+				}
+				const int off = q0 + kt % g->kw - g->pl;   /* input column of pixel e: off + e */
+				src[t] = x + (size_t)(c0 + kt / kk) * hw + (size_t)iy * g->w;
+				at[t] = off;
+				lo[t] = SN_MIN(len, SN_MAX(0, -off));
+				hi[t] = SN_MAX(lo[t], SN_MIN(len, g->w - off));
+				ea = SN_MAX(ea, lo[t]);
+				eb = SN_MIN(eb, hi[t]);
+			}
+			eb = SN_MAX(ea, eb);
+			uint32_t *dd = d + done;
+			for (int e = 0; e < len; e++) {   /* the border columns */
+				if (e == ea) e = eb;
+				if (e >= len) break;
+				uint32_t v = 0;
+				for (int t = 0; t < 4; t++)
+					v |= (uint32_t)(uint8_t)(e >= lo[t] && e < hi[t] ? src[t][at[t] + e] : zp) << 8 * t;
+				dd[e] = v ^ 0x80808080u;
+			}
+			const int8_t *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3];   /* indexed, never a pointer before a row */
+			const int a0 = at[0], a1 = at[1], a2 = at[2], a3 = at[3];
+			for (int e = ea; e < eb; e++)
+				dd[e] = ((uint32_t)(uint8_t)s0[a0 + e] | (uint32_t)(uint8_t)s1[a1 + e] << 8 |
+				         (uint32_t)(uint8_t)s2[a2 + e] << 16 | (uint32_t)(uint8_t)s3[a3 + e] << 24) ^ 0x80808080u;
+			done += len;
+		}
+		for (int p = n; p < (n + 15) / 16 * 16; p++) d[p] = 0x80808080u;   /* the kernels' last vector */
+	}
+}
+
 /* The panel [k4][NT][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
  * pixel p holds im2col rows 4q..4q+3 at p, plus 128 (unsigned). Taps past k and pixels past n
  * up to a multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). One
@@ -198,6 +253,10 @@ static void conv_panel(const int8_t *x, const sn_conv_geom *g, int c0, int cg, i
 	const int kk = g->kh * g->kw, k = cg * kk, hw = g->h * g->w;
 	/* a 1x1 conv without stride or padding reads the input's rows as they are */
 	const int direct = kk == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h && g->ow == g->w;
+	if (!direct && g->mode == SN_KPAD_ZEROS && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1) {
+		panel_s1(x, g, c0, k, p0, n, zp, (uint32_t *)panel);
+		return;
+	}
 	int8_t rows[4][NT];
 	for (int q = 0; q < (k + 3) / 4; q++) {
 		const int8_t *rp[4];
