@@ -64,6 +64,17 @@ int sn_test_kept_strongest(const sn_tensor *before, const sn_tensor *after, int 
 	return strongest_gone <= weakest_kept ? j : -1;
 }
 
+void sn_test_random_images(sn_dataset *d, int n, int c, int h, int w, uint64_t seed)
+{
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	*d = (sn_dataset){.n = n, .c = c, .h = h, .w = w, .classes = 4, .norm = {.c = 1, .mean = {0.4f}, .std = {0.3f}}};
+	d->images = malloc((size_t)n * c * h * w);
+	d->labels = malloc((size_t)n * sizeof *d->labels);
+	for (size_t i = 0; i < (size_t)n * c * h * w; i++) d->images[i] = (uint8_t)sn_rng_below(&r, 256);
+	for (int i = 0; i < n; i++) d->labels[i] = (int32_t)sn_rng_below(&r, 4);
+}
+
 float *sn_test_logits(sn_graph *g, const float *x, int n)
 {
 	if (sn_graph_plan(g, n, 0)) return NULL;

@@ -217,19 +217,6 @@ TEST(codegen_refuses_broken_weights)
 
 /* ---------------------------------------------------------------- int8 models */
 
-/* A data set of n random images of c x h x w bytes (4 classes), normalised as Fashion-MNIST-like
- * data would be. */
-static void fake_images(sn_dataset *d, int n, int c, int h, int w, uint64_t seed)
-{
-	sn_rng r;
-	sn_rng_seed(&r, seed);
-	*d = (sn_dataset){.n = n, .c = c, .h = h, .w = w, .classes = 4, .norm = {.c = 1, .mean = {0.4f}, .std = {0.3f}}};
-	d->images = malloc((size_t)n * c * h * w);
-	d->labels = malloc((size_t)n * sizeof *d->labels);
-	for (size_t i = 0; i < (size_t)n * c * h * w; i++) d->images[i] = (uint8_t)sn_rng_below(&r, 256);
-	for (int i = 0; i < n; i++) d->labels[i] = (int32_t)sn_rng_below(&r, 4);
-}
-
 /* arch with seeded weights, `zeros` of each conv's and Linear's weights set to 0 (so that the
  * sparse forms have something to skip) and BatchNorm statistics that are not the identity,
  * quantized on d (minmax) keeping `keep_float` in float. */
@@ -411,7 +398,7 @@ TEST(codegen_int8_matches_the_plan)
 	};
 	for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) {
 		sn_dataset d;
-		fake_images(&d, 32, C, nets[k].h, nets[k].w, 5 + k);
+		sn_test_random_images(&d, 32, C, nets[k].h, nets[k].w, 5 + k);
 		sn_graph *h = quantized_net(nets[k].arch, &d, 0.6, nets[k].keep, 3 + k);
 		CHECKF(h, "%s: not quantized", nets[k].name);
 		if (h) check_int8_code(nets[k].name, h, &d, 5, !nets[k].keep);
@@ -426,7 +413,7 @@ TEST(codegen_int8_matches_the_plan)
 TEST(codegen_int8_forms_and_header)
 {
 	sn_dataset d;
-	fake_images(&d, 32, 1, 28, 28, 9);
+	sn_test_random_images(&d, 32, 1, 28, 28, 9);
 	sn_graph *h = quantized_net("input x shape=1x28x28\nconv c1 out=8 k=3 pad=1\nrelu r\nmaxpool p k=2\nflatten f\n"
 	                            "linear l1 out=32\nlinear l2 out=10\n", &d, 0.9, NULL, 4);
 	REQUIRE(h);

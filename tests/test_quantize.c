@@ -18,16 +18,8 @@ static const char *NET =
 	"avgpool ap k=3 stride=1 pad=1\n"
 	"gap g\nflatten f\nlinear fc out=4\n";
 
-static void fake_data(sn_dataset *d, int n, uint64_t seed)
-{
-	sn_rng r;
-	sn_rng_seed(&r, seed);
-	*d = (sn_dataset){.n = n, .c = 3, .h = 12, .w = 12, .classes = 4, .norm = {.c = 1, .mean = {0.4f}, .std = {0.3f}}};
-	d->images = malloc((size_t)n * 3 * 144);
-	d->labels = malloc((size_t)n * sizeof *d->labels);
-	for (size_t i = 0; i < (size_t)n * 3 * 144; i++) d->images[i] = (uint8_t)sn_rng_below(&r, 256);
-	for (int i = 0; i < n; i++) d->labels[i] = (int32_t)sn_rng_below(&r, 4);
-}
+/* random 3x12x12 images in 4 classes */
+static void fake_data(sn_dataset *d, int n, uint64_t seed) { sn_test_random_images(d, n, 3, 12, 12, seed); }
 
 /* BN statistics that are not the identity, so that folding matters */
 static sn_graph *net(uint64_t seed)
