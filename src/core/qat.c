@@ -6,12 +6,15 @@
 #include "core/internal.h"
 #include "core/quant.h"
 
-/* w -> s * round_half_even(w / s), clamped to [-127, 127] steps: sn_q_set_weights's values. */
+/* w -> its int8 values times s, in place: sn_q_set_weights's rounding, a stretch at a time. */
 static void fake_row(float *w, size_t k, float s)
 {
-	for (size_t j = 0; j < k; j++) {
-		const float r = nearbyintf(w[j] / s);
-		w[j] = s * (r > 127 ? 127 : r < -127 ? -127 : r);
+	const sn_qparams p = {s, 0};
+	int8_t q[256];
+	for (size_t at = 0; at < k; at += sizeof q) {
+		const size_t len = SN_MIN(sizeof q, k - at);
+		sn_q_quantize(w + at, len, p, -127, 127, q);
+		sn_q_dequantize(q, len, p, w + at);
 	}
 }
 
@@ -40,13 +43,14 @@ void sn_qat_observe(sn_graph *g, const float *lo, const float *hi, float momentu
 		sn_node *n = &g->node[i];
 		sn_qnode *q = n->q;
 		if (!q) continue;
-		if (i > 0 && sn_node_runs_int8(n) && (sn_op_get(n->op)->flags & SN_OPF_Q8_SAME)) {
+		const int int8 = i > 0 && sn_node_runs_int8(n);
+		if (int8 && (sn_op_get(n->op)->flags & SN_OPF_Q8_SAME)) {
 			q->y = sn_in(g, n, 0)->q->y;
 			continue;
 		}
 		float l = lo[i], h = hi[i];
 		if (!(l <= h) || !isfinite(l) || !isfinite(h)) continue;   /* not observed */
-		const int act = i > 0 && sn_node_runs_int8(n) ? sn_q_fused_activation(g, i) : -1;
+		const int act = int8 ? sn_q_fused_activation(g, i) : -1;
 		if (act >= 0) {   /* the range after the activation its int8 output already is */
 			l = fmaxf(l, 0); h = fmaxf(h, 0);
 			if (g->node[act].op == SN_OP_RELU6) l = fminf(l, 6), h = fminf(h, 6);
