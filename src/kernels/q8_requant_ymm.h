@@ -14,6 +14,8 @@
 
 #define Q8RQ_VEC __m256i
 #define Q8RQ_SET1 _mm256_set1_epi32
+#define Q8RQ_SET1_64 _mm256_set1_epi64x
+#define Q8RQ_BIAS64 ((int64_t)1 << 62)   /* AVX2 shifts int64 logically only */
 #define Q8RQ(name) q8y_##name
 #define Q8RQ_TARGET Q8Y_AVX2
 #include "kernels/q8_requant_params.h"
@@ -22,6 +24,12 @@
 Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 {
 	__m256i x = acc;
+	if (q->fast) {   /* q8_requant_params.h: one rounding, even and odd lanes in int64 */
+		const __m256i even = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, q->mult), q->k64), q->shift64);
+		const __m256i odd = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mult), q->k64), q->shift64);
+		x = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->unbias);
+		return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
+	}
 	if (q->has_left) {
 		x = _mm256_sll_epi32(acc, q->left);
 		x = _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MAX), _mm256_cmpgt_epi32(acc, q->over));

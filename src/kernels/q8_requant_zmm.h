@@ -11,6 +11,8 @@
 
 #define Q8RQ_VEC __m512i
 #define Q8RQ_SET1 _mm512_set1_epi32
+#define Q8RQ_SET1_64 _mm512_set1_epi64
+#define Q8RQ_BIAS64 0   /* vpsraq */
 #define Q8RQ(name) q8z_##name
 #define Q8RQ_TARGET Q8Z
 #include "kernels/q8_requant_params.h"
@@ -18,6 +20,12 @@
 Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 {
 	__m512i x = acc;
+	if (q->fast) {   /* q8_requant_params.h: one rounding, even and odd lanes in int64 */
+		const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, q->mult), q->k64), q->shift64);
+		const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult), q->k64), q->shift64);
+		x = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);   /* odd lanes from the low halves */
+		return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
+	}
 	if (q->has_left) {
 		x = _mm512_sll_epi32(acc, q->left);
 		x = _mm512_mask_mov_epi32(x, _mm512_cmpgt_epi32_mask(acc, q->over), _mm512_set1_epi32(INT32_MAX));
