@@ -220,6 +220,43 @@ TEST(q8_conv_bench_shapes_match_reference)
 	each_path(conv_shapes);
 }
 
+/* Depthwise layers of one output per channel with zero padding and no dilation (the shapes of
+ * the channel-vectorised kernel, where a path has one): blocks of 16 channels and their tail,
+ * rows of 16 columns and their tail, several bands of rows (threads), kernels 1..7 square or
+ * not, strides 1 and 2, every padding up to the kernel's reach. */
+static void dw_blocks(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 4242;
+	for (int t = 0; t < 60; t++) {
+		sn_conv_geom g = {.c = t < 4 ? 16 * (t + 1) : pick(&s, 1, 40), .h = pick(&s, 1, 37), .w = pick(&s, 1, 37),
+		                  .dh = 1, .dw = 1};
+		g.kh = t % 3 ? 3 : pick(&s, 1, 7);
+		g.kw = t % 3 ? 3 : t % 2 ? g.kh : pick(&s, 1, 7);
+		if (t % 5 == 1) g.kh = g.kw = 5;
+		g.sh = g.sw = pick(&s, 1, 2);
+		g.pt = pick(&s, 0, g.kh - 1);
+		g.pl = pick(&s, 0, g.kw - 1);
+		const int pb = pick(&s, 0, g.kh - 1), pr = pick(&s, 0, g.kw - 1);
+		if (g.h + g.pt + pb < g.kh || g.w + g.pl + pr < g.kw) continue;
+		g.oh = (g.h + g.pt + pb - g.kh) / g.sh + 1;
+		g.ow = (g.w + g.pl + pr - g.kw) / g.sw + 1;
+		*failures += conv_case(&g, g.c, g.c, &s, t % 4 == 3, path) != 0;
+		++*cases;
+	}
+}
+
+TEST(q8_depthwise_blocks_match_reference)
+{
+	each_path(dw_blocks);
+	/* and split over threads: bands of rows when the blocks are fewer than the threads */
+	const int was = sn_get_threads();
+	sn_set_threads(3);
+	int failures = 0, cases = 0;
+	dw_blocks("best, 3 threads", &failures, &cases);
+	sn_set_threads(was);
+	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+}
+
 static void linear_random(const char *path, int *failures, int *cases)
 {
 	uint32_t s = 99;
@@ -318,7 +355,8 @@ TEST(q8_kernel_names_and_paths)
 		const char *path = sn_q8_path_name(i);
 		if (sn_q8_force_path(path)) continue;
 		char want[64];
-		snprintf(want, sizeof want, "q8_dwconv_3x3s2__%s", path);
+		/* depthwise: the channel-vectorised kernel where the path has one (AVX-512 VNNI) */
+		snprintf(want, sizeof want, "q8_dwconv_3x3s2%s__%s", strcmp(path, "avx512vnni") ? "" : "_c16", path);
 		CHECKF(!strcmp(sn_q8_conv_kernel(&dw, 8, 8), want), "%s, expected %s", sn_q8_conv_kernel(&dw, 8, 8), want);
 		snprintf(want, sizeof want, "q8_conv_gemm__%s", path);
 		CHECKF(!strcmp(sn_q8_conv_kernel(&full, 1, 8), want), "%s, expected %s", sn_q8_conv_kernel(&full, 1, 8), want);

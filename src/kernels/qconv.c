@@ -10,10 +10,14 @@
 
 /* ---------------------------------------------------------------- instruction sets */
 
-enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_GEMV, K_N };
+enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_GEMV,
+       K_C16 = K_GEMV + 1 - K_DW3S1,   /* + a depthwise kind: its channel-vectorised kernel */
+       K_N = K_C16 + K_DWANY + 1 };
 #define KERNEL_NAMES(isa)                                                                           \
 	{"q8_conv_gemm__" #isa, "q8_linear_gemm__" #isa, "q8_dwconv_3x3s1__" #isa, "q8_dwconv_3x3s2__" #isa, \
-	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa, "q8_linear_gemv__" #isa}
+	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa, "q8_linear_gemv__" #isa, \
+	 "q8_dwconv_3x3s1_c16__" #isa, "q8_dwconv_3x3s2_c16__" #isa, "q8_dwconv_5x5s1_c16__" #isa,           \
+	 "q8_dwconv_5x5s2_c16__" #isa, "q8_dwconv_any_c16__" #isa}
 
 typedef struct {
 	const char *name;
@@ -26,20 +30,21 @@ typedef struct {
 	int dw_step;                /* outputs per step of the depthwise kernels (0: one at a time) */
 	sn_q8_dwrow_fn dwrow;
 	sn_q8_gemm_fn gemv;         /* a Linear of few rows, one row at a time (NULL: the GEMM) */
+	void (*dwc16)(const sn_q8_dwc16_args *);   /* the channel-vectorised depthwise (NULL: none) */
 } q8_isa;
 
 static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, NULL},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
-	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2},
+	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2, NULL},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
-	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni},   /* no VNNI in an add */
+	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni, NULL},   /* no VNNI in an add */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
-	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni},
+	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni, sn_q8_dwconv_c16__avx512vnni},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -374,10 +379,42 @@ static int dw_kind(const sn_conv_geom *g)
 	return K_DWANY;
 }
 
+/* The channel-vectorised kernel where the instruction set has one and the layer fits it (one
+ * output per channel; q8_internal.h). */
+static int use_c16(const q8_isa *s, const sn_conv_geom *g, int out_c)
+{
+	return s->dwc16 && out_c == g->c && sn_q8_dwc16_fits(g);
+}
+
+/* Work items: (block of 16 channels, band of output rows); bands only when the blocks are too
+ * few to keep the threads busy (each band builds its first kh - 1 input rows again). */
+static void dwconv_c16(const q8_isa *s, const int8_t *x, const sn_conv_geom *g, const sn_q8_conv *p,
+                       const sn_q8_pack *pk, int8_t *y, void *ws)
+{
+	const int nb = (g->c + 15) / 16, T = threads(), kk = g->kh * g->kw;
+	const int bands = nb >= 2 * T ? 1 : SN_MIN(g->oh, (2 * T + nb - 1) / nb);
+	const size_t per = up64(sn_q8_dwc16_scratch(g));
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
+	for (int it = 0; it < nb * bands; it++) {
+		const int c0 = 16 * (it / bands), band = it % bands, nc = SN_MIN(16, g->c - c0);
+		int32_t corr[16];
+		for (int l = 0; l < nc; l++)
+			corr[l] = (int32_t)((uint32_t)(p->bias ? p->bias[c0 + l] : 0) - (uint32_t)p->x_zp * (uint32_t)pk->sumw[c0 + l]);
+		const sn_q8_dwc16_args a = {
+			.g = g, .x = x + (size_t)c0 * g->h * g->w, .nc = nc, .oy0 = g->oh * band / bands,
+			.oy1 = g->oh * (band + 1) / bands, .w = p->w + (size_t)c0 * kk, .corr = corr,
+			.mult = p->mult + (p->per_channel ? c0 : 0), .per_channel = p->per_channel, .x_zp = p->x_zp,
+			.y_zp = p->y_zp, .lo = p->lo, .hi = p->hi, .y = y + (size_t)c0 * g->oh * g->ow,
+			.scratch = (char *)ws + (size_t)omp_get_thread_num() * per};
+		s->dwc16(&a);
+	}
+}
+
 static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q8_conv *p, const sn_q8_pack *pk,
                    int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
+	if (use_c16(s, g, out_c)) { dwconv_c16(s, x, g, p, pk, y, ws); return; }
 	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads(), flat = dw_flat(g, s->dw_step);
 	const sn_q8_dw_fn fn = kind == K_DWANY ? s->dwany : kind <= K_DW3S2 ? s->dw3 : s->dw5;
 	const size_t per = dw_thread_bytes(g), plane_bytes = dw_plane_bytes(g, flat), ldp = dw_ldp(g, flat), Q = dw_q(g);
@@ -413,7 +450,8 @@ static size_t panel_bytes(int k4) { return up64((size_t)k4 * NT * 4); }
 size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c)
 {
 	const size_t T = (size_t)sn_get_threads();
-	if (is_depthwise(g, groups, out_c)) return T * dw_thread_bytes(g);
+	if (is_depthwise(g, groups, out_c))   /* either depthwise kernel: a path may be forced later */
+		return T * SN_MAX(dw_thread_bytes(g), out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0);
 	const int k = g->c / groups * g->kh * g->kw;
 	return up64((size_t)out_c * sizeof(int32_t)) + T * panel_bytes((k + 3) / 4);
 }
@@ -452,7 +490,8 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 
 const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
 {
-	return isa()->kernel[is_depthwise(g, groups, out_c) ? dw_kind(g) : K_CONV];
+	if (!is_depthwise(g, groups, out_c)) return isa()->kernel[K_CONV];
+	return isa()->kernel[dw_kind(g) + (use_c16(isa(), g, out_c) ? K_C16 : 0)];
 }
 
 /* ---------------------------------------------------------------- Linear */
