@@ -26,14 +26,24 @@ typedef struct {
 Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_make)(sn_q_mult m, int32_t zp, int32_t lo, int32_t hi)
 {
 	const int l = m.shift > 0 ? m.shift : 0, r = m.shift > 0 ? 0 : -m.shift;
+	Q8RQ(rq) q = {.mult = Q8RQ_SET1(m.mult), .zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp),
+	              .fast = l == 0 && lo >= zp};
+	if (q.fast) {   /* the kernels make one per row of outputs: only what this form reads */
+		q.k64 = Q8RQ_SET1_64(((int64_t)1 << 30) + (r ? (int64_t)1 << (30 + r) : 0) + Q8RQ_BIAS64);
+		q.shift64 = _mm_cvtsi32_si128(31 + r);
+		q.unbias = Q8RQ_SET1((int32_t)(uint32_t)(Q8RQ_BIAS64 >> (31 + r)));
+		return q;
+	}
 	const int32_t mask = (int32_t)(((int64_t)1 << r) - 1);
-	return (Q8RQ(rq)){.mult = Q8RQ_SET1(m.mult), .zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp),
-	                  .over = Q8RQ_SET1(INT32_MAX >> l), .under = Q8RQ_SET1(INT32_MIN >> l), .rmask = Q8RQ_SET1(mask),
-	                  .rhalf = Q8RQ_SET1(mask >> 1), .left = _mm_cvtsi32_si128(l), .right = _mm_cvtsi32_si128(r),
-	                  .has_left = l > 0, .has_right = r > 0, .fast = l == 0 && lo >= zp,
-	                  .k64 = Q8RQ_SET1_64(((int64_t)1 << 30) + (r ? (int64_t)1 << (30 + r) : 0) + Q8RQ_BIAS64),
-	                  .shift64 = _mm_cvtsi32_si128(31 + r),
-	                  .unbias = Q8RQ_SET1((int32_t)(uint32_t)(Q8RQ_BIAS64 >> (31 + r)))};
+	q.over = Q8RQ_SET1(INT32_MAX >> l);
+	q.under = Q8RQ_SET1(INT32_MIN >> l);
+	q.rmask = Q8RQ_SET1(mask);
+	q.rhalf = Q8RQ_SET1(mask >> 1);
+	q.left = _mm_cvtsi32_si128(l);
+	q.right = _mm_cvtsi32_si128(r);
+	q.has_left = l > 0;
+	q.has_right = r > 0;
+	return q;
 }
 #undef Q8RQ_VEC
 #undef Q8RQ_SET1

@@ -12,7 +12,7 @@
 #define Q8RQ_VEC __m512i
 #define Q8RQ_SET1 _mm512_set1_epi32
 #define Q8RQ_SET1_64 _mm512_set1_epi64
-#define Q8RQ_BIAS64 0   /* vpsraq */
+#define Q8RQ_BIAS64 ((int64_t)0)   /* vpsraq */
 #define Q8RQ(name) q8z_##name
 #define Q8RQ_TARGET Q8Z
 #include "kernels/q8_requant_params.h"
