@@ -22,7 +22,8 @@
 #      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings;
 #   9. q8: slimnn's int8 kernels against its float ones on the conv shapes of 3 and MobileNetV2's
 #      depthwise and Linear shapes, and the whole MobileNetV2-224 int8 against float at batch 1
-#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), two rounds, a table of the ratios.
+#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), two rounds, a table of the ratios;
+#      pruned 1x1 conv and Linear in float and int8, dense and sparse (q8sparse:, q8sparselinear:).
 #      slimnn only: PyTorch's quantized engines are not run yet.
 # See bench/README.md for what exactly is timed on each side.
 set -euo pipefail
