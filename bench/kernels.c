@@ -14,6 +14,12 @@
  *   q8linear:N,K,OUT                      a Linear layer the same way (a batch of N rows)
  *   q8model:N,PATH                        a whole network at batch N, float (prepared) and int8
  *                                         (sn_quantize on 8 random images), ABBA: impl=float, int8
+ *   q8sparse:N,Cin,H,W,Cout,percent       the sparse: case's pruned 1x1 conv in float, dense and
+ *                                         sparse, and its weights quantized per channel, int8 dense
+ *                                         and int8 sparse (kernels/q8_spmm.h) on the best path, in
+ *                                         the order ABCDDCBA (each impl the mean of its two medians):
+ *                                         impl=dense, sparse, int8:KERNEL, int8-sparse:KERNEL
+ *   q8sparselinear:N,K,OUT,percent        the same for a Linear layer (a batch of N rows)
  *
  * Every case is a graph built through the public API (architecture text, seeded PyTorch-style
  * initialisation), planned for inference with sn_graph_plan(g, N, 0) and timed as W untimed
@@ -37,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/error.h"
+#include "kernels/q8_spmm.h"
 #include "kernels/qconv.h"
 #include "timing.h"
 
@@ -96,7 +103,7 @@ static sn_graph *ready_graph(const char *text, const char *path, int batch, cons
 {
 	sn_graph *g = text ? sn_arch_parse(text, "bench.arch") : sn_load_any(path, NULL);
 	if (!g) return NULL;
-	size_t len = text ? 0 : strlen(path);
+	size_t len = path ? strlen(path) : 0;
 	if (text || (len >= 5 && !strcmp(path + len - 5, ".arch"))) sn_graph_init_params(g, o->seed);
 	if (sn_graph_plan(g, batch, 0)) { sn_graph_free(g); return NULL; }
 	return g;
@@ -210,6 +217,7 @@ typedef struct {
 	sn_q_mult *mult;
 	sn_q8_conv p;
 	sn_q8_pack *pk;
+	sn_q8_spmm *sp;                   /* the sparse pack, when the case has one */
 	void *ws;
 } q8_layer;
 
@@ -217,10 +225,12 @@ static void q8_free(q8_layer *l)
 {
 	free(l->x); free(l->w); free(l->y); free(l->bias); free(l->mult); free(l->ws);
 	sn_q8_pack_free(l->pk);
+	sn_q8_spmm_free(l->sp);
 }
 
-/* x: nx values, weights [out][k] in `groups` groups, y: ny values */
-static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny, uint64_t seed)
+/* x: nx values, weights [out][k] in `groups` groups (wf: those float weights quantized per
+ * output channel, else random), y: ny values */
+static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny, uint64_t seed, const float *wf)
 {
 	sn_rng r;
 	sn_rng_seed(&r, seed);
@@ -233,6 +243,11 @@ static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny
 	if (!l->x || !l->w || !l->y || !l->bias || !l->mult) return sn_seterr(SN_ENOMEM, "out of memory for an int8 layer");
 	for (size_t i = 0; i < nx; i++) l->x[i] = (int8_t)(sn_rng_uniform(&r) * 255.0f - 127.5f);
 	for (size_t i = 0; i < (size_t)out * k; i++) l->w[i] = (int8_t)(sn_rng_uniform(&r) * 254.0f - 127.0f);
+	for (int o = 0; wf && o < out; o++) {
+		float m = 0;
+		for (int i = 0; i < k; i++) m = fmaxf(m, fabsf(wf[(size_t)o * k + i]));
+		sn_q_quantize(wf + (size_t)o * k, (size_t)k, sn_q_params_sym(m), -127, 127, l->w + (size_t)o * k);
+	}
 	for (int o = 0; o < out; o++) {
 		l->bias[o] = (int32_t)(sn_rng_uniform(&r) * 20000.0f) - 10000;
 		l->mult[o] = sn_q_multiplier(1.0 / (64.0 * sqrt((double)k) * (1.0 + sn_rng_uniform(&r))));
@@ -245,23 +260,26 @@ static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny
 /* A batch as slimnn's float conv runs one: images spread over the threads when there are at
  * least as many, each with its own scratch (ws_bytes apart), else one image after another, each
  * split over the threads inside the kernel. */
-typedef struct { q8_layer *l; const sn_conv_geom *g; int n, groups, out; size_t ws_bytes; } q8_conv_ctx;
+typedef struct { q8_layer *l; const sn_conv_geom *g; int n, groups, out; size_t ws_bytes; int sparse; } q8_conv_ctx;
 static void q8_conv_once(void *c)
 {
 	const q8_conv_ctx *q = c;
 	const size_t xs = (size_t)q->g->c * q->g->h * q->g->w, ys = (size_t)q->out * q->g->oh * q->g->ow;
 	const int T = sn_get_threads();
 	#pragma omp parallel for num_threads(T) if (q->n >= T && T > 1) schedule(static)
-	for (int b = 0; b < q->n; b++)
-		sn_q8_conv_run(q->l->x + b * xs, q->g, q->groups, q->out, &q->l->p, q->l->pk, q->l->y + b * ys,
-		               (char *)q->l->ws + (size_t)omp_get_thread_num() * q->ws_bytes);
+	for (int b = 0; b < q->n; b++) {
+		void *ws = (char *)q->l->ws + (size_t)omp_get_thread_num() * q->ws_bytes;
+		if (q->sparse) sn_q8_spmm_conv(q->l->x + b * xs, (size_t)q->g->oh * q->g->ow, &q->l->p, q->l->sp, q->l->y + b * ys, ws);
+		else sn_q8_conv_run(q->l->x + b * xs, q->g, q->groups, q->out, &q->l->p, q->l->pk, q->l->y + b * ys, ws);
+	}
 }
 
-typedef struct { q8_layer *l; int rows, k, out; } q8_linear_ctx;
+typedef struct { q8_layer *l; int rows, k, out, sparse; } q8_linear_ctx;
 static void q8_linear_once(void *c)
 {
 	const q8_linear_ctx *q = c;
-	sn_q8_linear(q->l->x, q->rows, q->k, q->out, &q->l->p, q->l->pk, q->l->y, q->l->ws);
+	if (q->sparse) sn_q8_spmm_linear(q->l->x, q->rows, &q->l->p, q->l->sp, q->l->y, q->l->ws);
+	else sn_q8_linear(q->l->x, q->rows, q->k, q->out, &q->l->p, q->l->pk, q->l->y, q->l->ws);
 }
 
 /* Times fn on each int8 path this CPU has; kernel(i) names what runs. */
@@ -301,10 +319,10 @@ static int bench_q8conv(const char *c, const char *spec, const bench_opts *o)
 	g.ow = (g.w + 2 * (k / 2) - k) / s + 1;
 	const uint64_t macs = (uint64_t)n * cout * g.oh * g.ow * (uint64_t)(cin / grp) * k * k;
 	q8_layer l;
-	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2);
+	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2, NULL);
 	const size_t ws = (sn_q8_conv_ws(&g, grp, cout) + 64) / 64 * 64;
 	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
-	q8_conv_ctx ctx = {&l, &g, n, grp, cout, ws};
+	q8_conv_ctx ctx = {&l, &g, n, grp, cout, ws, 0};
 	if (!rc) q8_each_path(c, macs, q8_conv_once, &ctx, q8_conv_name, o);
 	q8_free(&l);
 	return rc;
@@ -326,13 +344,110 @@ static int bench_q8linear(const char *c, const char *spec, const bench_opts *o)
 	free(xf);
 	sn_graph_free(g);
 	q8_layer l = {0};
-	if (!rc) rc = q8_make(&l, (size_t)n * k, out, 1, k, (size_t)n * out, o->seed + 2);
+	if (!rc) rc = q8_make(&l, (size_t)n * k, out, 1, k, (size_t)n * out, o->seed + 2, NULL);
 	if (!rc && !(l.ws = aligned_alloc(64, (sn_q8_linear_ws(n, k, out) + 64) / 64 * 64)))
 		rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
-	q8_linear_ctx ctx = {&l, n, k, out};
+	q8_linear_ctx ctx = {&l, n, k, out, 0};
 	if (!rc) q8_each_path(c, macs, q8_linear_once, &ctx, q8_linear_name, o);
 	q8_free(&l);
 	return rc;
+}
+
+/* q8sparse: and q8sparselinear: the layer of the words pruned to `percent` % (smallest
+ * magnitudes), in float dense and sparse, then its weights quantized per channel, in int8 dense
+ * and sparse; each output checked first (float sparse against float dense, int8 sparse against
+ * int8 dense byte for byte), then timed ABCDDCBA. */
+/* half the median ms of the float layer g, dense or sparse */
+static double float_half(sn_graph *g, const float *x, int batch, int sparse, const bench_opts *o)
+{
+	sn_graph_select_sparse(g, sparse ? SN_SPARSE_FORCE : SN_SPARSE_OFF);
+	return sn_graph_plan(g, batch, 0) ? NAN : time_forward(g, x, batch, o) / 2;
+}
+
+static int q8_sparse_layer(const char *c, const char *text, int n, size_t nx, int rows, int cols, size_t ny, int linear,
+                           int percent, const sn_conv_geom *geom, const bench_opts *o)
+{
+	sn_graph *g = ready_graph(text, NULL, n, o);
+	if (!g) return SN_EINVAL;
+	unsigned char *prunable = calloc((size_t)g->n_node, 1);
+	int rc = prunable ? sn_prune_select(g, SN_GRAN_WEIGHT, "none", prunable) : SN_ENOMEM;
+	if (!rc) rc = sn_prune_weights(g, prunable, SN_SCOPE_LAYER, (float)percent / 100.0f);
+	free(prunable);
+	const uint64_t macs = (uint64_t)ny * cols;
+	size_t nyf = 0;
+	float *x = rc ? NULL : random_input(nx, o->seed + 1), *dense = NULL;
+	if (!rc && (!x || !(dense = forward_copy(g, x, n, &nyf)))) rc = sn_errcode();
+	if (!rc && sn_graph_select_sparse(g, SN_SPARSE_FORCE) != 1) rc = sn_seterr(SN_EINVAL, "the layer did not go sparse");
+	if (!rc) rc = sn_graph_plan(g, n, 0);
+	const float *yf = rc ? NULL : sn_graph_forward(g, x, n);
+	if (!rc && !yf) rc = sn_errcode();
+	if (!rc && rel_diff(dense, yf, nyf) > 1e-5) rc = sn_seterr(SN_EINVAL, "the sparse output differs from the dense one");
+	q8_layer l = {0};
+	const sn_tensor *w = rc ? NULL : &g->tensor[g->node[g->n_node - 1].t[SN_T_WEIGHT]];
+	if (!rc) rc = q8_make(&l, nx, rows, 1, cols, ny, o->seed + 2, w->data);
+	if (!rc && !(l.sp = sn_q8_spmm_pack(l.w, rows, cols))) rc = sn_seterr(SN_ENOMEM, "out of memory for the sparse pack");
+	const size_t ws = rc ? 0 : (SN_MAX(linear ? sn_q8_linear_ws(n, cols, rows) : sn_q8_conv_ws(geom, 1, rows), sn_q8_spmm_ws(l.sp, ny / rows)) + 64) / 64 * 64;
+	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
+	q8_conv_ctx cd = {&l, geom, n, 1, rows, ws, 0}, cs = {&l, geom, n, 1, rows, ws, 1};
+	q8_linear_ctx ld = {&l, n, cols, rows, 0}, ls = {&l, n, cols, rows, 1};
+	void (*fn)(void *) = linear ? q8_linear_once : q8_conv_once;
+	void *qd = linear ? (void *)&ld : (void *)&cd, *qs = linear ? (void *)&ls : (void *)&cs;
+	int8_t *yd = rc ? NULL : malloc(ny);
+	if (!rc && !yd) rc = sn_seterr(SN_ENOMEM, "out of memory");
+	if (!rc) {
+		fn(qd);
+		memcpy(yd, l.y, ny);
+		memset(l.y, 0, ny);
+		fn(qs);
+		if (memcmp(yd, l.y, ny)) rc = sn_seterr(SN_EINVAL, "the int8 sparse output differs from the int8 dense one");
+	}
+	if (!rc) {
+		double t[4];
+		t[0] = float_half(g, x, n, 0, o);
+		t[1] = float_half(g, x, n, 1, o);
+		t[2] = time_calls(fn, qd, o) / 2;
+		t[3] = time_calls(fn, qs, o) / 2;
+		t[3] += time_calls(fn, qs, o) / 2;
+		t[2] += time_calls(fn, qd, o) / 2;
+		t[1] += float_half(g, x, n, 1, o);
+		t[0] += float_half(g, x, n, 0, o);
+		char dn[96], sn[96];
+		snprintf(dn, sizeof dn, "int8:%s", linear ? sn_q8_linear_kernel(n, cols, rows) : sn_q8_conv_kernel(geom, 1, rows));
+		snprintf(sn, sizeof sn, "int8-sparse:%s", sn_q8_spmm_kernel());
+		report(c, "dense", macs, t[0], o);
+		report(c, "sparse", macs, t[1], o);
+		report(c, dn, macs, t[2], o);
+		report(c, sn, macs, t[3], o);
+	}
+	free(yd);
+	q8_free(&l);
+	free(dense);
+	free(x);
+	sn_graph_free(g);
+	return rc;
+}
+
+static int bench_q8sparse(const char *c, const char *spec, const bench_opts *o)
+{
+	int v[6];
+	if (parse_ints(spec, v, 6, 1) || v[5] >= 100)
+		return sn_seterr(SN_EINVAL, "expected q8sparse:N,Cin,H,W,Cout,percent (percent in [0, 100))");
+	const int n = v[0], cin = v[1], h = v[2], w = v[3], cout = v[4];
+	char text[256];
+	snprintf(text, sizeof text, "input x shape=%dx%dx%d\nconv c out=%d k=1\n", cin, h, w, cout);
+	const sn_conv_geom g = {.c = cin, .h = h, .w = w, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = h, .ow = w};
+	return q8_sparse_layer(c, text, n, (size_t)n * cin * h * w, cout, cin, (size_t)n * cout * h * w, 0, v[5], &g, o);
+}
+
+static int bench_q8sparselinear(const char *c, const char *spec, const bench_opts *o)
+{
+	int v[4];
+	if (parse_ints(spec, v, 4, 1) || v[3] >= 100)
+		return sn_seterr(SN_EINVAL, "expected q8sparselinear:N,K,OUT,percent (percent in [0, 100))");
+	const int n = v[0], k = v[1], out = v[2];
+	char text[256];
+	snprintf(text, sizeof text, "input x shape=%dx1x1\nflatten f\nlinear fc out=%d\n", k, out);
+	return q8_sparse_layer(c, text, n, (size_t)n * k, out, k, (size_t)n * out, 1, v[3], NULL, o);
 }
 
 /* Median milliseconds of reading the model file into a graph (for .onnx the whole import:
@@ -447,17 +562,20 @@ static int bench_case(const char *c, const bench_opts *o)
 {
 	static const struct { const char *prefix; int (*run)(const char *, const char *, const bench_opts *); } kinds[] = {
 		{"conv:", bench_conv}, {"sparse:", bench_sparse}, {"model:", bench_model}, {"q8conv:", bench_q8conv},
-		{"q8linear:", bench_q8linear}, {"q8model:", bench_q8model}};
+		{"q8linear:", bench_q8linear}, {"q8model:", bench_q8model}, {"q8sparse:", bench_q8sparse},
+		{"q8sparselinear:", bench_q8sparselinear}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (!strncmp(c, kinds[i].prefix, strlen(kinds[i].prefix))) return kinds[i].run(c, c + strlen(kinds[i].prefix), o);
-	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:..., model:PATH, q8conv:..., q8linear:... or q8model:...", c);
+	return sn_seterr(SN_EINVAL, "unknown case '%s': expected conv:..., sparse:..., model:PATH, q8conv:..., q8linear:..., "
+	                 "q8model:..., q8sparse:... or q8sparselinear:...", c);
 }
 
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: bench_kernels [--threads T] [--warmup W] [--runs R] [--seed S] CASE...\n"
 	           "  CASE: conv:N,Cin,H,W,Cout,k,stride,groups | sparse:N,Cin,H,W,Cout,percent | model:PATH\n"
-	           "        | q8conv:N,Cin,H,W,Cout,k,stride,groups | q8linear:N,K,OUT | q8model:N,PATH\n");
+	           "        | q8conv:N,Cin,H,W,Cout,k,stride,groups | q8linear:N,K,OUT | q8model:N,PATH\n"
+	           "        | q8sparse:N,Cin,H,W,Cout,percent | q8sparselinear:N,K,OUT,percent\n");
 	return rc;
 }
 

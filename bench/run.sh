@@ -22,7 +22,8 @@
 #      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings;
 #   9. q8: slimnn's int8 kernels against its float ones on the conv shapes of 3 and MobileNetV2's
 #      depthwise and Linear shapes, and the whole MobileNetV2-224 int8 against float at batch 1
-#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), two rounds, a table of the ratios.
+#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), two rounds, a table of the ratios;
+#      pruned 1x1 conv and Linear in float and int8, dense and sparse (q8sparse:, q8sparselinear:).
 #      slimnn only: PyTorch's quantized engines are not run yet.
 # See bench/README.md for what exactly is timed on each side.
 set -euo pipefail
@@ -56,7 +57,8 @@ Q8_CASES=(                                      # the conv shapes in int8, Mobil
 	q8conv:1,128,56,56,128,3,1,1 q8conv:1,128,56,56,128,3,1,128 q8conv:1,256,28,28,256,1,1,1
 	q8conv:1,576,14,14,576,3,1,576 q8conv:1,960,7,7,960,3,1,960 q8conv:1,144,56,56,144,3,2,144
 	q8linear:1,1280,1000 q8linear:64,1280,1000
-	q8model:1,models/mobilenetv2-224.arch q8model:32,models/mobilenetv2-224.arch)
+	q8model:1,models/mobilenetv2-224.arch q8model:32,models/mobilenetv2-224.arch
+	q8sparse:{1,32},256,28,28,256,{70,90,96} q8sparselinear:{1,32},1280,1000,{70,90,96})   # pruned: int8 sparse
 # torchvision models for the onnx section: exported by tools/check_torchvision_onnx.py
 ONNX_MODELS=(resnet18 mobilenet_v2 mobilenet_v3_small squeezenet1_0 shufflenet_v2_x1_0 efficientnet_b0)
 
@@ -251,7 +253,7 @@ if want q8; then
 	echo "|---|---:|---:|---|---:|"
 	awk '{ c = ""; i = ""; m = ""
 	       for (k = 1; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "case") c = kv[2]; if (kv[1] == "impl") i = kv[2]; if (kv[1] == "ms") m = kv[2] }
-	       if (c == "" || m == "") next
+	       if (c == "" || m == "" || c ~ /^q8sparse/) next
 	       if (!(c in seen)) { seen[c] = 1; order[++n] = c }
 	       sum[c, i] += m; cnt[c, i]++; impls[c] = impls[c] " " i }
 	     END { for (j = 1; j <= n; j++) { c = order[j]; split(impls[c], is, " "); f = -1; q = -1; qk = ""
@@ -259,6 +261,18 @@ if want q8; then
 	               if (i == "dense" || i == "float") f = v
 	               else if ((i ~ /^int8/) && (q < 0 || v < q)) { q = v; qk = i } }
 	             printf "| %s | %.3f | %.3f | %s | %.2f |\n", c, f, q, qk, (q > 0 ? f / q : 0) } }' "$WORK/q8.slimnn"
+	echo
+	echo "| pruned case | float dense ms | float sparse ms | int8 dense ms | int8 sparse ms | int8 dense / sparse |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	awk '{ c = ""; i = ""; m = ""
+	       for (k = 1; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "case") c = kv[2]; if (kv[1] == "impl") i = kv[2]; if (kv[1] == "ms") m = kv[2] }
+	       if (c !~ /^q8sparse/ || m == "") next
+	       sub(/:.*/, "", i)
+	       if (!(c in seen)) { seen[c] = 1; order[++n] = c }
+	       sum[c, i] += m; cnt[c, i]++ }
+	     function v(c, i) { return cnt[c, i] ? sum[c, i] / cnt[c, i] : 0 }
+	     END { for (j = 1; j <= n; j++) { c = order[j]; s = v(c, "int8-sparse")
+	             printf "| %s | %.3f | %.3f | %.3f | %.3f | %.2f |\n", c, v(c, "dense"), v(c, "sparse"), v(c, "int8"), s, (s > 0 ? v(c, "int8") / s : 0) } }' "$WORK/q8.slimnn"
 	echo "- the mean of two rounds' medians of $KRUNS timed runs after $KWARMUP warm-up runs; $THREADS threads; load average $(load1) now"
 	echo
 fi

@@ -77,6 +77,9 @@ echo "$sum" | grep -q '"int8_layers": 8' && ok || bad "pruned model not int8: $s
 nz=$(echo "$sum" | sed -n 's/.*"nonzero_params": \([0-9]*\).*/\1/p'); pa=$(echo "$sum" | sed -n 's/.*"total_params": \([0-9]*\).*/\1/p')
 [ -n "$nz" ] && [ $((nz * 10)) -le $((pa * 6)) ] && ok || bad "pruned int8 model keeps $nz of $pa weights"
 [ "$(stat -c %s "$T/pq.slim")" -lt "$(stat -c %s "$T/q.slim")" ] && ok || bad "pruned int8 file not smaller"
+# bench runs its pruned Linear through the int8 sparse kernel when told to; auto keeps 50 % dense
+expect 0 "^fc1 +Linear .*int8 q8_spmm__" "$B" bench "$T/pq.slim" --sparse force --repeats 2 --warmup 0
+expect 0 "^fc1 +Linear .*int8 q8_linear_(gemv|gemm)__" "$B" bench "$T/pq.slim" --repeats 2 --warmup 0
 expect 1 "filter and neuron pruning remove channels" "$B" prune "$T/q.slim" --granularity filter --target 0.5 --limit 200 -o "$T/x.slim"
 expect 1 "quantization-aware training needs a quantized model" "$B" train "$T/f.slim" --qat --limit 200 -o "$T/x.slim"
 expect 2 "--qat-observe" "$B" train "$T/q.slim" --qat --qat-observe x -o "$T/x.slim"

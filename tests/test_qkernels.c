@@ -3,11 +3,13 @@
  * as skipped): random convolutions (tails of channels, taps and pixels, strides, dilations,
  * padding modes, groups, depthwise with multipliers, 1x1), Linear layers, fused clamps,
  * per-tensor and per-channel multipliers, and the extremes (inputs all -128 or 127, weights
- * +-127, zero points at both ends, multipliers at both ends and zero, the most taps allowed). */
+ * +-127, zero points at both ends, multipliers at both ends and zero, the most taps allowed);
+ * the int8 SpMM (q8_spmm.h) the same way on pruned weights. */
 #include <stdlib.h>
 #include "kernels/kernels.h"
 #include "kernels/qconv.h"
 #include "kernels/qjoin.h"
+#include "kernels/q8_spmm.h"
 #include "test.h"
 
 static uint32_t lcg(uint32_t *s) { *s = *s * 1664525u + 1013904223u; return *s >> 8; }
@@ -374,4 +376,117 @@ TEST(q8_kernel_names_and_paths)
 	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3);
 	CHECK(pk && sn_q8_pack_bytes(pk) >= 6);
 	sn_q8_pack_free(pk);
+}
+
+/* ---------------------------------------------------------------- the int8 SpMM (q8_spmm.h) */
+
+/* Zeroes all but about `density` of w [rows x cols]; some rows copy the pattern of the one before
+ * (blocks of 2 and 4 channels: block-pruned layers), some rows and columns end up empty. */
+static void sparsify(int8_t *w, int rows, int cols, double density, uint32_t *s)
+{
+	const int blocky = lcg(s) % 2, empty_col = cols > 1 ? pick(s, 0, cols - 1) : -1;
+	for (int o = 0; o < rows; o++) {
+		int8_t *r = w + (size_t)o * cols;
+		const int copy = blocky && o % 4 && lcg(s) % 4;
+		const int empty = lcg(s) % 9 == 0;
+		for (int i = 0; i < cols; i++) {
+			const int keep = copy ? r[i - cols] != 0 : (lcg(s) % 100000) < density * 100000;
+			if (!keep || empty || i == empty_col) r[i] = 0;
+			else if (!r[i]) r[i] = 1;   /* a kept weight is not zero */
+		}
+	}
+}
+
+static const double densities[] = {0, 1e-9, 0.02, 0.1, 0.3, 0.5, 0.9, 1};
+
+/* The sparse kernel (conv when pixels >= 0, else a Linear of -pixels rows) against the
+ * reference, with w sparsified to `density` (1e-9: one weight survives); 0 when identical. */
+static int spmm_case(int rows, int cols, int pixels, double density, uint32_t *s, int extreme, const char *path)
+{
+	const int linear = pixels < 0, n = linear ? -pixels : pixels;
+	const size_t ny = (size_t)rows * n;
+	layer L;
+	if (layer_make(&L, (size_t)cols * n, (size_t)rows * cols, rows, ny, s, extreme)) { layer_free(&L); return 1; }
+	sparsify(L.w, rows, cols, density, s);
+	if (density > 0 && density < 1e-6) L.w[(size_t)pick(s, 0, rows - 1) * cols + pick(s, 0, cols - 1)] = -127;
+	sn_q8_spmm *sp = sn_q8_spmm_pack(L.w, rows, cols);
+	if (!sp || !(L.ws = scratch(sn_q8_spmm_ws(sp, (size_t)n)))) {
+		fprintf(stderr, "  out of memory\n");
+		sn_q8_spmm_free(sp);
+		layer_free(&L);
+		return 1;
+	}
+	memset(L.y, 0x5a, ny);
+	if (linear) {
+		sn_q8_linear_ref(L.x, n, cols, rows, &L.p, L.ref);
+		sn_q8_spmm_linear(L.x, n, &L.p, sp, L.y, L.ws);
+	} else {
+		const sn_conv_geom g = {.c = cols, .h = 1, .w = n, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = 1, .ow = n};
+		sn_q8_conv_ref(L.x, &g, 1, rows, &L.p, L.ref);
+		sn_q8_spmm_conv(L.x, (size_t)n, &L.p, sp, L.y, L.ws);
+	}
+	char what[160];
+	snprintf(what, sizeof what, "%s: %s rows=%d cols=%d %s=%d density=%g", sn_q8_spmm_kernel(), linear ? "linear" : "conv",
+	         rows, cols, linear ? "batch" : "pixels", n, density);
+	sn_q8_spmm_free(sp);
+	return verdict(&L, ny, path, what);
+}
+
+static void spmm_random(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 4242;
+	for (int t = 0; t < 320; t++) {
+		const double density = densities[t % 8];
+		const int big = t % 5 == 0 || t % 6 == 0;   /* many rows or columns: few pixels */
+		const int rows = t % 5 ? pick(&s, 1, 40) : pick(&s, 60, 140), cols = t % 6 ? pick(&s, 1, 90) : pick(&s, 200, 600);
+		/* pixels: every tail of a step and a tile, a few tiles (the threads' splits); batches */
+		const int n = t % 3 == 2 ? -(t % 4 ? pick(&s, 1, 9) : pick(&s, 30, 140)) : big ? pick(&s, 1, 80) : t % 7 ? pick(&s, 1, 200) : pick(&s, 400, 900);
+		*failures += spmm_case(rows, cols, n, density, &s, t % 9 == 8, path) != 0;
+		++*cases;
+	}
+	/* the benchmarks' shapes (the conv on fewer pixels), pruned, and the most taps at the values
+	 * that make the largest sums */
+	*failures += spmm_case(256, 256, 14 * 14, 0.1, &s, 0, path) != 0;
+	*failures += spmm_case(1000, 1280, -1, 0.1, &s, 0, path) != 0;
+	*failures += spmm_case(1000, 1280, -32, 0.04, &s, 0, path) != 0;
+	*failures += spmm_case(7, SN_Q8_MAX_TAPS, 3, 1, &s, 1, path) != 0;
+	*failures += spmm_case(5, SN_Q8_MAX_TAPS, -2, 1, &s, 1, path) != 0;
+	*cases += 5;
+}
+
+TEST(q8_spmm_matches_reference)
+{
+	each_path(spmm_random);
+}
+
+TEST(q8_spmm_pack_and_names)
+{
+	const int8_t w[12] = {0, 3, 0, -4, 0, 5, 0, 6, 0, 0, 0, 0};
+	CHECK(!sn_q8_spmm_pack(w, 0, 4));
+	CHECK(!sn_q8_spmm_pack(w, 3, 0));
+	CHECK(!sn_q8_spmm_pack(w, 1, SN_Q8_MAX_TAPS + 1));
+	sn_q8_spmm *sp = sn_q8_spmm_pack(w, 3, 4);
+	CHECK(sp && sn_q8_spmm_bytes(sp) > 0);
+	sn_q8_spmm_free(sp);
+	sn_q8_spmm_free(NULL);
+	for (int i = 0; sn_q8_path_name(i); i++) {
+		if (sn_q8_force_path(sn_q8_path_name(i))) continue;
+		char want[64];
+		snprintf(want, sizeof want, "q8_spmm__%s", sn_q8_path_name(i));
+		CHECKF(!strcmp(sn_q8_spmm_kernel(), want), "%s, expected %s", sn_q8_spmm_kernel(), want);
+	}
+	sn_q8_force_path(NULL);
+}
+
+/* Inside a parallel region each call runs alone on its thread, with its own scratch. */
+TEST(q8_spmm_inside_parallel_region)
+{
+	int failures = 0;
+	#pragma omp parallel for num_threads(2) reduction(+ : failures)
+	for (int t = 0; t < 6; t++) {
+		uint32_t st = 700 + (uint32_t)t;
+		failures += spmm_case(pick(&st, 1, 80), pick(&st, 1, 300), t % 2 ? -pick(&st, 1, 70) : pick(&st, 1, 700), 0.2, &st, 0,
+		                      "best") != 0;
+	}
+	CHECK(failures == 0);
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include "core/internal.h"
 #include "core/quant.h"
+#include "core/sparse.h"
 #include "kernels/cpu.h"
 
 static const char *isa_name(void) { return sn_cpu_avx2() ? "avx2" : "scalar"; }
@@ -28,7 +29,8 @@ const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t 
 	if (sn_node_runs_int8(n)) {   /* quantized models: the int8 kernels (src/ops/q8_conv.c) */
 		const sn_shape in = g->node[n->in[0]].out;
 		const sn_conv_geom ge = n->op == SN_OP_CONV ? sn_node_conv_geom(n, in) : (sn_conv_geom){0};
-		snprintf(buf, len, "int8 %s", n->op == SN_OP_CONV ? sn_q8_conv_kernel(&ge, n->a.conv.groups, n->a.conv.out_c)
+		snprintf(buf, len, "int8 %s", sn_sparse_q8(g, n, g->plan->batch) ? sn_q8_spmm_kernel()
+		                              : n->op == SN_OP_CONV ? sn_q8_conv_kernel(&ge, n->a.conv.groups, n->a.conv.out_c)
 		                              : n->op == SN_OP_LINEAR ? sn_q8_linear_kernel(g->plan->batch, in.c, n->out.c)
 		                              : d->path ? d->path : "elementwise");
 		return buf;

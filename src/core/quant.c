@@ -18,7 +18,8 @@ static void free_derived(sn_qnode *q)
 {
 	free(q->bias); free(q->mult);
 	sn_q8_pack_free(q->pack);
-	q->bias = NULL; q->mult = NULL; q->pack = NULL;
+	sn_q8_spmm_free(q->spmm);   /* packed from the old weights: the layer runs dense until selected again */
+	q->bias = NULL; q->mult = NULL; q->pack = NULL; q->spmm = NULL;
 }
 
 void sn_qnode_free(sn_qnode *q)

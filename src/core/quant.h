@@ -11,6 +11,7 @@
 #define SN_CORE_QUANT_H
 #include "slimnn.h"
 #include "kernels/kernels.h"
+#include "kernels/q8_spmm.h"
 #include "kernels/qconv.h"
 
 struct sn_qnode {
@@ -26,6 +27,8 @@ struct sn_qnode {
 	sn_q_mult *mult;                   /* rows multipliers x_scale * w_scale[o] / y.scale */
 	int32_t lo, hi;                    /* the output clamp: int8 range, or a fused ReLU's / ReLU6's */
 	struct sn_q8_pack *pack;           /* the weights packed for the fast kernels */
+	struct sn_q8_spmm *spmm;           /* and for the sparse one, where sn_graph_select_sparse chose it */
+	int spmm_few_rows;                 /* a Linear runs it on a few rows too (core/sparse.c) */
 	/* quantization-aware training (core/qat.c): the observer's moving range of the output */
 	int observed;
 	float obs_lo, obs_hi;

@@ -2,6 +2,7 @@
  * forward passes (called from the conv and Linear operators for inference plans). */
 #include <math.h>
 #include <omp.h>
+#include "core/quant.h"
 #include "core/sparse.h"
 
 void sn_sparse_reset(sn_graph *g)
@@ -9,6 +10,7 @@ void sn_sparse_reset(sn_graph *g)
 	for (int i = 0; i < g->n_node; i++) {
 		sn_spmm_free(g->node[i].spmm);
 		g->node[i].spmm = NULL;
+		if (g->node[i].q) { sn_q8_spmm_free(g->node[i].q->spmm); g->node[i].q->spmm = NULL; }
 		g->node[i].impl = SN_IMPL_DENSE;
 	}
 }
@@ -36,11 +38,56 @@ static double crossover(const sn_node *n, int rows, int cols)
 	return few_pixels ? 0.6 : 0.45;
 }
 
+/* int8 layers (their int8 weights, which may hold more zeros than the float ones: small weights
+ * round to 0) against the int8 dense path, measured single-threaded with bench_kernels'
+ * q8sparse: and q8sparselinear: cases (docs/quantize.md): a 1x1 conv goes sparse from Q8_CONV of
+ * its weights zero (the sparse kernel tied the dense GEMM at 0-20 % over 64 and 256 channels, 7x7
+ * and 28x28 pixels, and won everywhere from 30 %), a Linear from Q8_LINEAR (crossovers 80 % at a
+ * batch of 32, 85-90 % at 4 to 16 rows); on at most Q8_FEW_ROWS rows (a plan's batch, known per
+ * plan: sn_sparse_q8) the dense GEMV wins up to 97 %. */
+#define Q8_CONV 0.3
+#define Q8_LINEAR 0.9
+#define Q8_FEW_ROWS 3
+#define Q8_FEW_ROWS_ZEROS 0.98
+
 static size_t zeros(const float *w, size_t n)
 {
 	size_t z = 0;
 	for (size_t i = 0; i < n; i++) z += w[i] == 0.0f;
 	return z;
+}
+
+static size_t zeros_q8(const int8_t *w, size_t n)
+{
+	size_t z = 0;
+	for (size_t i = 0; i < n; i++) z += w[i] == 0;
+	return z;
+}
+
+/* An int8 layer: packs its int8 weights for the int8 SpMM where the mode says so; 1 when it goes
+ * sparse, 0 when it stays dense, < 0 when out of memory. */
+static int select_q8(sn_node *n, sn_sparse_mode mode, int rows, int cols)
+{
+	sn_qnode *q = n->q;
+	const size_t count = (size_t)rows * cols;
+	if (!q->w || q->w_n != count) return 0;
+	const double at = n->op == SN_OP_LINEAR ? Q8_LINEAR : Q8_CONV;
+	if (mode == SN_SPARSE_AUTO && (double)zeros_q8(q->w, count) < at * (double)count) return 0;
+	if (!(q->spmm = sn_q8_spmm_pack(q->w, rows, cols)))
+		return sn_seterr(SN_ENOMEM, "out of memory packing the int8 sparse weights of '%s' (%d x %d)", n->name, rows, cols);
+	q->spmm_few_rows = mode == SN_SPARSE_FORCE || (double)zeros_q8(q->w, count) >= Q8_FEW_ROWS_ZEROS * (double)count;
+	n->impl = SN_IMPL_SPARSE;
+	return 1;
+}
+
+const sn_q8_spmm *sn_sparse_q8(const sn_graph *g, const sn_node *n, int batch)
+{
+	if (n->impl != SN_IMPL_SPARSE || !n->q || !n->q->spmm) return NULL;
+	int rows, cols;
+	sn_q8_spmm_shape(n->q->spmm, &rows, &cols);
+	if (rows != n->out.c || cols != g->node[n->in[0]].out.c) return NULL;
+	if (n->op == SN_OP_LINEAR && batch <= Q8_FEW_ROWS && !n->q->spmm_few_rows) return NULL;
+	return n->q->spmm;
 }
 
 int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode)
@@ -54,6 +101,12 @@ int sn_graph_select_sparse(sn_graph *g, sn_sparse_mode mode)
 		if (!eligible(n)) continue;
 		const sn_tensor *w = &g->tensor[n->t[SN_T_WEIGHT]], *b = sn_t(g, n, SN_T_BIAS);
 		const int rows = w->dims[0], cols = (int)(w->n / (size_t)rows);
+		if (sn_node_runs_int8(n)) {   /* runs the int8 kernels: their own sparse pack */
+			const int rc = select_q8(n, mode, rows, cols);
+			if (rc < 0) { sn_sparse_reset(g); return rc; }
+			count += rc;
+			continue;
+		}
 		if (mode == SN_SPARSE_AUTO && (double)zeros(w->data, w->n) < crossover(n, rows, cols) * (double)w->n) continue;
 		if (!(n->spmm = sn_spmm_pack(w->data, b ? b->data : NULL, rows, cols))) {
 			sn_sparse_reset(g);

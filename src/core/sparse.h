@@ -13,4 +13,7 @@ int sn_sparse_linear_forward(sn_plan *pl, const sn_node *n);
 /* Workspace bytes node n needs in an inference plan for a batch (0 unless it runs sparse): a
  * conv's panels, a Linear's chunk buffers. sn_plan_reshape adds it to the op's own request. */
 size_t sn_sparse_ws(const sn_graph *g, const sn_node *n, int batch);
+/* The int8 sparse pack an int8 conv or Linear runs at this batch, or NULL: dense (not chosen,
+ * packed for other shapes, or a Linear of so few rows that the dense GEMV wins). */
+const struct sn_q8_spmm *sn_sparse_q8(const sn_graph *g, const sn_node *n, int batch);
 #endif

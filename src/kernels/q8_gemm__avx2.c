@@ -1,36 +1,13 @@
-/* The int8 GEMM on AVX2 (q8_gemm_simd.h). AVX2 has no exact byte product: vpmaddubsw saturates
- * its pair sums (255 * 127 * 2 > 32767). So each quad is split into its even and odd bytes,
- * widened to int16 (the panel's unsigned bytes by zero extension, the weights' signed ones by
- * sign extension), and vpmaddwd forms b0 w0 + b2 w2 and b1 w1 + b3 w3 exactly in int32. */
-#include "kernels/q8_requant_ymm.h"
+/* The int8 GEMM on AVX2 (q8_gemm_simd.h), with q8_dot_avx2.h's exact byte products. */
+#include "kernels/q8_dot_avx2.h"
 
 #define Q8_TARGET __attribute__((target("avx2,fma")))
 #define Q8_RB 1
 #define Q8_NV 2
 #define Q8_GEMM sn_q8_gemm__avx2
 #define Q8_GEMV sn_q8_gemv__avx2
-typedef struct { __m256i even, odd; } q8_x;
-typedef struct { __m256i even, odd; } q8_w;
-
-/* unsigned quads as the product takes them: even and odd bytes zero-extended to int16 */
-Q8_TARGET Q8_INLINE q8_x q8_xsplit(__m256i v)
-{
-	return (q8_x){_mm256_and_si256(v, _mm256_set1_epi16(0xff)), _mm256_srli_epi16(v, 8)};
-}
 #define q8_xload(p) q8_xsplit(_mm256_loadu_si256((const __m256i *)(p)))
 #define q8_xbcast(x) q8_xsplit(_mm256_set1_epi32(x))
-
-/* signed quads: even and odd bytes sign-extended to int16 */
-Q8_TARGET Q8_INLINE q8_w q8_wsplit(__m256i v)
-{
-	return (q8_w){_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), _mm256_srai_epi16(v, 8)};
-}
-#define q8_wbcast(w) q8_wsplit(_mm256_set1_epi32(w))
 #define q8_wvec q8_wsplit
-
-Q8_TARGET Q8_INLINE __m256i q8_dot(__m256i acc, q8_x x, q8_w w)
-{
-	return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(x.even, w.even), _mm256_madd_epi16(x.odd, w.odd)));
-}
 
 #include "kernels/q8_gemm_simd.h"

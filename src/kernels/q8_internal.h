@@ -104,6 +104,54 @@ static inline int8_t sn_q8_out(uint32_t acc, const sn_q8_gemm_args *a, int r)
 	return sn_q_output((int32_t)acc, a->mult[a->per_channel ? r : 0], a->y_zp, a->lo, a->hi);
 }
 
+/* The int8 SpMM (q8_spmm.h). The pack: */
+#include "kernels/spmm.h"
+struct sn_q8_spmm {
+	int rows, cols, n_blocks;
+	size_t nnz;                 /* non-zero weights */
+	sn_spmm_block *blocks;      /* nnz: the block's rows, a multiple of 4; voff: bytes into values */
+	int8_t *values;             /* per block, per quad of its rows: nb int32 of 4 weights, by channel */
+	int32_t *deltas;
+	int32_t *sumw;              /* each row's sum of its weights */
+	size_t bytes;
+};
+/* Pixels per panel: every input row's tile of them, as unsigned bytes (x + 128), SN_Q8_SPMM_TILE
+ * apart. The vector kernels take them 4 L at a time (L: int32 lanes) and want them in their slot
+ * order (q8_spmm_simd.h); the panel builder of the same path writes them so. */
+#define SN_Q8_SPMM_TILE 64
+/* One tile: blocks [b0, b1) over its n pixels from the panel; output (o, p) to y[o ldr + p ldp]. */
+typedef struct {
+	const struct sn_q8_spmm *sp;
+	int b0, b1, n;
+	const uint8_t *panel;
+	const int32_t *corr;        /* per output channel: bias - (x_zp + 128) sum w */
+	const sn_q_mult *mult;      /* per output channel (per_channel) or 1 */
+	int per_channel;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+	size_t ldr, ldp;
+} sn_q8_spmm_args;
+typedef void (*sn_q8_spmm_fn)(const sn_q8_spmm_args *a);
+/* The panel of pixels [0, n) (n <= SN_Q8_SPMM_TILE) of `rows` input rows: pixel p of row c is
+ * x[c xr + p xp] (conv: xr = pixels, xp = 1; Linear: xr = 1, xp = cols). */
+typedef void (*sn_q8_spmm_panel_fn)(const int8_t *x, size_t xr, size_t xp, int rows, int n, uint8_t *panel);
+/* The current path's (qconv.c's choice, sn_q8_force_path included) and its name. */
+sn_q8_spmm_fn sn_q8_spmm_path(sn_q8_spmm_panel_fn *panel, const char **name);
+#define SN_Q8_SPMM_DECLARE(isa)                                                                            \
+	void sn_q8_spmm__##isa(const sn_q8_spmm_args *a);                                                      \
+	void sn_q8_spmm_panel__##isa(const int8_t *x, size_t xr, size_t xp, int rows, int n, uint8_t *panel);
+SN_Q8_SPMM_DECLARE(scalar)
+SN_Q8_SPMM_DECLARE(avx2)
+SN_Q8_SPMM_DECLARE(avxvnni)
+SN_Q8_SPMM_DECLARE(avx512vnni)
+
+/* bias - (x_zp + shift) sum w: the constant that turns the kernels' sums over shifted inputs into
+ * the reference's, wrapping as their sums do */
+static inline int32_t sn_q8_corr(int32_t bias, int32_t x_zp, int32_t shift, int32_t sumw)
+{
+	return (int32_t)((uint32_t)bias - (uint32_t)(x_zp + shift) * (uint32_t)sumw);
+}
+
 /* The add of qjoin.h on one instruction set (q8_add__*.c; the scalar one is sn_q8_add_ref), and
  * the one the current path runs (qconv.c's choice, sn_q8_force_path included) with its name. */
 typedef void (*sn_q8_add_fn)(const int8_t *const *x, size_t len, const sn_q8_add_params *p, int8_t *y);

@@ -31,20 +31,26 @@ typedef struct {
 	sn_q8_dwrow_fn dwrow;
 	sn_q8_gemm_fn gemv;         /* a Linear of few rows, one row at a time (NULL: the GEMM) */
 	void (*dwc16)(const sn_q8_dwc16_args *);   /* the channel-vectorised depthwise (NULL: none) */
+	sn_q8_spmm_fn spmm;
+	sn_q8_spmm_panel_fn spmm_panel;
+	const char *spmm_name;
 } q8_isa;
+#define SPMM(isa) sn_q8_spmm__##isa, sn_q8_spmm_panel__##isa, "q8_spmm__" #isa
 
 static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, NULL},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, NULL, SPMM(scalar)},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
-	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2, NULL},
+	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2, NULL, SPMM(avx2)},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
-	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni, NULL},   /* no VNNI in an add */
+	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni,
+	 NULL, SPMM(avxvnni)},   /* no VNNI in an add */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
-	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni, sn_q8_dwconv_c16__avx512vnni},
+	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni, sn_q8_dwconv_c16__avx512vnni,
+	 SPMM(avx512vnni)},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -79,6 +85,13 @@ sn_q8_add_fn sn_q8_add_path(const char **name)
 {
 	if (name) *name = isa()->add_name;
 	return isa()->add;
+}
+
+sn_q8_spmm_fn sn_q8_spmm_path(sn_q8_spmm_panel_fn *panel, const char **name)
+{
+	if (panel) *panel = isa()->spmm_panel;
+	if (name) *name = isa()->spmm_name;
+	return isa()->spmm;
 }
 
 /* ---------------------------------------------------------------- packing */
@@ -135,11 +148,10 @@ static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
 static int tile_size(int n, int tiles) { return SN_MIN(NT, ((n + tiles - 1) / tiles + 15) / 16 * 16); }
 static int threads(void) { return omp_in_parallel() ? 1 : sn_get_threads(); }
 
-/* bias - (x_zp + 128) sum w per output channel (wrapping, as the kernels' sums do) */
+/* bias - (x_zp + 128) sum w per output channel */
 static void corrections(const sn_q8_conv *p, const sn_q8_pack *pk, int32_t shift, int32_t *corr)
 {
-	for (int o = 0; o < pk->out_c; o++)
-		corr[o] = (int32_t)((uint32_t)(p->bias ? p->bias[o] : 0) - (uint32_t)(p->x_zp + shift) * (uint32_t)pk->sumw[o]);
+	for (int o = 0; o < pk->out_c; o++) corr[o] = sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, shift, pk->sumw[o]);
 }
 
 /* Rows [r0, r1) of a group's output channels, cut in `parts` pieces at multiples of 8 (the
@@ -433,7 +445,7 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
 				.tap = dw_pairs(g) ? 2 * g->dw : 1,
 				.oh = flat ? 1 : g->oh, .ow = flat ? (int)(g->oh * Q) : g->ow, .plane = plane, .ldp = ldp,
 				.w = p->w + (size_t)o * kk,
-				.corr = (int32_t)((uint32_t)(p->bias ? p->bias[o] : 0) - (uint32_t)p->x_zp * (uint32_t)pk->sumw[o]),
+				.corr = sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, 0, pk->sumw[o]),
 				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
 				.y = flat ? t : yo};
 			fn(&a);

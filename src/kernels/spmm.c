@@ -12,67 +12,99 @@ void sn_spmm_free(sn_spmm *p)
 	free(p);
 }
 
-static int row_nnz(const float *r, int cols)
+static int nonzero(const sn_spmm_src *s, size_t i) { return s->f ? s->f[i] != 0.0f : s->q[i] != 0; }
+
+static int row_nnz(const sn_spmm_src *s, int o)
 {
 	int k = 0;
-	for (int i = 0; i < cols; i++) k += r[i] != 0.0f;
+	for (int i = 0; i < s->cols; i++) k += nonzero(s, (size_t)o * s->cols + i);
 	return k;
 }
 
-static int same_pattern(const float *a, const float *b, int cols)
+static int same_pattern(const sn_spmm_src *s, int a, int b)
 {
-	for (int i = 0; i < cols; i++)
-		if ((a[i] != 0.0f) != (b[i] != 0.0f)) return 0;
+	for (int i = 0; i < s->cols; i++)
+		if (nonzero(s, (size_t)a * s->cols + i) != nonzero(s, (size_t)b * s->cols + i)) return 0;
 	return 1;
 }
 
 /* Channels in the block starting at row o: 4 or 2 where the next rows share o's pattern. */
-static int block_width(const float *w, int rows, int cols, int o)
+static int block_width(const sn_spmm_src *s, int o)
 {
-	const float *r = w + (size_t)o * cols;
 	int n = 1;
-	while (n < 4 && o + n < rows && same_pattern(r, r + (size_t)n * cols, cols)) n++;
+	while (n < 4 && o + n < s->rows && same_pattern(s, o, o + n)) n++;
 	return n == 3 ? 2 : n;
 }
 
-static void fill_block(const float *w, const float *bias, int cols, sn_spmm_block *b, float *v, int32_t *d)
+int sn_spmm_blocks(const sn_spmm_src *s, int group, sn_spmm_block *blocks, size_t *n_deltas)
+{
+	int nb = 0;
+	size_t nd = 0;
+	for (int o = 0; o < s->rows; o += blocks[nb++].nb) {
+		sn_spmm_block *b = &blocks[nb];
+		b->o0 = o;
+		b->nb = block_width(s, o);
+		b->nnz = (row_nnz(s, o) + group - 1) / group * group;
+		b->voff = 0;
+		b->doff = nd;
+		nd += (size_t)b->nnz;
+	}
+	*n_deltas = nd;
+	return nb;
+}
+
+void sn_spmm_block_cols(const sn_spmm_src *s, const sn_spmm_block *b, int32_t *c)
+{
+	int k = 0;
+	for (int i = 0; i < s->cols; i++)
+		if (nonzero(s, (size_t)b->o0 * s->cols + i)) c[k++] = i;
+	while (k < b->nnz) c[k++] = -1;
+}
+
+void sn_spmm_cols_to_deltas(int32_t *c, int n)
+{
+	int prev = 0;
+	for (int k = 0; k < n; k++) {
+		if (c[k] < 0) { c[k] = 0; continue; }
+		const int i = c[k];
+		c[k] = i - prev;
+		prev = i;
+	}
+}
+
+/* Biases, then the nb weights of each non-zero input row (rows: sn_spmm_block_cols's). */
+static void fill_block(const float *w, const float *bias, int cols, const sn_spmm_block *b, const int32_t *rows, float *v)
 {
 	for (int j = 0; j < b->nb; j++) *v++ = bias ? bias[b->o0 + j] : 0.0f;
-	const float *r = w + (size_t)b->o0 * cols;
-	int prev = 0, k = 0;
-	for (int i = 0; i < cols; i++) {
-		if (r[i] == 0.0f) continue;
-		d[k++] = i - prev;
-		prev = i;
-		for (int j = 0; j < b->nb; j++) *v++ = r[(size_t)j * cols + i];
-	}
+	for (int k = 0; k < b->nnz; k++)
+		for (int j = 0; j < b->nb; j++) *v++ = w[(size_t)(b->o0 + j) * cols + rows[k]];
 }
 
 sn_spmm *sn_spmm_pack(const float *w, const float *bias, int rows, int cols)
 {
+	const sn_spmm_src src = {.f = w, .rows = rows, .cols = cols};
 	sn_spmm *p = calloc(1, sizeof *p);
 	if (!p) goto oom;
 	p->rows = rows; p->cols = cols;
 	p->blocks = malloc((rows ? rows : 1) * sizeof *p->blocks);
 	if (!p->blocks) goto oom;
 	size_t nv = 0, nd = 0;
-	for (int o = 0; o < rows; ) {
-		sn_spmm_block *b = &p->blocks[p->n_blocks++];
-		b->o0 = o;
-		b->nb = block_width(w, rows, cols, o);
-		b->nnz = row_nnz(w + (size_t)o * cols, cols);
-		b->voff = nv; b->doff = nd;
+	p->n_blocks = sn_spmm_blocks(&src, 1, p->blocks, &nd);
+	for (int k = 0; k < p->n_blocks; k++) {
+		sn_spmm_block *b = &p->blocks[k];
+		b->voff = nv;
 		nv += (size_t)b->nb * (1 + b->nnz);
-		nd += b->nnz;
 		p->nnz += (size_t)b->nb * b->nnz;
-		o += b->nb;
 	}
 	p->values = malloc((nv ? nv : 1) * sizeof *p->values);
 	p->deltas = malloc((nd ? nd : 1) * sizeof *p->deltas);
 	if (!p->values || !p->deltas) goto oom;
 	for (int k = 0; k < p->n_blocks; k++) {
-		sn_spmm_block *b = &p->blocks[k];
-		fill_block(w, bias, cols, b, p->values + b->voff, p->deltas + b->doff);
+		const sn_spmm_block *b = &p->blocks[k];
+		int32_t *d = p->deltas + b->doff;
+		sn_spmm_block_cols(&src, b, d);
+		fill_block(w, bias, cols, b, d, p->values + b->voff);
+		sn_spmm_cols_to_deltas(d, b->nnz);
 	}
 	return p;
 oom:

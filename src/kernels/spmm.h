@@ -30,6 +30,20 @@ typedef struct sn_spmm {
 	int32_t *deltas;
 } sn_spmm;
 
+/* The layout above, shared by the float pack and the int8 one (kernels/q8_spmm.h): W [rows x
+ * cols] row-major as floats (f) or int8 (q), one of them given. */
+typedef struct { const float *f; const int8_t *q; int rows, cols; } sn_spmm_src;
+/* The blocks of W into blocks (room for rows of them): o0, nb, nnz and doff (voff is the
+ * caller's: values differ by type). Each block's non-zero rows are counted up to a multiple of
+ * `group` (the int8 kernels take them four at a time); *n_deltas gets their total. Returns the
+ * number of blocks. */
+int sn_spmm_blocks(const sn_spmm_src *s, int group, sn_spmm_block *blocks, size_t *n_deltas);
+/* The input rows (columns of W) of block b's non-zero weights in order, then -1 up to b->nnz
+ * (the padding to the group: weight 0) into c; the values are filled from them. */
+void sn_spmm_block_cols(const sn_spmm_src *s, const sn_spmm_block *b, int32_t *c);
+/* Those rows, in place, as the deltas the kernels walk (a padding entry advances 0 rows). */
+void sn_spmm_cols_to_deltas(int32_t *c, int n);
+
 /* Packs W [rows x cols] row-major (+ bias[rows], may be NULL); zero weights are left out.
  * NULL when out of memory. */
 sn_spmm *sn_spmm_pack(const float *w, const float *bias, int rows, int cols);

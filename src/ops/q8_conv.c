@@ -4,6 +4,7 @@
 #include <omp.h>
 #include "core/internal.h"
 #include "core/quant.h"
+#include "core/sparse.h"
 
 static sn_q8_conv layer(const sn_graph *g, const sn_node *n)
 {
@@ -17,7 +18,9 @@ int sn_q8_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	const sn_shape in = sn_in(g, n, 0)->out;
 	const sn_conv_geom ge = sn_node_conv_geom(n, in);
 	const int groups = n->a.conv.groups, out_c = n->a.conv.out_c, B = pl->batch;
-	const size_t per = sn_align(sn_q8_conv_ws(&ge, groups, out_c));
+	const sn_q8_spmm *sp = sn_sparse_q8(g, n, B);   /* a pruned 1x1 conv: the sparse kernel */
+	const size_t P = (size_t)n->out.h * n->out.w;
+	const size_t per = sn_align(SN_MAX(sn_q8_conv_ws(&ge, groups, out_c), sp ? sn_q8_spmm_ws(sp, P) : 0));
 	if (act == SN_ACT_SIZES) {
 		sn_rt(pl, n)->ws_bytes = per * (size_t)(B > 1 ? sn_get_threads() : 1);
 		return SN_OK;
@@ -28,25 +31,26 @@ int sn_q8_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	int8_t *Y = sn_rt(pl, n)->q;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
 	unsigned char *ws = (unsigned char *)pl->ws;
-	if (B == 1) {
-		sn_q8_conv_run(X, &ge, groups, out_c, &p, n->q->pack, Y, ws);
-		return SN_OK;
+	#pragma omp parallel for schedule(dynamic, 1) num_threads(sn_get_threads()) if (B > 1)
+	for (int b = 0; b < B; b++) {
+		unsigned char *mine = ws + (B > 1 ? per * (size_t)omp_get_thread_num() : 0);
+		if (sp) sn_q8_spmm_conv(X + b * xs, P, &p, sp, Y + b * ys, mine);
+		else sn_q8_conv_run(X + b * xs, &ge, groups, out_c, &p, n->q->pack, Y + b * ys, mine);
 	}
-	#pragma omp parallel for schedule(dynamic, 1) num_threads(sn_get_threads())
-	for (int b = 0; b < B; b++)
-		sn_q8_conv_run(X + b * xs, &ge, groups, out_c, &p, n->q->pack, Y + b * ys, ws + per * (size_t)omp_get_thread_num());
 	return SN_OK;
 }
 
 int sn_q8_op_linear(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	const int I = sn_in(g, n, 0)->out.c, O = n->out.c;
+	const sn_q8_spmm *sp = sn_sparse_q8(g, n, pl->batch);   /* pruned: the sparse kernel */
 	if (act == SN_ACT_SIZES) {
-		sn_rt(pl, n)->ws_bytes = sn_q8_linear_ws(pl->batch, I, O);
+		sn_rt(pl, n)->ws_bytes = SN_MAX(sn_q8_linear_ws(pl->batch, I, O), sp ? sn_q8_spmm_ws(sp, (size_t)pl->batch) : 0);
 		return SN_OK;
 	}
 	if (act != SN_ACT_FORWARD) return SN_OK;
 	const sn_q8_conv p = layer(g, n);
-	sn_q8_linear(sn_rt_in(pl, n, 0)->q, pl->batch, I, O, &p, n->q->pack, sn_rt(pl, n)->q, pl->ws);
+	if (sp) sn_q8_spmm_linear(sn_rt_in(pl, n, 0)->q, pl->batch, &p, sp, sn_rt(pl, n)->q, pl->ws);
+	else sn_q8_linear(sn_rt_in(pl, n, 0)->q, pl->batch, I, O, &p, n->q->pack, sn_rt(pl, n)->q, pl->ws);
 	return SN_OK;
 }

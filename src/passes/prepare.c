@@ -136,9 +136,11 @@ sn_graph *sn_prepare_inference(const sn_graph *g, const sn_prepare_opts *o, sn_p
 	sn_prepare_report rep = {.nodes_before = g ? g->n_node : 0};
 	if (!o) o = &def;
 	if (!g || g->n_node == 0) { sn_seterr(SN_EINVAL, "prepare for inference: no model given; pass a graph that starts with its input layer"); return NULL; }
-	if (sn_graph_is_int8(g)) {   /* quantized models were prepared before they were quantized */
+	if (sn_graph_is_int8(g)) {   /* quantized models were prepared before they were quantized: kernels only */
 		sn_graph *h = sn_graph_clone(g);
 		rep.nodes_after = h ? h->n_node : 0;
+		rep.sparse_layers = h ? sn_graph_select_sparse(h, o->sparse) : 0;
+		if (rep.sparse_layers < 0) { sn_graph_free(h); return NULL; }
 		if (h && r) *r = rep;
 		return h;
 	}
