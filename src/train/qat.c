@@ -34,11 +34,11 @@ void sn_qat_round(sn_qat *q, sn_graph *g)
 	sn_qat_fake_weights(g);
 }
 
-void sn_qat_unround(sn_qat *q, sn_graph *g, int epoch, int ran)
+void sn_qat_unround(sn_qat *q, sn_graph *g, int epoch, int ok, int ran)
 {
 	if (!q->master) return;
 	memcpy(g->w, q->master, g->n_w * sizeof *g->w);
-	if (epoch >= q->observe_epochs) return;
+	if (!ok || epoch >= q->observe_epochs) return;
 	const int N = g->n_node;
 	for (int i = 0; i < N; i++) {
 		const sn_node_rt *r = &g->plan->rt[i];

@@ -28,9 +28,9 @@ unsigned sn_qat_plan_flags(const sn_qat *q);
 /* Before a step's forward: the master weights put aside, the rounded ones in their place. */
 void sn_qat_round(sn_qat *q, sn_graph *g);
 /* After its backward (gradients w.r.t. the rounded weights, applied to the master ones): the
- * master weights back; in an observing epoch the observers move (a process with no rows passes
- * ran = 0). Collective with several processes. */
-void sn_qat_unround(sn_qat *q, sn_graph *g, int epoch, int ran);
+ * master weights back; after a step that succeeded (ok) in an observing epoch the observers move
+ * (a process with no rows passes ran = 0). Collective with several processes. */
+void sn_qat_unround(sn_qat *q, sn_graph *g, int epoch, int ok, int ran);
 /* After an epoch: g becomes the int8 model of the master weights (to evaluate and checkpoint)... */
 int sn_qat_settle_epoch(sn_qat *q, sn_graph *g);
 /* ...and before the next one the master weights return. */

@@ -170,7 +170,7 @@ static int run_epoch(sn_graph *g, const sn_dataset *tr, const sn_train_opts *o, 
 			rc = sn_graph_backward(g, b->dlogits);
 		}
 		/* the master weights back under the gradients of the rounded ones */
-		sn_qat_unround(qat, g, rc ? INT32_MAX : st->epoch, n > 0);
+		sn_qat_unround(qat, g, st->epoch, rc == SN_OK, n > 0);
 		if (rc) return rc;
 		loss += l; seen += rows; correct += right;
 		st->step++;
