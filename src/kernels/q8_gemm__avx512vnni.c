@@ -1,11 +1,13 @@
 /* The int8 GEMM on AVX-512 VNNI (q8_gemm_simd.h): vpdpbusd adds the four products of unsigned
- * panel bytes and signed weights of each lane to it, exactly in int32. 8 rows (two packed
- * blocks) by 3 vectors of 16 columns: 24 accumulators, 3 panel vectors and a broadcast of the
- * 32 zmm registers; per quad 3 loads and 8 broadcasts feed 24 vpdpbusd (1536 multiply-adds). */
+ * panel bytes and signed weights of each lane to it, exactly in int32. 4 rows (one packed block)
+ * by 3 vectors of 16 columns: 12 accumulators; per quad 3 loads and 4 broadcasts feed 12
+ * vpdpbusd. The block of 8 rows (24 accumulators) would fit the 32 registers in the loop, but
+ * its requantization spilled them: it measured 1.2-1.9x slower on every 1x1 and 3x3 shape of
+ * MobileNetV2 and bench/ (2026-12-07, Zen 4, one thread). */
 #include "kernels/q8_requant_zmm.h"
 
 #define Q8_TARGET Q8Z
-#define Q8_RB 2
+#define Q8_RB 1
 #define Q8_NV 3
 #define Q8_GEMM sn_q8_gemm__avx512vnni
 #define Q8_GEMV sn_q8_gemv__avx512vnni
