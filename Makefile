@@ -7,9 +7,9 @@ CC       ?= gcc
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC -Iinclude -Isrc
-LDLIBS   := -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip -lpthread
+LDLIBS   := -ldnnl -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip -lpthread
 DEPS_DEB := build-essential libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist \
-            libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpng-dev libjpeg62-turbo-dev libzip-dev
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpng-dev libjpeg62-turbo-dev libzip-dev libdnnl-dev
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
