@@ -135,15 +135,23 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 }
 
 /* ---------------------------------------------------------------- oneDNN
- * Measured on bench/'s shapes (bench/onednn_conv.c, docs/benchmarks.md): oneDNN's convolution
- * loops (brgconv / jit, AVX-512 or AVX2 by the CPU) beat im2col + GEMM on every dense shape, but
- * it works in channel-blocked layouts, so slimnn's NCHW input is reordered before and the output
- * after, and its weights every run. That costs memory traffic that only enough multiply-adds per
- * reordered element pay for: a 1x1 32 -> 64 conv on 112x112 (21 per element) or a 1 -> 32 3x3
- * (9) ran slower than slimnn's own path, 3x3 convs with 32+ channels (>= 144) and the 1x1
- * 256 -> 256 (128) faster. DNNL_MIN_INTENSITY is the line between. Where oneDNN has no direct
- * kernel for a shape (its im2col + GEMM, or its reference loops), the own path runs. */
-#define DNNL_MIN_INTENSITY 24.0
+ * Measured on bench/'s and ResNet-18's shapes (bench/onednn_conv.c, docs/benchmarks.md),
+ * oneDNN's convolution loops (brgconv / jit, AVX-512 or AVX2 by the CPU) beat im2col + GEMM on
+ * most dense shapes, but they work in channel-blocked layouts: slimnn's NCHW input is reordered
+ * before and the output after, and the weights on every run. Only enough multiply-adds per
+ * reordered value pay for that traffic, and the weights' reorder only enough pixels:
+ * - inference: a 1x1 32 -> 64 on 112x112 (21 multiply-adds per reordered value), a 1x1 stride-2
+ *   64 -> 128 (21) and the 3 -> 32 stem (27) ran slower on oneDNN, 3x3 convs with 32+ channels
+ *   (>= 144) and the 1x1 256 -> 256 (128) faster: DNNL_MIN_INTENSITY;
+ * - training: oneDNN's gradients win by more (its input gradient needs no col2im, its weight
+ *   gradient no transposes), on thin convs too (the 3 -> 32 stem): DNNL_MIN_INTENSITY_TRAIN;
+ * - both: on 7x7 output planes (512 -> 512, 256 -> 512 stride 2) oneDNN lost, forward at batch
+ *   1 (the weights' reorder) and its weight gradient even at batch 32: DNNL_MIN_PLANE.
+ * Where oneDNN has no direct kernel for a shape (its im2col + GEMM, or its reference loops),
+ * the own path runs. */
+#define DNNL_MIN_INTENSITY 32.0
+#define DNNL_MIN_INTENSITY_TRAIN 8.0
+#define DNNL_MIN_PLANE 100
 
 static sn_dnnl_conv_desc dnnl_desc(const sn_node *n, sn_shape in, int batch)
 {
@@ -166,11 +174,14 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	sn_node_rt *r = sn_rt(pl, n);
 	if (mode == SN_DNNL_OWN || (n->impl == SN_IMPL_SPARSE && !pl->train)) return;
 	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
+	if (mode == SN_DNNL_AUTO && n->out.h * n->out.w < DNNL_MIN_PLANE) return;
 	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : 0);
 	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
 	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
 	if (!c) return;
-	if (mode == SN_DNNL_AUTO && (sn_dnnl_conv_intensity(c) < DNNL_MIN_INTENSITY || !sn_dnnl_conv_direct(c))) {
+	if (mode == SN_DNNL_AUTO &&
+	    (sn_dnnl_conv_intensity(c) < (pl->train ? DNNL_MIN_INTENSITY_TRAIN : DNNL_MIN_INTENSITY) ||
+	     !sn_dnnl_conv_direct(c))) {
 		sn_dnnl_conv_free(c);
 		return;
 	}
