@@ -85,12 +85,14 @@ deps:
 	@bash tools/deps.sh $(DEPS_DEB)
 
 # bench/: programs that time slimnn (compared with PyTorch by bench/run.sh; see bench/README.md)
-BENCH_BIN := $(B)/bench_kernels $(B)/sgemm_peak $(B)/bench_decode
-$(B)/bench/kernels.o $(B)/bench/sgemm_peak.o $(B)/bench/decode.o: bench/timing.h
+BENCH_BIN := $(B)/bench_kernels $(B)/sgemm_peak $(B)/bench_decode $(B)/bench_onednn
+$(B)/bench/kernels.o $(B)/bench/sgemm_peak.o $(B)/bench/decode.o $(B)/bench/onednn_conv.o: bench/timing.h
 $(B)/bench_kernels: $(B)/bench/kernels.o $(B)/libslimnn.a
 	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 $(B)/sgemm_peak: $(B)/bench/sgemm_peak.o
 	$(CC) $(LDSAN) -o $@ $< -lopenblas
+$(B)/bench_onednn: $(B)/bench/onednn_conv.o $(B)/libslimnn.a
+	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 $(B)/bench_decode: $(B)/bench/decode.o $(B)/libslimnn.a
 	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 
