@@ -183,7 +183,14 @@ TEST(conv_dnnl_choice)
 	free_out(&o);
 	const dnnl_case small = {"7x7", "input x shape=64x7x7\nconv c out=64 k=3 pad=1\n", 8};
 	REQUIRE(run_case(&small, SN_DNNL_AUTO, 1, 8, &o) == 0);
-	CHECKF(o.dnnl_convs == 0, "a conv on a 7x7 plane ran on oneDNN by the shape rule");
+	CHECKF(o.dnnl_convs == 0, "a conv on a 7x7 plane trained on oneDNN by the shape rule");
+	free_out(&o);
+	REQUIRE(run_case(&small, SN_DNNL_AUTO, 0, 8, &o) == 0);
+	CHECKF(o.dnnl_convs == 1, "a conv on 8 7x7 planes did not infer on oneDNN by the shape rule");
+	free_out(&o);
+	const dnnl_case one = {"7x7", small.arch, 1};
+	REQUIRE(run_case(&one, SN_DNNL_AUTO, 0, 1, &o) == 0);
+	CHECKF(o.dnnl_convs == 0, "a conv on one 7x7 plane inferred on oneDNN by the shape rule");
 	free_out(&o);
 	const dnnl_case wide = {"wide", "input x shape=64x14x14\nconv c out=64 k=3 pad=1\n", 2};
 	REQUIRE(run_case(&wide, SN_DNNL_AUTO, 0, 2, &o) == 0);

@@ -145,13 +145,15 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  *   (>= 144) and the 1x1 256 -> 256 (128) faster: DNNL_MIN_INTENSITY;
  * - training: oneDNN's gradients win by more (its input gradient needs no col2im, its weight
  *   gradient no transposes), on thin convs too (the 3 -> 32 stem): DNNL_MIN_INTENSITY_TRAIN;
- * - both: on 7x7 output planes (512 -> 512, 256 -> 512 stride 2) oneDNN lost, forward at batch
- *   1 (the weights' reorder) and its weight gradient even at batch 32: DNNL_MIN_PLANE.
+ * - on few output pixels the weights' reorder is not paid for: 512 -> 512 on 7x7 ran 0.9x at
+ *   batch 1 on oneDNN, 1.4-1.9x at batch 4 and 32 (inference: DNNL_MIN_PIXELS over the batch);
+ *   oneDNN's weight gradient on such planes lost even at batch 32 (0.71x; training:
+ *   DNNL_MIN_PIXELS per image).
  * Where oneDNN has no direct kernel for a shape (its im2col + GEMM, or its reference loops),
  * the own path runs. */
 #define DNNL_MIN_INTENSITY 32.0
 #define DNNL_MIN_INTENSITY_TRAIN 8.0
-#define DNNL_MIN_PLANE 100
+#define DNNL_MIN_PIXELS 100
 
 static sn_dnnl_conv_desc dnnl_desc(const sn_node *n, sn_shape in, int batch)
 {
@@ -174,7 +176,7 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	sn_node_rt *r = sn_rt(pl, n);
 	if (mode == SN_DNNL_OWN || (n->impl == SN_IMPL_SPARSE && !pl->train)) return;
 	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
-	if (mode == SN_DNNL_AUTO && n->out.h * n->out.w < DNNL_MIN_PLANE) return;
+	if (mode == SN_DNNL_AUTO && (pl->train ? 1 : pl->batch) * n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
 	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : 0);
 	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
 	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
