@@ -55,6 +55,7 @@ struct sn_dnnl_conv {
 	dnnl_primitive_desc_t pds[8];   /* kept: the memory descriptors above point into them */
 	int npd;
 	size_t db_off;          /* scratch offset of the bias gradient (backward) */
+	int threads;            /* sn_get_threads() when made: oneDNN sizes its work split and scratch by it */
 	double intensity;
 	char impl[2][96];
 };
@@ -356,10 +357,17 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 	if (!c) return NULL;
 	c->d = *d;
 	make_descs(d, &c->s);
+	/* oneDNN reads the thread count (the calling thread's OpenMP setting) when it makes a
+	 * primitive, and splits the work and sizes the scratch by it: slimnn's, now and at every run */
+	c->threads = sn_get_threads();
+	const int prev = omp_get_max_threads();
+	if (prev != c->threads) omp_set_num_threads(c->threads);
 	if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) { free(c); return NULL; }
-	if (((what & SN_DNNL_FORWARD) &&
-	     build_forward(c, &c->s, what & SN_DNNL_BACKWARD ? dnnl_forward_training : dnnl_forward_inference)) ||
-	    ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s))) {
+	const int fail = ((what & SN_DNNL_FORWARD) &&
+	                  build_forward(c, &c->s, what & SN_DNNL_BACKWARD ? dnnl_forward_training : dnnl_forward_inference)) ||
+	                 ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
+	if (prev != c->threads) omp_set_num_threads(prev);
+	if (fail) {
 		sn_dnnl_conv_free(c);
 		return NULL;
 	}
@@ -395,11 +403,11 @@ int sn_dnnl_conv_direct(const sn_dnnl_conv *c)
 
 /* Points every memory object at its tensor or scratch, then runs the steps that serve `need`
  * (and the accumulation mode acc). oneDNN's parallel regions take the calling thread's
- * OpenMP thread count: slimnn's. */
+ * OpenMP thread count: the one the handle was made for, the caller's own set back after. */
 static void run(sn_dnnl_conv *c, pass *p, void *const user[U_N], char *ws, int need, int acc)
 {
-	const int T = sn_get_threads();
-	if (omp_get_max_threads() != T) omp_set_num_threads(T);
+	const int prev = omp_get_max_threads();
+	if (prev != c->threads) omp_set_num_threads(c->threads);
 	for (int i = 0; i < c->nm; i++) {
 		void *h = c->m[i].user >= 0 ? user[c->m[i].user] : ws + c->m[i].off;
 		if (h) dnnl_memory_set_data_handle(c->m[i].m, h);
@@ -410,6 +418,7 @@ static void run(sn_dnnl_conv *c, pass *p, void *const user[U_N], char *ws, int n
 		dnnl_primitive_execute(s->p, c->stream, s->nargs, s->args);
 	}
 	dnnl_stream_wait(c->stream);
+	if (prev != c->threads) omp_set_num_threads(prev);
 }
 
 void sn_dnnl_conv_forward(sn_dnnl_conv *c, const float *x, const float *w, const float *bias, float *y, void *ws)

@@ -8,8 +8,10 @@
  * weights are reordered on every run (training changes them; the reorder is a small share
  * except for convs on few pixels). Everything a run needs besides the caller's tensors lives in
  * the caller's scratch (sn_dnnl_conv_ws bytes): nothing allocates while it runs.
- * The threads are sn_get_threads(); for one thread count the results are the same bytes from
- * run to run (oneDNN's conv has no atomics in its reductions). */
+ * A handle runs on the sn_get_threads() of when it was made (oneDNN splits the work and sizes
+ * its scratch by it then): a plan's oneDNN convs keep the thread count of when the plan was
+ * made. For one thread count the results are the same bytes from run to run (oneDNN's conv has
+ * no atomics in its reductions). */
 #ifndef SN_KERNELS_DNNL_CONV_H
 #define SN_KERNELS_DNNL_CONV_H
 #include <stddef.h>
