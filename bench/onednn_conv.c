@@ -33,6 +33,7 @@
 #include <string.h>
 #include <dnnl.h>
 #include "slimnn.h"
+#include "core/internal.h"
 #include "kernels/dnnl_conv.h"
 #include "timing.h"
 
@@ -322,9 +323,16 @@ static int bench_conv(int N, int C, int H, int W, int O, int k, int s)
 		snprintf(what, sizeof what, "slimnn-%s:%s", own ? "own" : "onednn", train ? "train(f+b)" : "fwd");
 		report(shape, what, NULL, best[own][train], train ? 3 * flop : flop);
 	}
-	if (best[0][0] < 1e30)
-		printf("%-26s own/onednn: forward %.2f, training %.2f\n", shape, best[1][0] / best[0][0],
-		       best[1][1] / best[0][1]);
+	const char *pick[2];   /* what the default rule (SLIMNN_CONV_ENGINE=auto) runs */
+	sn_dnnl_set_mode(SN_DNNL_AUTO);
+	for (int train = 0; train < 2; train++) {
+		sn_graph *g = sn_arch_parse(text, "bench.arch");
+		pick[train] = g && !sn_graph_plan(g, N, train) && sn_conv_dnnl_impl(g->plan, &g->node[1]) ? "onednn" : "own";
+		sn_graph_free(g);
+	}
+	sn_dnnl_set_mode(-1);
+	printf("%-26s own/onednn: forward %.2f, training %.2f; auto runs forward on %s, training on %s\n", shape,
+	       best[1][0] / best[0][0], best[1][1] / best[0][1], pick[0], pick[1]);
 	free(x); free(y); free(w); free(b); free(dy); free(dx); free(dw); free(db);
 	return 0;
 }
