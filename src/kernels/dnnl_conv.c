@@ -242,12 +242,16 @@ static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
 	s->pr[0] = d->pb; s->pr[1] = d->pr;
 }
 
-/* The forward pass: [reorder x] [reorder w] conv [reorder y]. */
-static int build_forward(sn_dnnl_conv *c, descs *s, dnnl_prop_kind_t kind)
+/* The forward pass: [reorder x] [reorder w] conv [reorder y]. Always oneDNN's training
+ * forward (the same numbers): for inference oneDNN 2.6 picks its brgconv kernels in NHWC, and
+ * the NCHW <-> NHWC transposes around them cost more than the blocked (nChw16c) reorders around
+ * its jit kernels; the whole forward measured 1.16-1.36x slimnn's own path on the 3x3 convs of
+ * bench/ that way against 1.04-1.10x. */
+static int build_forward(sn_dnnl_conv *c, descs *s)
 {
 	const sn_dnnl_conv_desc *d = &c->d;
 	dnnl_convolution_desc_t cd;
-	if (dnnl_dilated_convolution_forward_desc_init(&cd, kind, dnnl_convolution_direct, &s->xa, &s->wa,
+	if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &s->xa, &s->wa,
 	                                               d->bias ? &s->b : NULL, &s->ya, s->st, s->dil, s->pl,
 	                                               s->pr) != dnnl_success)
 		return -1;
@@ -364,7 +368,7 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 	if (prev != c->threads) omp_set_num_threads(c->threads);
 	if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) { free(c); return NULL; }
 	const int fail = ((what & SN_DNNL_FORWARD) &&
-	                  build_forward(c, &c->s, what & SN_DNNL_BACKWARD ? dnnl_forward_training : dnnl_forward_inference)) ||
+	                  build_forward(c, &c->s)) ||
 	                 ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
 	if (prev != c->threads) omp_set_num_threads(prev);
 	if (fail) {
