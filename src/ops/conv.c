@@ -140,9 +140,10 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  * most dense shapes, but they work in channel-blocked layouts: slimnn's NCHW input is reordered
  * before and the output after, and the weights on every run. Only enough multiply-adds per
  * reordered value pay for that traffic, and the weights' reorder only enough pixels:
- * - inference: a 1x1 32 -> 64 on 112x112 (21 multiply-adds per reordered value), a 1x1 stride-2
- *   64 -> 128 (21) and the 3 -> 32 stem (27) ran slower on oneDNN, 3x3 convs with 32+ channels
- *   (>= 144) and the 1x1 256 -> 256 (128) faster: DNNL_MIN_INTENSITY;
+ * - inference: a 1x1 32 -> 64 on 112x112 (21 multiply-adds per reordered value) and a 1x1
+ *   stride-2 64 -> 128 (21) ran slower on oneDNN, the 3 -> 32 stem (27: only its output is
+ *   reordered) 1.28x faster, 3x3 convs with 32+ channels (>= 144) 1.15-1.4x, the 1x1
+ *   256 -> 256 (128) level: DNNL_MIN_INTENSITY;
  * - training: oneDNN's gradients win by more (its input gradient needs no col2im, its weight
  *   gradient no transposes), on thin convs too (the 3 -> 32 stem): DNNL_MIN_INTENSITY_TRAIN;
  * - on few output pixels the weights' reorder is not paid for: 512 -> 512 on 7x7 ran 0.9x at
@@ -151,7 +152,7 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  *   DNNL_MIN_PIXELS per image).
  * Where oneDNN has no direct kernel for a shape (its im2col + GEMM, or its reference loops),
  * the own path runs. */
-#define DNNL_MIN_INTENSITY 32.0
+#define DNNL_MIN_INTENSITY 24.0
 #define DNNL_MIN_INTENSITY_TRAIN 8.0
 #define DNNL_MIN_PIXELS 100
 
