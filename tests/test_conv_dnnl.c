@@ -7,6 +7,7 @@
  * (image by image). Each case first checks that the plan really runs oneDNN, and which code:
  * AVX-512 where the CPU has it, AVX2 under ONEDNN_MAX_CPU_ISA=AVX2 (tests/run.sh runs these
  * tests that way too). Same thread count, same bytes: twice the same pass must agree exactly. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "test.h"
@@ -206,5 +207,73 @@ TEST(conv_dnnl_choice)
 		CHECKF(!strncmp(buf, "oneDNN ", 7), "the report says '%s'", buf);
 	} else CHECK(0);
 	sn_graph_free(g);
+	sn_dnnl_set_mode(-1);
+}
+
+/* oneDNN refusing a shape gives no handle (the conv then runs the own path): an output plane
+ * that does not follow from the input, kernel and padding. */
+TEST(conv_dnnl_refusal_gives_no_handle)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	sn_dnnl_conv_desc d = {.n = 2, .c = 16, .h = 8, .w = 8, .o = 16, .oh = 8, .ow = 8, .kh = 3, .kw = 3, .sh = 1, .sw = 1,
+	                       .dh = 1, .dw = 1, .pt = 1, .pb = 1, .pl = 1, .pr = 1, .groups = 1, .bias = 1};
+	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_BACKWARD);
+	CHECK(c != NULL);
+	sn_dnnl_conv_free(c);
+	d.oh = 9;
+	CHECK(sn_dnnl_conv_new(&d, SN_DNNL_FORWARD) == NULL);
+	CHECK(sn_dnnl_conv_new(&d, SN_DNNL_BACKWARD) == NULL);
+}
+
+/* A plan's oneDNN convs keep the thread count of its making: after sn_set_threads(1) a training
+ * plan made with 2 threads runs (its scratch was sized for 2), gives the bytes it gave with 2,
+ * and leaves the caller's OpenMP setting at 1 (the check that fails if a run does not set it
+ * back; this shape's bytes happen to be the same for 1 and 2 threads). */
+static void train_pass(sn_graph *g, const float *x, const float *dy, float *y, float *gw)
+{
+	const float *o = sn_graph_forward(g, x, 2);
+	if (!o) return;
+	memcpy(y, o, 2 * sn_shape_numel(g->node[g->n_node - 1].out) * sizeof *y);
+	sn_graph_zero_grad(g);
+	if (sn_graph_backward(g, dy) == SN_OK) memcpy(gw, g->gw, g->n_w * sizeof *gw);
+}
+
+TEST(conv_dnnl_plan_keeps_its_threads)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	const int threads = sn_get_threads();
+	sn_dnnl_set_mode(SN_DNNL_ONEDNN);
+	sn_set_threads(2);
+	sn_graph *g = sn_test_net("input x shape=64x14x14\nconv a out=64 k=3 pad=1\n", 5);
+	REQUIRE(g);
+	const size_t n = 2 * 64 * 14 * 14;
+	float *x = calloc(n, sizeof *x), *dy = calloc(n, sizeof *dy), *y[2], *gw[2];
+	REQUIRE(x && dy);
+	for (int k = 0; k < 2; k++) {
+		y[k] = calloc(n, sizeof *y[k]);
+		gw[k] = calloc(g->n_w, sizeof *gw[k]);
+		REQUIRE(y[k] && gw[k]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		x[i] = (float)((i * 7919) % 1000) / 500.0f - 1.0f;
+		dy[i] = (float)((i * 104729) % 997) / 498.5f - 1.0f;
+	}
+	REQUIRE(sn_graph_plan(g, 2, 1) == SN_OK);
+	CHECK(sn_conv_dnnl_impl(g->plan, &g->node[1]) != NULL);
+	train_pass(g, x, dy, y[0], gw[0]);
+	sn_set_threads(1);
+	train_pass(g, x, dy, y[1], gw[1]);
+	CHECK(!memcmp(y[0], y[1], n * sizeof *y[0]) && !memcmp(gw[0], gw[1], g->n_w * sizeof *gw[0]));
+	CHECK(omp_get_max_threads() == 1);
+	sn_graph_free(g);
+	free(x); free(dy);
+	for (int k = 0; k < 2; k++) { free(y[k]); free(gw[k]); }
+	sn_set_threads(threads);
 	sn_dnnl_set_mode(-1);
 }
