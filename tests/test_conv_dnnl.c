@@ -182,6 +182,14 @@ TEST(conv_dnnl_choice)
 	REQUIRE(run_case(&thin, SN_DNNL_AUTO, 1, 8, &o) == 0);
 	CHECKF(o.dnnl_convs == 1, "a 1x1 32 -> 64 conv did not train on oneDNN by the shape rule");
 	free_out(&o);
+	/* 128 multiply-adds per reordered value, but pointwise: inference reads x in place */
+	const dnnl_case pw = {"pointwise", "input x shape=256x12x12\nconv c out=256 k=1\n", 2};
+	REQUIRE(run_case(&pw, SN_DNNL_AUTO, 0, 2, &o) == 0);
+	CHECKF(o.dnnl_convs == 0, "a pointwise 256 -> 256 conv inferred on oneDNN by the shape rule");
+	free_out(&o);
+	REQUIRE(run_case(&pw, SN_DNNL_AUTO, 1, 2, &o) == 0);
+	CHECKF(o.dnnl_convs == 1, "a pointwise 256 -> 256 conv did not train on oneDNN by the shape rule");
+	free_out(&o);
 	const dnnl_case small = {"7x7", "input x shape=64x7x7\nconv c out=64 k=3 pad=1\n", 8};
 	REQUIRE(run_case(&small, SN_DNNL_AUTO, 1, 8, &o) == 0);
 	CHECKF(o.dnnl_convs == 0, "a conv on a 7x7 plane trained on oneDNN by the shape rule");

@@ -142,8 +142,11 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  * reordered value pay for that traffic, and the weights' reorder only enough pixels:
  * - inference: a 1x1 32 -> 64 on 112x112 (21 multiply-adds per reordered value) and a 1x1
  *   stride-2 64 -> 128 (21) ran slower on oneDNN, the 3 -> 32 stem (27: only its output is
- *   reordered) 1.28x faster, 3x3 convs with 32+ channels (>= 144) 1.15-1.4x, the 1x1
- *   256 -> 256 (128) level: DNNL_MIN_INTENSITY;
+ *   reordered) 1.28x faster, 3x3 convs with 32+ channels (>= 144) 1.15-1.4x:
+ *   DNNL_MIN_INTENSITY. Pointwise convs (1x1, stride 1, no padding), which the own path runs
+ *   on the input in place, gain nothing: the 1x1 256 -> 256 on 28x28 was level, MobileNetV2's
+ *   expansions at batch 1 (32 -> 192 on 28x28, 64 -> 384 on 14x14) 0.8x; they infer on the own
+ *   path;
  * - training: oneDNN's gradients win by more (its input gradient needs no col2im, its weight
  *   gradient no transposes), on thin convs too (the 3 -> 32 stem): DNNL_MIN_INTENSITY_TRAIN;
  * - on few output pixels the weights' reorder is not paid for: 512 -> 512 on 7x7 ran 0.9x at
@@ -178,6 +181,7 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	if (mode == SN_DNNL_OWN || (n->impl == SN_IMPL_SPARSE && !pl->train)) return;
 	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
 	if (mode == SN_DNNL_AUTO && (pl->train ? 1 : pl->batch) * n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
+	if (mode == SN_DNNL_AUTO && !pl->train && sn_conv_pointwise(a)) return;
 	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : 0);
 	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
 	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
