@@ -169,7 +169,7 @@ static double time_fn(void (*fn)(void *), void *c)
 static float *rnd(size_t n)
 {
 	float *p = malloc(n * sizeof *p);
-	for (size_t i = 0; i < n; i++) p[i] = (float)rand() / RAND_MAX - 0.5f;
+	for (size_t i = 0; i < n; i++) p[i] = (float)((double)rand() / RAND_MAX - 0.5);
 	return p;
 }
 
