@@ -7,9 +7,9 @@ CC       ?= gcc
 OPT      ?= -O3 -march=native
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fopenmp -fPIC -Iinclude -Isrc
-LDLIBS   := -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip -lpthread
+LDLIBS   := -ldnnl -lopenblas -llapacke -lz -lm -lprotobuf-c -lpng -ljpeg -lzip -lpthread
 DEPS_DEB := build-essential libopenblas-dev liblapacke-dev zlib1g-dev dataset-fashion-mnist \
-            libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpng-dev libjpeg62-turbo-dev libzip-dev
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev libpng-dev libjpeg62-turbo-dev libzip-dev libdnnl-dev
 
 LIB_SRC  := $(sort $(wildcard src/*/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
@@ -85,12 +85,14 @@ deps:
 	@bash tools/deps.sh $(DEPS_DEB)
 
 # bench/: programs that time slimnn (compared with PyTorch by bench/run.sh; see bench/README.md)
-BENCH_BIN := $(B)/bench_kernels $(B)/sgemm_peak $(B)/bench_decode
-$(B)/bench/kernels.o $(B)/bench/sgemm_peak.o $(B)/bench/decode.o: bench/timing.h
+BENCH_BIN := $(B)/bench_kernels $(B)/sgemm_peak $(B)/bench_decode $(B)/bench_onednn
+$(B)/bench/kernels.o $(B)/bench/sgemm_peak.o $(B)/bench/decode.o $(B)/bench/onednn_conv.o: bench/timing.h
 $(B)/bench_kernels: $(B)/bench/kernels.o $(B)/libslimnn.a
 	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 $(B)/sgemm_peak: $(B)/bench/sgemm_peak.o
 	$(CC) $(LDSAN) -o $@ $< -lopenblas
+$(B)/bench_onednn: $(B)/bench/onednn_conv.o $(B)/libslimnn.a
+	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 $(B)/bench_decode: $(B)/bench/decode.o $(B)/libslimnn.a
 	$(CC) $(LDSAN) -fopenmp -o $@ $< $(B)/libslimnn.a $(LDLIBS)
 

@@ -36,7 +36,13 @@ echo "$out" | grep -Eq "^prepared: 2 BatchNorm folded, 2 activations fused, 1 Dr
 # (conv1 reads one channel: groups 1 = channels 1 makes it a depthwise conv with multiplier 32)
 echo "$out" | grep -Eq "^conv1 +Conv2d +3x3 \+relu +\[4, 32, 28, 28\] +250,880 +[0-9.]+ +[0-9.]+% +[0-9.]+ +depthwise direct sn_f32_dwconv_flat_3x3__" \
 	&& ok || bad "no conv1 row: $out"
-echo "$out" | grep -Eq "^conv2 +Conv2d +3x3 \+relu +\[4, 64, 14, 14\] +3,625,216 .* im2col \+ GEMM$" && ok || bad "no conv2 row: $out"
+# conv2 (32 -> 64, 3x3, 784 pixels over the batch) on oneDNN by src/ops/conv.c's rule, naming its
+# code; SLIMNN_CONV_ENGINE=own puts it back on slimnn's own im2col + GEMM
+echo "$out" | grep -Eq "^conv2 +Conv2d +3x3 \+relu +\[4, 64, 14, 14\] +3,625,216 .* oneDNN (jit|brgconv)[a-z_0-9]*:[a-z_0-9]+$" \
+	&& ok || bad "no conv2 row on oneDNN: $out"
+out=$(SLIMNN_CONV_ENGINE=own "$B" bench models/cnn.arch --batch 4 "${Q[@]}" 2>&1)
+echo "$out" | grep -Eq "^conv2 +Conv2d +3x3 \+relu +\[4, 64, 14, 14\] +3,625,216 .* im2col \+ GEMM$" \
+	&& ok || bad "no conv2 row on the own path: $out"
 echo "$out" | grep -Eq "^fc1 +Linear +3136->256 +\[4, 256\] +803,072 .* GEMM$" && ok || bad "no fc1 row: $out"
 echo "$out" | grep -Eq "^relu3 +ReLU .* elementwise, in place$" && ok || bad "no relu3 row: $out"
 [ "$(echo "$out" | grep -Ec "^(conv|pool|flatten|fc|relu)[0-9a-z]* +[A-Z]")" -eq 8 ] && ok || bad "not 8 layer rows: $out"

@@ -13,9 +13,11 @@ static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len
 {
 	const sn_conv_attr *a = &n->a.conv;
 	const sn_shape in = g->node[n->in[0]].out;
+	const char *dnnl = sn_conv_dnnl_impl(g->plan, n);
 	if (n->impl == SN_IMPL_SPARSE) snprintf(buf, len, "sparse 1x1 SpMM (%s)", isa_name());
 	else if (sn_conv_dw_direct(a, in.c))
 		snprintf(buf, len, "depthwise direct %s", sn_conv_dw_kernel(g, n));
+	else if (dnnl) snprintf(buf, len, "oneDNN %s%s", dnnl, a->groups > 1 ? " (grouped)" : "");
 	else if (sn_conv_pointwise(a))
 		snprintf(buf, len, "%s (1x1, no im2col)", a->groups > 1 ? "grouped GEMM" : "GEMM");
 	else snprintf(buf, len, "im2col + %s", a->groups > 1 ? "grouped GEMM" : "GEMM");

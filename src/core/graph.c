@@ -4,6 +4,7 @@
 #include <math.h>
 #include <omp.h>
 #include "core/internal.h"
+#include "kernels/dnnl_conv.h"
 #include "core/quant.h"
 #include "core/sparse.h"
 
@@ -244,9 +245,20 @@ sn_plan *sn_plan_new(const sn_graph *g)
 	return p;
 }
 
+/* What the plan's records own besides the arena: the oneDNN handles of dense convs. */
+static void release_rt(sn_plan *p)
+{
+	for (int i = 0; i < p->n_rt; i++)
+		for (int k = 0; k < 2; k++) {
+			sn_dnnl_conv_free(p->rt[i].dnnl[k]);
+			p->rt[i].dnnl[k] = NULL;
+		}
+}
+
 void sn_plan_free(sn_plan *p)
 {
 	if (!p) return;
+	release_rt(p);
 	free(p->arena);
 	free(p->rt);
 	free(p);
@@ -399,6 +411,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 	}
 	sn_get_threads();
 	pl->planned_batch = 0;   /* until this plan is made */
+	release_rt(pl);
 	const int N = g->n_node;
 	if (pl->n_rt != N) {
 		sn_node_rt *rt = realloc(pl->rt, (size_t)SN_MAX(N, 1) * sizeof *rt);

@@ -55,6 +55,10 @@ typedef struct {
 	char fq;
 	uint8_t *ste;
 	float fq_lo, fq_hi;
+	/* a dense conv on oneDNN (kernels/dnnl_conv.h; src/ops/conv.c picks it when the plan is made):
+	 * [0] for the planned batch, [1] for one image (smaller batches run image by image); owned
+	 * by the plan, NULL where the conv runs slimnn's own kernels */
+	struct sn_dnnl_conv *dnnl[2];
 	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
 	int dy_written;                    /* backward: 0 until the first consumer writes dy */
 	double t_fwd, t_bwd;               /* seconds spent, accumulated while profiling */
@@ -160,6 +164,9 @@ int sn_q8_op_relu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);       /* a
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n);   /* a depthwise conv's kernel, for reports */
+/* The oneDNN implementation plan p runs dense conv n on ("brgconv:avx512_core"), or NULL where
+ * it runs slimnn's own im2col + GEMM (for reports). */
+const char *sn_conv_dnnl_impl(const sn_plan *p, const sn_node *n);
 int sn_op_bn(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_op_activation(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);

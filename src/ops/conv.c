@@ -6,10 +6,13 @@
  * GEMMs per group: W_g [Cout/g x Cin/g*kh*kw] x col_g [Cin/g*kh*kw x OH*OW]. Inference runs them
  * tile by tile (forward_tiled: a tile's col is built in cache, bias and activation fused into the
  * GEMM). Training keeps the batch's col in the arena for the weight gradient and runs one GEMM
- * per group over the batch; 1x1 stride-1 unpadded convs use the input itself as col. */
+ * per group over the batch; 1x1 stride-1 unpadded convs use the input itself as col.
+ * Where oneDNN is there (kernels/dnnl_conv.h) and the shape suits it (see dnnl_plan), the plan
+ * runs the conv on oneDNN instead, forward and backward, and keeps no col. */
 #include <omp.h>
 #include "core/internal.h"
 #include "core/sparse.h"
+#include "kernels/dnnl_conv.h"
 #include "kernels/kernels.h"
 
 static sn_conv_geom geom(const sn_node *n, sn_shape in) { return sn_node_conv_geom(n, in); }
@@ -129,6 +132,108 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 			for (size_t q = 0; q < ohw; q++) s += DY[((size_t)b * a->out_c + o) * ohw + q];
 		bias->grad[o] += (float)s;
 	}
+}
+
+/* ---------------------------------------------------------------- oneDNN
+ * Measured on bench/'s and ResNet-18's shapes (bench/onednn_conv.c, docs/benchmarks.md),
+ * oneDNN's convolution loops (brgconv / jit, AVX-512 or AVX2 by the CPU) beat im2col + GEMM on
+ * most dense shapes, but they work in channel-blocked layouts: slimnn's NCHW input is reordered
+ * before and the output after, and the weights on every run. Only enough multiply-adds per
+ * reordered value pay for that traffic, and the weights' reorder only enough pixels:
+ * - inference: a 1x1 32 -> 64 on 112x112 (21 multiply-adds per reordered value) and a 1x1
+ *   stride-2 64 -> 128 (21) ran slower on oneDNN, the 3 -> 32 stem (27: only its output is
+ *   reordered) 1.28x faster, 3x3 convs with 32+ channels (>= 144) 1.15-1.4x:
+ *   DNNL_MIN_INTENSITY. Pointwise convs (1x1, stride 1, no padding), which the own path runs
+ *   on the input in place, gain nothing: the 1x1 256 -> 256 on 28x28 was level, MobileNetV2's
+ *   expansions at batch 1 (32 -> 192 on 28x28, 64 -> 384 on 14x14) 0.8x; they infer on the own
+ *   path;
+ * - training: oneDNN's gradients win by more (its input gradient needs no col2im, its weight
+ *   gradient no transposes), on thin convs too (the 3 -> 32 stem): DNNL_MIN_INTENSITY_TRAIN;
+ * - on few output pixels the weights' reorder is not paid for: 512 -> 512 on 7x7 ran 0.9x at
+ *   batch 1 on oneDNN, 1.4-1.9x at batch 4 and 32 (inference: DNNL_MIN_PIXELS over the batch);
+ *   oneDNN's weight gradient on such planes lost even at batch 32 (0.71x; training:
+ *   DNNL_MIN_PIXELS per image).
+ * Where oneDNN has no direct kernel for a shape (its im2col + GEMM, or its reference loops),
+ * the own path runs. */
+#define DNNL_MIN_INTENSITY 24.0
+#define DNNL_MIN_INTENSITY_TRAIN 8.0
+#define DNNL_MIN_PIXELS 100
+
+static sn_dnnl_conv_desc dnnl_desc(const sn_node *n, sn_shape in, int batch)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	return (sn_dnnl_conv_desc){.n = batch, .c = in.c, .h = in.h, .w = in.w, .o = a->out_c, .oh = n->out.h,
+	                           .ow = n->out.w, .kh = a->kh, .kw = a->kw, .sh = a->sh, .sw = a->sw, .dh = a->dh,
+	                           .dw = a->dw, .pt = a->pt, .pb = a->pb, .pl = a->pl, .pr = a->pr, .groups = a->groups,
+	                           .bias = n->t[SN_T_BIAS] >= 0, .act = a->act};
+}
+
+/* Decides, when the plan is made, whether this dense conv runs on oneDNN, and makes its
+ * handles: one for the planned batch and, for passes over fewer images, one for a single image.
+ * Not for padding other than zeros, nor sparse inference; SLIMNN_CONV_ENGINE=own|onednn (or
+ * sn_dnnl_set_mode) overrides the shape rule. Where oneDNN refuses the shape, slimnn's own path
+ * runs. */
+static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	const int mode = sn_dnnl_mode();
+	sn_node_rt *r = sn_rt(pl, n);
+	if (mode == SN_DNNL_OWN || (n->impl == SN_IMPL_SPARSE && !pl->train)) return;
+	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
+	if (mode == SN_DNNL_AUTO && (pl->train ? 1 : pl->batch) * n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
+	if (mode == SN_DNNL_AUTO && !pl->train && sn_conv_pointwise(a)) return;
+	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : 0);
+	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
+	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
+	if (!c) return;
+	if (mode == SN_DNNL_AUTO &&
+	    (sn_dnnl_conv_intensity(c) < (pl->train ? DNNL_MIN_INTENSITY_TRAIN : DNNL_MIN_INTENSITY) ||
+	     !sn_dnnl_conv_direct(c))) {
+		sn_dnnl_conv_free(c);
+		return;
+	}
+	if (pl->batch > 1) {
+		d.n = 1;
+		if (!(one = sn_dnnl_conv_new(&d, what))) {
+			sn_dnnl_conv_free(c);
+			return;
+		}
+	}
+	r->dnnl[0] = c;
+	r->dnnl[1] = one;
+}
+
+const char *sn_conv_dnnl_impl(const sn_plan *p, const sn_node *n)
+{
+	if (!p || n - p->g->node < 0 || n - p->g->node >= p->n_rt || !sn_rt(p, n)->dnnl[0]) return NULL;
+	return sn_dnnl_conv_impl(sn_rt(p, n)->dnnl[0], 0);
+}
+
+/* The batch in one call where the plan's batch runs, else image by image. */
+static void dnnl_forward(sn_graph *g, sn_node *n, sn_plan *pl)
+{
+	sn_node_rt *r = sn_rt(pl, n);
+	const sn_tensor *bt = sn_t(g, n, SN_T_BIAS);
+	const float *X = sn_rt_in(pl, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data, *b = bt ? bt->data : NULL;
+	const size_t xs = sn_shape_numel(sn_in(g, n, 0)->out), ys = sn_shape_numel(n->out);
+	if (pl->batch == pl->planned_batch) { sn_dnnl_conv_forward(r->dnnl[0], X, w, b, r->y, pl->ws); return; }
+	for (int i = 0; i < pl->batch; i++) sn_dnnl_conv_forward(r->dnnl[1], X + i * xs, w, b, r->y + i * ys, pl->ws);
+}
+
+static void dnnl_backward(sn_graph *g, sn_node *n, sn_plan *pl)
+{
+	sn_node_rt *r = sn_rt(pl, n), *p = sn_rt_in(pl, n, 0);
+	sn_tensor *w = sn_t(g, n, SN_T_WEIGHT), *bt = sn_t(g, n, SN_T_BIAS);
+	const int acc = p->needs_grad ? sn_dy_accumulate(p) : 0;
+	float *dw = n->frozen ? NULL : w->grad, *db = bt && !n->frozen ? bt->grad : NULL;
+	const size_t xs = sn_shape_numel(sn_in(g, n, 0)->out), ys = sn_shape_numel(n->out);
+	if (pl->batch == pl->planned_batch) {
+		sn_dnnl_conv_backward(r->dnnl[0], p->y, w->data, r->dy, p->needs_grad ? p->dy : NULL, acc, dw, db, pl->ws);
+		return;
+	}
+	for (int i = 0; i < pl->batch; i++)
+		sn_dnnl_conv_backward(r->dnnl[1], p->y + i * xs, w->data, r->dy + i * ys, p->needs_grad ? p->dy + i * xs : NULL,
+		                      acc, dw, db, pl->ws);
 }
 
 /* ---------------------------------------------------------------- im2col + GEMM */
@@ -258,6 +363,11 @@ static void conv_sizes(sn_graph *g, sn_node *n, sn_plan *pl)
 	const size_t B = (size_t)pl->batch, T = (size_t)sn_get_threads(), cs = col_floats(n, in), F = sizeof(float);
 	if (sn_conv_dw_direct(&n->a.conv, in.c)) {
 		r->ws_bytes = (T * dw_scratch(g, n, train) + (train ? dw_partials(pl, n) : 0)) * F;
+		return;
+	}
+	dnnl_plan(g, n, pl);
+	if (r->dnnl[0]) {
+		r->ws_bytes = SN_MAX(sn_dnnl_conv_ws(r->dnnl[0]), r->dnnl[1] ? sn_dnnl_conv_ws(r->dnnl[1]) : 0);
 		return;
 	}
 	if (!train) { r->ws_bytes = T * tiled_col(n, in) * F; return; }
@@ -410,6 +520,7 @@ static void conv_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
 	const int B = pl->batch;
 	if (sn_conv_dw_direct(&n->a.conv, in.c)) { dw_forward(g, n, pl); return; }
+	if (sn_rt(pl, n)->dnnl[0]) { dnnl_forward(g, n, pl); return; }
 	if (sn_rt(pl, n)->saved) { forward_batched(g, n, pl); return; }
 	if (!pl->train) { forward_tiled(g, n, pl); return; }
 	if (B < sn_get_threads()) { /* few images: parallelise inside each GEMM instead */
@@ -471,6 +582,7 @@ static void conv_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 	const sn_shape in = sn_in(g, n, 0)->out;
 	if (n->a.conv.act) mask_fused_grad(pl, n);
 	if (sn_conv_dw_direct(&n->a.conv, in.c)) { dw_backward(g, n, pl); return; }
+	if (sn_rt(pl, n)->dnnl[0]) { dnnl_backward(g, n, pl); return; }
 	if (!n->frozen) weight_grad(g, n, pl);
 	if (!p->needs_grad) return;
 	int acc = sn_dy_accumulate(p);
