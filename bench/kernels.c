@@ -10,7 +10,7 @@
  *                                         also the time to load it (impl=load, an .onnx file's import)
  *   q8conv:N,Cin,H,W,Cout,k,stride,groups the conv: case in float, then the same layer in int8
  *                                         (kernels/qconv.h) on each instruction set the CPU has
- *                                         (impl=int8:KERNEL); slimnn only, torch_kernels.py has no such case
+ *                                         (impl=int8:KERNEL); torch_kernels.py: PyTorch's quantized engines
  *   q8linear:N,K,OUT                      a Linear layer the same way (a batch of N rows)
  *   q8model:N,PATH                        a whole network at batch N, float (prepared) and int8
  *                                         (sn_quantize on 8 random images), ABBA: impl=float, int8

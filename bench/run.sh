@@ -22,9 +22,9 @@
 #      (bench/torch_train.py), and one table: img/s, ratio, peak RSS and the settings;
 #   9. q8: slimnn's int8 kernels against its float ones on the conv shapes of 3 and MobileNetV2's
 #      depthwise and Linear shapes, and the whole MobileNetV2-224 int8 against float at batch 1
-#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), two rounds, a table of the ratios;
-#      pruned 1x1 conv and Linear in float and int8, dense and sparse (q8sparse:, q8sparselinear:).
-#      slimnn only: PyTorch's quantized engines are not run yet.
+#      and 32 (bench_kernels q8conv:, q8linear:, q8model:), and PyTorch's quantized engines
+#      (onednn, qnnpack) on the same words, ABBA, a table of the ratios; pruned 1x1 conv and Linear
+#      in float and int8, dense and sparse (q8sparse:, q8sparselinear:), slimnn only.
 # See bench/README.md for what exactly is timed on each side.
 set -euo pipefail
 
@@ -102,7 +102,7 @@ if want train && [ ! -x "$TIME" ]; then
 	fi
 	[ -x "$TIME" ] || die "$TIME is missing: apt-get install time"
 fi
-if [ "$ONLY" != data ] && [ "$ONLY" != q8 ]; then   # data needs only python3 (PIL, numpy), q8 nothing
+if [ "$ONLY" != data ] && [ "$ONLY" != q8 ]; then   # data needs only python3 (PIL, numpy), q8 runs slimnn alone without torch
 	"$PYTHON" -c 'import torch, numpy' 2>/dev/null ||
 		die "$PYTHON cannot import torch and numpy: apt-get install python3-torch python3-numpy"
 fi
@@ -237,30 +237,61 @@ if [ -s "$WORK/kernels.slimnn" ] || [ -s "$WORK/kernels.torch" ]; then
 fi
 
 # ------------------------------------------------------------------------- q8
-# slimnn's int8 kernels against its float ones, two rounds of every case (each after the busy
-# check); per case the float time (impl=dense, or impl=float for q8model) and the fastest int8
-# path (impl=int8:KERNEL on each instruction set the CPU has; impl=int8 for q8model), each the
-# mean of its two rounds' medians, and float / int8.
+# slimnn's int8 kernels against its float ones and against PyTorch's quantized engines, in the
+# order slimnn, PyTorch, PyTorch, slimnn (each run after the busy check); per case the float time
+# (impl=dense, or impl=float for q8model), the fastest int8 path (impl=int8:KERNEL on each
+# instruction set the CPU has; impl=int8 for q8model) and PyTorch's int8 time on each quantized
+# engine it has (impl=int8:ENGINE), each the mean of its two runs' medians; float / int8, and
+# PyTorch int8 / slimnn int8 per engine. PyTorch runs the q8conv, q8linear and q8model words
+# (bench/torch_kernels.py); other words, and every case when PyTorch is missing, are slimnn only.
 if want q8; then
-	for round in 1 2; do
-		busy=$(busy_cores "q8 round $round")
-		echo "-- q8: round $round (other processes busy on $busy cores just before)"
-		run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" \
-			--runs "$KRUNS" "${Q8_CASES[@]}" | tee -a "$WORK/q8.slimnn" || echo "- WARNING: some q8 cases failed"
+	q8_torch=()
+	for c in "${Q8_CASES[@]}"; do [[ $c =~ ^q8(conv|linear|model): ]] && q8_torch+=("$c"); done
+	q8_engines=(slimnn PyTorch PyTorch slimnn)
+	if ! "$PYTHON" -c 'import torch, torchvision' 2>/dev/null; then
+		echo "($PYTHON cannot import torch and torchvision: slimnn only; apt-get install python3-torch python3-torchvision)"
+		q8_engines=(slimnn slimnn)
+	fi
+	for engine in "${q8_engines[@]}"; do
+		busy=$(busy_cores "q8 $engine")
+		echo "-- q8: $engine (other processes busy on $busy cores just before)"
+		if [ "$engine" = slimnn ]; then
+			run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" "$KERNELS" --threads "$THREADS" --warmup "$KWARMUP" \
+				--runs "$KRUNS" "${Q8_CASES[@]}" | tee -a "$WORK/q8.slimnn" || echo "- WARNING: some q8 cases failed"
+		else
+			run env "${MALLOC_ENV[@]}" OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS" "$PYTHON" \
+				bench/torch_kernels.py --threads "$THREADS" --warmup "$KWARMUP" --runs "$KRUNS" "${q8_torch[@]}" |
+				tee -a "$WORK/q8.slimnn" || echo "- WARNING: some PyTorch q8 cases failed"
+		fi
 	done
 	echo
-	echo "| case | float ms | int8 ms | int8 kernel | float / int8 |"
-	echo "|---|---:|---:|---|---:|"
-	awk '{ c = ""; i = ""; m = ""
-	       for (k = 1; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "case") c = kv[2]; if (kv[1] == "impl") i = kv[2]; if (kv[1] == "ms") m = kv[2] }
+	awk '{ c = ""; i = ""; m = ""; e = ""
+	       for (k = 1; k <= NF; k++) { split($k, kv, "="); if (kv[1] == "case") c = kv[2]; if (kv[1] == "impl") i = kv[2]
+	                                   if (kv[1] == "ms") m = kv[2]; if (kv[1] == "engine") e = kv[2] }
 	       if (c == "" || m == "" || c ~ /^q8sparse/) next
 	       if (!(c in seen)) { seen[c] = 1; order[++n] = c }
-	       sum[c, i] += m; cnt[c, i]++; impls[c] = impls[c] " " i }
-	     END { for (j = 1; j <= n; j++) { c = order[j]; split(impls[c], is, " "); f = -1; q = -1; qk = ""
+	       if (e == "torch") { sub(/^int8:/, "", i); if (!(i in te)) { te[i] = 1; tes[++nt] = i }; i = "torch:" i }
+	       else if (e != "slimnn") next
+	       if (!((c, i) in cnt)) impls[c] = impls[c] " " i
+	       sum[c, i] += m; cnt[c, i]++ }
+	     END { printf "| case | float ms | int8 ms | int8 kernel | float / int8 |"
+	           for (t = 1; t <= nt; t++) printf " PyTorch %s int8 ms |", tes[t]
+	           for (t = 1; t <= nt; t++) printf " PyTorch %s / slimnn int8 |", tes[t]
+	           printf "\n|---|---:|---:|---|---:|"; for (t = 1; t <= 2 * nt; t++) printf "---:|"; printf "\n"
+	           for (j = 1; j <= n; j++) { c = order[j]; split(impls[c], is, " "); f = -1; q = -1; qk = ""
 	             for (t in is) { i = is[t]; v = sum[c, i] / cnt[c, i]
 	               if (i == "dense" || i == "float") f = v
 	               else if ((i ~ /^int8/) && (q < 0 || v < q)) { q = v; qk = i } }
-	             printf "| %s | %.3f | %.3f | %s | %.2f |\n", c, f, q, qk, (q > 0 ? f / q : 0) } }' "$WORK/q8.slimnn"
+	             printf "| %s | %.3f | %.3f | %s | %.2f |", c, f, q, qk, (q > 0 ? f / q : 0)
+	             for (t = 1; t <= nt; t++) { k = "torch:" tes[t]; if ((c, k) in cnt) printf " %.3f |", sum[c, k] / cnt[c, k]; else printf " — |" }
+	             for (t = 1; t <= nt; t++) { k = "torch:" tes[t]
+	               if (((c, k) in cnt) && q > 0) printf " %.2f |", sum[c, k] / cnt[c, k] / q; else printf " — |" }
+	             printf "\n" } }' "$WORK/q8.slimnn"
+	echo "- each engine twice (${q8_engines[*]}), the mean of its two medians of $KRUNS timed runs after $KWARMUP" \
+		"warm-up runs; $THREADS threads each; load average $(load1) now"
+	echo "- PyTorch $(grep -o 'torch=[^ ]*' "$WORK/q8.slimnn" | head -1 | cut -d= -f2): layers torch.ao.nn.quantized (quint8" \
+		"activations, per-channel qint8 weights), models torchvision.models.quantization (fuse_model, the engine's" \
+		"default qconfig, 8 random calibration images); PyTorch / slimnn above 1 means slimnn's int8 is faster"
 	echo
 	echo "| pruned case | float dense ms | float sparse ms | int8 dense ms | int8 sparse ms | int8 dense / sparse |"
 	echo "|---|---:|---:|---:|---:|---:|"
@@ -273,7 +304,6 @@ if want q8; then
 	     function v(c, i) { return cnt[c, i] ? sum[c, i] / cnt[c, i] : 0 }
 	     END { for (j = 1; j <= n; j++) { c = order[j]; s = v(c, "int8-sparse")
 	             printf "| %s | %.3f | %.3f | %.3f | %.3f | %.2f |\n", c, v(c, "dense"), v(c, "sparse"), v(c, "int8"), s, (s > 0 ? v(c, "int8") / s : 0) } }' "$WORK/q8.slimnn"
-	echo "- the mean of two rounds' medians of $KRUNS timed runs after $KWARMUP warm-up runs; $THREADS threads; load average $(load1) now"
 	echo
 fi
 
