@@ -31,9 +31,15 @@ int sn_q8_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	int8_t *Y = sn_rt(pl, n)->q;
 	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
 	unsigned char *ws = (unsigned char *)pl->ws;
-	#pragma omp parallel for schedule(dynamic, 1) num_threads(sn_get_threads()) if (B > 1)
+	if (B == 1) {   /* outside any parallel region: the kernel splits the image over the threads (an
+	                 * inactive region around it would make each call start a nested team) */
+		if (sp) sn_q8_spmm_conv(X, P, &p, sp, Y, ws);
+		else sn_q8_conv_run(X, &ge, groups, out_c, &p, n->q->pack, Y, ws);
+		return SN_OK;
+	}
+	#pragma omp parallel for schedule(dynamic, 1) num_threads(sn_get_threads())
 	for (int b = 0; b < B; b++) {
-		unsigned char *mine = ws + (B > 1 ? per * (size_t)omp_get_thread_num() : 0);
+		unsigned char *mine = ws + per * (size_t)omp_get_thread_num();
 		if (sp) sn_q8_spmm_conv(X + b * xs, P, &p, sp, Y + b * ys, mine);
 		else sn_q8_conv_run(X + b * xs, &ge, groups, out_c, &p, n->q->pack, Y + b * ys, mine);
 	}
