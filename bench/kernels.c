@@ -266,7 +266,15 @@ static void q8_conv_once(void *c)
 	const q8_conv_ctx *q = c;
 	const size_t xs = (size_t)q->g->c * q->g->h * q->g->w, ys = (size_t)q->out * q->g->oh * q->g->ow;
 	const int T = sn_get_threads();
-	#pragma omp parallel for num_threads(T) if (q->n >= T && T > 1) schedule(static)
+	if (q->n < T || T == 1) {   /* outside any parallel region, as the op runs it: an inactive region
+	                             * around the kernel would make it start a nested team each call */
+		for (int b = 0; b < q->n; b++) {
+			if (q->sparse) sn_q8_spmm_conv(q->l->x + b * xs, (size_t)q->g->oh * q->g->ow, &q->l->p, q->l->sp, q->l->y + b * ys, q->l->ws);
+			else sn_q8_conv_run(q->l->x + b * xs, q->g, q->groups, q->out, &q->l->p, q->l->pk, q->l->y + b * ys, q->l->ws);
+		}
+		return;
+	}
+	#pragma omp parallel for num_threads(T) schedule(static)
 	for (int b = 0; b < q->n; b++) {
 		void *ws = (char *)q->l->ws + (size_t)omp_get_thread_num() * q->ws_bytes;
 		if (q->sparse) sn_q8_spmm_conv(q->l->x + b * xs, (size_t)q->g->oh * q->g->ow, &q->l->p, q->l->sp, q->l->y + b * ys, ws);
