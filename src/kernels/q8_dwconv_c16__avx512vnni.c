@@ -8,8 +8,8 @@
  *  - A row of outputs accumulates 4 columns at a time (4 independent chains of vpdpwssd),
  *    requantizes per lane (each channel its multiplier and shifts), and lands in a staging row
  *    [column][16 channels] that is transposed back to the 16 output planes.
- * The arithmetic is q8_requant_zmm.h's with per-lane shifts (vpsllvd, vpsravd, vpsravq): the
- * same bytes as sn_q8_conv_ref. */
+ * The arithmetic is q8_requant_zmm.h's, with a multiplier and shifts per lane (q8z_rq_lanes):
+ * the same bytes as sn_q8_conv_ref. */
 #include "kernels/kernels.h"
 #include "kernels/q8_internal.h"
 #include "kernels/q8_requant_zmm.h"
@@ -95,65 +95,6 @@ Q8Z static void build_row(const sn_q8_dwc16_args *a, int r, uint8_t *cols, __m51
 	}
 }
 
-/* The per-lane requantization constants (q8_requant_params.h's, one set per channel). */
-typedef struct {
-	__m512i mult_e, mult_o, zp, lo, hi;
-	int fast;                           /* every lane has the one-rounding form */
-	__m512i k_e, k_o, s_e, s_o;         /* fast: 2^30 + 2^(30+r) and 31 + r, for even and odd lanes */
-	__m512i left, over, under, rmask, rhalf, right;   /* the general form's, per lane */
-} rq16;
-
-Q8Z static rq16 rq16_make(const sn_q8_dwc16_args *a)
-{
-	int32_t mult[16], left[16], right[16], over[16], under[16], rmask[16];
-	int64_t k[2][8], s[2][8];   /* [even lanes, odd lanes][lane / 2] */
-	int fast = a->lo >= a->y_zp;
-	for (int l = 0; l < 16; l++) {
-		const sn_q_mult m = a->mult[a->per_channel && l < a->nc ? l : 0];
-		const int lf = m.shift > 0 ? m.shift : 0, rt = m.shift > 0 ? 0 : -m.shift;
-		mult[l] = m.mult;
-		left[l] = lf;
-		right[l] = rt;
-		over[l] = INT32_MAX >> lf;
-		under[l] = INT32_MIN >> lf;
-		rmask[l] = (int32_t)(((int64_t)1 << rt) - 1);
-		k[l % 2][l / 2] = ((int64_t)1 << 30) + (rt ? (int64_t)1 << (30 + rt) : 0);
-		s[l % 2][l / 2] = 31 + rt;
-		fast &= lf == 0;
-	}
-	const __m512i mv = _mm512_loadu_si512(mult), rm = _mm512_loadu_si512(rmask);
-	return (rq16){.mult_e = mv, .mult_o = _mm512_srli_epi64(mv, 32), .zp = _mm512_set1_epi32(a->y_zp),
-	              .lo = _mm512_set1_epi32(a->lo - a->y_zp), .hi = _mm512_set1_epi32(a->hi - a->y_zp), .fast = fast,
-	              .k_e = _mm512_loadu_si512(k[0]), .k_o = _mm512_loadu_si512(k[1]),
-	              .s_e = _mm512_loadu_si512(s[0]), .s_o = _mm512_loadu_si512(s[1]),
-	              .left = _mm512_loadu_si512(left), .over = _mm512_loadu_si512(over), .under = _mm512_loadu_si512(under),
-	              .rmask = rm, .rhalf = _mm512_srai_epi32(rm, 1), .right = _mm512_loadu_si512(right)};
-}
-
-/* q8z_requant with each lane's own multiplier and shifts */
-Q8Z Q8_INLINE __m512i rq16_apply(__m512i acc, const rq16 *q)
-{
-	__m512i x;
-	if (q->fast) {
-		const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
-		const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
-		x = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);
-	} else {
-		x = _mm512_sllv_epi32(acc, q->left);
-		x = _mm512_mask_mov_epi32(x, _mm512_cmpgt_epi32_mask(acc, q->over), _mm512_set1_epi32(INT32_MAX));
-		x = _mm512_mask_mov_epi32(x, _mm512_cmplt_epi32_mask(acc, q->under), _mm512_set1_epi32(INT32_MIN));
-		const __m512i half = _mm512_set1_epi64((int64_t)1 << 30);
-		const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, q->mult_e), half), 31);
-		const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult_o), half), 1);
-		x = _mm512_mask_blend_epi32(0xAAAA, even, odd);
-		const __m512i rem = _mm512_and_si512(x, q->rmask);
-		const __m512i threshold = _mm512_sub_epi32(q->rhalf, _mm512_srai_epi32(x, 31));
-		x = _mm512_srav_epi32(x, q->right);
-		x = _mm512_mask_add_epi32(x, _mm512_cmpgt_epi32_mask(rem, threshold), x, _mm512_set1_epi32(1));
-	}
-	return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
-}
-
 /* The staging row [ow][16] (outputs of 16 channels per column) to row oy of the nc planes. */
 Q8Z static void store_row(const sn_q8_dwc16_args *a, int oy, const uint8_t *stage)
 {
@@ -187,7 +128,7 @@ Q8Z Q8_INLINE void dwc16(const sn_q8_dwc16_args *a, const int KH, const int KW)
 	int32_t cr[16] = {0};
 	for (int l = 0; l < a->nc; l++) cr[l] = a->corr[l];
 	const __m512i corr = _mm512_loadu_si512(cr);
-	const rq16 rq = rq16_make(a);
+	const q8z_rq rq = q8z_rq_lanes(a->mult, a->per_channel ? a->nc : 1, a->y_zp, a->lo, a->hi);
 	int built = a->oy0 * g->sh;   /* the next padded row to build */
 	for (int oy = a->oy0; oy < a->oy1; oy++) {
 		for (; built < oy * g->sh + kh; built++) build_row(a, built, cols, ring + (size_t)(built % kh) * E);
@@ -203,13 +144,13 @@ Q8Z Q8_INLINE void dwc16(const sn_q8_dwc16_args *a, const int KH, const int KW)
 					for (int u = 0; u < NX; u++) acc[u] = _mm512_dpwssd_epi32(acc[u], _mm512_load_si512(e + u), wv[i][jp]);
 				}
 			for (int u = 0; u < NX; u++)
-				_mm_store_si128((__m128i *)(stage + 16 * ((size_t)ox + u)), _mm512_cvtepi32_epi8(rq16_apply(acc[u], &rq)));
+				_mm_store_si128((__m128i *)(stage + 16 * ((size_t)ox + u)), _mm512_cvtepi32_epi8(q8z_requant(acc[u], &rq)));
 		}
 		for (; ox < g->ow; ox++) {
 			__m512i acc = corr;
 			for (int i = 0; i < kh; i++)
 				for (int jp = 0; jp < pairs; jp++) acc = _mm512_dpwssd_epi32(acc, _mm512_load_si512(row[i] + ox + 2 * jp / sw), wv[i][jp]);
-			_mm_store_si128((__m128i *)(stage + 16 * (size_t)ox), _mm512_cvtepi32_epi8(rq16_apply(acc, &rq)));
+			_mm_store_si128((__m128i *)(stage + 16 * (size_t)ox), _mm512_cvtepi32_epi8(q8z_requant(acc, &rq)));
 		}
 		store_row(a, oy, stage);
 	}

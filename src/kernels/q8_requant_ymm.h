@@ -1,5 +1,6 @@
 /* qmath.h's requantization on 8 int32 lanes (AVX2), step by step as its definition reads, for
- * the ymm int8 kernels (q8_gemm_simd.h, q8_dwconv_simd.h): the saturating left shift; srdhm as
+ * the ymm int8 kernels (q8_gemm_simd.h, q8_dwconv_simd.h), each lane with its own constants
+ * (q8_requant_params.h): the saturating left shift; srdhm as
  * (a * b + 2^30) >> 31 in 64 bits, for even and odd lanes apart (vpmuldq); the rounding right
  * shift with its threshold; the clamp to [lo, hi] before the zero point is added (so the sum
  * stays in int32). Included by kernel files; compiled for AVX2 (the caller's target may add). */
@@ -13,8 +14,11 @@
 #define Q8_INLINE static inline __attribute__((always_inline))
 
 #define Q8RQ_VEC __m256i
+#define Q8RQ_LANES 8
 #define Q8RQ_SET1 _mm256_set1_epi32
 #define Q8RQ_SET1_64 _mm256_set1_epi64x
+#define Q8RQ_LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define Q8RQ_SRLI64 _mm256_srli_epi64
 #define Q8RQ_BIAS64 ((int64_t)1 << 62)   /* AVX2 shifts int64 logically only */
 #define Q8RQ(name) q8y_##name
 #define Q8RQ_TARGET Q8Y_AVX2
@@ -25,24 +29,24 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 {
 	__m256i x = acc;
 	if (q->fast) {   /* q8_requant_params.h: one rounding, even and odd lanes in int64 */
-		const __m256i even = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, q->mult), q->k64), q->shift64);
-		const __m256i odd = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mult), q->k64), q->shift64);
+		const __m256i even = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
+		const __m256i odd = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
 		x = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->unbias);
 		return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
 	}
 	if (q->has_left) {
-		x = _mm256_sll_epi32(acc, q->left);
+		x = _mm256_sllv_epi32(acc, q->left);
 		x = _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MAX), _mm256_cmpgt_epi32(acc, q->over));
 		x = _mm256_blendv_epi8(x, _mm256_set1_epi32(INT32_MIN), _mm256_cmpgt_epi32(q->under, acc));
 	}
 	const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
-	const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q->mult), half), 31);
-	const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->mult), half), 1);
+	const __m256i even = _mm256_srli_epi64(_mm256_add_epi64(_mm256_mul_epi32(x, q->mult_e), half), 31);
+	const __m256i odd = _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(x, 32), q->mult_o), half), 1);
 	x = _mm256_blend_epi32(even, odd, 0xAA);
 	if (q->has_right) {
 		const __m256i rem = _mm256_and_si256(x, q->rmask);
 		const __m256i threshold = _mm256_sub_epi32(q->rhalf, _mm256_srai_epi32(x, 31));   /* + 1 below 0 */
-		x = _mm256_sub_epi32(_mm256_sra_epi32(x, q->right), _mm256_cmpgt_epi32(rem, threshold));
+		x = _mm256_sub_epi32(_mm256_srav_epi32(x, q->right), _mm256_cmpgt_epi32(rem, threshold));
 	}
 	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
 }
@@ -116,6 +120,7 @@ typedef __m256i q8v;
 #define Q8V_LANES 8
 #define q8v_rq q8y_rq
 #define q8v_rq_make q8y_rq_make
+#define q8v_rq_lanes q8y_rq_lanes
 #define q8v_requant q8y_requant
 #define q8v_store q8y_store
 #define q8v_store_pairs q8y_store_pairs

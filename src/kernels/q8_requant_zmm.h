@@ -10,8 +10,11 @@
 #define Q8_INLINE static inline __attribute__((always_inline))
 
 #define Q8RQ_VEC __m512i
+#define Q8RQ_LANES 16
 #define Q8RQ_SET1 _mm512_set1_epi32
 #define Q8RQ_SET1_64 _mm512_set1_epi64
+#define Q8RQ_LOAD(p) _mm512_loadu_si512((const void *)(p))
+#define Q8RQ_SRLI64 _mm512_srli_epi64
 #define Q8RQ_BIAS64 ((int64_t)0)   /* vpsraq */
 #define Q8RQ(name) q8z_##name
 #define Q8RQ_TARGET Q8Z
@@ -21,24 +24,24 @@ Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 {
 	__m512i x = acc;
 	if (q->fast) {   /* q8_requant_params.h: one rounding, even and odd lanes in int64 */
-		const __m512i even = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, q->mult), q->k64), q->shift64);
-		const __m512i odd = _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult), q->k64), q->shift64);
+		const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
+		const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
 		x = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);   /* odd lanes from the low halves */
 		return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
 	}
 	if (q->has_left) {
-		x = _mm512_sll_epi32(acc, q->left);
+		x = _mm512_sllv_epi32(acc, q->left);
 		x = _mm512_mask_mov_epi32(x, _mm512_cmpgt_epi32_mask(acc, q->over), _mm512_set1_epi32(INT32_MAX));
 		x = _mm512_mask_mov_epi32(x, _mm512_cmplt_epi32_mask(acc, q->under), _mm512_set1_epi32(INT32_MIN));
 	}
 	const __m512i half = _mm512_set1_epi64((int64_t)1 << 30);
-	const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, q->mult), half), 31);
-	const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult), half), 1);
+	const __m512i even = _mm512_srli_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, q->mult_e), half), 31);
+	const __m512i odd = _mm512_slli_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), q->mult_o), half), 1);
 	x = _mm512_mask_blend_epi32(0xAAAA, even, odd);
 	if (q->has_right) {
 		const __m512i rem = _mm512_and_si512(x, q->rmask);
 		const __m512i threshold = _mm512_sub_epi32(q->rhalf, _mm512_srai_epi32(x, 31));
-		x = _mm512_sra_epi32(x, q->right);
+		x = _mm512_srav_epi32(x, q->right);
 		x = _mm512_mask_add_epi32(x, _mm512_cmpgt_epi32_mask(rem, threshold), x, _mm512_set1_epi32(1));
 	}
 	return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
@@ -92,6 +95,7 @@ typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define Q8V_LANES 16
 #define q8v_rq q8z_rq
 #define q8v_rq_make q8z_rq_make
+#define q8v_rq_lanes q8z_rq_lanes
 #define q8v_requant q8z_requant
 #define q8v_store q8z_store
 #define q8v_store_pairs q8z_store_pairs
