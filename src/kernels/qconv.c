@@ -2,6 +2,7 @@
  * the im2col panels and depthwise planes the kernels read, and the split over threads. The
  * arithmetic lives in the kernels (q8_gemm__*.c, q8_dwconv__*.c; q8_internal.h says what each
  * is handed). */
+#include <emmintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,121 +176,110 @@ static sn_q8_gemm_args gemm_args(const sn_q8_conv *p, const sn_q8_pack *pk, cons
 
 /* ---------------------------------------------------------------- im2col panels */
 
-/* Row (c, i, j) of im2col for pixels [p0, p0 + n) into r: the input that tap (i, j) of channel
- * c sees at each pixel, zp where zero padding lies. */
-static inline __attribute__((always_inline)) void im2col_row(const int8_t *xc, const sn_conv_geom *g, int i, int j, int p0, int n, int8_t zp, int8_t *r)
+/* The padded input's rows and columns: what the taps of the oh x ow outputs reach. */
+static int pad_rows(const sn_conv_geom *g) { return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
+static size_t pad_cols(const sn_conv_geom *g) { return (size_t)(g->ow - 1) * g->sw + (size_t)(g->kw - 1) * g->dw + 1; }
+
+/* A 1x1 conv without stride or padding reads the input's rows as they are; the others read a
+ * padded copy of the input. */
+static int reads_direct(const sn_conv_geom *g)
 {
-	const int off = j * g->dw - g->pl;
-	/* output columns whose input column lies inside the row */
-	const int lo = SN_MIN(g->ow, SN_MAX(0, sn_ceil_div(-off, g->sw))), hi = SN_MAX(lo, SN_MIN(g->ow, sn_ceil_div(g->w - off, g->sw)));
-	int oy = p0 / g->ow, q0 = p0 % g->ow;
-	for (int done = 0; done < n; oy++, q0 = 0) {
-		const int q1 = SN_MIN(g->ow, q0 + n - done);
-		int8_t *out = r + done;   /* out[q - q0]: output column q (never a pointer before r) */
-		const int iy = sn_pad_index(oy * g->sh - g->pt + i * g->dh, g->h, g->mode);
-		if (iy < 0) {
-			memset(out, zp, q1 - q0);
-		} else if (g->mode != SN_KPAD_ZEROS) {
-			const int8_t *xr = xc + (size_t)iy * g->w;
-			for (int q = q0; q < q1; q++) out[q - q0] = xr[sn_pad_index(q * g->sw + off, g->w, g->mode)];
-		} else {
-			const int8_t *xr = xc + (size_t)iy * g->w;
-			const int a = sn_clampi(lo, q0, q1), b = sn_clampi(hi, a, q1);
-			memset(out, zp, a - q0);
-			if (g->sw == 1) memcpy(out + (a - q0), xr + a + off, b - a);
-			else for (int q = a; q < b; q++) out[q - q0] = xr[q * g->sw + off];
-			memset(out + (b - q0), zp, q1 - b);
+	return g->kh * g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h && g->ow == g->w;
+}
+static size_t padded_bytes(const sn_conv_geom *g) { return up64((size_t)g->c * pad_rows(g) * pad_cols(g) + 16); }   /* + quad_runs' slack */
+
+/* Channels [c0, c1) of x padded as the taps read them, plus 128 (unsigned): plane c of xp
+ * holds [pad_rows][pad_cols], the input at (r - pt, col - pl) through the padding mode, zp
+ * where zero padding lies. Built once per image: a tap's input for a run of output columns is
+ * then a run of bytes (stride sw), whatever the padding. */
+static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, int8_t zp, uint8_t *xp)
+{
+	const int R = pad_rows(g), C = (int)pad_cols(g);
+	const uint8_t zpu = (uint8_t)zp ^ 0x80;
+	/* columns [a, b) read the row itself; the others the padding */
+	const int a = SN_MIN(C, g->pl), b = SN_MAX(a, SN_MIN(C, g->pl + g->w));
+	for (int c = c0; c < c1; c++)
+		for (int r = 0; r < R; r++) {
+			uint8_t *out = xp + ((size_t)c * R + r) * C;
+			const int iy = sn_pad_index(r - g->pt, g->h, g->mode);
+			if (iy < 0) { memset(out, zpu, (size_t)C); continue; }
+			const int8_t *xr = x + ((size_t)c * g->h + iy) * g->w - g->pl;   /* xr[col]: column col - pl */
+			for (int col = 0; col < C; col++) {
+				if (col == a) col = b;
+				if (col >= C) break;
+				const int ix = sn_pad_index(col - g->pl, g->w, g->mode);
+				out[col] = ix < 0 ? zpu : (uint8_t)xr[ix + g->pl] ^ 0x80;
+			}
+			for (int col = a; col < b; col++) out[col] = (uint8_t)xr[col] ^ 0x80;
 		}
-		done += q1 - q0;
-	}
 }
 
-/* conv_panel's quads for stride 1, no dilation, zero padding, built straight from the input:
- * for each quad and each output row of the tile, the columns where all four taps read inside
- * their input rows are packed from four contiguous streams (a loop that vectorises); the few
- * border columns, taps on padding rows and taps past k are filled one by one. The same bytes
- * as the general path (im2col rows, then the quads). */
-static inline __attribute__((always_inline)) void panel_s1(const int8_t *x, const sn_conv_geom *g, int c0, int k,
-                                                           int p0, int n, int8_t zp, uint32_t *panel)
+/* d[e] = s[0][e] | s[1][e] << 8 | s[2][e] << 16 | s[3][e] << 24 for e < len, 16 at a time (SSE2
+ * byte and word interleaves): the runs of a 14-pixel row are too short for a compiler's
+ * vectorised loop. Reads up to 15 bytes past each run (the padded input's and fill's slack) and
+ * writes up to 15 words past d + len (the rest of the panel row, written after, or its slack). */
+static inline __attribute__((always_inline)) void quad_runs(uint32_t *d, const uint8_t *const s[4], int len)
 {
-	const int kk = g->kh * g->kw, hw = g->h * g->w;
-	int8_t fill[2][NT];   /* the values of a tap that reads no input: 0 past k, zp on padding */
-	memset(fill[0], 0, sizeof fill[0]);
-	memset(fill[1], zp, sizeof fill[1]);
-	for (int q = 0; q < (k + 3) / 4; q++) {
-		uint32_t *d = panel + (size_t)q * NT;
-		int oy = p0 / g->ow, q0 = p0 % g->ow;
-		for (int done = 0; done < n; oy++, q0 = 0) {
-			const int len = SN_MIN(g->ow - q0, n - done);
-			/* tap t: value src[t][at[t] + e] at pixel e of the segment, inside [lo[t], hi[t]) */
-			const int8_t *src[4];
-			int at[4], lo[4], hi[4], ea = 0, eb = len;
-			for (int t = 0; t < 4; t++) {
-				const int kt = 4 * q + t, iy = kt < k ? oy - g->pt + kt % kk / g->kw : -1;
-				if (kt >= k || iy < 0 || iy >= g->h) {
-					src[t] = fill[kt < k]; at[t] = 0; lo[t] = 0; hi[t] = len;
-					continue;
-				}
-				const int off = q0 + kt % g->kw - g->pl;   /* input column of pixel e: off + e */
-				src[t] = x + (size_t)(c0 + kt / kk) * hw + (size_t)iy * g->w;
-				at[t] = off;
-				lo[t] = SN_MIN(len, SN_MAX(0, -off));
-				hi[t] = SN_MAX(lo[t], SN_MIN(len, g->w - off));
-				ea = SN_MAX(ea, lo[t]);
-				eb = SN_MIN(eb, hi[t]);
-			}
-			eb = SN_MAX(ea, eb);
-			uint32_t *dd = d + done;
-			for (int e = 0; e < len; e++) {   /* the border columns */
-				if (e == ea) e = eb;
-				if (e >= len) break;
-				uint32_t v = 0;
-				for (int t = 0; t < 4; t++)
-					v |= (uint32_t)(uint8_t)(e >= lo[t] && e < hi[t] ? src[t][at[t] + e] : zp) << 8 * t;
-				dd[e] = v ^ 0x80808080u;
-			}
-			const int8_t *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3];   /* indexed, never a pointer before a row */
-			const int a0 = at[0], a1 = at[1], a2 = at[2], a3 = at[3];
-			for (int e = ea; e < eb; e++)
-				dd[e] = ((uint32_t)(uint8_t)s0[a0 + e] | (uint32_t)(uint8_t)s1[a1 + e] << 8 |
-				         (uint32_t)(uint8_t)s2[a2 + e] << 16 | (uint32_t)(uint8_t)s3[a3 + e] << 24) ^ 0x80808080u;
-			done += len;
-		}
-		for (int p = n; p < (n + 15) / 16 * 16; p++) d[p] = 0x80808080u;   /* the kernels' last vector */
+	for (int e = 0; e < len; e += 16) {
+		const __m128i a = _mm_loadu_si128((const __m128i *)(s[0] + e)), b = _mm_loadu_si128((const __m128i *)(s[1] + e));
+		const __m128i c = _mm_loadu_si128((const __m128i *)(s[2] + e)), h = _mm_loadu_si128((const __m128i *)(s[3] + e));
+		const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+		const __m128i ch0 = _mm_unpacklo_epi8(c, h), ch1 = _mm_unpackhi_epi8(c, h);
+		_mm_storeu_si128((__m128i *)(d + e), _mm_unpacklo_epi16(ab0, ch0));
+		_mm_storeu_si128((__m128i *)(d + e + 4), _mm_unpackhi_epi16(ab0, ch0));
+		_mm_storeu_si128((__m128i *)(d + e + 8), _mm_unpacklo_epi16(ab1, ch1));
+		_mm_storeu_si128((__m128i *)(d + e + 12), _mm_unpackhi_epi16(ab1, ch1));
 	}
 }
 
 /* The panel [k4][NT][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
- * pixel p holds im2col rows 4q..4q+3 at p, plus 128 (unsigned). Taps past k and pixels past n
- * up to a multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). One
- * clone per vector width, chosen when the library loads. */
+ * pixel p holds im2col rows 4q..4q+3 at p, plus 128 (unsigned), read from xp (pad_input's
+ * planes, or NULL where the layer reads x directly). Taps past k and pixels past n up to a
+ * multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). For each quad
+ * and output row the four taps are four runs of bytes: a loop that vectorises. One clone per
+ * vector width, chosen when the library loads. */
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-static void conv_panel(const int8_t *x, const sn_conv_geom *g, int c0, int cg, int p0, int n, int8_t zp, uint8_t *panel)
+static void conv_panel(const int8_t *x, const uint8_t *xp, const sn_conv_geom *g, int c0, int cg, int p0, int n, uint8_t *panel)
 {
-	static const int8_t zeros[NT];
+	uint8_t fill[NT + 16];   /* a tap past k (and quad_runs' slack) */
+	memset(fill, 0x80, sizeof fill);
 	const int kk = g->kh * g->kw, k = cg * kk, hw = g->h * g->w;
-	/* a 1x1 conv without stride or padding reads the input's rows as they are */
-	const int direct = kk == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h && g->ow == g->w;
-	if (!direct && g->mode == SN_KPAD_ZEROS && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1) {
-		panel_s1(x, g, c0, k, p0, n, zp, (uint32_t *)panel);
-		return;
-	}
-	int8_t rows[4][NT];
+	const size_t C = pad_cols(g), plane = (size_t)pad_rows(g) * C;
 	for (int q = 0; q < (k + 3) / 4; q++) {
-		const int8_t *rp[4];
-		for (int t = 0; t < 4; t++) {
-			const int kt = 4 * q + t, c = c0 + kt / kk;
-			if (kt >= k) rp[t] = zeros;
-			else if (direct) rp[t] = x + (size_t)c * hw + p0;
-			else {
-				im2col_row(x + (size_t)c * hw, g, kt % kk / g->kw, kt % g->kw, p0, n, zp, rows[t]);
-				rp[t] = rows[t];
+		uint32_t *d = (uint32_t *)(panel + (size_t)q * NT * 4);   /* the panel is 64-aligned */
+		if (!xp) {   /* 1x1: rows of x, shifted to unsigned here */
+			static const int8_t zeros[NT];
+			const int8_t *rp[4];
+			for (int t = 0; t < 4; t++) rp[t] = 4 * q + t < k ? x + (size_t)(c0 + 4 * q + t) * hw + p0 : zeros;
+			for (int p = 0; p < n; p++)
+				d[p] = ((uint32_t)(uint8_t)rp[0][p] | (uint32_t)(uint8_t)rp[1][p] << 8 | (uint32_t)(uint8_t)rp[2][p] << 16 |
+				        (uint32_t)(uint8_t)rp[3][p] << 24) ^ 0x80808080u;
+		} else {
+			size_t off[4];   /* tap t of the quad at output (0, 0); SIZE_MAX: past k */
+			for (int t = 0; t < 4; t++) {
+				const int kt = 4 * q + t, tap = kt % kk;
+				off[t] = kt >= k ? SIZE_MAX : (size_t)(c0 + kt / kk) * plane + (size_t)(tap / g->kw) * g->dh * C + (size_t)(tap % g->kw) * g->dw;
+			}
+			int oy = p0 / g->ow, q0 = p0 % g->ow;
+			for (int done = 0; done < n; oy++, q0 = 0) {
+				const int len = SN_MIN(g->ow - q0, n - done);
+				const size_t at = (size_t)oy * g->sh * C + (size_t)q0 * g->sw;
+				const uint8_t *s[4];
+				size_t st[4];   /* the runs' strides: a fill run is read in place */
+				for (int t = 0; t < 4; t++) {
+					s[t] = off[t] == SIZE_MAX ? fill : xp + off[t] + at;
+					st[t] = off[t] == SIZE_MAX ? 0 : (size_t)g->sw;
+				}
+				uint32_t *dd = d + done;
+				if (g->sw == 1)
+					quad_runs(dd, s, len);
+				else
+					for (int e = 0; e < len; e++)
+						dd[e] = (uint32_t)s[0][e * st[0]] | (uint32_t)s[1][e * st[1]] << 8 | (uint32_t)s[2][e * st[2]] << 16 |
+						        (uint32_t)s[3][e * st[3]] << 24;
+				done += len;
 			}
 		}
-		uint32_t *d = (uint32_t *)(panel + (size_t)q * NT * 4);   /* the panel is 64-aligned */
-		for (int p = 0; p < n; p++)   /* written so that it vectorises: the quad of pixel p */
-			d[p] = ((uint32_t)(uint8_t)rp[0][p] | (uint32_t)(uint8_t)rp[1][p] << 8 | (uint32_t)(uint8_t)rp[2][p] << 16 |
-			        (uint32_t)(uint8_t)rp[3][p] << 24) ^ 0x80808080u;
 		for (int p = n; p < (n + 15) / 16 * 16; p++) d[p] = 0x80808080u;   /* the kernels' last vector */
 	}
 }
@@ -314,14 +304,12 @@ static int is_depthwise(const sn_conv_geom *g, int groups, int out_c)
  *    layout (stride 2: 2 (oy Q + ox) = 2 oy ldp + 2 ox, with Q = ldp). The outputs go to a
  *    scratch row, and the real ones to y. Slack after the last row covers the last vector. */
 static int dw_pairs(const sn_conv_geom *g) { return g->sw == 1 && g->dw > 1; }
-static size_t dw_cols(const sn_conv_geom *g) { return (size_t)(g->ow - 1) * g->sw + (size_t)(g->kw - 1) * g->dw + 1; }
 static size_t dw_ldp(const sn_conv_geom *g, int flat)
 {
-	if (flat) return dw_pairs(g) ? 2 * dw_cols(g) : dw_cols(g);
+	if (flat) return dw_pairs(g) ? 2 * pad_cols(g) : pad_cols(g);
 	return (2 * ((size_t)(g->ow + 31) / 32 * 32 + (size_t)g->kw * g->dw) + 2 + 31) / 32 * 32;
 }
-static size_t dw_q(const sn_conv_geom *g) { return dw_cols(g); }   /* flat outputs per row */
-static int dw_rows(const sn_conv_geom *g) { return (g->oh - 1) * g->sh + (g->kh - 1) * g->dh + 1; }
+static size_t dw_q(const sn_conv_geom *g) { return pad_cols(g); }   /* flat outputs per row */
 /* int16 after the flat plane's rows that its last vectors read: a row (stride 2: the dropped
  * outputs of the last row read one row further), 2 vectors of 32 outputs at two int16 each,
  * and the taps' reach */
@@ -330,7 +318,7 @@ static size_t dw_slack(const sn_conv_geom *g) { return dw_ldp(g, 1) + 2 * 2 * 32
 static size_t dw_ucols(const sn_conv_geom *g, int flat) { return dw_pairs(g) ? dw_ldp(g, flat) / 2 + g->dw : dw_ldp(g, flat); }
 static size_t dw_plane_bytes(const sn_conv_geom *g, int flat)
 {
-	return up64(((size_t)dw_rows(g) * dw_ldp(g, flat) + (flat ? dw_slack(g) : 0)) * sizeof(int16_t));
+	return up64(((size_t)pad_rows(g) * dw_ldp(g, flat) + (flat ? dw_slack(g) : 0)) * sizeof(int16_t));
 }
 static size_t dw_thread_bytes_of(const sn_conv_geom *g, int flat)
 {
@@ -372,7 +360,7 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 static void dw_plane(const int8_t *xc, const sn_conv_geom *g, size_t ldp, size_t ucols, size_t slack, int16_t zp,
                      sn_q8_dwrow_fn widen, int16_t *plane, int16_t *u)
 {
-	const int rows = dw_rows(g);
+	const int rows = pad_rows(g);
 	for (int r = 0; r < rows; r++) {
 		const int iy = sn_pad_index(r - g->pt, g->h, g->mode);
 		const int8_t *xr = iy < 0 ? NULL : xc + (size_t)iy * g->w;
@@ -457,7 +445,7 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
 
 /* ---------------------------------------------------------------- convolution */
 
-static size_t panel_bytes(int k4) { return up64((size_t)k4 * NT * 4); }
+static size_t panel_bytes(int k4) { return up64((size_t)k4 * NT * 4) + 64; }   /* + quad_runs' slack */
 
 size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c)
 {
@@ -465,7 +453,7 @@ size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c)
 	if (is_depthwise(g, groups, out_c))   /* either depthwise kernel: a path may be forced later */
 		return T * SN_MAX(dw_thread_bytes(g), out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0);
 	const int k = g->c / groups * g->kh * g->kw;
-	return up64((size_t)out_c * sizeof(int32_t)) + T * panel_bytes((k + 3) / 4);
+	return up64((size_t)out_c * sizeof(int32_t)) + (reads_direct(g) ? 0 : padded_bytes(g)) + T * panel_bytes((k + 3) / 4);
 }
 
 /* Work items: (group, pixel tile, part of the group's output channels); a layer with fewer
@@ -478,8 +466,13 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 	const int P = g->oh * g->ow, cg = g->c / groups, tiles = (P + NT - 1) / NT, T = threads(), size = tile_size(P, tiles);
 	const int parts = groups * tiles >= T ? 1 : SN_MIN((T + groups * tiles - 1) / (groups * tiles), (pk->og + 7) / 8);
 	int32_t *corr = ws;
-	uint8_t *panels = (uint8_t *)ws + up64((size_t)out_c * sizeof *corr);
+	uint8_t *xp = reads_direct(g) ? NULL : (uint8_t *)ws + up64((size_t)out_c * sizeof *corr);
+	uint8_t *panels = (uint8_t *)ws + up64((size_t)out_c * sizeof *corr) + (xp ? padded_bytes(g) : 0);
 	corrections(p, pk, 128, corr);
+	if (xp) {
+		#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
+		for (int c = 0; c < g->c; c++) pad_input(x, g, c, c + 1, (int8_t)p->x_zp, xp);
+	}
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
 	for (int it = 0; it < groups * tiles * parts; it++) {
 		const int grp = it / (tiles * parts), tile = it / parts % tiles, part = it % parts;
@@ -489,7 +482,7 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 		row_part(pk->og, part, parts, &r0, &r1);
 		if (r0 == r1) continue;
 		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
-		conv_panel(x, g, grp * cg, cg, p0, n, (int8_t)p->x_zp, panel);
+		conv_panel(x, xp, g, grp * cg, cg, p0, n, panel);
 		sn_q8_gemm_args a = gemm_args(p, pk, corr, grp, r0, r1);
 		a.n = n;
 		a.b = panel;
