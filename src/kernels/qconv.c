@@ -186,7 +186,7 @@ static int reads_direct(const sn_conv_geom *g)
 {
 	return g->kh * g->kw == 1 && g->sh == 1 && g->sw == 1 && g->pt == 0 && g->pl == 0 && g->oh == g->h && g->ow == g->w;
 }
-static size_t padded_bytes(const sn_conv_geom *g) { return up64((size_t)g->c * pad_rows(g) * pad_cols(g) + 16); }   /* + quad_runs' slack */
+static size_t padded_bytes(const sn_conv_geom *g) { return up64((size_t)g->c * pad_rows(g) * pad_cols(g) + 32); }   /* + quad_runs' slack */
 
 /* Channels [c0, c1) of x padded as the taps read them, plus 128 (unsigned): plane c of xp
  * holds [pad_rows][pad_cols], the input at (r - pt, col - pl) through the padding mode, zp
@@ -214,15 +214,24 @@ static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, in
 		}
 }
 
-/* d[e] = s[0][e] | s[1][e] << 8 | s[2][e] << 16 | s[3][e] << 24 for e < len, 16 at a time (SSE2
- * byte and word interleaves): the runs of a 14-pixel row are too short for a compiler's
- * vectorised loop. Reads up to 15 bytes past each run (the padded input's and fill's slack) and
- * writes up to 15 words past d + len (the rest of the panel row, written after, or its slack). */
-static inline __attribute__((always_inline)) void quad_runs(uint32_t *d, const uint8_t *const s[4], int len)
+/* d[e] = s[0][sw e] | s[1][sw e] << 8 | s[2][sw e] << 16 | s[3][sw e] << 24 for e < len, stride
+ * sw 1 or 2, 16 at a time (SSE2: the even bytes of 32 by a mask and a pack, then byte and word
+ * interleaves): the runs of a 14-pixel row are too short for a compiler's vectorised loop, and
+ * it does not vectorise stride 2. Reads up to 31 bytes past each run (the padded input's and
+ * fill's slack) and writes up to 15 words past d + len (the rest of the panel row, written
+ * after, or its slack). */
+static inline __attribute__((always_inline)) __m128i run16(const uint8_t *p, int sw)
+{
+	if (sw == 1) return _mm_loadu_si128((const __m128i *)p);
+	const __m128i even = _mm_set1_epi16(0xff);
+	return _mm_packus_epi16(_mm_and_si128(_mm_loadu_si128((const __m128i *)p), even),
+	                        _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), even));
+}
+static inline __attribute__((always_inline)) void quad_runs(uint32_t *d, const uint8_t *const s[4], int len, int sw)
 {
 	for (int e = 0; e < len; e += 16) {
-		const __m128i a = _mm_loadu_si128((const __m128i *)(s[0] + e)), b = _mm_loadu_si128((const __m128i *)(s[1] + e));
-		const __m128i c = _mm_loadu_si128((const __m128i *)(s[2] + e)), h = _mm_loadu_si128((const __m128i *)(s[3] + e));
+		const size_t i = (size_t)e * sw;
+		const __m128i a = run16(s[0] + i, sw), b = run16(s[1] + i, sw), c = run16(s[2] + i, sw), h = run16(s[3] + i, sw);
 		const __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
 		const __m128i ch0 = _mm_unpacklo_epi8(c, h), ch1 = _mm_unpackhi_epi8(c, h);
 		_mm_storeu_si128((__m128i *)(d + e), _mm_unpacklo_epi16(ab0, ch0));
@@ -241,7 +250,7 @@ static inline __attribute__((always_inline)) void quad_runs(uint32_t *d, const u
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 static void conv_panel(const int8_t *x, const uint8_t *xp, const sn_conv_geom *g, int c0, int cg, int p0, int n, uint8_t *panel)
 {
-	uint8_t fill[NT + 16];   /* a tap past k (and quad_runs' slack) */
+	uint8_t fill[2 * NT + 32];   /* a tap past k, read as quad_runs reads a run */
 	memset(fill, 0x80, sizeof fill);
 	const int kk = g->kh * g->kw, k = cg * kk, hw = g->h * g->w;
 	const size_t C = pad_cols(g), plane = (size_t)pad_rows(g) * C;
@@ -265,18 +274,16 @@ static void conv_panel(const int8_t *x, const uint8_t *xp, const sn_conv_geom *g
 				const int len = SN_MIN(g->ow - q0, n - done);
 				const size_t at = (size_t)oy * g->sh * C + (size_t)q0 * g->sw;
 				const uint8_t *s[4];
-				size_t st[4];   /* the runs' strides: a fill run is read in place */
-				for (int t = 0; t < 4; t++) {
-					s[t] = off[t] == SIZE_MAX ? fill : xp + off[t] + at;
-					st[t] = off[t] == SIZE_MAX ? 0 : (size_t)g->sw;
-				}
+				for (int t = 0; t < 4; t++) s[t] = off[t] == SIZE_MAX ? fill : xp + off[t] + at;
 				uint32_t *dd = d + done;
-				if (g->sw == 1)
-					quad_runs(dd, s, len);
-				else
-					for (int e = 0; e < len; e++)
-						dd[e] = (uint32_t)s[0][e * st[0]] | (uint32_t)s[1][e * st[1]] << 8 | (uint32_t)s[2][e * st[2]] << 16 |
-						        (uint32_t)s[3][e * st[3]] << 24;
+				if (g->sw <= 2)
+					quad_runs(dd, s, len, g->sw);
+				else   /* larger strides, one by one (fill read in place) */
+					for (int e = 0; e < len; e++) {
+						uint32_t v = 0;
+						for (int t = 0; t < 4; t++) v |= (uint32_t)s[t][off[t] == SIZE_MAX ? 0 : (size_t)e * g->sw] << 8 * t;
+						dd[e] = v;
+					}
 				done += len;
 			}
 		}
