@@ -174,9 +174,9 @@ TEST(dwconv_fast_paths_match_reference)
 	check_cases(cases, n, "fast path");
 }
 
-/* The flat path (3x3, narrow rows), on random heights and widths from shorter than a vector up
- * to the threshold. Stride 1, output as wide as the input: dilation 1-2, the horizontal padding
- * split any way, vertical padding any. Stride 2: each padding 0-2, but without left padding
+/* The flat path (3x3 and 5x5, narrow rows), on random heights and widths from shorter than a
+ * vector up to the threshold. Stride 1, output as wide as the input: dilation 1-2, the
+ * horizontal padding split any way, vertical padding any. Stride 2: each padding 0-2, but without left padding
  * only where the last output column's third tap lands in the right padding. Each must run the
  * flat kernel. */
 TEST(dwconv_flat_path_matches_reference)
@@ -194,6 +194,10 @@ TEST(dwconv_flat_path_matches_reference)
 			c.sh = c.sw = 2; c.dh = c.dw = 1;
 			c.pl = (int)sn_rng_below(&r, 3); c.pr = (int)sn_rng_below(&r, 3);
 			if (!c.pl && 2 * out_size(c.w, 0, c.pr, 3, 1, 2) < c.w) continue;
+		} else if (i % 4 == 2) {   /* 5x5, stride 1 */
+			c.kh = c.kw = 5;
+			c.pl = (int)sn_rng_below(&r, 4 * d + 1); c.pr = 4 * d - c.pl;
+			c.pt = (int)sn_rng_below(&r, 5); c.pb = (int)sn_rng_below(&r, 5);
 		}
 		if (case_valid(&c)) cases[i++] = c;
 	}
@@ -202,7 +206,7 @@ TEST(dwconv_flat_path_matches_reference)
 		for (int i = 0; i < N; i++) {
 			const sn_conv_geom g = geom_of(&cases[i]);
 			char want[64];
-			snprintf(want, sizeof want, "sn_f32_dwconv_flat_3x3__%s", isa_name(isas[k]));
+			snprintf(want, sizeof want, "sn_f32_dwconv_flat_%dx%d__%s", cases[i].kh, cases[i].kw, isa_name(isas[k]));
 			CHECKF(!strcmp(sn_dw_kernel_name(isas[k], &g), want), "case %d runs %s", i, sn_dw_kernel_name(isas[k], &g));
 		}
 	/* the stride-2 column that would read past its quarter row runs the row kernel */
@@ -211,6 +215,10 @@ TEST(dwconv_flat_path_matches_reference)
 	CHECKF(!strcmp(sn_dw_kernel_name(SN_ISA_SCALAR, &gp), "sn_f32_dwconv_3x3s2__scalar"), "7 columns, no padding: runs %s",
 	       sn_dw_kernel_name(SN_ISA_SCALAR, &gp));
 	check_cases(&past, 1, "flat (excluded)");
+	/* a row wider than twice the output (9 columns, 4 outputs) above a padding row: the quarter
+	 * split must not carry column 8 into that row */
+	const dw_case wide[] = {{4, 9, 3, 3, 2, 2, 1, 1, 0, 2, 1, 0, 1}, {12, 5, 3, 3, 2, 2, 1, 1, 0, 2, 1, 0, 1}};
+	check_cases(wide, 2, "flat, wide rows");
 	check_cases(cases, N, "flat");
 }
 

@@ -102,7 +102,8 @@ static int flat_s2(const sn_conv_geom *g)
 
 static int flat_path(const sn_conv_geom *g)
 {
-	return g->kh == 3 && g->kw == 3 && ((g->sh == 1 && g->sw == 1 && g->ow == g->w && g->w < DW_FLAT_MAX_W) || flat_s2(g));
+	const int k3 = g->kh == 3 && g->kw == 3, k5 = g->kh == 5 && g->kw == 5;
+	return ((k3 || k5) && g->sh == 1 && g->sw == 1 && g->ow == g->w && g->w < DW_FLAT_MAX_W) || (k3 && flat_s2(g));
 }
 
 /* Stride 2: kernel row i reads quarter row u = r + front + floor((i - pt) / 2) for output row
@@ -152,15 +153,17 @@ static void flat_setup(const sn_conv_geom *g, int act, sn_dw_flat *f, float *scr
 
 typedef void (*flat_fn)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 typedef void (*quarters_fn)(const sn_dw_quarters *k, const float *x, float *xq);
-static const struct { const char *name; flat_fn fn; quarters_fn split; } flat_kernels[] = {
-	[SN_ISA_SCALAR] = {"sn_f32_dwconv_flat_3x3__scalar", sn_f32_dwconv_flat_3x3__scalar, sn_f32_dw_quarters__scalar},
-	[SN_ISA_AVX2] = {"sn_f32_dwconv_flat_3x3__avx2", sn_f32_dwconv_flat_3x3__avx2, sn_f32_dw_quarters__avx2},
+static const struct { const char *name[2]; flat_fn fn[2]; quarters_fn split; } flat_kernels[] = {   /* [3x3, 5x5] */
+	[SN_ISA_SCALAR] = {{"sn_f32_dwconv_flat_3x3__scalar", "sn_f32_dwconv_flat_5x5__scalar"},
+	                   {sn_f32_dwconv_flat_3x3__scalar, sn_f32_dwconv_flat_5x5__scalar}, sn_f32_dw_quarters__scalar},
+	[SN_ISA_AVX2] = {{"sn_f32_dwconv_flat_3x3__avx2", "sn_f32_dwconv_flat_5x5__avx2"},
+	                 {sn_f32_dwconv_flat_3x3__avx2, sn_f32_dwconv_flat_5x5__avx2}, sn_f32_dw_quarters__avx2},
 };
 
 static void flat_forward(sn_isa isa, const sn_conv_geom *g, const float *x, const float *w, const float *bias,
                          int nx, int nm, int act, float *y, float *scratch)
 {
-	const flat_fn fn = flat_kernels[isa].fn;
+	const flat_fn fn = flat_kernels[isa].fn[g->kh == 5];
 	const int s2 = flat_s2(g);
 	const sn_dw_quarters q = quarters(g);
 	sn_dw_flat f;
@@ -244,7 +247,7 @@ void sn_f32_dwconv_forward(sn_isa isa, const sn_conv_geom *g, const float *x, co
 
 const char *sn_dw_kernel_name(sn_isa isa, const sn_conv_geom *g)
 {
-	if (flat_path(g)) return flat_kernels[isa].name;
+	if (flat_path(g)) return flat_kernels[isa].name[g->kh == 5];
 	return sn_dw_select(isa, g->kh, g->kw, g->sh, g->sw)->name;
 }
 

@@ -290,7 +290,7 @@ DW_INLINE void dw_flat_vec(const sn_dw_flat *f, const float *xf, const V *wv, in
 DW_INLINE void dw_flat(const sn_dw_flat *fp, const float *xf, const float *w, float bias, float *y, const int KH,
                        const int KW)
 {
-	V wv[DW_TAPS];
+	V wv[KH * KW];
 	for (int k = 0; k < KH * KW; k++) wv[k] = VSET1(w[k]);
 	/* a local copy: its offsets and masks stay in registers, where the caller's struct was read
 	 * again for every vector (the compiler cannot tell that y's stores leave it alone) */
@@ -306,6 +306,11 @@ DW_INLINE void dw_flat(const sn_dw_flat *fp, const float *xf, const float *w, fl
 TARGET void NAME(sn_f32_dwconv_flat_3x3)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y)
 {
 	dw_flat(f, xf, w, bias, y, 3, 3);
+}
+
+TARGET void NAME(sn_f32_dwconv_flat_5x5)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y)
+{
+	dw_flat(f, xf, w, bias, y, 5, 5);
 }
 
 /* Zeros over dst[0, lo) and dst[hi, L), in whole vectors: the first may spill into [lo, hi),
@@ -374,12 +379,14 @@ TARGET void NAME(sn_f32_dw_pack)(const sn_dw_pack *k, const float *x, float *xp)
 
 /* A plane's quarters (sn_dw_quarters) over the zeros the caller left in xq: per row parity, the
  * rows inside the plane, each split into its even and odd columns by whole vectors. The lanes
- * past the row's end are zeros, so the spill of its last vector (up to VN - 1 floats into the
+ * past the quarter row's end are zeros (columns past 2 ow are not read: a row wider than twice
+ * the output would put them there), so the spill of its last vector (up to VN - 1 floats into the
  * next row, or into the slack after the quarter) leaves the rows and columns outside the plane
  * zero. */
 TARGET void NAME(sn_f32_dw_quarters)(const sn_dw_quarters *k, const float *x, float *xq)
 {
 	const int cols = SN_MIN(k->ow, (k->w + 1) / 2);   /* columns with data in the even quarter */
+	const int reach = SN_MIN(2 * cols, k->w);          /* the row's columns they hold: no more */
 	for (int a = 0; a < 2; a++) {
 		const int u1 = SN_MIN(k->rows, (k->h - a + 1) / 2 + k->front);   /* rows 2 (u - front) + a < h */
 		for (int u = k->front; u < u1; u++) {
@@ -387,7 +394,7 @@ TARGET void NAME(sn_f32_dw_quarters)(const sn_dw_quarters *k, const float *x, fl
 			float *e = xq + (size_t)2 * a * k->size + (size_t)u * k->ow, *o = e + k->size;
 			for (int q = 0; q < cols; q += VN) {
 				V ev, ov;
-				VDEINT2(row + 2 * q, SN_MIN(2 * VN, k->w - 2 * q), ev, ov);
+				VDEINT2(row + 2 * q, SN_MIN(2 * VN, reach - 2 * q), ev, ov);
 				VSTORE(e + q, ev);
 				VSTORE(o + q, ov);
 			}

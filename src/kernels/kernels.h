@@ -68,8 +68,9 @@ void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float
  * phases are whole vectors long and zero-filled). Rows outside the plane read one row of zeros.
  * Stores and dy loads are masked at the end of a row.
  * Large planes run in bands of output rows whose packed rows stay in L1. The forward of a 3x3
- * at stride 1 on rows narrower than 32 columns, or at stride 2 on planes up to 256 KiB, takes a
- * third way, the flat path (sn_dw_flat below): the whole plane as one run, without per-row work.
+ * or 5x5 at stride 1 on rows narrower than 32 columns, or of a 3x3 at stride 2 on planes up to
+ * 256 KiB, takes a third way, the flat path (sn_dw_flat below): the whole plane as one run,
+ * without per-row work.
  * The input gradient runs the same forward micro-kernels: for each phase (a, b) of the padded
  * input coordinates it is a stride-1 correlation of dy with the taps that land in that phase,
  * flipped (for stride 1: dy with the flipped kernel). AVX-512 kernels are left out: nothing
@@ -98,9 +99,9 @@ typedef struct {
  * rows of one or two vectors. */
 typedef struct {
 	int n;                  /* outputs: oh * ow */
-	int row[3];             /* per kernel row: offset in xf */
-	int off[3];             /* per kernel column: offset in xf */
-	const float *mask[3];   /* per kernel column: lane masks over [0, n) (bit patterns), or NULL */
+	int row[5];             /* per kernel row: offset in xf */
+	int off[5];             /* per kernel column: offset in xf */
+	const float *mask[5];   /* per kernel column: lane masks over [0, n) (bit patterns), or NULL */
 	int act;                /* SN_KACT_* */
 } sn_dw_flat;
 
@@ -142,6 +143,8 @@ SN_DW_DECLARE_ISA(scalar)
 SN_DW_DECLARE_ISA(avx2)
 void sn_f32_dwconv_flat_3x3__scalar(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 void sn_f32_dwconv_flat_3x3__avx2(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
+void sn_f32_dwconv_flat_5x5__scalar(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
+void sn_f32_dwconv_flat_5x5__avx2(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 
 /* A packed plane: source column s of a row lands at padded column s + padl, in phase
  * (s + padl) % sw at (s + padl) / sw. Each phase is `phase` floats: the columns the kernels
