@@ -127,7 +127,9 @@ int sn_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	return SN_OK;
 }
 
-/* Concat along channels: per sample, input i occupies a contiguous block of the output. */
+/* Concat along channels: per sample, input i occupies a contiguous block of the output. An
+ * inference plan at batch 1 may have made an input's buffer that block (core/graph.c): then the
+ * producer wrote it there and nothing moves. */
 int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	const size_t ys = sn_shape_numel(n->out);
@@ -160,7 +162,10 @@ int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 			int acc = act == SN_ACT_BACKWARD && p->needs_grad ? sn_dy_accumulate(p) : 0;
 			if (act == SN_ACT_FORWARD || p->needs_grad)
 				for (int b = 0; b < pl->batch; b++) {
-					if (act == SN_ACT_FORWARD) { memcpy(r->y + b * ys + off, p->y + b * xs, xs * sizeof(float)); continue; }
+					if (act == SN_ACT_FORWARD) {
+						if (r->y + b * ys + off != p->y + b * xs) memcpy(r->y + b * ys + off, p->y + b * xs, xs * sizeof(float));
+						continue;
+					}
 					float *dx = p->dy + b * xs;
 					const float *dy = r->dy + b * ys + off;
 					if (acc) for (size_t k = 0; k < xs; k++) dx[k] += dy[k];
