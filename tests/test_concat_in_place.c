@@ -22,7 +22,7 @@ static const char fire_net[] =
 	"conv f2.squeeze out=8 k=1\nrelu f2.squeeze_act\n"
 	"conv f2.e1 in=f2.squeeze_act out=16 k=1\nrelu f2.e1_act\n"
 	"conv f2.e3 in=f2.squeeze_act out=32 k=3 pad=1\nrelu f2.e3_act\n"
-	"concat f2.cat in=f2.e1_act,f2.e3_act\n"
+	"concat f2.cat in=f2.e3_act,f2.e1_act\n"   /* e3's block first: written after e1's */
 	"conv head out=16 k=1\n"
 	"concat out in=head,f2.cat\n";
 
@@ -40,6 +40,28 @@ static const char shared_net[] =
 	"add sum in=mix,a\n"
 	"conv late in=b out=16 k=1\n"
 	"add out in=sum,late\n";
+
+/* Each kind of producer kernel writes a block before one written earlier (one writing past its
+ * end would spoil it): 3x3 conv, 1x1 conv, max and average pooling, depthwise (9x9 planes:
+ * every block is 81 x 64 bytes, so all align). */
+static const char kernels_net[] =
+	"input x shape=16x9x9\n"
+	"conv dw groups=16 out=16 k=3 pad=1\n"
+	"avgpool ap in=x k=3 stride=1 pad=1\n"
+	"maxpool mp in=x k=3 stride=1 pad=1\n"
+	"conv pw in=x out=16 k=1\n"
+	"conv c3 in=x out=16 k=3 pad=1\n"
+	"concat out in=c3,pw,mp,ap,dw\n";
+
+/* An early producer (p) and a wide layer before the concat: the concat's output living from p on
+ * would take more bytes than p's own buffer did, so the plan copies. */
+static const char early_net[] =
+	"input x shape=8x16x16\n"
+	"conv p out=16 k=1\n"
+	"conv wide in=x out=256 k=1\n"
+	"conv mid out=16 k=1\n"
+	"conv q out=64 k=1\n"
+	"concat out in=p,q\n";
 
 /* Concats of concats, DenseNet's pattern (a concat of a layer and its own input), one producer
  * feeding two concats. */
@@ -157,6 +179,18 @@ TEST(concat_in_place_keeps_buffers_it_must)
 	REQUIRE(g);
 	const expect shared[] = {{"cat", 2}};
 	check_net("producer read elsewhere", g, shared, 1);
+	sn_graph_free(g);
+
+	g = sn_test_net(kernels_net, 6);
+	REQUIRE(g);
+	const expect kernels[] = {{"out", 5}};
+	check_net("producer kernels", g, kernels, 1);
+	sn_graph_free(g);
+
+	g = sn_test_net(early_net, 7);
+	REQUIRE(g);
+	const expect early[] = {{"out", 0}};
+	check_net("early producer", g, early, 1);
 	sn_graph_free(g);
 
 	g = sn_test_net(nested_net, 3);

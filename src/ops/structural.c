@@ -265,5 +265,7 @@ const sn_op_def sn_op_def_flatten = {"flatten", "Flatten", 1, 1, sn_op_flatten, 
 const sn_op_def sn_op_def_gap = {"gap", "AdaptiveAvgPool2d", 1, 1, sn_op_gap, .chan = SN_CH_PASS, .path = "direct",
                                  .onnx = "GlobalAveragePool", .run_q8 = sn_q8_op_gap};
 const sn_op_def sn_op_def_add = {"add", "Add", 2, SN_MAX_IN, sn_op_add, .chan = SN_CH_TIES, .run_q8 = sn_q8_op_add};
+/* bench names a concat in place when its first input wrote its block (analyze/path.c) */
 const sn_op_def sn_op_def_concat = {"concat", "Concat", 2, SN_MAX_IN, sn_op_concat, .chan = SN_CH_CONCAT, .path = "copy",
+                                    .path_in_place = "inputs write their blocks (copies the rest)",
                                     .run_q8 = sn_q8_op_concat};
