@@ -300,19 +300,59 @@ static size_t grad_bytes(const sn_plan *pl, int i, int batch, int train, const c
 	return train && !aliased[i] && (n->op != SN_OP_INPUT || pl->rt[i].needs_grad) ? tensor_bytes(n, batch) : 0;
 }
 
+int sn_plan_concat_in_place = 1;   /* core/internal.h */
+
+/* Concat in place: at batch 1 each input of a channel concat is one contiguous block of its
+ * output, so the input's buffer (its owner's, through in-place aliases) can be that block: the
+ * producer writes there and sn_op_concat finds nothing to copy. Concats are visited last first,
+ * so that a concat of concats knows where its inputs' host lives before they place theirs. An
+ * input keeps its own buffer where it is the caller's input (or has none), a concat holds it
+ * already (fed twice, or to two concats), its block would start off the arena's alignment, or
+ * it is read after an in-place op (ReLU) rewrote a concat holding it. host[i] gets the node
+ * whose output holds owner i's (-1: none), at byte `slice[i]` of it; last[i] is the last node
+ * that reads owner i's buffer. */
+static void place_concat_inputs(const sn_plan *pl, int batch, const char *aliased, const int *owner, const int *last,
+                                int *host, size_t *slice)
+{
+	const sn_graph *g = pl->g;
+	const int N = g->n_node;
+	for (int c = N - 1; c > 0; c--) {
+		const sn_node *n = &g->node[c];
+		if (n->op != SN_OP_CONCAT || aliased[c] || !out_bytes(pl, c, batch, aliased)) continue;
+		/* the first in-place write into c's output or into any output that holds it */
+		int rewritten = N;
+		for (int a = c; a >= 0; a = host[a])
+			for (int j = a + 1; j < N; j++)
+				if (aliased[j] && owner[j] == a) { rewritten = SN_MIN(rewritten, j); break; }
+		size_t at = 0;
+		for (int k = 0; k < n->n_in; at += (size_t)batch * sn_shape_numel(g->node[n->in[k]].out) * sizeof(float), k++) {
+			const int o = owner[n->in[k]];
+			if (!out_bytes(pl, o, batch, aliased) || g->node[o].op == SN_OP_INPUT || host[o] >= 0 ||
+			    at % SN_ALIGN || last[o] >= rewritten)
+				continue;
+			host[o] = c;
+			slice[o] = at;
+		}
+	}
+}
+
 /* Inference plans that need not keep every output: node outputs at offsets from
  * sn_plan_memory, each live until the last node that reads it or an in-place alias of it (no
  * node runs after the last one, so its output stays for the caller); what an op keeps (saved)
- * lives throughout. Returns the bytes. */
-static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, size_t *offset)
+ * lives throughout. With in_place (batch 1, float), concat inputs are blocks of the concat's
+ * output (place_concat_inputs), which then lives from its first input's write to the last
+ * read of any of them. Returns the bytes. */
+static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, int in_place, size_t *offset)
 {
 	const sn_graph *g = pl->g;
 	const int N = g->n_node;
 	sn_membuf *buf = malloc((size_t)3 * N * sizeof *buf);
-	int *owner = malloc((size_t)N * sizeof *owner);
-	if (!buf || !owner) { free(buf); free(owner); return SIZE_MAX; }
+	int *owner = malloc((size_t)3 * N * sizeof *owner), *host = owner + N, *last = owner + 2 * N;
+	size_t *slice = malloc((size_t)N * sizeof *slice);
+	if (!buf || !owner || !slice) { free(buf); free(owner); free(slice); return SIZE_MAX; }
 	for (int i = 0; i < N; i++) {
 		owner[i] = aliased[i] ? owner[g->node[i].in[0]] : i;
+		host[i] = -1;
 		buf[i] = (sn_membuf){out_bytes(pl, i, batch, aliased), 0, i, i};
 		buf[N + i] = (sn_membuf){sn_align(pl->rt[i].saved_bytes), 0, 0, N};
 		buf[2 * N + i] = (sn_membuf){q_bytes(pl, i, batch), 0, i, i};
@@ -323,14 +363,38 @@ static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, siz
 			buf[o].last = SN_MAX(buf[o].last, i);
 			buf[2 * N + o].last = SN_MAX(buf[2 * N + o].last, i);
 		}
+	for (int i = 0; i < N; i++) last[i] = buf[i].last;
+	if (in_place) place_concat_inputs(pl, batch, aliased, owner, last, host, slice);
+	for (int i = 0; i < N; i++)   /* a host outlives its blocks; hosts come after them, so nested ones add up */
+		if (host[i] >= 0) {
+			sn_membuf *h = &buf[host[i]];
+			h->first = SN_MIN(h->first, buf[i].first);
+			h->last = SN_MAX(h->last, buf[i].last);
+			buf[i].size = 0;
+		}
 	const size_t total = sn_plan_memory(buf, 3 * N);
-	for (int i = 0; i < N; i++) {
-		offset[i] = buf[i].offset;
+	for (int i = N - 1; i >= 0; i--) {
+		offset[i] = host[i] >= 0 ? offset[host[i]] + slice[i] : buf[i].offset;
 		offset[N + i] = buf[N + i].offset;
 		offset[3 * N + i] = buf[2 * N + i].offset;
 	}
-	free(buf); free(owner);
+	free(buf); free(owner); free(slice);
 	return total;
+}
+
+/* The reused arena with concat inputs in place where that applies, unless it needs more bytes
+ * than without (a host lives longer than its blocks did). */
+static size_t plan_inference(const sn_plan *pl, int batch, const char *aliased, int in_place, size_t *offset)
+{
+	const int N = pl->g->n_node;
+	const size_t copied = plan_reused(pl, batch, aliased, 0, offset);
+	if (!in_place || copied == SIZE_MAX) return copied;
+	size_t *placed_offset = malloc((size_t)4 * N * sizeof *placed_offset);
+	if (!placed_offset) return SIZE_MAX;
+	const size_t placed = plan_reused(pl, batch, aliased, 1, placed_offset);
+	if (placed <= copied) memcpy(offset, placed_offset, (size_t)4 * N * sizeof *offset);
+	free(placed_offset);
+	return SN_MIN(placed, copied);   /* planning out of memory (SIZE_MAX): the copying plan */
 }
 
 /* Training plans (and inference plans that keep every output): outputs, gradients and saved
@@ -454,7 +518,9 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 		if (!train) r->ws_bytes = SN_MAX(r->ws_bytes, sn_sparse_ws(g, n, batch));
 		ws = SN_MAX(ws, r->ws_bytes);
 	}
-	size_t total = keep ? plan_all(pl, batch, train, aliased, offset) : plan_reused(pl, batch, aliased, offset);
+	/* concat inputs in place: per image blocks are only contiguous at batch 1; int8 concats requantize */
+	const int concat_in_place = sn_plan_concat_in_place && batch == 1 && !int8;
+	size_t total = keep ? plan_all(pl, batch, train, aliased, offset) : plan_inference(pl, batch, aliased, concat_in_place, offset);
 	free(pl->arena);
 	pl->arena = total == SIZE_MAX ? NULL : aligned_alloc(SN_ALIGN, sn_align(total + sn_align(ws) + 1));
 	if (!pl->arena) {

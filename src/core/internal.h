@@ -93,6 +93,10 @@ static inline int sn_dy_accumulate(sn_node_rt *r)
 	return acc;
 }
 
+/* Inference plans at batch 1 let concat inputs write their blocks of the concat's output
+ * (core/graph.c); 0 makes them copy, as larger batches do (tests compare the two). */
+extern int sn_plan_concat_in_place;
+
 /* One buffer of an inference plan (core/memplan.c): `size` bytes, live from node `first` to
  * node `last` (inclusive). */
 typedef struct { size_t size, offset; int first, last; } sn_membuf;

@@ -127,7 +127,9 @@ int sn_op_add(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	return SN_OK;
 }
 
-/* Concat along channels: per sample, input i occupies a contiguous block of the output. */
+/* Concat along channels: per sample, input i occupies a contiguous block of the output. An
+ * inference plan at batch 1 may have made an input's buffer that block (core/graph.c): then the
+ * producer wrote it there and nothing moves. */
 int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	const size_t ys = sn_shape_numel(n->out);
@@ -160,7 +162,10 @@ int sn_op_concat(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 			int acc = act == SN_ACT_BACKWARD && p->needs_grad ? sn_dy_accumulate(p) : 0;
 			if (act == SN_ACT_FORWARD || p->needs_grad)
 				for (int b = 0; b < pl->batch; b++) {
-					if (act == SN_ACT_FORWARD) { memcpy(r->y + b * ys + off, p->y + b * xs, xs * sizeof(float)); continue; }
+					if (act == SN_ACT_FORWARD) {
+						if (r->y + b * ys + off != p->y + b * xs) memcpy(r->y + b * ys + off, p->y + b * xs, xs * sizeof(float));
+						continue;
+					}
 					float *dx = p->dy + b * xs;
 					const float *dy = r->dy + b * ys + off;
 					if (acc) for (size_t k = 0; k < xs; k++) dx[k] += dy[k];
@@ -260,5 +265,7 @@ const sn_op_def sn_op_def_flatten = {"flatten", "Flatten", 1, 1, sn_op_flatten, 
 const sn_op_def sn_op_def_gap = {"gap", "AdaptiveAvgPool2d", 1, 1, sn_op_gap, .chan = SN_CH_PASS, .path = "direct",
                                  .onnx = "GlobalAveragePool", .run_q8 = sn_q8_op_gap};
 const sn_op_def sn_op_def_add = {"add", "Add", 2, SN_MAX_IN, sn_op_add, .chan = SN_CH_TIES, .run_q8 = sn_q8_op_add};
+/* bench names a concat in place when its first input wrote its block (analyze/path.c) */
 const sn_op_def sn_op_def_concat = {"concat", "Concat", 2, SN_MAX_IN, sn_op_concat, .chan = SN_CH_CONCAT, .path = "copy",
+                                    .path_in_place = "inputs write their blocks (copies the rest)",
                                     .run_q8 = sn_q8_op_concat};
