@@ -14,6 +14,8 @@
 #ifndef SN_OPS_ELEMENTWISE_H
 #define SN_OPS_ELEMENTWISE_H
 
+#include <math.h>
+#include <stdint.h>
 #include "core/internal.h"
 
 /* What the math reads besides the tensors: the operator's constants (read from its node once
@@ -46,6 +48,36 @@ typedef struct {
 		}                                                                                        \
 	}                                                                                            \
 	static const sn_ew_loops name = {name##_forward, name##_backward}
+
+/* sigmoid(x) = 1 / (1 + e^-x) in plain float arithmetic that vectorises inside the loops above
+ * (libm's expf does not: it was 80 % of efficientnet_b0's time as SiLU). e^t is Cephes' expf:
+ * t = n ln2 + r with |r| <= ln2/2, a degree-6 polynomial for e^r, n added to its exponent.
+ * Exhaustively over the floats where the result is normal, within 3.2 ulp (1.9e-7 relative) of
+ * the exact sigmoid (tests/test_silu_gelu.c); 1 for x > 86 and NaN for NaN, as libm's. Every
+ * step is one rounded IEEE operation (fmaf, no contraction), so the scalar and vector forms give
+ * the same bits and a fused SiLU equals the separate layer. */
+static inline float sn_sigmoid(float x)
+{
+	float t = -x;
+	t = t < -86.0f ? -86.0f : t;        /* e^-86 vanishes next to 1; n stays >= -125 */
+	t = t > 88.72f ? 88.72f : t;        /* e^88.72 < FLT_MAX; beyond, the result underflows */
+	const float n = fmaf(t, 1.44269504088896341f, 12582912.0f) - 12582912.0f;   /* rint(t log2 e) */
+	float r = fmaf(n, -0.693359375f, t);  /* ln 2 in two parts: r exact to the polynomial's needs */
+	r = fmaf(n, 2.12194440e-4f, r);
+	float p = 1.9875691500e-4f;
+	p = fmaf(p, r, 1.3981999507e-3f);
+	p = fmaf(p, r, 8.3334519073e-3f);
+	p = fmaf(p, r, 4.1665795894e-2f);
+	p = fmaf(p, r, 1.6666665459e-1f);
+	p = fmaf(p, r, 5.0000001201e-1f);
+	p = fmaf(p, r * r, r + 1.0f);
+	int32_t bits;                         /* e = p 2^n: n added to p's exponent (p < 1 at n = 128) */
+	memcpy(&bits, &p, sizeof bits);
+	bits += (int32_t)n * (1 << 23);
+	float e;
+	memcpy(&e, &bits, sizeof e);
+	return x != x ? x : 1.0f / (1.0f + e);
+}
 
 /* The operator function's work for every action, with loops l and constants a (a.acc is set
  * here). Checks of the node's attributes stay with the operator, before it calls this. */
