@@ -2,7 +2,7 @@
  * dy/dx = s (1 + x (1 - s)) with s = sigmoid(x). */
 #include "ops/elementwise.h"
 
-static inline float silu_f(float x, sn_ew_arg a) { return x * sn_sigmoid(x); }
+static inline float silu_f(float x, sn_ew_arg a) { return sn_silu(x); }
 
 static inline float silu_g(float x, float y, float dy, sn_ew_arg a)
 {
