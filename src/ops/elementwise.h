@@ -59,9 +59,9 @@ typedef struct {
  * the same bits and a fused SiLU equals the separate layer. */
 static inline float sn_sigmoid(float x)
 {
-	float t = -x;
-	t = t < -86.0f ? -86.0f : t;        /* e^-86 vanishes next to 1; n stays >= -125 */
-	t = t > 88.72f ? 88.72f : t;        /* e^88.72 < FLT_MAX */
+	float t = -x;                         /* clamped so that NaN too becomes a number n (a cast of NaN is undefined) */
+	t = t > -86.0f ? t : -86.0f;         /* e^-86 vanishes next to 1; n stays >= -125 */
+	t = t < 88.72f ? t : 88.72f;         /* e^88.72 < FLT_MAX */
 	const float n = fmaf(t, 1.44269504088896341f, 12582912.0f) - 12582912.0f;   /* rint(t log2 e) */
 	float r = fmaf(n, -0.693359375f, t);  /* ln 2 in two parts: r exact to the polynomial's needs */
 	r = fmaf(n, 2.12194440e-4f, r);
@@ -72,9 +72,9 @@ static inline float sn_sigmoid(float x)
 	p = fmaf(p, r, 1.6666665459e-1f);
 	p = fmaf(p, r, 5.0000001201e-1f);
 	p = fmaf(p, r * r, r + 1.0f);
-	int32_t bits;                         /* e = p 2^n: n added to p's exponent (p < 1 at n = 128) */
+	uint32_t bits;                        /* e = p 2^n: n added to p's exponent (p < 1 at n = 128) */
 	memcpy(&bits, &p, sizeof bits);
-	bits += (int32_t)n * (1 << 23);
+	bits += (uint32_t)(int32_t)n << 23;
 	float e;
 	memcpy(&e, &bits, sizeof e);
 	return x != x ? x : 1.0f / (1.0f + e);
