@@ -238,8 +238,10 @@ static void print_header(const bench_cli *c, const sn_graph *g, const bench_resu
 	       sn_get_threads(), in.c, in.h, in.w, r->warmup_passes, c->repeats, c->seed);
 	if (!c->prepare) { printf("not prepared (--no-prepare): the model as loaded, dense kernels\n\n"); return; }
 	const sn_prepare_report *p = &r->rep;
-	printf("prepared: %d BatchNorm folded, %d activations fused, %d Dropout removed (%d -> %d layers); "
-	       "%d sparse layers (--sparse %s)\n\n", p->folded_bn, p->fused_act, p->removed_dropout, p->nodes_before,
+	char se[64] = "";   /* named only where there are any, so the line stays as it was elsewhere */
+	if (p->fused_se) snprintf(se, sizeof se, ", %d squeeze-and-excitation blocks fused", p->fused_se);
+	printf("prepared: %d BatchNorm folded, %d activations fused, %d Dropout removed%s (%d -> %d layers); "
+	       "%d sparse layers (--sparse %s)\n\n", p->folded_bn, p->fused_act, p->removed_dropout, se, p->nodes_before,
 	       p->nodes_after, p->sparse_layers, SPARSE_NAMES[c->sparse]);
 }
 
@@ -283,9 +285,9 @@ static void print_json(const bench_cli *c, const sn_graph *g, const bench_result
 	       c->seed, c->prepare ? "true" : "false", c->prepare ? SPARSE_NAMES[c->sparse] : "off");
 	if (c->prepare) {
 		const sn_prepare_report *p = &r->rep;
-		printf(", \"prepare\": {\"folded_bn\": %d, \"fused_act\": %d, \"removed_dropout\": %d, \"sparse_layers\": %d, "
-		       "\"layers_before\": %d, \"layers_after\": %d}", p->folded_bn, p->fused_act, p->removed_dropout,
-		       p->sparse_layers, p->nodes_before, p->nodes_after);
+		printf(", \"prepare\": {\"folded_bn\": %d, \"fused_act\": %d, \"removed_dropout\": %d, \"fused_se\": %d, "
+		       "\"sparse_layers\": %d, \"layers_before\": %d, \"layers_after\": %d}", p->folded_bn, p->fused_act,
+		       p->removed_dropout, p->fused_se, p->sparse_layers, p->nodes_before, p->nodes_after);
 	}
 	printf(", \"total\": {\"median_ms\": %.6f, \"min_ms\": %.6f, \"images_per_s\": %.3f, \"mult_adds_per_image\": %llu, "
 	       "\"gflops\": %.4f, \"layer_sum_ms\": %.6f, \"warmup_passes\": %d}", r->total_ms, r->min_ms, images_per_s(c, r),

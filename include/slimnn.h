@@ -70,7 +70,7 @@ typedef enum {
 	SN_OP_MAXPOOL, SN_OP_AVGPOOL, SN_OP_GAP, SN_OP_LINEAR, SN_OP_FLATTEN, SN_OP_DROPOUT,
 	SN_OP_ADD, SN_OP_CONCAT,
 	SN_OP_MUL, SN_OP_SOFTMAX, SN_OP_SHUFFLE, SN_OP_SLICE, SN_OP_PAD, SN_OP_HARDSIGMOID,
-	SN_OP_SILU, SN_OP_GELU, SN_OP_COUNT
+	SN_OP_SILU, SN_OP_GELU, SN_OP_SE, SN_OP_COUNT
 } sn_op;
 
 typedef enum { SN_PAD_ZEROS, SN_PAD_REFLECT, SN_PAD_REPLICATE, SN_PAD_CIRCULAR } sn_padmode;
@@ -113,6 +113,12 @@ typedef struct { float alpha, beta; } sn_hardsigmoid_attr;
  *         approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 typedef enum { SN_GELU_NONE, SN_GELU_TANH } sn_gelu_approx;
 typedef struct { int approximate; } sn_gelu_attr;   /* sn_gelu_approx */
+/* Squeeze-and-excitation as sn_prepare_inference fuses it (inference only; in place): y = a(x)
+ * sigmoid(fc2 silu(fc1 mean(a(x)))) per channel, fc1 and fc2 1x1 convs with bias (tensors
+ * fc1_weight [squeeze, C, 1, 1], fc1_bias, fc2_weight [C, squeeze, 1, 1], fc2_bias) and a the
+ * input's own activation, none or SiLU (act=silu), absorbed with it. */
+typedef enum { SN_SE_ACT_NONE, SN_SE_ACT_SILU } sn_se_act;
+typedef struct { int squeeze, act; } sn_se_attr;   /* act: sn_se_act */
 
 /* Meaning of sn_node.t[] per operator (tensor indices, -1 where absent):
  *   conv, linear: t[0] weight, t[1] bias
@@ -138,6 +144,7 @@ typedef struct sn_node {
 		sn_pad_attr pad;
 		sn_hardsigmoid_attr hsig;
 		sn_gelu_attr gelu;
+		sn_se_attr se;
 	} a;
 	int t[SN_T_MAX];
 	int frozen;                        /* parameters not trained (count as non-trainable) */
@@ -430,17 +437,22 @@ void sn_rewrite_abort(sn_rewrite *rw);
  *   - a ReLU or ReLU6 that is the only reader of a conv (or of its folded BatchNorm) becomes the
  *     conv's fused activation (sn_conv_attr.act; written act=relu|relu6 in architecture text)
  *   - Dropout, an identity at inference, is removed
+ *   - a squeeze-and-excitation block (torchvision's SqueezeExcitation with SiLU and Sigmoid, as
+ *     efficientnet has it: x * Sigmoid(fc2(SiLU(fc1(GAP(x)))))), with the SiLU before it when x
+ *     is one that only the block reads, becomes one se layer that works on x's buffer in place
  * then sn_graph_select_sparse(sparse) picks the kernels. The fused conv keeps its name and takes
  * the place of the last layer it absorbed, so the graph's output stays its last node. The result
  * is meant for inference: training it would train a different (BatchNorm-free) network. */
 typedef struct {
 	int fold_bn, fuse_act, remove_dropout;   /* each 1 by default */
+	int fuse_se;                             /* squeeze-and-excitation blocks into one se layer (1) */
 	sn_sparse_mode sparse;                   /* SN_SPARSE_AUTO */
 } sn_prepare_opts;
 sn_prepare_opts sn_prepare_defaults(void);
 
 typedef struct {
 	int folded_bn, fused_act, removed_dropout;
+	int fused_se;                            /* se layers made */
 	int sparse_layers;                       /* what sn_graph_select_sparse chose */
 	int nodes_before, nodes_after;
 } sn_prepare_report;

@@ -64,7 +64,7 @@ static void layer_line(const sn_op_def *d, const char *extra, char *buf, size_t 
 {
 	static const struct { const char *key, *line; } base[] = {
 		{"conv", "out=4 k=3"}, {"maxpool", "k=2"}, {"avgpool", "k=2"}, {"shuffle", "groups=2"}, {"slice", "end=2"},
-		{"add", "in=x,a"}, {"concat", "in=x,a"}, {"mul", "in=x,a"}, {"linear", "in=f out=3"},
+		{"add", "in=x,a"}, {"concat", "in=x,a"}, {"mul", "in=x,a"}, {"linear", "in=f out=3"}, {"se", "squeeze=2"},
 	};
 	const char *req = "";
 	for (size_t i = 0; i < sizeof base / sizeof *base; i++)

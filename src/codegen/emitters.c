@@ -391,6 +391,15 @@ static int emit_qconcat(cg_ctx *cx, int i)
 	return SN_OK;
 }
 
+/* se layers exist in graphs prepared for the library's own inference; generate.c prepares
+ * without them, so one here was written as such in an architecture file. */
+static int emit_refused(cg_ctx *cx, int i)
+{
+	const sn_node *n = &cx->g->node[i];
+	return sn_seterr(SN_EINVAL, "layer '%s' (%s) runs only in the library's inference; write the block as its layers",
+	                 n->name, sn_op_get(n->op)->key);
+}
+
 static const cg_emitter rows[SN_OP_COUNT] = {
 	[SN_OP_CONV]        = {CK(CK_CONV), emit_conv, CK(CK_QCONV), emit_qconv},
 	[SN_OP_LINEAR]      = {CK(CK_LINEAR), emit_linear, CK(CK_QLINEAR), emit_qlinear},
@@ -414,6 +423,7 @@ static const cg_emitter rows[SN_OP_COUNT] = {
 	[SN_OP_SLICE]       = {CK(CK_CHMAP), emit_chmap, CK(CK_CHMAP), emit_chmap},
 	[SN_OP_PAD]         = {CK(CK_PAD), emit_pad, 0, NULL},
 	[SN_OP_SOFTMAX]     = {CK(CK_SOFTMAX), emit_softmax, 0, NULL},
+	[SN_OP_SE]          = {0, emit_refused, 0, NULL},
 };
 
 const cg_emitter *cg_emitter_of(sn_op op)

@@ -478,6 +478,7 @@ int sn_cg_generate(const sn_graph *g0, const sn_meta *meta, const sn_cg_opts *o,
 	if (rc0) return rc0;
 	sn_prepare_opts po = sn_prepare_defaults();
 	po.sparse = SN_SPARSE_OFF;   /* the C code has its own sparse forms */
+	po.fuse_se = 0;              /* nor an se layer: its layers have emitters */
 	sn_graph *g = sn_prepare_inference(g0, &po, NULL);
 	if (!g) return sn_errcode();
 	cg_ctx cx = {.g = g, .o = *o, .r = r};

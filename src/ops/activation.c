@@ -14,7 +14,7 @@ static inline float relu_g(float x, float y, float dy, sn_ew_arg a) { return a.a
 static inline float relu6_f(float x, sn_ew_arg a) { return x > 0 ? (x < 6 ? x : 6) : 0; }
 static inline float relu6_g(float x, float y, float dy, sn_ew_arg a) { return dy * (y > 0 && y < 6); }
 
-static inline float sigmoid_f(float x, sn_ew_arg a) { return 1.0f / (1.0f + expf(-x)); }
+static inline float sigmoid_f(float x, sn_ew_arg a) { return sn_sigmoid(x); }
 static inline float sigmoid_g(float x, float y, float dy, sn_ew_arg a) { return dy * (y * (1 - y)); }
 
 static inline float hardswish_f(float x, sn_ew_arg a) { return x <= -3 ? 0 : x >= 3 ? x : x * (x + 3) / 6; }

@@ -4,7 +4,8 @@
 extern const sn_op_def sn_op_def_input, sn_op_def_conv, sn_op_def_bn, sn_op_def_relu, sn_op_def_relu6,
 	sn_op_def_sigmoid, sn_op_def_hardswish, sn_op_def_maxpool, sn_op_def_avgpool, sn_op_def_gap, sn_op_def_linear,
 	sn_op_def_flatten, sn_op_def_dropout, sn_op_def_add, sn_op_def_concat, sn_op_def_mul, sn_op_def_softmax,
-	sn_op_def_shuffle, sn_op_def_slice, sn_op_def_pad, sn_op_def_hardsigmoid, sn_op_def_silu, sn_op_def_gelu;
+	sn_op_def_shuffle, sn_op_def_slice, sn_op_def_pad, sn_op_def_hardsigmoid, sn_op_def_silu, sn_op_def_gelu,
+	sn_op_def_se;
 
 static const sn_op_def *const ops[SN_OP_COUNT] = {
 	[SN_OP_INPUT]       = &sn_op_def_input,
@@ -30,6 +31,7 @@ static const sn_op_def *const ops[SN_OP_COUNT] = {
 	[SN_OP_HARDSIGMOID] = &sn_op_def_hardsigmoid,
 	[SN_OP_SILU]        = &sn_op_def_silu,
 	[SN_OP_GELU]        = &sn_op_def_gelu,
+	[SN_OP_SE]          = &sn_op_def_se,
 };
 
 const char *const sn_padmode_names[4] = {"zeros", "reflect", "replicate", "circular"};

@@ -1,15 +1,12 @@
 /* SiLU (swish), PyTorch's nn.SiLU: y = x sigmoid(x). Backward reads the input:
  * dy/dx = s (1 + x (1 - s)) with s = sigmoid(x). */
-#include <math.h>
 #include "ops/elementwise.h"
 
-static inline float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-static inline float silu_f(float x, sn_ew_arg a) { return x * sigmoid(x); }
+static inline float silu_f(float x, sn_ew_arg a) { return sn_silu(x); }
 
 static inline float silu_g(float x, float y, float dy, sn_ew_arg a)
 {
-	const float s = sigmoid(x);
+	const float s = sn_sigmoid(x);
 	return dy * s * (1.0f + x * (1.0f - s));
 }
 

@@ -59,7 +59,8 @@ int sn_op_gap(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 		#pragma omp parallel for schedule(static)
 		for (int i = 0; i < planes; i++) {
 			const float *x = p->y + (size_t)i * HW;
-			float s = 0;
+			float s = 0;   /* in vector lanes: the sum in order was latency-bound, 1.6 of efficientnet_b0's 18 ms */
+			#pragma omp simd reduction(+ : s)
 			for (int k = 0; k < HW; k++) s += x[k];
 			r->y[i] = s / HW;
 		}

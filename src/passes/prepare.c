@@ -1,5 +1,6 @@
 /* Prepare for inference: fold each BatchNorm into the conv before it, fuse the ReLU or ReLU6
- * after it, drop Dropout, then let sn_graph_select_sparse pick the kernels. A conv and the
+ * after it, drop Dropout, fuse squeeze-and-excitation blocks into se layers (src/ops/se.c),
+ * then let sn_graph_select_sparse pick the kernels. A conv and the
  * layers it absorbs form a chain; the chain becomes one node, emitted where the chain ends (its
  * members are each other's only readers, so nothing in between needs them, and a chain that
  * ends the graph still ends it). */
@@ -9,20 +10,23 @@
 
 sn_prepare_opts sn_prepare_defaults(void)
 {
-	return (sn_prepare_opts){.fold_bn = 1, .fuse_act = 1, .remove_dropout = 1, .sparse = SN_SPARSE_AUTO};
+	return (sn_prepare_opts){.fold_bn = 1, .fuse_act = 1, .remove_dropout = 1, .fuse_se = 1, .sparse = SN_SPARSE_AUTO};
 }
 
-/* Per old node i: head[i] the conv whose chain holds i (-1: none; a conv heads its own chain).
+/* Per old node i: head[i] the conv whose chain holds i (-1: none; a conv heads its own chain),
+ * se[i] the Mul that ends the squeeze-and-excitation block holding i (-1: none).
  * Per conv c: tail[c] the chain's last node, bn[c] its folded BatchNorm (-1), act[c] its sn_fuse. */
-typedef struct { int *head, *tail, *bn, *act, *consumers; } chains;
+typedef struct { int x, fc1, fc2, silu_in; } se_block;   /* see match_se */
+typedef struct { int *head, *tail, *bn, *act, *consumers, *se; se_block *block; } chains;
 
 static int chains_alloc(chains *ch, const sn_graph *g)
 {
 	const size_t n = (size_t)g->n_node;
-	int *m = malloc(5 * n * sizeof *m);
-	if (!m) return sn_seterr(SN_ENOMEM, "out of memory");
-	*ch = (chains){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n};
-	for (size_t i = 0; i < n; i++) { ch->head[i] = ch->tail[i] = ch->bn[i] = -1; ch->consumers[i] = 0; }
+	int *m = malloc(6 * n * sizeof *m);
+	se_block *b = malloc(n * sizeof *b);
+	if (!m || !b) { free(m); free(b); return sn_seterr(SN_ENOMEM, "out of memory"); }
+	*ch = (chains){m, m + n, m + 2 * n, m + 3 * n, m + 4 * n, m + 5 * n, b};
+	for (size_t i = 0; i < n; i++) { ch->head[i] = ch->tail[i] = ch->bn[i] = ch->se[i] = -1; ch->consumers[i] = 0; }
 	for (int i = 0; i < g->n_node; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) ch->consumers[g->node[i].in[k]]++;
 	return SN_OK;
@@ -66,6 +70,63 @@ static void plan_chains(const sn_graph *g, const sn_prepare_opts *o, chains *ch)
 	}
 }
 
+/* Squeeze-and-excitation, as torchvision's SqueezeExcitation(activation=SiLU) writes it:
+ *   m = Mul(x, Sigmoid(fc2(SiLU(fc1(GAP(x))))))   (the Mul's inputs in either order)
+ * with fc1 and fc2 plain 1x1 convs, each layer between read by the next alone and x by the GAP
+ * and the Mul alone. A SiLU x goes into the block too: its input becomes the se layer's.
+ * Finds block b ending at Mul m, if there is one, and marks its nodes se[i] = m. */
+static int match_se(const sn_graph *g, chains *ch, int m, se_block *b)
+{
+	const sn_node *n = &g->node[m];
+	if (n->op != SN_OP_MUL || n->n_in != 2) return 0;
+	static const sn_op want[5] = {SN_OP_SIGMOID, SN_OP_CONV, SN_OP_SILU, SN_OP_CONV, SN_OP_GAP};
+	for (int k = 0; k < 2; k++) {
+		const int x = n->in[1 - k];
+		int at[5] = {n->in[k]}, ok = 1;   /* sigmoid, fc2, silu, fc1, gap */
+		for (int j = 0; ok && j < 5; j++) {
+			const sn_node *c = &g->node[at[j]];
+			ok = c->op == want[j] && c->n_in == 1 && ch->consumers[at[j]] == 1;
+			if (ok && c->op == SN_OP_CONV)
+				ok = sn_conv_pointwise(&c->a.conv) && c->a.conv.groups == 1 && c->a.conv.act == SN_FUSE_NONE &&
+				     ch->tail[at[j]] == at[j];
+			if (ok && j < 4) at[j + 1] = c->in[0];
+		}
+		if (!ok || g->node[at[4]].in[0] != x || ch->consumers[x] != 2 || g->node[x].out.rank != 4) continue;
+		*b = (se_block){x, at[3], at[1], g->node[x].op == SN_OP_SILU};
+		for (int j = 0; j < 5; j++) ch->se[at[j]] = m;
+		ch->se[m] = m;
+		if (b->silu_in) ch->se[x] = m;
+		return 1;
+	}
+	return 0;
+}
+
+/* The se layer of block b, named after its Mul m, whose output it gives. */
+static int emit_se(sn_rewrite *rw, const sn_graph *g, const se_block *b, int m)
+{
+	sn_node n = {.op = SN_OP_SE, .n_in = 1};
+	snprintf(n.name, sizeof n.name, "%s", g->node[m].name);
+	n.a.se = (sn_se_attr){g->node[b->fc1].a.conv.out_c, b->silu_in ? SN_SE_ACT_SILU : SN_SE_ACT_NONE};
+	if ((n.in[0] = sn_rewrite_input(rw, b->silu_in ? g->node[b->x].in[0] : b->x)) < 0)
+		return sn_seterr(SN_EINVAL, "prepare: layer '%s' reads a layer that was dropped", n.name);
+	const int k = sn_rewrite_emit(rw, &n);
+	if (k >= 0) sn_rewrite_map(rw, m, k);
+	return k;
+}
+
+/* The se layer's tensors from the block's convs (a conv without bias: zeros, as they start). */
+static void copy_se(const sn_graph *g, sn_graph *h, const se_block *b, int m)
+{
+	sn_node *n = &h->node[sn_graph_find(h, g->node[m].name)];
+	const int fc[2] = {b->fc1, b->fc2};
+	for (int i = 0; i < 2; i++) {
+		const sn_node *c = &g->node[fc[i]];
+		const sn_tensor *w = sn_t((sn_graph *)g, c, SN_T_WEIGHT), *bias = sn_t((sn_graph *)g, c, SN_T_BIAS);
+		memcpy(sn_t(h, n, 2 * i)->data, w->data, w->n * sizeof(float));
+		if (bias) memcpy(sn_t(h, n, 2 * i + 1)->data, bias->data, bias->n * sizeof(float));
+	}
+}
+
 /* The conv of chain c with what it absorbed; every member maps to it. */
 static int emit_chain(sn_rewrite *rw, const sn_graph *g, const chains *ch, int c)
 {
@@ -96,6 +157,11 @@ static sn_graph *rebuild(const sn_graph *g, const sn_prepare_opts *o, const chai
 	int last = -1, k = 0;                                     /* last node emitted, this one */
 	for (int i = 0; i < g->n_node && k >= 0; i++) {
 		const int c = ch->head[i];
+		if (ch->se[i] >= 0) {                                 /* emitted at its block's Mul */
+			if (ch->se[i] == i) k = last = emit_se(rw, g, &ch->block[i], i);
+			r->fused_se += ch->se[i] == i;
+			continue;
+		}
 		if (c >= 0 && i != ch->tail[c]) continue;            /* emitted at its chain's end */
 		if (c >= 0) {
 			k = last = emit_chain(rw, g, ch, c);
@@ -147,10 +213,14 @@ sn_graph *sn_prepare_inference(const sn_graph *g, const sn_prepare_opts *o, sn_p
 	chains ch = {0};
 	if (chains_alloc(&ch, g)) return NULL;
 	plan_chains(g, o, &ch);
+	for (int m = 1; o->fuse_se && m < g->n_node; m++) match_se(g, &ch, m, &ch.block[m]);
 	sn_graph *h = rebuild(g, o, &ch, &rep);
-	for (int c = 0; h && c < g->n_node; c++)
+	for (int c = 0; h && c < g->n_node; c++) {
 		if (ch.head[c] == c && ch.bn[c] >= 0) fold_bn(g, h, c, ch.bn[c]);
+		if (ch.se[c] == c) copy_se(g, h, &ch.block[c], c);
+	}
 	free(ch.head);
+	free(ch.block);
 	if (!h) return NULL;
 	h->shapes_locked = g->shapes_locked;
 	rep.nodes_after = h->n_node;

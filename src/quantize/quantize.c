@@ -299,6 +299,7 @@ sn_graph *sn_quantize(const sn_graph *g, const sn_dataset *calib, const sn_datas
 	if (check_opts(o) || sn_check_data(g, calib) || (eval && sn_check_data(g, eval))) return NULL;
 	sn_prepare_opts po = sn_prepare_defaults();
 	po.sparse = SN_SPARSE_OFF;
+	po.fuse_se = 0;   /* the se layer has no int8 form; its layers are quantized one by one */
 	sn_graph *ref = sn_prepare_inference(g, &po, NULL), *h = NULL;
 	const int n = o->calib_images ? SN_MIN(o->calib_images, calib->n) : calib->n;
 	int *order = spread(calib->n, n);
