@@ -4,9 +4,12 @@
  * slimnn's tensors are plain NCHW (weights OIHW). A handle holds the primitives of one
  * convolution shape, created once (the JIT's work) for one batch size: the forward, and for
  * training the input and weight gradients, each over the layouts oneDNN prefers for it (usually
- * channels blocked by 8 or 16), with the reorders from and to NCHW as steps of the same run. The
- * weights are reordered on every run (training changes them; the reorder is a small share
- * except for convs on few pixels). Everything a run needs besides the caller's tensors lives in
+ * channels blocked by 8 or 16), with the reorders from and to NCHW as steps of the same run.
+ * The forward reads the weights in oneDNN's layout: from memory the caller keeps them packed in
+ * (an inference plan: packed once, as long as the handle is told nothing changed them), or
+ * reordered into the scratch on every run (training changes them). Packing matters on few
+ * pixels: 512 -> 512 3x3 holds 9.4 MB of weights, whose reorder at 7x7 and batch 1 costs as much
+ * as the conv. Everything a run needs besides the caller's tensors and packed weights lives in
  * the caller's scratch (sn_dnnl_conv_ws bytes): nothing allocates while it runs.
  * A handle runs on the sn_get_threads() of when it was made (oneDNN splits the work and sizes
  * its scratch by it then): a plan's oneDNN convs keep the thread count of when the plan was
@@ -24,6 +27,9 @@ typedef struct {
 	int groups;
 	int bias;               /* 1: a bias of o floats is added (and its gradient computed) */
 	int act;                /* SN_KACT_*: applied to the forward's output */
+	int inner;              /* 1: a fully connected layer (Linear), x [n x c], w [o x c], y [n x o] (the
+	                         * planes, kernel, strides and dilations 1, no padding, no groups), on
+	                         * oneDNN's inner product: the forward only */
 } sn_dnnl_conv_desc;
 
 enum { SN_DNNL_FORWARD = 1, SN_DNNL_BACKWARD = 2 };
@@ -36,8 +42,17 @@ int sn_dnnl_available(void);
  * not there): the caller falls back to its own path. */
 sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what);
 void sn_dnnl_conv_free(sn_dnnl_conv *c);
-/* Scratch bytes a run needs (the largest of its passes), 64-byte aligned. */
-size_t sn_dnnl_conv_ws(const sn_dnnl_conv *c);
+/* Scratch bytes a run needs (the largest of its passes), 64-byte aligned; packed: the forward
+ * is given packed weights (they need no room in the scratch then). */
+size_t sn_dnnl_conv_ws(const sn_dnnl_conv *c, int packed);
+/* Bytes of the weights in the forward's layout (64-byte aligned), 0 where the forward reads OIHW
+ * as it is (then there is nothing to pack: pass packed = NULL). */
+size_t sn_dnnl_conv_packed_bytes(const sn_dnnl_conv *c);
+/* 1 when the forwards of a and b read the weights in the same layout (one packed copy serves). */
+int sn_dnnl_conv_same_packing(const sn_dnnl_conv *a, const sn_dnnl_conv *b);
+/* Forgets what the handle packed: the next forward with packed weights packs them again. The
+ * caller's word that the weights may have changed (sn_plan_reshape says it). */
+void sn_dnnl_conv_unpack(sn_dnnl_conv *c);
 /* The oneDNN implementation of the forward ("brgconv:avx512_core") or backward ("jit:avx2 /
  * jit:avx2": data / weights), for reports. */
 const char *sn_dnnl_conv_impl(const sn_dnnl_conv *c, int backward);
@@ -46,11 +61,17 @@ const char *sn_dnnl_conv_impl(const sn_dnnl_conv *c, int backward);
 double sn_dnnl_conv_intensity(const sn_dnnl_conv *c);
 /* 1 when every conv of the handle runs one of oneDNN's direct JIT kernels, 0 where one falls
  * back to its im2col + GEMM ("gemm:jit", what slimnn's own path does already) or to its
- * reference loops. */
+ * reference loops; an inner product: 1 on its brgemm kernel (packed weights; its "gemm:jit" is
+ * an sgemm like OpenBLAS's). */
 int sn_dnnl_conv_direct(const sn_dnnl_conv *c);
 
-/* y [n x o x oh x ow] = act(conv(x, w) + bias); bias NULL where the desc has none. */
-void sn_dnnl_conv_forward(sn_dnnl_conv *c, const float *x, const float *w, const float *bias, float *y, void *ws);
+/* y [n x o x oh x ow] = act(conv(x, w) + bias); bias NULL where the desc has none. packed: NULL,
+ * or sn_dnnl_conv_packed_bytes of the caller's (64-byte aligned), into which the first forward
+ * (and the first after sn_dnnl_conv_unpack, or with another w or packed) reorders w, and which
+ * later forwards read instead of w. The same bytes either way. The fused ReLU gives 0 for NaN,
+ * as slimnn's own paths do. */
+void sn_dnnl_conv_forward(sn_dnnl_conv *c, const float *x, const float *w, void *packed, const float *bias, float *y,
+                          void *ws);
 /* From dy [n x o x oh x ow]: dx (NULL: skip) = or, with accumulate, += the input gradient;
  * dw (NULL: skip) += the weight gradient and, with dw, db (NULL: skip) += the bias gradient. */
 void sn_dnnl_conv_backward(sn_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int accumulate,
