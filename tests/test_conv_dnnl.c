@@ -309,9 +309,10 @@ static void fill(float *p, size_t n, uint64_t seed)
 }
 
 /* The handle itself: a forward reading packed weights gives the bytes of one that reorders them
- * in its scratch; it packs on the first call only (weights changed behind its back stay unseen:
- * the check that fails if every call packed), again after sn_dnnl_conv_unpack and when given
- * other weights. */
+ * in its scratch. It packs on the first call only: a changed value that no sample sees stays
+ * unseen (the check that fails if every call packed) until sn_dnnl_conv_unpack; new weights
+ * throughout (the samples differ) or another weight pointer are packed again by themselves.
+ * A second handle of the same layout shares the packed copy. */
 TEST(conv_dnnl_packed_weights_same_bytes)
 {
 	if (!sn_dnnl_available()) {
@@ -320,37 +321,42 @@ TEST(conv_dnnl_packed_weights_same_bytes)
 	}
 	const sn_dnnl_conv_desc d = {.n = 1, .c = 64, .h = 7, .w = 7, .o = 96, .oh = 7, .ow = 7, .kh = 3, .kw = 3, .sh = 1,
 	                             .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pb = 1, .pl = 1, .pr = 1, .groups = 1, .bias = 1};
-	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD);
-	REQUIRE(c);
+	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED), *u = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD);
+	sn_dnnl_conv *twin = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED);
+	REQUIRE(c && u && twin);
 	const size_t nx = 64 * 49, nw = 96 * 64 * 9, ny = 96 * 49, pb = sn_dnnl_conv_packed_bytes(c);
 	CHECKF(pb >= nw * sizeof(float), "packed weights of %zu bytes", pb);
-	CHECK(sn_dnnl_conv_ws(c, 1) + pb <= sn_dnnl_conv_ws(c, 0) + 64);
-	CHECK(sn_dnnl_conv_same_packing(c, c));
+	CHECK(sn_dnnl_conv_ws(c) + pb <= sn_dnnl_conv_ws(u) + 64);
+	CHECK(sn_dnnl_conv_share_packed(twin, c) == 1);
+	CHECK(sn_dnnl_conv_share_packed(twin, u) == 0);   /* u keeps none */
 	float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *w2 = malloc(nw * sizeof *w2), *b = malloc(96 * sizeof *b);
-	float *y[4], *ws = aligned_alloc(64, sn_dnnl_conv_ws(c, 0));
-	void *packed = aligned_alloc(64, pb);
-	REQUIRE(x && w && w2 && b && ws && packed);
+	float *w3 = malloc(nw * sizeof *w3), *y[4], *ws = aligned_alloc(64, sn_dnnl_conv_ws(u));
+	REQUIRE(x && w && w2 && w3 && b && ws);
 	for (int k = 0; k < 4; k++) REQUIRE((y[k] = malloc(ny * sizeof *y[k])));
 	fill(x, nx, 1); fill(w, nw, 2); fill(w2, nw, 3); fill(b, 96, 4);
-	sn_dnnl_conv_forward(c, x, w, NULL, b, y[0], ws);        /* reorders w every call */
-	sn_dnnl_conv_forward(c, x, w, packed, b, y[1], ws);      /* packs, then reads packed */
-	memset(y[2], 0, ny * sizeof *y[2]);
-	float *wcopy = malloc(nw * sizeof *wcopy);
-	REQUIRE(wcopy);
-	memcpy(wcopy, w, nw * sizeof *w);
-	memcpy(w, w2, nw * sizeof *w);                            /* behind the handle's back */
-	sn_dnnl_conv_forward(c, x, w, packed, b, y[2], ws);
+	memcpy(w3, w, nw * sizeof *w);
+	sn_dnnl_conv_forward(u, x, w, b, y[0], ws);   /* reorders w every call */
+	sn_dnnl_conv_forward(c, x, w, b, y[1], ws);   /* packs, then reads the packed copy */
 	CHECKF(!memcmp(y[0], y[1], ny * sizeof *y[0]), "packed weights give other bytes than reordered ones");
+	w[1] += 0.5f;                                 /* not a sampled place */
+	sn_dnnl_conv_forward(c, x, w, b, y[2], ws);
 	CHECKF(!memcmp(y[1], y[2], ny * sizeof *y[1]), "the second forward packed the weights again");
 	sn_dnnl_conv_unpack(c);
-	sn_dnnl_conv_forward(c, x, w, packed, b, y[2], ws);      /* now w2 */
-	sn_dnnl_conv_forward(c, x, w2, NULL, b, y[3], ws);
+	sn_dnnl_conv_forward(c, x, w, b, y[2], ws);
+	sn_dnnl_conv_forward(u, x, w, b, y[3], ws);
 	CHECKF(!memcmp(y[2], y[3], ny * sizeof *y[2]), "after unpack the forward read the old packed weights");
-	CHECK(memcmp(y[1], y[2], ny * sizeof *y[1]) != 0);
-	sn_dnnl_conv_forward(c, x, wcopy, packed, b, y[2], ws);  /* other weights: packed again */
-	CHECKF(!memcmp(y[0], y[2], ny * sizeof *y[0]), "other weights did not repack");
+	memcpy(w, w2, nw * sizeof *w);                /* new weights throughout, no word said */
+	sn_dnnl_conv_forward(c, x, w, b, y[2], ws);
+	sn_dnnl_conv_forward(u, x, w2, b, y[3], ws);
+	CHECKF(!memcmp(y[2], y[3], ny * sizeof *y[2]), "new weights throughout went unseen");
+	sn_dnnl_conv_forward(twin, x, w3, b, y[2], ws);   /* the shared copy, packed from w3 */
+	sn_dnnl_conv_forward(c, x, w3, b, y[3], ws);      /* another pointer: packed again */
+	CHECKF(!memcmp(y[2], y[0], ny * sizeof *y[2]) && !memcmp(y[3], y[0], ny * sizeof *y[3]),
+	       "the twin or another weight pointer read stale packed weights");
+	sn_dnnl_conv_free(twin);
 	sn_dnnl_conv_free(c);
-	free(x); free(w); free(w2); free(wcopy); free(b); free(ws); free(packed);
+	sn_dnnl_conv_free(u);
+	free(x); free(w); free(w2); free(w3); free(b); free(ws);
 	for (int k = 0; k < 4; k++) free(y[k]);
 }
 

@@ -255,7 +255,7 @@ static void release_rt(sn_plan *p)
 		}
 }
 
-/* Inference plans keep oneDNN convs' weights packed: a reshape, which callers make after
+/* Inference plans keep oneDNN layers' weights packed: a reshape, which callers make after
  * changing the weights, has them packed again at the next forward. */
 static void forget_packed(sn_plan *p)
 {

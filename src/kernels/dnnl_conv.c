@@ -13,7 +13,7 @@
 #include "kernels/kernels.h"
 
 /* The caller's tensors a memory object may point into (U_WP: the forward's packed weights, the
- * caller's or the scratch's); others point into the scratch. */
+ * handle's or the scratch's); others point into the scratch. */
 enum { U_X, U_W, U_WP, U_B, U_Y, U_DY, U_DX, U_DW, U_N };
 /* When a step runs: the results it serves (forward, input or weight gradient; packing the
  * forward's weights), and whether the input gradient is accumulated into dx (ACC) or overwrites
@@ -59,8 +59,10 @@ struct sn_dnnl_conv {
 	int npd;
 	size_t db_off;          /* scratch offset of the bias gradient (backward) */
 	size_t packed_bytes;    /* the forward's weights in its layout (0: it reads OIHW) */
-	const float *packed_from;   /* what the last packing read and wrote (NULL: nothing packed) */
-	const void *packed_into;
+	void *packed;           /* SN_DNNL_PACKED: where they are kept (NULL: the scratch, every run) */
+	int packed_owned;       /* 0: another handle's (sn_dnnl_conv_share_packed) */
+	const float *packed_from;   /* the weights packed last (NULL: none yet, or forgotten) */
+	float sample[SN_DNNL_SAMPLES];   /* some of their values then */
 	int threads;            /* sn_get_threads() when made: oneDNN sizes its work split and scratch by it */
 	double intensity;
 	char impl[2][96];
@@ -261,7 +263,7 @@ static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
 }
 
 /* The forward pass: [reorder x] [pack w] conv [reorder y], where packing reorders w into the
- * caller's packed memory or the scratch past everything else (fwd.ws). Always oneDNN's training
+ * handle's packed memory or the scratch past everything else (fwd.ws). Always oneDNN's training
  * forward (the same numbers): for inference oneDNN 2.6 picks its brgconv kernels in NHWC, and
  * the NCHW <-> NHWC transposes around them cost more than the blocked (nChw16c) reorders around
  * its jit kernels; the whole forward measured 1.16-1.36x slimnn's own path on the 3x3 convs of
@@ -394,9 +396,13 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 	const int prev = omp_get_max_threads();
 	if (prev != c->threads) omp_set_num_threads(c->threads);
 	if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) { free(c); return NULL; }
-	const int fail = ((what & SN_DNNL_FORWARD) &&
-	                  build_forward(c, &c->s)) ||
-	                 ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
+	int fail = ((what & SN_DNNL_FORWARD) &&
+	            build_forward(c, &c->s)) ||
+	           ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
+	if (!fail && (what & SN_DNNL_PACKED) && c->packed_bytes) {
+		c->packed_owned = 1;
+		fail = !(c->packed = aligned_alloc(64, c->packed_bytes));
+	}
 	if (prev != c->threads) omp_set_num_threads(prev);
 	if (fail) {
 		sn_dnnl_conv_free(c);
@@ -418,17 +424,18 @@ void sn_dnnl_conv_free(sn_dnnl_conv *c)
 	for (int i = 0; i < c->nm; i++) dnnl_memory_destroy(c->m[i].m);
 	for (int i = 0; i < c->npd; i++) dnnl_primitive_desc_destroy(c->pds[i]);
 	dnnl_stream_destroy(c->stream);
+	if (c->packed_owned) free(c->packed);
 	free(c);
 }
 
-size_t sn_dnnl_conv_ws(const sn_dnnl_conv *c, int packed)
+size_t sn_dnnl_conv_ws(const sn_dnnl_conv *c)
 {
-	return align64(SN_MAX(c->fwd.ws + (packed ? 0 : c->packed_bytes), c->bwd.ws));
+	return align64(SN_MAX(c->fwd.ws + (c->packed ? 0 : c->packed_bytes), c->bwd.ws));
 }
 size_t sn_dnnl_conv_packed_bytes(const sn_dnnl_conv *c) { return c->packed_bytes; }
 void sn_dnnl_conv_unpack(sn_dnnl_conv *c)
 {
-	if (c) c->packed_from = NULL, c->packed_into = NULL;
+	if (c) c->packed_from = NULL;
 }
 
 /* The forward's weight layout: the argument of its conv step (the one that reads the bias too). */
@@ -442,10 +449,32 @@ static const dnnl_memory_desc_t *fwd_weights_md(const sn_dnnl_conv *c)
 	return NULL;
 }
 
-int sn_dnnl_conv_same_packing(const sn_dnnl_conv *a, const sn_dnnl_conv *b)
+int sn_dnnl_conv_share_packed(sn_dnnl_conv *c, const sn_dnnl_conv *from)
 {
-	const dnnl_memory_desc_t *ma = fwd_weights_md(a), *mb = fwd_weights_md(b);
-	return ma && mb && dnnl_memory_desc_equal(ma, mb);
+	const dnnl_memory_desc_t *mc = fwd_weights_md(c), *mf = fwd_weights_md(from);
+	if (!c->packed || !from->packed || !mc || !mf || !dnnl_memory_desc_equal(mc, mf)) return 0;
+	if (c->packed_owned) free(c->packed);
+	c->packed = from->packed;
+	c->packed_owned = 0;
+	c->packed_from = NULL;
+	return 1;
+}
+
+/* Values of w at SN_DNNL_SAMPLES places spread over it, first and last included. */
+static void sample_weights(const sn_dnnl_conv *c, const float *w, float *s)
+{
+	const size_t n = (size_t)c->d.o * (c->d.c / c->d.groups) * c->d.kh * c->d.kw;
+	for (int i = 0; i < SN_DNNL_SAMPLES; i++) s[i] = w[(n - 1) * i / (SN_DNNL_SAMPLES - 1)];
+}
+
+/* The packed weights are those of w: packed from it and not forgotten since, and the sampled
+ * values unchanged (bit for bit: a NaN that stays a NaN is unchanged). */
+static int packed_current(const sn_dnnl_conv *c, const float *w)
+{
+	float s[SN_DNNL_SAMPLES];
+	if (c->packed_from != w) return 0;
+	sample_weights(c, w, s);
+	return !memcmp(s, c->sample, sizeof s);
 }
 const char *sn_dnnl_conv_impl(const sn_dnnl_conv *c, int backward) { return c->impl[!!backward]; }
 double sn_dnnl_conv_intensity(const sn_dnnl_conv *c) { return c->intensity; }
@@ -478,15 +507,16 @@ static void run(sn_dnnl_conv *c, pass *p, void *const user[U_N], char *ws, int n
 	if (prev != c->threads) omp_set_num_threads(prev);
 }
 
-void sn_dnnl_conv_forward(sn_dnnl_conv *c, const float *x, const float *w, void *packed, const float *bias, float *y,
-                          void *ws)
+void sn_dnnl_conv_forward(sn_dnnl_conv *c, const float *x, const float *w, const float *bias, float *y, void *ws)
 {
-	if (!c->packed_bytes) packed = NULL;
-	const int pack = !packed || c->packed_from != w || c->packed_into != packed;
-	void *const user[U_N] = {[U_X] = (void *)x, [U_W] = (void *)w, [U_WP] = packed ? packed : (char *)ws + c->fwd.ws,
-	                         [U_B] = (void *)bias, [U_Y] = y};
+	const int pack = !c->packed || !packed_current(c, w);
+	void *const user[U_N] = {[U_X] = (void *)x, [U_W] = (void *)w,
+	                         [U_WP] = c->packed ? c->packed : (char *)ws + c->fwd.ws, [U_B] = (void *)bias, [U_Y] = y};
 	run(c, &c->fwd, user, ws, N_FWD | (pack ? N_PACK : 0), A_ANY);
-	if (packed) c->packed_from = w, c->packed_into = packed;
+	if (c->packed && pack) {
+		c->packed_from = w;
+		sample_weights(c, w, c->sample);
+	}
 }
 
 void sn_dnnl_conv_backward(sn_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int accumulate,

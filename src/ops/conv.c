@@ -185,7 +185,7 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	if (mode == SN_DNNL_OWN || (n->impl == SN_IMPL_SPARSE && !pl->train)) return;
 	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
 	if (mode == SN_DNNL_AUTO && pl->train && n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
-	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : 0);
+	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : SN_DNNL_PACKED);
 	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
 	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
 	if (!c) return;
@@ -202,12 +202,9 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 			return;
 		}
 	}
+	if (one) sn_dnnl_conv_share_packed(one, c);   /* one copy of the weights where one layout serves both */
 	r->dnnl[0] = c;
 	r->dnnl[1] = one;
-	/* inference: the weights packed once into the arena (saved), one copy per layout */
-	if (!pl->train)
-		r->saved_bytes = sn_dnnl_conv_packed_bytes(c) +
-		                 (one && !sn_dnnl_conv_same_packing(c, one) ? sn_dnnl_conv_packed_bytes(one) : 0);
 }
 
 const char *sn_conv_dnnl_impl(const sn_plan *p, const sn_node *n)
@@ -216,22 +213,15 @@ const char *sn_conv_dnnl_impl(const sn_plan *p, const sn_node *n)
 	return sn_dnnl_conv_impl(sn_rt(p, n)->dnnl[0], 0);
 }
 
-/* The batch in one call where the plan's batch runs, else image by image. Inference plans read
- * the weights packed in saved (the single-image handle's after the batch's where they differ). */
+/* The batch in one call where the plan's batch runs, else image by image. */
 static void dnnl_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	sn_node_rt *r = sn_rt(pl, n);
 	const sn_tensor *bt = sn_t(g, n, SN_T_BIAS);
 	const float *X = sn_rt_in(pl, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data, *b = bt ? bt->data : NULL;
 	const size_t xs = sn_shape_numel(sn_in(g, n, 0)->out), ys = sn_shape_numel(n->out);
-	char *packed = r->saved;
-	if (pl->batch == pl->planned_batch) {
-		sn_dnnl_conv_forward(r->dnnl[0], X, w, packed, b, r->y, pl->ws);
-		return;
-	}
-	if (packed && !sn_dnnl_conv_same_packing(r->dnnl[0], r->dnnl[1])) packed += sn_dnnl_conv_packed_bytes(r->dnnl[0]);
-	for (int i = 0; i < pl->batch; i++)
-		sn_dnnl_conv_forward(r->dnnl[1], X + i * xs, w, packed, b, r->y + i * ys, pl->ws);
+	if (pl->batch == pl->planned_batch) { sn_dnnl_conv_forward(r->dnnl[0], X, w, b, r->y, pl->ws); return; }
+	for (int i = 0; i < pl->batch; i++) sn_dnnl_conv_forward(r->dnnl[1], X + i * xs, w, b, r->y + i * ys, pl->ws);
 }
 
 static void dnnl_backward(sn_graph *g, sn_node *n, sn_plan *pl)
@@ -381,7 +371,7 @@ static void conv_sizes(sn_graph *g, sn_node *n, sn_plan *pl)
 	}
 	dnnl_plan(g, n, pl);
 	if (r->dnnl[0]) {
-		r->ws_bytes = SN_MAX(sn_dnnl_conv_ws(r->dnnl[0], !train), r->dnnl[1] ? sn_dnnl_conv_ws(r->dnnl[1], !train) : 0);
+		r->ws_bytes = SN_MAX(sn_dnnl_conv_ws(r->dnnl[0]), r->dnnl[1] ? sn_dnnl_conv_ws(r->dnnl[1]) : 0);
 		return;
 	}
 	if (!train) { r->ws_bytes = T * tiled_col(n, in) * F; return; }
