@@ -502,7 +502,8 @@ TEST(conv_dnnl_fused_relu_nan)
 		return;
 	}
 	static const char *convs[] = {"k=3 pad=1", "k=1", "k=3 stride=2 pad=1", "k=3 pad=1 groups=4", "k=5 dilation=2 pad=4",
-	                              "k=3 dilation=2x1 stride=2 pad=2,1,1,1", "k=1x7 pad=0,0,3,3"};
+	                              "k=3 dilation=2x1 stride=2 pad=2,1,1,1", "k=1x7 pad=0,0,3,3", "k=3 pad=1 groups=8",
+	                              "k=7 pad=3 groups=2"};
 	const size_t nx = 2 * 16 * 64;
 	float *x = malloc(nx * sizeof *x);
 	REQUIRE(x);
