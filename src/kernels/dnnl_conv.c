@@ -200,8 +200,9 @@ static int keep_pd(sn_dnnl_conv *c, dnnl_primitive_desc_t pd)
 }
 
 /* Attributes of a conv: scratch from the caller, and the fused activation (forward). ReLU is
- * clip(0, inf): oneDNN's relu lets NaN through (x > 0 ? x : 0 * x), its clip (max, then min)
- * gives 0 for it, as slimnn's ReLU operator and own kernels do. */
+ * clip(0, inf), which gives 0 for NaN on every oneDNN kernel, as slimnn's ReLU operator and own
+ * kernels do; oneDNN's relu did in its JIT kernels (max(x, 0)) but let NaN through in its
+ * im2col + GEMM and reference ones (x > 0 ? x : 0 * x). */
 static dnnl_primitive_attr_t conv_attr(int act)
 {
 	dnnl_primitive_attr_t attr;
