@@ -367,7 +367,9 @@ uint64_t sn_node_macs(const sn_graph *g, const sn_node *n, int nonzero_only);
  * A training plan writes into the model: backward accumulates into g->gw, training-mode
  * BatchNorm updates the running statistics, and reshaping one turns sparse layers back to dense;
  * it needs the model to itself. Nothing may change the model while its plans run; after an edit
- * (sn_graph_infer, sn_graph_set_input, sn_graph_select_sparse, frozen flags) reshape them. */
+ * (sn_graph_infer, sn_graph_set_input, sn_graph_select_sparse, frozen flags) reshape them, and
+ * inference plans after a change of weights too (they keep some layers' weights packed for their
+ * kernels, packed again at the first forward after a reshape; training plans pack every pass). */
 enum {
 	SN_PLAN_TRAIN = 1,                /* gradients and what backward keeps; training mode */
 	SN_PLAN_INPUT_GRAD = 2,           /* with SN_PLAN_TRAIN: d(loss)/d(input) too (sn_plan_grad(p, 0)) */

@@ -6,7 +6,12 @@
  * odd sizes, a first layer without input gradient), at the planned batch and at a smaller one
  * (image by image). Each case first checks that the plan really runs oneDNN, and which code:
  * AVX-512 where the CPU has it, AVX2 under ONEDNN_MAX_CPU_ISA=AVX2 (tests/run.sh runs these
- * tests that way too). Same thread count, same bytes: twice the same pass must agree exactly. */
+ * tests that way too). Same thread count, same bytes: twice the same pass must agree exactly.
+ * Inference plans pack the weights once: the same bytes as packing them every run, packed again
+ * after a reshape (the weights may have changed), never in training plans. Linear runs oneDNN's
+ * inner product in inference plans of several rows. The fused ReLU gives 0 for NaN on both
+ * engines. */
+#include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +196,11 @@ TEST(conv_dnnl_choice)
 	REQUIRE(run_case(&pw, SN_DNNL_AUTO, 1, 2, &o) == 0);
 	CHECKF(o.dnnl_convs == 1, "a pointwise 256 -> 256 conv did not train on oneDNN by the shape rule");
 	free_out(&o);
+	/* 256 multiply-adds per reordered value: pointwise with many channels infers on oneDNN */
+	const dnnl_case pw_wide = {"pointwise_wide", "input x shape=512x7x7\nconv c out=512 k=1\n", 1};
+	REQUIRE(run_case(&pw_wide, SN_DNNL_AUTO, 0, 1, &o) == 0);
+	CHECKF(o.dnnl_convs == 1, "a pointwise 512 -> 512 conv on 7x7 did not infer on oneDNN by the shape rule");
+	free_out(&o);
 	const dnnl_case small = {"7x7", "input x shape=64x7x7\nconv c out=64 k=3 pad=1\n", 8};
 	REQUIRE(run_case(&small, SN_DNNL_AUTO, 1, 8, &o) == 0);
 	CHECKF(o.dnnl_convs == 0, "a conv on a 7x7 plane trained on oneDNN by the shape rule");
@@ -198,9 +208,13 @@ TEST(conv_dnnl_choice)
 	REQUIRE(run_case(&small, SN_DNNL_AUTO, 0, 8, &o) == 0);
 	CHECKF(o.dnnl_convs == 1, "a conv on 8 7x7 planes did not infer on oneDNN by the shape rule");
 	free_out(&o);
+	/* packed weights: few pixels do not keep inference off oneDNN (training reorders them) */
 	const dnnl_case one = {"7x7", small.arch, 1};
 	REQUIRE(run_case(&one, SN_DNNL_AUTO, 0, 1, &o) == 0);
-	CHECKF(o.dnnl_convs == 0, "a conv on one 7x7 plane inferred on oneDNN by the shape rule");
+	CHECKF(o.dnnl_convs == 1, "a conv on one 7x7 plane did not infer on oneDNN by the shape rule");
+	free_out(&o);
+	REQUIRE(run_case(&one, SN_DNNL_AUTO, 1, 1, &o) == 0);
+	CHECKF(o.dnnl_convs == 0, "a conv on one 7x7 plane trained on oneDNN by the shape rule");
 	free_out(&o);
 	const dnnl_case wide = {"wide", "input x shape=64x14x14\nconv c out=64 k=3 pad=1\n", 2};
 	REQUIRE(run_case(&wide, SN_DNNL_AUTO, 0, 2, &o) == 0);
@@ -285,4 +299,240 @@ TEST(conv_dnnl_plan_keeps_its_threads)
 	for (int k = 0; k < 2; k++) { free(y[k]); free(gw[k]); }
 	sn_set_threads(threads);
 	sn_dnnl_set_mode(-1);
+}
+
+static void fill(float *p, size_t n, uint64_t seed)
+{
+	sn_rng r;
+	sn_rng_seed(&r, seed);
+	for (size_t i = 0; i < n; i++) p[i] = 2 * sn_rng_uniform(&r) - 1;
+}
+
+/* The handle itself: a forward reading packed weights gives the bytes of one that reorders them
+ * in its scratch. It packs on the first call only: a changed value that no sample sees stays
+ * unseen (the check that fails if every call packed) until sn_dnnl_conv_unpack; new weights
+ * throughout (the samples differ) or another weight pointer are packed again by themselves.
+ * A second handle of the same layout shares the packed copy. */
+TEST(conv_dnnl_packed_weights_same_bytes)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	const sn_dnnl_conv_desc d = {.n = 1, .c = 64, .h = 7, .w = 7, .o = 96, .oh = 7, .ow = 7, .kh = 3, .kw = 3, .sh = 1,
+	                             .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pb = 1, .pl = 1, .pr = 1, .groups = 1, .bias = 1};
+	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED), *u = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD);
+	sn_dnnl_conv *twin = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED);
+	REQUIRE(c && u && twin);
+	const size_t nx = 64 * 49, nw = 96 * 64 * 9, ny = 96 * 49, pb = sn_dnnl_conv_packed_bytes(c);
+	CHECKF(pb >= nw * sizeof(float), "packed weights of %zu bytes", pb);
+	CHECK(sn_dnnl_conv_ws(c) + pb <= sn_dnnl_conv_ws(u) + 64);
+	CHECK(sn_dnnl_conv_share_packed(twin, c) == 1);
+	CHECK(sn_dnnl_conv_share_packed(twin, u) == 0);   /* u keeps none */
+	float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *w2 = malloc(nw * sizeof *w2), *b = malloc(96 * sizeof *b);
+	float *w3 = malloc(nw * sizeof *w3), *y[4], *ws = aligned_alloc(64, sn_dnnl_conv_ws(u));
+	REQUIRE(x && w && w2 && w3 && b && ws);
+	for (int k = 0; k < 4; k++) REQUIRE((y[k] = malloc(ny * sizeof *y[k])));
+	fill(x, nx, 1); fill(w, nw, 2); fill(w2, nw, 3); fill(b, 96, 4);
+	memcpy(w3, w, nw * sizeof *w);
+	sn_dnnl_conv_forward(u, x, w, b, y[0], ws);   /* reorders w every call */
+	sn_dnnl_conv_forward(c, x, w, b, y[1], ws);   /* packs, then reads the packed copy */
+	CHECKF(!memcmp(y[0], y[1], ny * sizeof *y[0]), "packed weights give other bytes than reordered ones");
+	w[1] += 0.5f;                                 /* not a sampled place */
+	sn_dnnl_conv_forward(c, x, w, b, y[2], ws);
+	CHECKF(!memcmp(y[1], y[2], ny * sizeof *y[1]), "the second forward packed the weights again");
+	sn_dnnl_conv_unpack(c);
+	sn_dnnl_conv_forward(c, x, w, b, y[2], ws);
+	sn_dnnl_conv_forward(u, x, w, b, y[3], ws);
+	CHECKF(!memcmp(y[2], y[3], ny * sizeof *y[2]), "after unpack the forward read the old packed weights");
+	memcpy(w, w2, nw * sizeof *w);                /* new weights throughout, no word said */
+	sn_dnnl_conv_forward(c, x, w, b, y[2], ws);
+	sn_dnnl_conv_forward(u, x, w2, b, y[3], ws);
+	CHECKF(!memcmp(y[2], y[3], ny * sizeof *y[2]), "new weights throughout went unseen");
+	sn_dnnl_conv_forward(twin, x, w3, b, y[2], ws);   /* the shared copy, packed from w3 */
+	sn_dnnl_conv_forward(c, x, w3, b, y[3], ws);      /* another pointer: packed again */
+	CHECKF(!memcmp(y[2], y[0], ny * sizeof *y[2]) && !memcmp(y[3], y[0], ny * sizeof *y[3]),
+	       "the twin or another weight pointer read stale packed weights");
+	sn_dnnl_conv_free(twin);
+	sn_dnnl_conv_free(c);
+	sn_dnnl_conv_free(u);
+	free(x); free(w); free(w2); free(w3); free(b); free(ws);
+	for (int k = 0; k < 4; k++) free(y[k]);
+}
+
+/* oneDNN's brgemm inner product, which auto picks for Linear, needs AVX-512: under an AVX2 cap
+ * (tests/run.sh) oneDNN offers its sgemm and the Linears stay on OpenBLAS's. */
+static int brgemm_here(void)
+{
+	const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+	return __builtin_cpu_supports("avx512f") && !(cap && !strcmp(cap, "AVX2"));
+}
+
+/* Output of a pass of plan p over x (batch rows), copied. */
+static float *plan_out(sn_plan *p, const float *x, int batch)
+{
+	const float *y = sn_plan_forward(p, x, batch);
+	if (!y) {
+		fprintf(stderr, "  %s\n", sn_errmsg());
+		return NULL;
+	}
+	return dup(y, (size_t)batch * sn_shape_numel(p->g->node[p->g->n_node - 1].out));
+}
+
+/* A new plan of g on `mode`'s engine: its output over x (batch rows of a plan for planned). */
+static float *fresh_out(sn_graph *g, int mode, unsigned flags, const float *x, int planned, int batch)
+{
+	sn_dnnl_set_mode(mode);
+	sn_plan *p = sn_plan_new(g);
+	float *y = p && sn_plan_reshape(p, planned, flags) == SN_OK ? plan_out(p, x, batch) : NULL;
+	sn_plan_free(p);
+	sn_dnnl_set_mode(-1);
+	return y;
+}
+
+/* One value of each weight changed, at a place the handles' samples do not look at (as a step
+ * of pruning or fine-tuning may change few): only the reshape tells the plan. */
+static void nudge_weights(sn_graph *g)
+{
+	for (int i = 0; i < g->n_tensor; i++)
+		if (g->tensor[i].kind == SN_TENSOR_PARAM && g->tensor[i].ndim >= 2) g->tensor[i].data[1] += 0.5f;
+}
+
+/* Inference plans pack a conv's and a Linear's weights once; sn_plan_reshape (what callers do
+ * after changing the weights, even where the plan already fits) has them packed again, and the
+ * plan then gives the bytes of a new plan. Training plans read the weights as they are at every
+ * pass. Both agree with the own path, at the planned batch and a smaller one. */
+TEST(conv_dnnl_packed_weights_follow_reshape)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	sn_graph *g = sn_test_net("input x shape=64x10x10\nconv a out=64 k=3 pad=1 act=relu\nflatten f\nlinear l out=40\n", 9);
+	REQUIRE(g);
+	const int B = 3;
+	const size_t nx = (size_t)B * 64 * 100;
+	float *x = malloc(nx * sizeof *x);
+	REQUIRE(x);
+	fill(x, nx, 5);
+	sn_plan *p = sn_plan_new(g), *t = sn_plan_new(g);
+	REQUIRE(p && t);
+	REQUIRE(sn_plan_reshape(p, B, 0) == SN_OK);
+	REQUIRE(sn_plan_reshape(t, B, SN_PLAN_TRAIN) == SN_OK);
+	REQUIRE(sn_plan_set_train(t, 0) == SN_OK);
+	CHECKF(sn_conv_dnnl_impl(p, &g->node[1]) && (!brgemm_here() || sn_conv_dnnl_impl(p, &g->node[3])),
+	       "the conv or the Linear of an inference plan does not run on oneDNN");
+	CHECKF(sn_conv_dnnl_impl(t, &g->node[1]) && !sn_conv_dnnl_impl(t, &g->node[3]),
+	       "a training plan: the conv should train on oneDNN, the Linear on sgemm");
+	for (int round = 0; round < 2; round++) {
+		if (round) {
+			nudge_weights(g);
+			REQUIRE(sn_plan_reshape(p, B, 0) == SN_OK);   /* fits already: keeps its arena */
+		}
+		for (int batch = B; batch >= B - 1; batch--) {
+			float *yp = plan_out(p, x, batch), *yt = plan_out(t, x, batch);
+			float *yf = fresh_out(g, SN_DNNL_AUTO, 0, x, B, batch), *yo = fresh_out(g, SN_DNNL_OWN, 0, x, B, batch);
+			REQUIRE(yp && yt && yf && yo);
+			const size_t n = (size_t)batch * 40;
+			CHECKF(!memcmp(yp, yf, n * sizeof *yp), "round %d, batch %d: the reused plan differs from a new one", round,
+			       batch);
+			CHECKF(sn_test_maxrel(yp, yo, n) <= DNNL_TOL, "round %d, batch %d: off the own path by %.3g", round, batch,
+			       sn_test_maxrel(yp, yo, n));
+			CHECKF(sn_test_maxrel(yt, yo, n) <= DNNL_TOL, "round %d, batch %d: the training plan off the own path by %.3g",
+			       round, batch, sn_test_maxrel(yt, yo, n));
+			free(yp); free(yt); free(yf); free(yo);
+		}
+	}
+	sn_plan_free(p);
+	sn_plan_free(t);
+	sn_graph_free(g);
+	free(x);
+}
+
+/* Linear: oneDNN's inner product for inference plans of several rows (not for one row, nor for
+ * training, nor with the own engine forced); close to sgemm at the planned batch, and smaller
+ * batches run sgemm. */
+TEST(linear_dnnl_choice_and_results)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	const char *arch = "input x shape=200x1x1\nflatten f\nlinear l out=72\nlinear m out=10 bias=0\n";
+	sn_graph *g = sn_test_net(arch, 4);
+	REQUIRE(g);
+	float *x = malloc(8 * 200 * sizeof *x);
+	REQUIRE(x);
+	fill(x, 8 * 200, 6);
+	const struct { int mode, planned, train, want; } cases[] = {
+		{SN_DNNL_AUTO, 8, 0, 1}, {SN_DNNL_AUTO, 2, 0, 1}, {SN_DNNL_AUTO, 1, 0, 0}, {SN_DNNL_ONEDNN, 1, 0, 1},
+		{SN_DNNL_AUTO, 8, 1, 0}, {SN_DNNL_OWN, 8, 0, 0},
+	};
+	const int brgemm = brgemm_here();
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		sn_dnnl_set_mode(cases[k].mode);
+		sn_plan *p = sn_plan_new(g);
+		REQUIRE(p && sn_plan_reshape(p, cases[k].planned, cases[k].train ? SN_PLAN_TRAIN : 0) == SN_OK);
+		sn_dnnl_set_mode(-1);
+		const int on = sn_conv_dnnl_impl(p, &g->node[2]) && sn_conv_dnnl_impl(p, &g->node[3]);
+		if (brgemm || cases[k].mode == SN_DNNL_ONEDNN)
+			CHECKF(on == cases[k].want, "case %zu: the Linears %s on oneDNN", k, on ? "ran" : "did not run");
+		for (int batch = cases[k].planned; batch >= 1 && batch >= cases[k].planned - 1; batch--) {
+			float *y = plan_out(p, x, batch), *yo = fresh_out(g, SN_DNNL_OWN, 0, x, cases[k].planned, batch);
+			REQUIRE(y && yo);
+			CHECKF(sn_test_maxrel(y, yo, (size_t)batch * 10) <= DNNL_TOL, "case %zu, batch %d: off sgemm by %.3g", k, batch,
+			       sn_test_maxrel(y, yo, (size_t)batch * 10));
+			free(y); free(yo);
+		}
+		sn_plan_free(p);
+	}
+	sn_graph_free(g);
+	free(x);
+}
+
+/* NaN into a conv with a fused ReLU or ReLU6: 0 out, on oneDNN as on the own path (slimnn's
+ * rule everywhere: the ReLU operator, the tiled GEMM, the depthwise kernels, exported C), in
+ * inference and training plans, over shapes that take oneDNN's different kernels (its JIT
+ * kernels' relu gave 0 already, its im2col + GEMM and reference ones let NaN through); other
+ * values alike. */
+TEST(conv_dnnl_fused_relu_nan)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	static const char *convs[] = {"k=3 pad=1", "k=1", "k=3 stride=2 pad=1", "k=3 pad=1 groups=4", "k=5 dilation=2 pad=4",
+	                              "k=3 dilation=2x1 stride=2 pad=2,1,1,1", "k=1x7 pad=0,0,3,3", "k=3 pad=1 groups=8",
+	                              "k=7 pad=3 groups=2"};
+	const size_t nx = 2 * 16 * 64;
+	float *x = malloc(nx * sizeof *x);
+	REQUIRE(x);
+	fill(x, nx, 8);
+	x[5] = NAN;
+	x[16 * 64 + 300] = -NAN;
+	for (size_t k = 0; k < sizeof convs / sizeof *convs; k++)
+		for (int act = 0; act < 2; act++)
+			for (int train = 0; train <= 1; train++) {
+				char arch[160];
+				snprintf(arch, sizeof arch, "input x shape=16x8x8\nconv c out=32 %s act=%s\n", convs[k], act ? "relu6" : "relu");
+				sn_graph *g = sn_test_net(arch, 2);
+				REQUIRE(g);
+				const unsigned flags = train ? SN_PLAN_TRAIN : 0;
+				const size_t ny = 2 * sn_shape_numel(g->node[1].out);
+				float *yo = fresh_out(g, SN_DNNL_OWN, flags, x, 2, 2), *yd = fresh_out(g, SN_DNNL_ONEDNN, flags, x, 2, 2);
+				REQUIRE(yo && yd);
+				size_t nan_own = 0, nan_dnnl = 0, zeros = 0, off = 0;
+				for (size_t i = 0; i < ny; i++) {
+					nan_own += isnan(yo[i]);
+					nan_dnnl += isnan(yd[i]);
+					zeros += yd[i] == 0;
+					if (!isnan(yo[i]) && !isnan(yd[i]) && fabsf(yo[i] - yd[i]) > 1e-4f * (1 + fabsf(yo[i]))) off++;
+				}
+				CHECKF(!nan_own && !nan_dnnl && !off, "%s %s%s: NaN out of the own path %zu, of oneDNN %zu; %zu values apart",
+				       convs[k], act ? "relu6" : "relu", train ? " (training plan)" : "", nan_own, nan_dnnl, off);
+				CHECK(zeros > 0);
+				free(yo); free(yd);
+				sn_graph_free(g);
+			}
+	free(x);
 }

@@ -42,6 +42,7 @@ const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t 
 	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
 	case SN_OP_LINEAR:
 		if (n->impl == SN_IMPL_SPARSE) { snprintf(buf, len, "sparse SpMM (%s)", isa_name()); return buf; }
+		if (sn_conv_dnnl_impl(g->plan, n)) { snprintf(buf, len, "oneDNN %s", sn_conv_dnnl_impl(g->plan, n)); return buf; }
 		s = g->plan->batch == 1 ? "GEMV (batch 1)" : "GEMM";   /* sn_gemm's single-row case */
 		break;
 	default: break;

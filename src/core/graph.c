@@ -255,6 +255,14 @@ static void release_rt(sn_plan *p)
 		}
 }
 
+/* Inference plans keep oneDNN layers' weights packed: a reshape, which callers make after
+ * changing the weights, has them packed again at the next forward. */
+static void forget_packed(sn_plan *p)
+{
+	for (int i = 0; i < p->n_rt; i++)
+		for (int k = 0; k < 2; k++) sn_dnnl_conv_unpack(p->rt[i].dnnl[k]);
+}
+
 void sn_plan_free(sn_plan *p)
 {
 	if (!p) return;
@@ -471,6 +479,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 	if (pl->planned_batch >= batch && pl->version == g->version && pl->planned_train >= train &&
 	    pl->planned_input_grad >= input_grad && (pl->planned_keep || !keep) && pl->fake_quant == fake) {
 		pl->train = train;
+		forget_packed(pl);
 		return SN_OK;
 	}
 	sn_get_threads();

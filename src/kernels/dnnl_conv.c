@@ -2,6 +2,7 @@
  * a oneDNN primitive (a reorder or a convolution) with its arguments bound at creation; the
  * arguments are memory objects that point, at each run, into the caller's tensors or into the
  * caller's scratch at offsets fixed at creation. */
+#include <math.h>
 #include <omp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,11 +12,13 @@
 #include "kernels/dnnl_conv.h"
 #include "kernels/kernels.h"
 
-/* The caller's tensors a memory object may point into; others point into the scratch. */
-enum { U_X, U_W, U_B, U_Y, U_DY, U_DX, U_DW, U_N };
-/* When a step runs: the results it serves (forward, input or weight gradient), and whether the
- * input gradient is accumulated into dx (ACC) or overwrites it (SET); neither: either way. */
-enum { N_FWD = 1, N_DATA = 2, N_WEIGHTS = 4 };
+/* The caller's tensors a memory object may point into (U_WP: the forward's packed weights, the
+ * handle's or the scratch's); others point into the scratch. */
+enum { U_X, U_W, U_WP, U_B, U_Y, U_DY, U_DX, U_DW, U_N };
+/* When a step runs: the results it serves (forward, input or weight gradient; packing the
+ * forward's weights), and whether the input gradient is accumulated into dx (ACC) or overwrites
+ * it (SET); neither: either way. */
+enum { N_FWD = 1, N_DATA = 2, N_WEIGHTS = 4, N_PACK = 8 };
 enum { A_ANY, A_ACC, A_SET };
 
 #define MAX_MEM 20
@@ -55,6 +58,11 @@ struct sn_dnnl_conv {
 	dnnl_primitive_desc_t pds[8];   /* kept: the memory descriptors above point into them */
 	int npd;
 	size_t db_off;          /* scratch offset of the bias gradient (backward) */
+	size_t packed_bytes;    /* the forward's weights in its layout (0: it reads OIHW) */
+	void *packed;           /* SN_DNNL_PACKED: where they are kept (NULL: the scratch, every run) */
+	int packed_owned;       /* 0: another handle's (sn_dnnl_conv_share_packed) */
+	const float *packed_from;   /* the weights packed last (NULL: none yet, or forgotten) */
+	float sample[SN_DNNL_SAMPLES];   /* some of their values then */
 	int threads;            /* sn_get_threads() when made: oneDNN sizes its work split and scratch by it */
 	double intensity;
 	char impl[2][96];
@@ -191,7 +199,10 @@ static int keep_pd(sn_dnnl_conv *c, dnnl_primitive_desc_t pd)
 	return 0;
 }
 
-/* Attributes of a conv: scratch from the caller, and the fused activation (forward). */
+/* Attributes of a conv: scratch from the caller, and the fused activation (forward). ReLU is
+ * clip(0, inf), which gives 0 for NaN on every oneDNN kernel, as slimnn's ReLU operator and own
+ * kernels do; oneDNN's relu did in its JIT kernels (max(x, 0)) but let NaN through in its
+ * im2col + GEMM and reference ones (x > 0 ? x : 0 * x). */
 static dnnl_primitive_attr_t conv_attr(int act)
 {
 	dnnl_primitive_attr_t attr;
@@ -200,8 +211,7 @@ static dnnl_primitive_attr_t conv_attr(int act)
 	if (act != SN_KACT_NONE) {
 		dnnl_post_ops_t po;
 		dnnl_post_ops_create(&po);
-		if (act == SN_KACT_RELU) dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
-		else dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, 6.0f);
+		dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, act == SN_KACT_RELU ? INFINITY : 6.0f);
 		dnnl_primitive_attr_set_post_ops(attr, po);
 		dnnl_post_ops_destroy(po);
 	}
@@ -221,6 +231,17 @@ static int scratchpad(sn_dnnl_conv *c, pass *p, dnnl_primitive_desc_t pd, int st
 
 static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
 {
+	if (d->inner) {
+		dnnl_dims_t xd = {d->n, d->c}, yd = {d->n, d->o}, wd = {d->o, d->c}, bd = {d->o};
+		dnnl_memory_desc_init_by_tag(&s->x, 2, xd, dnnl_f32, dnnl_nc);
+		dnnl_memory_desc_init_by_tag(&s->y, 2, yd, dnnl_f32, dnnl_nc);
+		dnnl_memory_desc_init_by_tag(&s->w, 2, wd, dnnl_f32, dnnl_oi);
+		dnnl_memory_desc_init_by_tag(&s->b, 1, bd, dnnl_f32, dnnl_x);
+		dnnl_memory_desc_init_by_tag(&s->xa, 2, xd, dnnl_f32, dnnl_format_tag_any);
+		dnnl_memory_desc_init_by_tag(&s->ya, 2, yd, dnnl_f32, dnnl_format_tag_any);
+		dnnl_memory_desc_init_by_tag(&s->wa, 2, wd, dnnl_f32, dnnl_format_tag_any);
+		return;
+	}
 	dnnl_dims_t xd = {d->n, d->c, d->h, d->w}, yd = {d->n, d->o, d->oh, d->ow}, bd = {d->o};
 	dnnl_memory_desc_init_by_tag(&s->x, 4, xd, dnnl_f32, dnnl_nchw);
 	dnnl_memory_desc_init_by_tag(&s->y, 4, yd, dnnl_f32, dnnl_nchw);
@@ -242,7 +263,8 @@ static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
 	s->pr[0] = d->pb; s->pr[1] = d->pr;
 }
 
-/* The forward pass: [reorder x] [reorder w] conv [reorder y]. Always oneDNN's training
+/* The forward pass: [reorder x] [pack w] conv [reorder y], where packing reorders w into the
+ * handle's packed memory or the scratch past everything else (fwd.ws). Always oneDNN's training
  * forward (the same numbers): for inference oneDNN 2.6 picks its brgconv kernels in NHWC, and
  * the NCHW <-> NHWC transposes around them cost more than the blocked (nChw16c) reorders around
  * its jit kernels; the whole forward measured 1.16-1.36x slimnn's own path on the 3x3 convs of
@@ -251,13 +273,17 @@ static int build_forward(sn_dnnl_conv *c, descs *s)
 {
 	const sn_dnnl_conv_desc *d = &c->d;
 	dnnl_convolution_desc_t cd;
-	if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &s->xa, &s->wa,
-	                                               d->bias ? &s->b : NULL, &s->ya, s->st, s->dil, s->pl,
-	                                               s->pr) != dnnl_success)
+	dnnl_inner_product_desc_t id;
+	if (d->inner ? dnnl_inner_product_forward_desc_init(&id, dnnl_forward_inference, &s->xa, &s->wa,
+	                                                    d->bias ? &s->b : NULL, &s->ya) != dnnl_success
+	             : dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &s->xa,
+	                                                          &s->wa, d->bias ? &s->b : NULL, &s->ya, s->st, s->dil,
+	                                                          s->pl, s->pr) != dnnl_success)
 		return -1;
 	dnnl_primitive_attr_t attr = conv_attr(d->act);
 	dnnl_primitive_desc_t pd;
-	dnnl_status_t rc = dnnl_primitive_desc_create(&pd, &cd, attr, engine, NULL);
+	dnnl_status_t rc = dnnl_primitive_desc_create(&pd, d->inner ? (const_dnnl_op_desc_t)&id : (const_dnnl_op_desc_t)&cd,
+	                                              attr, engine, NULL);
 	dnnl_primitive_attr_destroy(attr);
 	if (rc != dnnl_success || keep_pd(c, pd)) return -1;
 	const char *impl = NULL;
@@ -267,7 +293,10 @@ static int build_forward(sn_dnnl_conv *c, descs *s)
 	const dnnl_memory_desc_t *xw = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0),
 	                         *yw = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
 	const int xm = input(c, p, xw, &s->x, U_X, N_FWD);
-	const int wm = input(c, p, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), &s->w, U_W, N_FWD);
+	const dnnl_memory_desc_t *ww = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	const int wu = user_mem(c, p, &s->w, U_W), wm = dnnl_memory_desc_equal(ww, &s->w) ? wu : add_mem(c, p, ww, U_WP);
+	if (wu < 0 || wm < 0 || (wm != wu && add_reorder(c, p, wu, wm, 0, N_PACK, A_ANY) < 0)) return -1;
+	c->packed_bytes = wm != wu ? align64(dnnl_memory_desc_get_size(ww)) : 0;
 	const int bm = d->bias ? user_mem(c, p, &s->b, U_B) : 0;
 	const int yu = user_mem(c, p, &s->y, U_Y);
 	const int ym = dnnl_memory_desc_equal(yw, &s->y) ? yu : add_mem(c, p, yw, -1);
@@ -357,6 +386,7 @@ static int build_backward(sn_dnnl_conv *c, descs *s)
 sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 {
 	if (!sn_dnnl_available() || d->groups < 1 || d->c % d->groups || d->o % d->groups) return NULL;
+	if (d->inner && ((what & SN_DNNL_BACKWARD) || d->groups != 1)) return NULL;
 	sn_dnnl_conv *c = calloc(1, sizeof *c);
 	if (!c) return NULL;
 	c->d = *d;
@@ -367,9 +397,13 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 	const int prev = omp_get_max_threads();
 	if (prev != c->threads) omp_set_num_threads(c->threads);
 	if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) { free(c); return NULL; }
-	const int fail = ((what & SN_DNNL_FORWARD) &&
-	                  build_forward(c, &c->s)) ||
-	                 ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
+	int fail = ((what & SN_DNNL_FORWARD) &&
+	            build_forward(c, &c->s)) ||
+	           ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
+	if (!fail && (what & SN_DNNL_PACKED) && c->packed_bytes) {
+		c->packed_owned = 1;
+		fail = !(c->packed = aligned_alloc(64, c->packed_bytes));
+	}
 	if (prev != c->threads) omp_set_num_threads(prev);
 	if (fail) {
 		sn_dnnl_conv_free(c);
@@ -391,15 +425,64 @@ void sn_dnnl_conv_free(sn_dnnl_conv *c)
 	for (int i = 0; i < c->nm; i++) dnnl_memory_destroy(c->m[i].m);
 	for (int i = 0; i < c->npd; i++) dnnl_primitive_desc_destroy(c->pds[i]);
 	dnnl_stream_destroy(c->stream);
+	if (c->packed_owned) free(c->packed);
 	free(c);
 }
 
-size_t sn_dnnl_conv_ws(const sn_dnnl_conv *c) { return align64(SN_MAX(c->fwd.ws, c->bwd.ws)); }
+size_t sn_dnnl_conv_ws(const sn_dnnl_conv *c)
+{
+	return align64(SN_MAX(c->fwd.ws + (c->packed ? 0 : c->packed_bytes), c->bwd.ws));
+}
+size_t sn_dnnl_conv_packed_bytes(const sn_dnnl_conv *c) { return c->packed_bytes; }
+void sn_dnnl_conv_unpack(sn_dnnl_conv *c)
+{
+	if (c) c->packed_from = NULL;
+}
+
+/* The forward's weight layout: the argument of its conv step (the one that reads the bias too). */
+static const dnnl_memory_desc_t *fwd_weights_md(const sn_dnnl_conv *c)
+{
+	for (int i = 0; i < c->fwd.n; i++)
+		for (int k = 0; k < c->fwd.s[i].nargs; k++)
+			if (c->fwd.s[i].args[k].arg == DNNL_ARG_WEIGHTS)
+				for (int m = 0; m < c->nm; m++)
+					if (c->m[m].m == c->fwd.s[i].args[k].memory) return c->m[m].md;
+	return NULL;
+}
+
+int sn_dnnl_conv_share_packed(sn_dnnl_conv *c, const sn_dnnl_conv *from)
+{
+	const dnnl_memory_desc_t *mc = fwd_weights_md(c), *mf = fwd_weights_md(from);
+	if (!c->packed || !from->packed || !mc || !mf || !dnnl_memory_desc_equal(mc, mf)) return 0;
+	if (c->packed_owned) free(c->packed);
+	c->packed = from->packed;
+	c->packed_owned = 0;
+	c->packed_from = NULL;
+	return 1;
+}
+
+/* Values of w at SN_DNNL_SAMPLES places spread over it, first and last included. */
+static void sample_weights(const sn_dnnl_conv *c, const float *w, float *s)
+{
+	const size_t n = (size_t)c->d.o * (c->d.c / c->d.groups) * c->d.kh * c->d.kw;
+	for (int i = 0; i < SN_DNNL_SAMPLES; i++) s[i] = w[(n - 1) * i / (SN_DNNL_SAMPLES - 1)];
+}
+
+/* The packed weights are those of w: packed from it and not forgotten since, and the sampled
+ * values unchanged (bit for bit: a NaN that stays a NaN is unchanged). */
+static int packed_current(const sn_dnnl_conv *c, const float *w)
+{
+	float s[SN_DNNL_SAMPLES];
+	if (c->packed_from != w) return 0;
+	sample_weights(c, w, s);
+	return !memcmp(s, c->sample, sizeof s);
+}
 const char *sn_dnnl_conv_impl(const sn_dnnl_conv *c, int backward) { return c->impl[!!backward]; }
 double sn_dnnl_conv_intensity(const sn_dnnl_conv *c) { return c->intensity; }
 
 int sn_dnnl_conv_direct(const sn_dnnl_conv *c)
 {
+	if (c->d.inner) return strstr(c->impl[0], "brgemm") != NULL;
 	for (int i = 0; i < 2; i++)
 		if (strstr(c->impl[i], "gemm") || strstr(c->impl[i], "ref")) return 0;
 	return 1;
@@ -427,8 +510,14 @@ static void run(sn_dnnl_conv *c, pass *p, void *const user[U_N], char *ws, int n
 
 void sn_dnnl_conv_forward(sn_dnnl_conv *c, const float *x, const float *w, const float *bias, float *y, void *ws)
 {
-	void *const user[U_N] = {[U_X] = (void *)x, [U_W] = (void *)w, [U_B] = (void *)bias, [U_Y] = y};
-	run(c, &c->fwd, user, ws, N_FWD, A_ANY);
+	const int pack = !c->packed || !packed_current(c, w);
+	void *const user[U_N] = {[U_X] = (void *)x, [U_W] = (void *)w,
+	                         [U_WP] = c->packed ? c->packed : (char *)ws + c->fwd.ws, [U_B] = (void *)bias, [U_Y] = y};
+	run(c, &c->fwd, user, ws, N_FWD | (pack ? N_PACK : 0), A_ANY);
+	if (c->packed && pack) {
+		c->packed_from = w;
+		sample_weights(c, w, c->sample);
+	}
 }
 
 void sn_dnnl_conv_backward(sn_dnnl_conv *c, const float *x, const float *w, const float *dy, float *dx, int accumulate,

@@ -197,6 +197,15 @@ static void restat_bn(lt_ctx *c, sn_graph *h, int i)
 	}
 }
 
+/* A forward of the calibration images after the weights changed: the reshape tells the plan,
+ * which keeps some layers' weights packed. */
+static int forward_again(lt_ctx *c)
+{
+	if (sn_plan_reshape(c->run, c->calib_n, SN_PLAN_KEEP_OUTPUTS) || !sn_plan_forward(c->run, c->calib_x, c->calib_n))
+		return sn_errcode();
+	return SN_OK;
+}
+
 static int calibrate(lt_ctx *c, sn_graph *h)
 {
 	if (!c->calib_x) return SN_OK;
@@ -207,11 +216,11 @@ static int calibrate(lt_ctx *c, sn_graph *h)
 	for (int i = 0; !rc && c->calib_x && i < c->g->n_node; i++) {
 		const lt_plan *p = &c->plan[i];
 		if (p->kind == LT_NONE || p->kind == LT_HEAD_FLATTEN || (!c->o->recalibrate && !(p->kind == LT_DSC && p->bn))) continue;
-		if (!sn_plan_forward(c->run, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
+		if ((rc = forward_again(c))) break;
 		if (p->kind == LT_DSC && p->bn) rc = lt_dsc_calibrate(c, h, i, c->calib_x, c->calib_n);
 		if (!rc && c->o->recalibrate && p->kind == LT_GAP_HEAD) rc = lt_gap_refit(c, h, i);
 		else if (!rc && c->o->recalibrate) {
-			if (p->kind == LT_DSC && p->bn && !sn_plan_forward(c->run, c->calib_x, c->calib_n)) { rc = sn_errcode(); break; }
+			if (p->kind == LT_DSC && p->bn && (rc = forward_again(c))) break;
 			restat_bn(c, h, i);
 		}
 	}

@@ -138,24 +138,28 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  * Measured on bench/'s and ResNet-18's shapes (bench/onednn_conv.c, docs/benchmarks.md),
  * oneDNN's convolution loops (brgconv / jit, AVX-512 or AVX2 by the CPU) beat im2col + GEMM on
  * most dense shapes, but they work in channel-blocked layouts: slimnn's NCHW input is reordered
- * before and the output after, and the weights on every run. Only enough multiply-adds per
- * reordered value pay for that traffic, and the weights' reorder only enough pixels:
+ * before and the output after, and the weights too (training: on every run; inference plans
+ * pack them once). Only enough multiply-adds per reordered value pay for that traffic:
  * - inference: a 1x1 32 -> 64 on 112x112 (21 multiply-adds per reordered value) and a 1x1
  *   stride-2 64 -> 128 (21) ran slower on oneDNN, the 3 -> 32 stem (27: only its output is
  *   reordered) 1.28x faster, 3x3 convs with 32+ channels (>= 144) 1.15-1.4x:
- *   DNNL_MIN_INTENSITY. Pointwise convs (1x1, stride 1, no padding), which the own path runs
- *   on the input in place, gain nothing: the 1x1 256 -> 256 on 28x28 was level, MobileNetV2's
- *   expansions at batch 1 (32 -> 192 on 28x28, 64 -> 384 on 14x14) 0.8x; they infer on the own
- *   path;
+ *   DNNL_MIN_INTENSITY. With the weights packed, few pixels do not matter: 3x3 512 -> 512 at
+ *   7x7 and batch 1 ran 1.33x faster (2.29 against 3.05 ms, 1 thread; 0.9x when it reordered
+ *   them per run), 64 -> 64 at 7x7 1.6x, 512 -> 512 at 2x2 3.6x, the 1x1 stride-2 256 -> 512
+ *   at 7x7 1.7x. Pointwise convs (1x1, stride 1, no padding), which the own path runs on the
+ *   input in place, gain only with many channels (multiply-adds per reordered value
+ *   cin * cout / (cin + cout)): 128 (256 -> 256 on 28x28) and 102 (128 -> 512) were level,
+ *   205 (1024 -> 256 and 256 -> 1024 on 14x14) 1.07-1.11x, 256-410 (512 -> 512, 2048 -> 512,
+ *   512 -> 2048 on 7x7, SqueezeNet's 512 -> 1000 on 13x13) 1.14-1.43x, at batch 8 too:
+ *   DNNL_MIN_INTENSITY_POINTWISE. MobileNetV2's expansions (27-55) ran 0.8x;
  * - training: oneDNN's gradients win by more (its input gradient needs no col2im, its weight
  *   gradient no transposes), on thin convs too (the 3 -> 32 stem): DNNL_MIN_INTENSITY_TRAIN;
- * - on few output pixels the weights' reorder is not paid for: 512 -> 512 on 7x7 ran 0.9x at
- *   batch 1 on oneDNN, 1.4-1.9x at batch 4 and 32 (inference: DNNL_MIN_PIXELS over the batch);
- *   oneDNN's weight gradient on such planes lost even at batch 32 (0.71x; training:
- *   DNNL_MIN_PIXELS per image).
+ *   but its weight gradient on few pixels per image lost even at batch 32 (512 -> 512 on 7x7:
+ *   0.71x): DNNL_MIN_PIXELS per image.
  * Where oneDNN has no direct kernel for a shape (its im2col + GEMM, or its reference loops),
  * the own path runs. */
 #define DNNL_MIN_INTENSITY 24.0
+#define DNNL_MIN_INTENSITY_POINTWISE 160.0
 #define DNNL_MIN_INTENSITY_TRAIN 8.0
 #define DNNL_MIN_PIXELS 100
 
@@ -180,15 +184,14 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	sn_node_rt *r = sn_rt(pl, n);
 	if (mode == SN_DNNL_OWN || (n->impl == SN_IMPL_SPARSE && !pl->train)) return;
 	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
-	if (mode == SN_DNNL_AUTO && (pl->train ? 1 : pl->batch) * n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
-	if (mode == SN_DNNL_AUTO && !pl->train && sn_conv_pointwise(a)) return;
-	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : 0);
+	if (mode == SN_DNNL_AUTO && pl->train && n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
+	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : SN_DNNL_PACKED);
 	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
 	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
 	if (!c) return;
-	if (mode == SN_DNNL_AUTO &&
-	    (sn_dnnl_conv_intensity(c) < (pl->train ? DNNL_MIN_INTENSITY_TRAIN : DNNL_MIN_INTENSITY) ||
-	     !sn_dnnl_conv_direct(c))) {
+	const double need = pl->train ? DNNL_MIN_INTENSITY_TRAIN
+	                    : sn_conv_pointwise(a) ? DNNL_MIN_INTENSITY_POINTWISE : DNNL_MIN_INTENSITY;
+	if (mode == SN_DNNL_AUTO && (sn_dnnl_conv_intensity(c) < need || !sn_dnnl_conv_direct(c))) {
 		sn_dnnl_conv_free(c);
 		return;
 	}
@@ -199,6 +202,7 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 			return;
 		}
 	}
+	if (one) sn_dnnl_conv_share_packed(one, c);   /* one copy of the weights where one layout serves both */
 	r->dnnl[0] = c;
 	r->dnnl[1] = one;
 }
