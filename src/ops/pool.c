@@ -38,62 +38,54 @@ static void window(const sn_pool_attr *a, sn_shape in, int oh, int ow, int *h0, 
 /* MaxPool 2x2 stride 2 without padding: the common case, without the per-window bounds logic.
  * NaN propagates as in the general path: a value replaces the running maximum when it is
  * larger or NaN. */
-static inline int takes(float t, float v) { return (t > v) | (t != t); }
-
-/* Inference: 8 outputs at a time in the compiler's generic vectors (rows of 7 or 14 outputs are
- * too short for its own vectorised loops), the last ones through a zero-padded copy. */
 typedef float pool_v8 __attribute__((vector_size(32)));
 typedef int32_t pool_i8 __attribute__((vector_size(32)));
 
-static inline pool_v8 pool_take(pool_v8 t, pool_v8 v)
+/* v (and its index k) replaced by t (and kt) where t is larger or NaN */
+static inline pool_v8 pool_take(pool_v8 t, pool_v8 v, pool_i8 kt, pool_i8 *k)
 {
 	const pool_i8 m = (t > v) | (t != t);
+	*k = (kt & m) | (*k & ~m);
 	return (pool_v8)(((pool_i8)t & m) | ((pool_i8)v & ~m));
 }
 
-/* y[i] = max of the window at r0[2i], r0[2i + 1], r1[2i], r1[2i + 1], for i < 8 */
-static inline void pool_max8(const float *r0, const float *r1, float *y)
+/* y[i] = max of the window at r0[2i], r0[2i + 1], r1[2i], r1[2i + 1] for i < 8, and with arg its
+ * index: k0 + 2i (+ 1, + w, + w + 1) */
+static inline void pool_max8(const float *r0, const float *r1, float *y, int32_t *arg, int32_t k0, int32_t w)
 {
 	pool_v8 a0, a1, b0, b1;
 	memcpy(&a0, r0, 32); memcpy(&a1, r0 + 8, 32); memcpy(&b0, r1, 32); memcpy(&b1, r1 + 8, 32);
 	const pool_i8 even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
+	pool_i8 k = even + k0;
 	pool_v8 v = __builtin_shuffle(a0, a1, even);
-	v = pool_take(__builtin_shuffle(a0, a1, odd), v);
-	v = pool_take(__builtin_shuffle(b0, b1, even), v);
-	v = pool_take(__builtin_shuffle(b0, b1, odd), v);
+	v = pool_take(__builtin_shuffle(a0, a1, odd), v, even + (k0 + 1), &k);
+	v = pool_take(__builtin_shuffle(b0, b1, even), v, even + (k0 + w), &k);
+	v = pool_take(__builtin_shuffle(b0, b1, odd), v, even + (k0 + w + 1), &k);
 	memcpy(y, &v, 32);
+	if (arg) memcpy(arg, &k, 32);
 }
 
+/* 8 outputs at a time in the compiler's generic vectors (rows of 7 or 14 outputs are too short
+ * for its own vectorised loops, and its scalar code branched on random data), the last ones
+ * through a zero-padded copy. arg (training): each output's input index, for backward. */
 static void maxpool2x2(const float *x, sn_shape in, sn_shape out, float *y, int32_t *arg)
 {
 	for (int oh = 0; oh < out.h; oh++) {
 		const float *r0 = x + (size_t)2 * oh * in.w, *r1 = r0 + in.w;
 		float *yr = y + (size_t)oh * out.w;
-		if (!arg) {
-			int ow = 0;
-			for (; ow + 8 <= out.w; ow += 8) pool_max8(r0 + 2 * ow, r1 + 2 * ow, yr + ow);
-			if (ow < out.w) {
-				const int n = out.w - ow;
-				float t0[16] = {0}, t1[16] = {0}, t[8];
-				memcpy(t0, r0 + 2 * ow, 2 * (size_t)n * sizeof *t0);
-				memcpy(t1, r1 + 2 * ow, 2 * (size_t)n * sizeof *t1);
-				pool_max8(t0, t1, t);
-				memcpy(yr + ow, t, (size_t)n * sizeof *t);
-			}
-			continue;
-		}
-		int32_t *ar = arg + (size_t)oh * out.w;
+		int32_t *ar = arg ? arg + (size_t)oh * out.w : NULL;
 		const int32_t at = 2 * oh * in.w;
-		for (int ow = 0; ow < out.w; ow++) {
-			const int32_t k0 = at + 2 * ow;
-			float v = r0[2 * ow];
-			int32_t k = k0;
-			int m = takes(r0[2 * ow + 1], v);
-			v = m ? r0[2 * ow + 1] : v; k = m ? k0 + 1 : k;
-			m = takes(r1[2 * ow], v);
-			v = m ? r1[2 * ow] : v; k = m ? k0 + in.w : k;
-			m = takes(r1[2 * ow + 1], v);
-			yr[ow] = m ? r1[2 * ow + 1] : v; ar[ow] = m ? k0 + in.w + 1 : k;
+		int ow = 0;
+		for (; ow + 8 <= out.w; ow += 8) pool_max8(r0 + 2 * ow, r1 + 2 * ow, yr + ow, ar ? ar + ow : NULL, at + 2 * ow, in.w);
+		if (ow < out.w) {
+			const int n = out.w - ow;
+			float t0[16] = {0}, t1[16] = {0}, t[8];
+			int32_t k[8];
+			memcpy(t0, r0 + 2 * ow, 2 * (size_t)n * sizeof *t0);
+			memcpy(t1, r1 + 2 * ow, 2 * (size_t)n * sizeof *t1);
+			pool_max8(t0, t1, t, k, at + 2 * ow, in.w);
+			memcpy(yr + ow, t, (size_t)n * sizeof *t);
+			if (ar) memcpy(ar + ow, k, (size_t)n * sizeof *k);
 		}
 	}
 }
