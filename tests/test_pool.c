@@ -46,3 +46,57 @@ TEST(maxpool_2x2_inference_matches_windows)
 	}
 	CHECKF(bad == 0, "%d outputs differ from their windows' maxima", bad);
 }
+
+/* Every other MaxPool at inference (the two-pass rows of ops/pool.c) against the windows:
+ * kernels 1-5 by 1-5, strides 1-3, padding up to half the kernel, ceil_mode, ties and NaN. */
+static float window_max_any(const float *x, int h, int w, int i0, int j0, int kh, int kw)
+{
+	float v = -INFINITY;
+	int any = 0;
+	for (int i = i0 < 0 ? 0 : i0; i < i0 + kh && i < h; i++)
+		for (int j = j0 < 0 ? 0 : j0; j < j0 + kw && j < w; j++) {
+			const float t = x[i * w + j];
+			if (!any || t > v || t != t) v = t;
+			any = 1;
+		}
+	return v;
+}
+
+TEST(maxpool_inference_matches_windows)
+{
+	uint32_t s = 11;
+	int bad = 0, cases = 0;
+	for (int t = 0; t < 120 && !bad; t++) {
+		s = s * 1664525u + 1013904223u;
+		const int kh = 1 + (s >> 8) % 5, kw = 1 + (s >> 12) % 5, sh = 1 + (s >> 16) % 3, sw = 1 + (s >> 18) % 3;
+		const int ph = (s >> 20) % (kh / 2 + 1), pw = (s >> 23) % (kw / 2 + 1), ceil = (s >> 26) % 2;
+		const int h = kh + (s >> 27) % 9, w = kw + t % 37, c = 1 + t % 2;
+		char arch[160];
+		snprintf(arch, sizeof arch, "input x shape=%dx%dx%d\nmaxpool p k=%dx%d stride=%dx%d pad=%dx%d ceil=%d\n", c, h, w, kh, kw,
+		         sh, sw, ph, pw, ceil);
+		sn_graph *g = sn_test_net(arch, 1);
+		REQUIRE(g);
+		const sn_shape o = sn_graph_output_shape(g);
+		const size_t plane = (size_t)h * w, numel = (size_t)c * plane;
+		float *x = malloc(numel * sizeof *x);
+		for (size_t i = 0; i < numel; i++) {
+			s = s * 1664525u + 1013904223u;
+			x[i] = (float)(s >> 28) - 8;
+			if ((s >> 8) % 41 == 0) x[i] = NAN;
+		}
+		float *y = sn_test_logits(g, x, 1);
+		REQUIRE(y);
+		for (int p = 0; p < c; p++)
+			for (int i = 0; i < o.h; i++)
+				for (int j = 0; j < o.w; j++) {
+					const float want = window_max_any(x + p * plane, h, w, i * sh - ph, j * sw - pw, kh, kw);
+					const float got = y[((size_t)p * o.h + i) * o.w + j];
+					if (!(want == got || (want != want && got != got)) && bad++ < 3)
+						fprintf(stderr, "  %s  plane %d, output (%d, %d): %g, expected %g\n", arch, p, i, j, got, want);
+				}
+		cases++;
+		free(x); free(y);
+		sn_graph_free(g);
+	}
+	CHECKF(bad == 0 && cases == 120, "%d outputs differ from their windows' maxima (%d cases)", bad, cases);
+}

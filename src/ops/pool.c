@@ -1,6 +1,7 @@
 /* MaxPool2d and AvgPool2d with per-side padding, stride and ceil_mode, sized as PyTorch does.
  * MaxPool keeps the argmax of each window for backward; AvgPool follows count_include_pad. */
 #include <float.h>
+#include <math.h>
 #include "core/internal.h"
 #include "core/quant.h"
 
@@ -98,6 +99,37 @@ static int is_2x2(const sn_pool_attr *a, sn_shape in, sn_shape out)
 	       2 * out.h <= in.h && 2 * out.w <= in.w;
 }
 
+/* MaxPool at inference in two passes per output row, each a loop that vectorises: the
+ * vertical maximum of the window's rows into a padded row (-inf on the padding, which never
+ * wins), then the horizontal maximum of each window of that row. The same values as the
+ * per-window loop, NaN included (a NaN anywhere in a window wins it); 0 where the padded row
+ * would not fit in t (the caller takes the per-window loop). */
+enum { POOL_ROW_MAX = 4096 };
+static int maxpool_rows(const float *x, const sn_pool_attr *a, sn_shape in, sn_shape out, float *y, float *t)
+{
+	const int L = (out.w - 1) * a->sw + a->kw;   /* padded columns the windows read */
+	const int n = SN_MIN(in.w, L - a->pl);       /* input columns they read */
+	if (L > POOL_ROW_MAX || n <= 0) return 0;
+	for (int c = 0; c < L; c++) t[c] = -INFINITY;
+	float *tc = t + a->pl;
+	for (int oh = 0; oh < out.h; oh++) {
+		const int hs = oh * a->sh - a->pt, h0 = SN_MAX(hs, 0), h1 = SN_MIN(hs + a->kh, in.h);
+		memcpy(tc, x + (size_t)h0 * in.w, (size_t)n * sizeof *tc);
+		for (int i = h0 + 1; i < h1; i++) {
+			const float *r = x + (size_t)i * in.w;
+			for (int c = 0; c < n; c++) tc[c] = (r[c] > tc[c]) | (r[c] != r[c]) ? r[c] : tc[c];
+		}
+		float *yr = y + (size_t)oh * out.w;
+		for (int ow = 0; ow < out.w; ow++) yr[ow] = t[ow * a->sw];
+		for (int j = 1; j < a->kw; j++)
+			for (int ow = 0; ow < out.w; ow++) {
+				const float v = t[ow * a->sw + j];
+				yr[ow] = (v > yr[ow]) | (v != v) ? v : yr[ow];
+			}
+	}
+	return 1;
+}
+
 static void pool_forward(sn_graph *g, sn_node *n, sn_plan *plan)
 {
 	const sn_pool_attr *a = &n->a.pool;
@@ -111,6 +143,8 @@ static void pool_forward(sn_graph *g, sn_node *n, sn_plan *plan)
 		const float *x = X + (size_t)pl * in.h * in.w;
 		float *y = Y + (size_t)pl * out.h * out.w;
 		if (is_max && is_2x2(a, in, out)) { maxpool2x2(x, in, out, y, arg ? arg + (size_t)pl * out.h * out.w : NULL); continue; }
+		float row[POOL_ROW_MAX];
+		if (is_max && !arg && maxpool_rows(x, a, in, out, y, row)) continue;
 		for (int oh = 0; oh < out.h; oh++)
 		for (int ow = 0; ow < out.w; ow++) {
 			int h0, h1, w0, w1, div, best = -1;
