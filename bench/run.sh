@@ -49,7 +49,7 @@ SECTIONS=conv,sparse,models,onnx,data,train,q8
 CONV_CASES=(                                    # N,Cin,H,W,Cout,k,stride,groups; padding k/2
 	conv:1,3,224,224,32,3,2,1 conv:1,32,112,112,32,3,1,32 conv:1,32,112,112,64,1,1,1
 	conv:1,128,56,56,128,3,1,1 conv:1,128,56,56,128,3,1,128 conv:1,256,28,28,256,1,1,1
-	conv:32,1,28,28,32,3,1,1 conv:32,32,14,14,64,3,1,1)
+	conv:32,1,28,28,32,3,1,1 conv:32,32,14,14,64,3,1,1 conv:1,240,28,28,240,5,1,240)
 SPARSE_CASES=(sparse:1,256,56,56,256,{0,70,80,90,95})   # N,Cin,H,W,Cout,percent zeroed
 MODEL_CASES=(model:models/mobilenetv2-224.arch model:models/resnet18-224.arch)
 Q8_CASES=(                                      # the conv shapes in int8, MobileNetV2's dw and head
