@@ -89,7 +89,7 @@ static void put_u8s(sn_buf *b, const char *name, const unsigned *v, size_t n)
 static int put_csr(cg_ctx *cx, values v, size_t rows, size_t cols, size_t ncodes, int wide, const char *name)
 {
 	const unsigned max = wide ? 65535u : 255u;
-	unsigned *count = malloc(rows * sizeof *count), *code = malloc((ncodes ? ncodes : 1) * sizeof *code);
+	unsigned *count = calloc(rows ? rows : 1, sizeof *count), *code = malloc((ncodes ? ncodes : 1) * sizeof *code);
 	if (!count || !code) { free(count); free(code); return sn_seterr(SN_ENOMEM, "out of memory writing C code"); }
 	size_t k = 0;
 	for (size_t r = 0; r < rows; r++) {

@@ -42,26 +42,24 @@ static void window(const sn_pool_attr *a, sn_shape in, int oh, int ow, int *h0, 
 typedef float pool_v8 __attribute__((vector_size(32)));
 typedef int32_t pool_i8 __attribute__((vector_size(32)));
 
-/* v (and its index k) replaced by t (and kt) where t is larger or NaN */
-static inline pool_v8 pool_take(pool_v8 t, pool_v8 v, pool_i8 kt, pool_i8 *k)
-{
-	const pool_i8 m = (t > v) | (t != t);
-	*k = (kt & m) | (*k & ~m);
-	return (pool_v8)(((pool_i8)t & m) | ((pool_i8)v & ~m));
-}
-
 /* y[i] = max of the window at r0[2i], r0[2i + 1], r1[2i], r1[2i + 1] for i < 8, and with arg its
- * index: k0 + 2i (+ 1, + w, + w + 1) */
+ * index: k0 + 2i (+ 1, + w, + w + 1). One function without vector arguments or results (their
+ * ABI would depend on whether the build enables AVX). */
 static inline void pool_max8(const float *r0, const float *r1, float *y, int32_t *arg, int32_t k0, int32_t w)
 {
 	pool_v8 a0, a1, b0, b1;
 	memcpy(&a0, r0, 32); memcpy(&a1, r0 + 8, 32); memcpy(&b0, r1, 32); memcpy(&b1, r1 + 8, 32);
 	const pool_i8 even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
+	const pool_v8 c[4] = {__builtin_shuffle(a0, a1, even), __builtin_shuffle(a0, a1, odd), __builtin_shuffle(b0, b1, even),
+	                      __builtin_shuffle(b0, b1, odd)};
+	const int32_t off[4] = {0, 1, w, w + 1};
+	pool_v8 v = c[0];
 	pool_i8 k = even + k0;
-	pool_v8 v = __builtin_shuffle(a0, a1, even);
-	v = pool_take(__builtin_shuffle(a0, a1, odd), v, even + (k0 + 1), &k);
-	v = pool_take(__builtin_shuffle(b0, b1, even), v, even + (k0 + w), &k);
-	v = pool_take(__builtin_shuffle(b0, b1, odd), v, even + (k0 + w + 1), &k);
+	for (int i = 1; i < 4; i++) {   /* c[i] replaces v (and its index k) where larger or NaN */
+		const pool_i8 m = (c[i] > v) | (c[i] != c[i]);
+		k = ((even + (k0 + off[i])) & m) | (k & ~m);
+		v = (pool_v8)(((pool_i8)c[i] & m) | ((pool_i8)v & ~m));
+	}
 	memcpy(y, &v, 32);
 	if (arg) memcpy(arg, &k, 32);
 }
