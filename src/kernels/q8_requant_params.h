@@ -74,7 +74,7 @@ Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_make)(sn_q_mult m, int32_t zp, int32_t lo
 /* Lane l with multiplier m[l < n ? l : 0]; the clamp and zero point shared. */
 Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_lanes)(const sn_q_mult *m, int n, int32_t zp, int32_t lo, int32_t hi)
 {
-	int32_t v[8][Q8RQ_LANES];   /* mult, left, over, under, right, rmask, unbias */
+	int32_t v[8][Q8RQ_LANES];   /* mult, left, over, under, right, rmask, unbias, rhalf */
 	int64_t k[2][Q8RQ_LANES / 2], s[2][Q8RQ_LANES / 2];   /* [even, odd lanes][lane / 2] */
 	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = lo >= zp};
 	for (int l = 0; l < Q8RQ_LANES; l++) {

@@ -97,6 +97,10 @@ static int is_2x2(const sn_pool_attr *a, sn_shape in, sn_shape out)
 	       2 * out.h <= in.h && 2 * out.w <= in.w;
 }
 
+/* t replaces the running maximum v where it is larger or NaN (| rather than ||: no branch, so
+ * the row loops below vectorise) */
+static inline int pool_takes(float t, float v) { return (t > v) | (t != t); }
+
 /* MaxPool at inference in two passes per output row, each a loop that vectorises: the
  * vertical maximum of the window's rows into a padded row (-inf on the padding, which never
  * wins), then the horizontal maximum of each window of that row. The same values as the
@@ -115,14 +119,14 @@ static int maxpool_rows(const float *x, const sn_pool_attr *a, sn_shape in, sn_s
 		memcpy(tc, x + (size_t)h0 * in.w, (size_t)n * sizeof *tc);
 		for (int i = h0 + 1; i < h1; i++) {
 			const float *r = x + (size_t)i * in.w;
-			for (int c = 0; c < n; c++) tc[c] = (r[c] > tc[c]) | (r[c] != r[c]) ? r[c] : tc[c];
+			for (int c = 0; c < n; c++) tc[c] = pool_takes(r[c], tc[c]) ? r[c] : tc[c];
 		}
 		float *yr = y + (size_t)oh * out.w;
 		for (int ow = 0; ow < out.w; ow++) yr[ow] = t[ow * a->sw];
 		for (int j = 1; j < a->kw; j++)
 			for (int ow = 0; ow < out.w; ow++) {
 				const float v = t[ow * a->sw + j];
-				yr[ow] = (v > yr[ow]) | (v != v) ? v : yr[ow];
+				yr[ow] = pool_takes(v, yr[ow]) ? v : yr[ow];
 			}
 	}
 	return 1;
@@ -152,7 +156,7 @@ static void pool_forward(sn_graph *g, sn_node *n, sn_plan *plan)
 				for (int j = w0; j < w1; j++) {
 					float t = x[i * in.w + j];
 					if (!is_max) v += t;
-					else if (t > v || best < 0 || t != t) { v = t; best = i * in.w + j; }
+					else if (best < 0 || pool_takes(t, v)) { v = t; best = i * in.w + j; }
 				}
 			size_t o = (size_t)pl * out.h * out.w + oh * out.w + ow;
 			if (is_max) { y[oh * out.w + ow] = v; if (arg) arg[o] = best; }
