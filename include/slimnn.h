@@ -340,6 +340,9 @@ typedef struct {
 	sn_op_fn run_q8;                  /* int8 inference (SN_ACT_SIZES, SN_ACT_FORWARD) of quantized
 	                                   * models, or NULL: the layer then runs in float between a
 	                                   * dequantize and a quantize (docs/quantize.md) */
+	int (*fuses_into_input)(const sn_graph *g, const sn_node *n);   /* 1 where the layer that makes
+	                                   * its input can write its output instead (a 2x2 max-pool after
+	                                   * a depthwise conv): float inference plans then let it */
 } sn_op_def;
 const sn_op_def *sn_op_get(sn_op op);
 int sn_op_from_key(const char *key);              /* -1 if unknown */

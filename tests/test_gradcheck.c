@@ -368,6 +368,9 @@ TEST(grad_pool)
 	static const gc_case cases[] = {
 		{.name = "maxpool", .arch = IN_3x7x6 "maxpool p k=2\n", .batch = 2, .range = 4, .eps = 1e-3f},
 		{.name = "maxpool_wide", .arch = "input x shape=2x4x34\nmaxpool p k=2\n", .batch = 2, .range = 4, .eps = 1e-3f},
+		/* rows of 7 and of 1 output: vectors that run on into the next rows and planes */
+		{.name = "maxpool_rows7", .arch = "input x shape=3x8x14\nmaxpool p k=2\n", .batch = 3, .range = 4, .eps = 1e-3f},
+		{.name = "maxpool_rows1", .arch = "input x shape=5x5x3\nmaxpool p k=2\n", .batch = 3, .range = 4, .eps = 1e-3f},
 		{.name = "maxpool_s2p1", .arch = IN_3x7x6 "maxpool p k=3 stride=2 pad=1\n", .batch = 2, .range = 4, .eps = 1e-3f},
 		{.name = "maxpool_ceil", .arch = IN_3x7x6 "maxpool p k=3 stride=2 ceil=1\n", .batch = 2, .range = 4, .eps = 1e-3f},
 		{.name = "maxpool_overlap", .arch = IN_3x7x6 "maxpool p k=2x3 stride=1x2 pad=1,0,1,1\n", .batch = 2, .range = 4, .eps = 1e-3f},

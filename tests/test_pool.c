@@ -1,6 +1,7 @@
-/* MaxPool 2x2 stride 2 at inference (ops/pool.c's vector path, 8 outputs at a time and the rest
- * through a padded copy) against the windows computed here: widths from one output to several
- * vectors and a remainder, odd sizes (the last row or column left out), ties, and NaN, which
+/* MaxPool 2x2 stride 2 at inference (ops/pool.c's vector path, 8 outputs at a time, running on
+ * into the next rows, and the rest through a padded copy) against the windows computed here:
+ * widths from one output to several vectors and a remainder, odd sizes (the last row or column
+ * left out), batches and channels whose rows the threads split mid-plane, ties, and NaN, which
  * wins its window as in the general path and in PyTorch. */
 #include <stdlib.h>
 #include "test.h"
@@ -23,8 +24,8 @@ TEST(maxpool_2x2_inference_matches_windows)
 {
 	uint32_t s = 5;
 	int bad = 0;
-	for (int t = 0; t < 40 && !bad; t++) {
-		const int c = 1 + t % 3, h = 2 + t % 7, w = 2 + (t * 7) % 39, n = 1 + t % 2, oh = h / 2, ow = w / 2;
+	for (int t = 0; t < 80 && !bad; t++) {
+		const int c = 1 + t % 5, h = 2 + t % 7, w = 2 + (t * 7) % 39, n = 1 + t % 4, oh = h / 2, ow = w / 2;
 		char arch[96];
 		snprintf(arch, sizeof arch, "input x shape=%dx%dx%d\nmaxpool p k=2\n", c, h, w);
 		sn_graph *g = sn_test_net(arch, 1);

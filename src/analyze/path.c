@@ -9,6 +9,13 @@
 
 static const char *isa_name(void) { return sn_cpu_avx2() ? "avx2" : "scalar"; }
 
+/* What the graph's own plan holds of n, NULL before it is made. */
+static const sn_node_rt *plan_rt(const sn_graph *g, const sn_node *n)
+{
+	const sn_plan *p = g->plan;
+	return p && p->rt && p->g == g && n - g->node < p->n_rt ? sn_rt(p, n) : NULL;
+}
+
 static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len)
 {
 	const sn_conv_attr *a = &n->a.conv;
@@ -16,7 +23,8 @@ static void conv_path(const sn_graph *g, const sn_node *n, char *buf, size_t len
 	const char *dnnl = sn_conv_dnnl_impl(g->plan, n);
 	if (n->impl == SN_IMPL_SPARSE) snprintf(buf, len, "sparse 1x1 SpMM (%s)", isa_name());
 	else if (sn_conv_dw_direct(a, in.c))
-		snprintf(buf, len, "depthwise direct %s", sn_conv_dw_kernel(g, n));
+		snprintf(buf, len, "depthwise direct %s%s", sn_conv_dw_kernel(g, n),
+		         plan_rt(g, n) && plan_rt(g, n)->writes_next ? " + 2x2 max-pool" : "");
 	else if (dnnl) snprintf(buf, len, "oneDNN %s%s", dnnl, a->groups > 1 ? " (grouped)" : "");
 	else if (sn_conv_pointwise(a))
 		snprintf(buf, len, "%s (1x1, no im2col)", a->groups > 1 ? "grouped GEMM" : "GEMM");
@@ -38,6 +46,7 @@ const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t 
 		return buf;
 	}
 	const char *s = in_place && d->path_in_place ? d->path_in_place : d->path ? d->path : "elementwise";
+	if (plan_rt(g, n) && plan_rt(g, n)->by_input) s = "in the conv before it";
 	switch (n->op) {   /* the kernels picked per shape and sparsity */
 	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
 	case SN_OP_LINEAR:

@@ -59,6 +59,11 @@ typedef struct {
 	 * [0] for the planned batch, [1] for one image (smaller batches run image by image); owned
 	 * by the plan, NULL where the conv runs slimnn's own kernels */
 	struct sn_dnnl_conv *dnnl[2];
+	/* a layer whose output this one writes instead of its own (writes_next: its index; a 2x2
+	 * max-pool after a depthwise conv, sn_op_def.fuses_into_input), and one that its input's
+	 * producer writes (by_input: it does nothing); inference plans, sn_plan_reshape */
+	int writes_next;
+	char by_input;
 	int needs_grad;                    /* gradient w.r.t. this node's output is needed */
 	int dy_written;                    /* backward: 0 until the first consumer writes dy */
 	double t_fwd, t_bwd;               /* seconds spent, accumulated while profiling */
@@ -96,6 +101,9 @@ static inline int sn_dy_accumulate(sn_node_rt *r)
 /* Inference plans at batch 1 let concat inputs write their blocks of the concat's output
  * (core/graph.c); 0 makes them copy, as larger batches do (tests compare the two). */
 extern int sn_plan_concat_in_place;
+/* Inference plans let a depthwise conv write the 2x2 max-pool after it (core/graph.c); 0 makes
+ * them run both (tests compare the two). */
+extern int sn_plan_fuse_pools;
 
 /* One buffer of an inference plan (core/memplan.c): `size` bytes, live from node `first` to
  * node `last` (inclusive). */
@@ -168,6 +176,9 @@ int sn_q8_op_relu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);       /* a
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n);   /* a depthwise conv's kernel, for reports */
+/* 1 when conv n can write the output of the 2x2 max-pool after it (its depthwise path pools its
+ * planes from its scratch): the max-pool's fuses_into_input asks. */
+int sn_conv_can_pool(const sn_graph *g, const sn_node *n);
 /* The oneDNN implementation plan p runs dense conv n on ("brgconv:avx512_core"), or NULL where
  * it runs slimnn's own im2col + GEMM (for reports). */
 const char *sn_conv_dnnl_impl(const sn_plan *p, const sn_node *n);

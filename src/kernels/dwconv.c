@@ -143,9 +143,12 @@ static void flat_setup(const sn_conv_geom *g, int act, sn_dw_flat *f, float *scr
 		f->off[j] = s2 ? (int)(((j - g->pl) & 1) * q.size) + d : d;
 		f->mask[j] = NULL;
 		if (!d) continue;
+		/* one row, then doubled: the pattern repeats every ow (a loop per value cost as much as
+		 * a 28x28 plane's conv, and the fused pool's calls run it per few planes) */
 		uint32_t *m = (uint32_t *)scratch + (size_t)j * flat_mask_floats(g);
-		for (int p = 0, c = 0; p < n + DW_VEC; p++, c = c + 1 == g->ow ? 0 : c + 1)
-			m[p] = (unsigned)(c + d) < (unsigned)cols ? UINT32_MAX : 0;
+		const size_t len = (size_t)n + DW_VEC;
+		for (int c = 0; c < g->ow; c++) m[c] = (unsigned)(c + d) < (unsigned)cols ? UINT32_MAX : 0;
+		for (size_t have = (size_t)g->ow; have < len; have *= 2) memcpy(m + have, m, SN_MIN(have, len - have) * sizeof *m);
 		f->mask[j] = (const float *)m;
 	}
 	memset(scratch + (size_t)g->kw * flat_mask_floats(g), 0, flat_plane_floats(g) * sizeof *scratch);

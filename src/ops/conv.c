@@ -13,6 +13,7 @@
 #include "core/internal.h"
 #include "core/sparse.h"
 #include "kernels/dnnl_conv.h"
+#include "kernels/maxpool2x2.h"
 #include "kernels/kernels.h"
 
 static sn_conv_geom geom(const sn_node *n, sn_shape in) { return sn_node_conv_geom(n, in); }
@@ -59,6 +60,40 @@ static int dw_threads(const sn_plan *pl, size_t per, size_t reserved)
 	return (int)SN_MAX(1, SN_MIN((size_t)sn_get_threads(), slots));
 }
 
+/* A 2x2 max-pool fused into the conv (sn_node_rt.writes_next): each thread's scratch ends with
+ * room for this many output floats, which it pools from while they are in cache; the conv's own
+ * output is never stored. At least one plane, at most one image's output, else DW_POOL_FLOATS. */
+#ifndef DW_POOL_FLOATS
+#define DW_POOL_FLOATS 32768
+#endif
+static size_t dw_pool_floats(const sn_node *n)
+{
+	const size_t ohw = (size_t)n->out.h * n->out.w;
+	return SN_MAX(ohw, SN_MIN((size_t)n->a.conv.out_c * ohw, (size_t)DW_POOL_FLOATS));
+}
+
+int sn_conv_can_pool(const sn_graph *g, const sn_node *n)
+{
+	return n->op == SN_OP_CONV && sn_conv_dw_direct(&n->a.conv, g->node[n->in[0]].out.c);
+}
+
+/* nx input planes (nm outputs each) of one work item through t (cap floats), a call over as many
+ * planes as fit, each pooled into y (the pool's planes for the item, po each). */
+static void dw_pooled(sn_isa isa, const sn_conv_geom *ge, const float *x, const float *w, const float *bias, int nx,
+                      int nm, int act, float *y, sn_shape po, float *t, size_t cap, float *scratch)
+{
+	const size_t ohw = (size_t)ge->oh * ge->ow, pohw = (size_t)po.h * po.w, kk = (size_t)ge->kh * ge->kw,
+	             xhw = (size_t)ge->h * ge->w, per_x = (size_t)nm * ohw;
+	const int xs = per_x <= cap ? (int)(cap / per_x) : 1, ms = per_x <= cap ? nm : (int)(cap / ohw);
+	for (int i = 0; i < nx; i += xs)
+		for (int m = 0; m < nm; m += ms) {
+			const int ni = SN_MIN(xs, nx - i), nmm = SN_MIN(ms, nm - m);
+			const size_t o = (size_t)i * nm + m, planes = (size_t)ni * nmm;
+			sn_f32_dwconv_forward(isa, ge, x + i * xhw, w + o * kk, bias ? bias + o : NULL, ni, nmm, act, t, scratch);
+			sn_f32_maxpool2x2(t, ge->oh, ge->ow, po.h, po.w, 0, planes * po.h, t + planes * ohw, y + o * pohw, NULL);
+		}
+}
+
 /* Work items: with a depth multiplier on few planes (one image, one input channel), slices of
  * the multiplier's outputs; else runs of input planes of one image, about 4 per thread in all
  * (a call over several planes shares the kernel's setup). */
@@ -68,14 +103,16 @@ static void dw_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 	sn_shape in = sn_in(g, n, 0)->out;
 	sn_conv_geom ge = geom(n, in);
 	const int B = pl->batch, C = in.c, M = a->out_c / C;
-	const size_t per = dw_scratch(g, n, 0), kk = (size_t)a->kh * a->kw, xhw = (size_t)in.h * in.w,
-	             ohw = (size_t)n->out.h * n->out.w;
+	const sn_node *pool = sn_rt(pl, n)->writes_next ? &g->node[sn_rt(pl, n)->writes_next] : NULL;
+	const size_t cap = pool ? dw_pool_floats(n) : 0, kern = dw_scratch(g, n, 0), per = kern + cap;
+	const size_t kk = (size_t)a->kh * a->kw, xhw = (size_t)in.h * in.w;
+	const size_t ohw = pool ? (size_t)pool->out.h * pool->out.w : (size_t)n->out.h * n->out.w;   /* of y's planes */
 	const int T = dw_threads(pl, per, 0);
 	const int split = B * C >= 2 * T ? 1 : SN_MIN(M, (2 * T + B * C - 1) / (B * C)), mc = (M + split - 1) / split;
 	const int runs = split > 1 ? C : SN_MIN(C, SN_MAX(1, (4 * T + B - 1) / B)), rc = (C + runs - 1) / runs;
 	const sn_isa isa = sn_dw_best_isa();
 	const float *X = sn_rt_in(pl, n, 0)->y, *w = sn_t(g, n, SN_T_WEIGHT)->data;
-	float *Y = sn_rt(pl, n)->y, *ws = pl->ws;
+	float *Y = pool ? sn_rt(pl, pool)->y : sn_rt(pl, n)->y, *ws = pl->ws;
 	const sn_tensor *bias = sn_t(g, n, SN_T_BIAS);
 	#pragma omp parallel for num_threads(T) schedule(static)
 	for (long it = 0; it < (long)B * runs * split; it++) {
@@ -83,8 +120,10 @@ static void dw_forward(sn_graph *g, sn_node *n, sn_plan *pl)
 		if (m0 >= M || c0 >= C) continue;
 		const int nx = SN_MIN(rc, C - c0), nm = split > 1 ? SN_MIN(mc, M - m0) : M;
 		const size_t o = (size_t)c0 * M + m0;
-		sn_f32_dwconv_forward(isa, &ge, X + ((size_t)b * C + c0) * xhw, w + o * kk, bias ? bias->data + o : NULL, nx,
-		                      nm, a->act, Y + ((size_t)b * a->out_c + o) * ohw, ws + (size_t)omp_get_thread_num() * per);
+		float *scratch = ws + (size_t)omp_get_thread_num() * per, *y = Y + ((size_t)b * a->out_c + o) * ohw;
+		const float *x = X + ((size_t)b * C + c0) * xhw, *bo = bias ? bias->data + o : NULL;
+		if (pool) dw_pooled(isa, &ge, x, w + o * kk, bo, nx, nm, a->act, y, pool->out, scratch + kern, cap, scratch);
+		else sn_f32_dwconv_forward(isa, &ge, x, w + o * kk, bo, nx, nm, a->act, y, scratch);
 	}
 }
 
@@ -366,7 +405,7 @@ static void conv_sizes(sn_graph *g, sn_node *n, sn_plan *pl)
 	const int pw = sn_conv_pointwise(&n->a.conv), train = pl->train;
 	const size_t B = (size_t)pl->batch, T = (size_t)sn_get_threads(), cs = col_floats(n, in), F = sizeof(float);
 	if (sn_conv_dw_direct(&n->a.conv, in.c)) {
-		r->ws_bytes = (T * dw_scratch(g, n, train) + (train ? dw_partials(pl, n) : 0)) * F;
+		r->ws_bytes = (T * (dw_scratch(g, n, train) + (r->writes_next ? dw_pool_floats(n) : 0)) + (train ? dw_partials(pl, n) : 0)) * F;
 		return;
 	}
 	dnnl_plan(g, n, pl);

@@ -2,8 +2,10 @@
  * MaxPool keeps the argmax of each window for backward; AvgPool follows count_include_pad. */
 #include <float.h>
 #include <math.h>
+#include <omp.h>
 #include "core/internal.h"
 #include "core/quant.h"
+#include "kernels/maxpool2x2.h"
 
 static int out_size(int in, int k, int p0, int p1, int s, int ceil_mode)
 {
@@ -36,56 +38,15 @@ static void window(const sn_pool_attr *a, sn_shape in, int oh, int ow, int *h0, 
 	*div = a->count_include_pad ? full : (*h1 - *h0) * (*w1 - *w0);
 }
 
-/* MaxPool 2x2 stride 2 without padding: the common case, without the per-window bounds logic.
- * NaN propagates as in the general path: a value replaces the running maximum when it is
- * larger or NaN. */
-typedef float pool_v8 __attribute__((vector_size(32)));
-typedef int32_t pool_i8 __attribute__((vector_size(32)));
-
-/* y[i] = max of the window at r0[2i], r0[2i + 1], r1[2i], r1[2i + 1] for i < 8, and with arg its
- * index: k0 + 2i (+ 1, + w, + w + 1). One function without vector arguments or results (their
- * ABI would depend on whether the build enables AVX). */
-static inline void pool_max8(const float *r0, const float *r1, float *y, int32_t *arg, int32_t k0, int32_t w)
+/* MaxPool 2x2 over every plane: the output rows split into one contiguous range per thread. */
+static void maxpool2x2(const float *x, sn_shape in, sn_shape out, int planes, float *y, int32_t *arg)
 {
-	pool_v8 a0, a1, b0, b1;
-	memcpy(&a0, r0, 32); memcpy(&a1, r0 + 8, 32); memcpy(&b0, r1, 32); memcpy(&b1, r1 + 8, 32);
-	const pool_i8 even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
-	const pool_v8 c[4] = {__builtin_shuffle(a0, a1, even), __builtin_shuffle(a0, a1, odd), __builtin_shuffle(b0, b1, even),
-	                      __builtin_shuffle(b0, b1, odd)};
-	const int32_t off[4] = {0, 1, w, w + 1};
-	pool_v8 v = c[0];
-	pool_i8 k = even + k0;
-	for (int i = 1; i < 4; i++) {   /* c[i] replaces v (and its index k) where larger or NaN */
-		const pool_i8 m = (c[i] > v) | (c[i] != c[i]);
-		k = ((even + (k0 + off[i])) & m) | (k & ~m);
-		v = (pool_v8)(((pool_i8)c[i] & m) | ((pool_i8)v & ~m));
-	}
-	memcpy(y, &v, 32);
-	if (arg) memcpy(arg, &k, 32);
-}
-
-/* 8 outputs at a time in the compiler's generic vectors (rows of 7 or 14 outputs are too short
- * for its own vectorised loops, and its scalar code branched on random data), the last ones
- * through a zero-padded copy. arg (training): each output's input index, for backward. */
-static void maxpool2x2(const float *x, sn_shape in, sn_shape out, float *y, int32_t *arg)
-{
-	for (int oh = 0; oh < out.h; oh++) {
-		const float *r0 = x + (size_t)2 * oh * in.w, *r1 = r0 + in.w;
-		float *yr = y + (size_t)oh * out.w;
-		int32_t *ar = arg ? arg + (size_t)oh * out.w : NULL;
-		const int32_t at = 2 * oh * in.w;
-		int ow = 0;
-		for (; ow + 8 <= out.w; ow += 8) pool_max8(r0 + 2 * ow, r1 + 2 * ow, yr + ow, ar ? ar + ow : NULL, at + 2 * ow, in.w);
-		if (ow < out.w) {
-			const int n = out.w - ow;
-			float t0[16] = {0}, t1[16] = {0}, t[8];
-			int32_t k[8];
-			memcpy(t0, r0 + 2 * ow, 2 * (size_t)n * sizeof *t0);
-			memcpy(t1, r1 + 2 * ow, 2 * (size_t)n * sizeof *t1);
-			pool_max8(t0, t1, t, k, at + 2 * ow, in.w);
-			memcpy(yr + ow, t, (size_t)n * sizeof *t);
-			if (ar) memcpy(ar + ow, k, (size_t)n * sizeof *k);
-		}
+	const size_t rows = (size_t)planes * out.h;
+	#pragma omp parallel
+	{
+		const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+		const size_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+		sn_f32_maxpool2x2(x, in.h, in.w, out.h, out.w, r0, r1, x + (size_t)planes * in.h * in.w, y, arg);
 	}
 }
 
@@ -95,6 +56,12 @@ static int is_2x2(const sn_pool_attr *a, sn_shape in, sn_shape out)
 {
 	return a->kh == 2 && a->kw == 2 && a->sh == 2 && a->sw == 2 && !a->pt && !a->pb && !a->pl && !a->pr &&
 	       2 * out.h <= in.h && 2 * out.w <= in.w;
+}
+/* The max-pool's fuses_into_input: 2x2 after a conv that can write it (ops/conv.c). */
+static int maxpool_fuses(const sn_graph *g, const sn_node *n)
+{
+	const sn_node *p = &g->node[n->in[0]];
+	return is_2x2(&n->a.pool, p->out, n->out) && sn_conv_can_pool(g, p);
 }
 
 /* t replaces the running maximum v where it is larger or NaN (| rather than ||: no branch, so
@@ -134,17 +101,18 @@ static int maxpool_rows(const float *x, const sn_pool_attr *a, sn_shape in, sn_s
 
 static void pool_forward(sn_graph *g, sn_node *n, sn_plan *plan)
 {
+	if (sn_rt(plan, n)->by_input) return;   /* the conv before it wrote the output */
 	const sn_pool_attr *a = &n->a.pool;
 	sn_shape in = sn_in(g, n, 0)->out, out = n->out;
 	const float *X = sn_rt_in(plan, n, 0)->y;
 	float *Y = sn_rt(plan, n)->y;
 	const int planes = plan->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
 	int32_t *arg = sn_rt(plan, n)->saved;
+	if (is_max && is_2x2(a, in, out)) { maxpool2x2(X, in, out, planes, Y, arg); return; }
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		const float *x = X + (size_t)pl * in.h * in.w;
 		float *y = Y + (size_t)pl * out.h * out.w;
-		if (is_max && is_2x2(a, in, out)) { maxpool2x2(x, in, out, y, arg ? arg + (size_t)pl * out.h * out.w : NULL); continue; }
 		float row[POOL_ROW_MAX];
 		if (is_max && !arg && maxpool_rows(x, a, in, out, y, row)) continue;
 		for (int oh = 0; oh < out.h; oh++)
@@ -267,6 +235,7 @@ static const sn_attr_def maxpool_attrs[] = {POOL_ATTRS};
 static const sn_attr_def avgpool_attrs[] = {POOL_ATTRS, SN_ATTR_BOOL("count_include_pad", a.pool.count_include_pad, 1)};
 
 const sn_op_def sn_op_def_maxpool = {"maxpool", "MaxPool2d", 1, 1, sn_op_pool, SN_OPF_Q8_SAME, SN_ATTRS(maxpool_attrs), .chan = SN_CH_PASS,
-                                     .path = "direct", .run_q8 = sn_q8_op_pool};
+                                     .path = "direct", .run_q8 = sn_q8_op_pool,
+                                     .fuses_into_input = maxpool_fuses};
 const sn_op_def sn_op_def_avgpool = {"avgpool", "AvgPool2d", 1, 1, sn_op_pool, SN_ATTRS(avgpool_attrs), .chan = SN_CH_PASS,
                                      .path = "direct", .run_q8 = sn_q8_op_pool};
