@@ -5,6 +5,8 @@
  * wins its window as in the general path and in PyTorch. */
 #include <stdlib.h>
 #include "test.h"
+#include "kernels/maxpool2x2.h"
+#include "kernels/cpu.h"
 
 /* the maximum of the kh x kw window at (i0, j0) of an h x w plane, clipped to it, NaN winning */
 static float window_max(const float *x, int h, int w, int i0, int j0, int kh, int kw)
@@ -91,4 +93,45 @@ TEST(maxpool_inference_matches_windows)
 		sn_graph_free(g);
 	}
 	CHECKF(bad == 0 && cases == 120, "%d outputs differ from their windows' maxima (%d cases)", bad, cases);
+}
+
+/* The 2x2 kernels themselves (kernels/maxpool2x2.h), float and int8: the rows split into up to
+ * four ranges run last first, so that a vector writing past its range would spoil outputs
+ * already done; inputs allocated to their last byte (ASan sees a read past xend); int8 values
+ * at both ends of the range. */
+TEST(maxpool2x2_kernels_match_windows)
+{
+	uint32_t s = 23;
+	int bad = 0;
+	for (int t = 0; t < 60 && !bad; t++) {
+		s = s * 1664525u + 1013904223u;
+		const int planes = 1 + (s >> 8) % 9, h = 2 + (s >> 12) % 9, w = 2 + (s >> 16) % 45, oh = h / 2, ow = w / 2;
+		const int parts = 1 + (s >> 24) % 4;
+		const size_t n = (size_t)planes * h * w, rows = (size_t)planes * oh, m = rows * ow;
+		float *x = malloc(n * sizeof *x), *y = malloc(m * sizeof *y);
+		int8_t *xq = malloc(n), *yq = malloc(m);
+		for (size_t i = 0; i < n; i++) {
+			s = s * 1664525u + 1013904223u;
+			xq[i] = (int8_t)(s >> 24);
+			if ((s >> 8) % 13 == 0) xq[i] = (s >> 9) & 1 ? 127 : -128;
+			x[i] = (s >> 10) % 37 == 0 ? NAN : xq[i];
+		}
+		for (int k = parts - 1; k >= 0; k--) {
+			const size_t r0 = rows * k / parts, r1 = rows * (k + 1) / parts;
+			sn_f32_maxpool2x2(x, h, w, oh, ow, r0, r1, x + n, y, NULL);
+			sn_s8_maxpool2x2(xq, h, w, oh, ow, r0, r1, xq + n, yq);
+		}
+		for (int p = 0; p < planes; p++)
+			for (int i = 0; i < oh; i++)
+				for (int j = 0; j < ow; j++) {
+					const size_t o = ((size_t)p * oh + i) * ow + j, q = (size_t)p * h * w + (size_t)2 * i * w + 2 * j;
+					const float want = window_max(x + (size_t)p * h * w, h, w, 2 * i, 2 * j, 2, 2);
+					const int8_t wq = SN_MAX(SN_MAX(xq[q], xq[q + 1]), SN_MAX(xq[q + w], xq[q + w + 1]));
+					if ((!(want == y[o] || (want != want && y[o] != y[o])) || wq != yq[o]) && bad++ < 3)
+						fprintf(stderr, "  %d planes %dx%d in %d parts, output (%d, %d, %d): %g and %d, expected %g and %d\n",
+						        planes, h, w, parts, p, i, j, y[o], yq[o], want, wq);
+				}
+		free(x); free(y); free(xq); free(yq);
+	}
+	CHECKF(bad == 0, "%d outputs differ from their windows' maxima", bad);
 }

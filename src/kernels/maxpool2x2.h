@@ -12,4 +12,6 @@
  * within its plane, for backward. NaN wins its window, as in PyTorch. */
 void sn_f32_maxpool2x2(const float *x, int h, int w, int oh, int ow, size_t r0, size_t r1, const float *xend, float *y,
                        int32_t *arg);
+/* The same on int8 values (a quantized model's, which keep their input's scale). */
+void sn_s8_maxpool2x2(const int8_t *x, int h, int w, int oh, int ow, size_t r0, size_t r1, const int8_t *xend, int8_t *y);
 #endif

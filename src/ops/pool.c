@@ -176,19 +176,6 @@ int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 	return SN_OK;
 }
 
-/* int8 MaxPool 2x2 stride 2 without padding: the common case, a byte max the compiler vectorises. */
-static void q8_maxpool2x2(const int8_t *x, sn_shape in, sn_shape out, int8_t *y)
-{
-	for (int oh = 0; oh < out.h; oh++) {
-		const int8_t *r0 = x + (size_t)2 * oh * in.w, *r1 = r0 + in.w;
-		int8_t *yo = y + (size_t)oh * out.w;
-		for (int ow = 0; ow < out.w; ow++) {
-			const int8_t a = SN_MAX(r0[2 * ow], r0[2 * ow + 1]), b = SN_MAX(r1[2 * ow], r1[2 * ow + 1]);
-			yo[ow] = SN_MAX(a, b);
-		}
-	}
-}
-
 /* int8: MaxPool keeps its input's parameters (the quantizer gives it them), so the largest
  * int8 of a window is the output; AvgPool sums (x - x_zp) over the window in int32 and
  * requantizes the mean with x_scale / (y_scale * divisor). */
@@ -201,11 +188,19 @@ int sn_q8_op_pool(sn_graph *g, sn_node *n, sn_plan *plan, sn_action act)
 	const int8_t *X = sn_rt_in(plan, n, 0)->q;
 	int8_t *Y = sn_rt(plan, n)->q;
 	const int planes = plan->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
+	if (is_max && is_2x2(a, in, out)) {   /* the output rows split into one contiguous range per thread */
+		const size_t rows = (size_t)planes * out.h;
+		#pragma omp parallel
+		{
+			const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+			sn_s8_maxpool2x2(X, in.h, in.w, out.h, out.w, rows * t / nt, rows * (t + 1) / nt, X + (size_t)planes * in.h * in.w, Y);
+		}
+		return SN_OK;
+	}
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		const int8_t *x = X + (size_t)pl * in.h * in.w;
 		int8_t *y = Y + (size_t)pl * out.h * out.w;
-		if (is_max && is_2x2(a, in, out)) { q8_maxpool2x2(x, in, out, y); continue; }
 		for (int oh = 0; oh < out.h; oh++)
 			for (int ow = 0; ow < out.w; ow++) {
 				int h0, h1, w0, w1, div;
