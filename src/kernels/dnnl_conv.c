@@ -82,18 +82,33 @@ int sn_dnnl_available(void)
 	return engine_ok;
 }
 
-static int mode_set = -1;
-int sn_dnnl_mode(void)
+/* A choice from the environment variable var (names[i] gives i; unset or unknown: 0), read once
+ * into *set unless set since. */
+static int env_choice(int *set, const char *var, const char *const names[3])
 {
-	int m = __atomic_load_n(&mode_set, __ATOMIC_ACQUIRE);
+	int m = __atomic_load_n(set, __ATOMIC_ACQUIRE);
 	if (m >= 0) return m;
-	const char *e = getenv("SLIMNN_CONV_ENGINE");
-	m = !e || !*e || !strcmp(e, "auto") ? SN_DNNL_AUTO : !strcmp(e, "onednn") ? SN_DNNL_ONEDNN
-	    : !strcmp(e, "own") ? SN_DNNL_OWN : SN_DNNL_AUTO;
-	__atomic_store_n(&mode_set, m, __ATOMIC_RELEASE);
+	const char *e = getenv(var);
+	m = 0;
+	for (int i = 1; i < 3; i++)
+		if (e && !strcmp(e, names[i])) m = i;
+	__atomic_store_n(set, m, __ATOMIC_RELEASE);
 	return m;
 }
+
+static int mode_set = -1, wino_set = -1;
+int sn_dnnl_mode(void)
+{
+	static const char *const names[3] = {[SN_DNNL_AUTO] = "auto", [SN_DNNL_ONEDNN] = "onednn", [SN_DNNL_OWN] = "own"};
+	return env_choice(&mode_set, "SLIMNN_CONV_ENGINE", names);
+}
 void sn_dnnl_set_mode(int mode) { __atomic_store_n(&mode_set, mode < 0 ? -1 : mode, __ATOMIC_RELEASE); }
+int sn_dnnl_winograd(void)
+{
+	static const char *const names[3] = {[SN_DNNL_WINO_AUTO] = "auto", [SN_DNNL_WINO_ON] = "on", [SN_DNNL_WINO_OFF] = "off"};
+	return env_choice(&wino_set, "SLIMNN_CONV_WINOGRAD", names);
+}
+void sn_dnnl_set_winograd(int mode) { __atomic_store_n(&wino_set, mode < 0 ? -1 : mode, __ATOMIC_RELEASE); }
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
@@ -202,7 +217,8 @@ static int keep_pd(sn_dnnl_conv *c, dnnl_primitive_desc_t pd)
 /* Attributes of a conv: scratch from the caller, and the fused activation (forward). ReLU is
  * clip(0, inf), which gives 0 for NaN on every oneDNN kernel, as slimnn's ReLU operator and own
  * kernels do; oneDNN's relu did in its JIT kernels (max(x, 0)) but let NaN through in its
- * im2col + GEMM and reference ones (x > 0 ? x : 0 * x). */
+ * im2col + GEMM and reference ones (x > 0 ? x : 0 * x), and in its Winograd ones (which take no
+ * clip): those run it as a step of its own (act_step). */
 static dnnl_primitive_attr_t conv_attr(int act)
 {
 	dnnl_primitive_attr_t attr;
@@ -227,6 +243,28 @@ static int scratchpad(sn_dnnl_conv *c, pass *p, dnnl_primitive_desc_t pd, int st
 	if (m < 0) return -1;
 	arg(c, p, st, DNNL_ARG_SCRATCHPAD, m);
 	return 0;
+}
+
+/* A step that applies the activation act to memory m in place (oneDNN's clip, as conv_attr's). */
+static int act_step(sn_dnnl_conv *c, pass *p, int m, int act)
+{
+	dnnl_eltwise_desc_t ed;
+	dnnl_primitive_desc_t pd;
+	dnnl_primitive_attr_t attr = conv_attr(SN_KACT_NONE);
+	const int bad = !attr ||
+	                dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_clip, c->m[m].md, 0.0f,
+	                                               act == SN_KACT_RELU ? INFINITY : 6.0f) != dnnl_success ||
+	                dnnl_primitive_desc_create(&pd, &ed, attr, engine, NULL) != dnnl_success;
+	if (attr) dnnl_primitive_attr_destroy(attr);
+	if (bad) return -1;
+	const int st = add_step(p, pd, N_FWD, A_ANY);
+	if (st >= 0) {
+		arg(c, p, st, DNNL_ARG_SRC, m);
+		arg(c, p, st, DNNL_ARG_DST, m);
+	}
+	const int rc = st < 0 ? -1 : scratchpad(c, p, pd, st);
+	dnnl_primitive_desc_destroy(pd);
+	return rc;
 }
 
 static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
@@ -264,23 +302,25 @@ static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
 }
 
 /* The forward pass: [reorder x] [pack w] conv [reorder y], where packing reorders w into the
- * handle's packed memory or the scratch past everything else (fwd.ws). Always oneDNN's training
- * forward (the same numbers): for inference oneDNN 2.6 picks its brgconv kernels in NHWC, and
- * the NCHW <-> NHWC transposes around them cost more than the blocked (nChw16c) reorders around
- * its jit kernels; the whole forward measured 1.16-1.36x slimnn's own path on the 3x3 convs of
- * bench/ that way against 1.04-1.10x. */
-static int build_forward(sn_dnnl_conv *c, descs *s)
+ * handle's packed memory or the scratch past everything else (fwd.ws). The direct conv is
+ * oneDNN's training forward (the same numbers): for inference oneDNN 2.6 picks its brgconv
+ * kernels in NHWC, and the NCHW <-> NHWC transposes around them cost more than the blocked
+ * (nChw16c) reorders around its jit kernels; the whole forward measured 1.16-1.36x slimnn's own
+ * path on the 3x3 convs of bench/ that way against 1.04-1.10x. Winograd is its inference forward:
+ * that one reads the weights transformed (the reorder that packs them does it). */
+static int build_forward(sn_dnnl_conv *c, descs *s, int wino)
 {
 	const sn_dnnl_conv_desc *d = &c->d;
 	dnnl_convolution_desc_t cd;
 	dnnl_inner_product_desc_t id;
 	if (d->inner ? dnnl_inner_product_forward_desc_init(&id, dnnl_forward_inference, &s->xa, &s->wa,
 	                                                    d->bias ? &s->b : NULL, &s->ya) != dnnl_success
-	             : dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &s->xa,
-	                                                          &s->wa, d->bias ? &s->b : NULL, &s->ya, s->st, s->dil,
-	                                                          s->pl, s->pr) != dnnl_success)
+	             : dnnl_dilated_convolution_forward_desc_init(&cd, wino ? dnnl_forward_inference : dnnl_forward_training,
+	                                                          wino ? dnnl_convolution_winograd : dnnl_convolution_direct,
+	                                                          &s->xa, &s->wa, d->bias ? &s->b : NULL, &s->ya, s->st,
+	                                                          s->dil, s->pl, s->pr) != dnnl_success)
 		return -1;
-	dnnl_primitive_attr_t attr = conv_attr(d->act);
+	dnnl_primitive_attr_t attr = conv_attr(wino ? SN_KACT_NONE : d->act);
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t rc = dnnl_primitive_desc_create(&pd, d->inner ? (const_dnnl_op_desc_t)&id : (const_dnnl_op_desc_t)&cd,
 	                                              attr, engine, NULL);
@@ -307,7 +347,9 @@ static int build_forward(sn_dnnl_conv *c, descs *s)
 	arg(c, p, st, DNNL_ARG_WEIGHTS, wm);
 	if (d->bias) arg(c, p, st, DNNL_ARG_BIAS, bm);
 	arg(c, p, st, DNNL_ARG_DST, ym);
-	if (scratchpad(c, p, pd, st) || (ym != yu && add_reorder(c, p, ym, yu, 0, N_FWD, A_ANY) < 0)) return -1;
+	if (scratchpad(c, p, pd, st) || (wino && d->act != SN_KACT_NONE && act_step(c, p, ym, d->act)) ||
+	    (ym != yu && add_reorder(c, p, ym, yu, 0, N_FWD, A_ANY) < 0))
+		return -1;
 	const double macs = (double)d->n * d->o * d->oh * d->ow * (d->c / d->groups) * d->kh * d->kw;
 	const double moved = (dnnl_memory_desc_equal(xw, &s->x) ? 0 : (double)d->n * d->c * d->h * d->w) +
 	                     (ym == yu ? 0 : (double)d->n * d->o * d->oh * d->ow);
@@ -387,6 +429,7 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 {
 	if (!sn_dnnl_available() || d->groups < 1 || d->c % d->groups || d->o % d->groups) return NULL;
 	if (d->inner && ((what & SN_DNNL_BACKWARD) || d->groups != 1)) return NULL;
+	if ((what & SN_DNNL_WINOGRAD) && (d->inner || (what & SN_DNNL_BACKWARD))) return NULL;
 	sn_dnnl_conv *c = calloc(1, sizeof *c);
 	if (!c) return NULL;
 	c->d = *d;
@@ -397,8 +440,7 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 	const int prev = omp_get_max_threads();
 	if (prev != c->threads) omp_set_num_threads(c->threads);
 	if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) { free(c); return NULL; }
-	int fail = ((what & SN_DNNL_FORWARD) &&
-	            build_forward(c, &c->s)) ||
+	int fail = ((what & SN_DNNL_FORWARD) && build_forward(c, &c->s, (what & SN_DNNL_WINOGRAD) != 0)) ||
 	           ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
 	if (!fail && (what & SN_DNNL_PACKED) && c->packed_bytes) {
 		c->packed_owned = 1;
