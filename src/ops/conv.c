@@ -170,12 +170,16 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  * dst reorders included, Zen 4, 1 thread, CPU clock): 128 -> 128 at 56x56 and 28x28 0.35-0.37x
  * the direct conv's time (4x3), 64 -> 64 at 112x112 0.38x, at 56x56 0.52x (2x3), 256 -> 256 at
  * 14x14 0.51x, 512 -> 512 at 7x7 0.74x, 32 -> 64 at 14x14 batch 32 0.62x, 16 -> 16 at 28x28
- * 0.82x, 64 -> 64 at 7x7 0.87x and at 4x4 0.70x. It lost with few input channels (8 -> 16:
- * 1.55x, 3 -> 32: 2.6x, 1 -> 32: 5.2x) and on planes smaller than its tiles (512 -> 512 at 2x2:
- * 1.9x): WINO_MIN_CHANNELS, WINO_MIN_PLANE. Its error against a double reference stayed within
- * 2.4e-6 of the largest output (the direct conv's 2.6e-7 to 4.2e-7). Training keeps the direct
- * conv (oneDNN's Winograd has no backward here). SLIMNN_CONV_WINOGRAD (sn_dnnl_set_winograd)
- * overrides the rule: on takes it for every 3x3 stride-1 conv that oneDNN offers it for. */
+ * 0.82x, 64 -> 64 at 7x7 0.87x and at 4x4 0.70x; at batch 32 ResNet-18's 64 -> 64 at 56x56 to
+ * 512 -> 512 at 7x7 0.40-0.50x (4x3). It lost with few input channels (8 -> 16: 1.55x, 3 -> 32:
+ * 2.6x, 1 -> 32: 5.2x) and on planes smaller than its tiles (512 -> 512 at 2x2: 1.9x):
+ * WINO_MIN_CHANNELS, WINO_MIN_PLANE. Its error against a double reference stayed within 2.9e-6
+ * of the largest output (the direct conv's 2.5e-7 to 4.2e-7). It costs memory: its packed
+ * weights are 16/9 (2x3) or 4 (4x3) times the weights, its scratch more (ResNet-18 at batch 32:
+ * 92 MB against 51), and the first pass transforms them (512 -> 512: 38 ms for 2x3, 105 ms for
+ * 4x3). Training keeps the direct conv (its weights change at every step).
+ * SLIMNN_CONV_WINOGRAD (sn_dnnl_set_winograd) overrides the rule: on takes Winograd for every
+ * 3x3 stride-1 conv that oneDNN offers it for, off never. */
 #define WINO_MIN_CHANNELS 16
 #define WINO_MIN_PLANE 4
 
