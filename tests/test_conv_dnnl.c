@@ -595,6 +595,10 @@ TEST(conv_dnnl_winograd)
 		{{"64 relu6 nobias", "input x shape=64x10x10\nconv c out=64 k=3 pad=1 act=relu6 bias=0\n", 2}, 1, 1},
 		{{"128 4x3", "input x shape=128x28x28\nconv c out=128 k=3 pad=1\n", 1}, 1, 1},
 		{{"odd", "input x shape=17x9x9\nconv c out=19 k=3 pad=1\n", 3}, 1, 1},
+		{{"valid", "input x shape=24x12x12\nconv c out=32 k=3 pad=0\n", 2}, 1, 1},
+		{{"pad 1,0,1,0", "input x shape=24x12x12\nconv c out=32 k=3 pad=1,0,1,0 act=relu\n", 2}, 1, 1},
+		/* oneDNN 2.6 refuses Winograd with padding 2: the plan falls back to the direct conv */
+		{{"pad 0,2,1,0", "input x shape=24x12x12\nconv c out=32 k=3 pad=0,2,1,0\n", 2}, 1, 0},
 		{{"8->16", "input x shape=8x12x12\nconv c out=16 k=3 pad=1\n", 2}, 0, 1},
 		{{"3x3 plane", "input x shape=64x3x3\nconv c out=64 k=3 pad=1\n", 2}, 0, 1},
 		{{"stride2", "input x shape=32x12x12\nconv c out=32 k=3 stride=2 pad=1\n", 2}, 0, 0},
