@@ -46,8 +46,9 @@ int sn_dnnl_available(void);
  * keeps the weights packed), or NULL where oneDNN refuses the shape (or is not there, or memory
  * for the packed weights is not): the caller falls back to its own path. With SN_DNNL_WINOGRAD
  * (not with _BACKWARD) the forward is oneDNN's Winograd one (its inference forward, whose weight
- * transform is their packing), NULL where oneDNN has none for the shape (3x3 stride 1 on
- * AVX-512 only): the caller asks again without. Other rounding than the direct conv's. */
+ * transform is their packing; a fused activation runs as a step after it), NULL where oneDNN has
+ * none for the shape (3x3 stride 1 on AVX-512 only): the caller asks again without. Other
+ * rounding than the direct conv's. */
 sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what);
 void sn_dnnl_conv_free(sn_dnnl_conv *c);
 /* Scratch bytes a run needs (the largest of its passes), 64-byte aligned. */
@@ -70,8 +71,8 @@ const char *sn_dnnl_conv_impl(const sn_dnnl_conv *c, int backward);
 double sn_dnnl_conv_intensity(const sn_dnnl_conv *c);
 /* 1 when every conv of the handle runs one of oneDNN's direct (or Winograd) JIT kernels, 0
  * where one falls back to its im2col + GEMM ("gemm:jit", what slimnn's own path does already) or
- * to its reference loops; an inner product: 1 on its brgemm kernel (packed weights; its "gemm:jit" is
- * an sgemm like OpenBLAS's). */
+ * to its reference loops; an inner product: 1 on its brgemm kernel (packed weights; its
+ * "gemm:jit" is an sgemm like OpenBLAS's). */
 int sn_dnnl_conv_direct(const sn_dnnl_conv *c);
 
 /* y [n x o x oh x ow] = act(conv(x, w) + bias); bias NULL where the desc has none. Packed or
