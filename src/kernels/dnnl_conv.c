@@ -28,7 +28,7 @@ typedef struct {
 	dnnl_memory_t m;
 	int user;               /* U_*, or -1: the scratch at off */
 	size_t off;
-	const dnnl_memory_desc_t *md;   /* its layout (owned by the primitive descriptor it came from) */
+	const dnnl_memory_desc_t *md;   /* its layout (the memory object's own) */
 	int made_by;            /* the memory a reorder step makes it from, or -1 */
 	const void *pass;       /* the pass whose scratch holds it (NULL: the caller's tensor) */
 } mem;
@@ -50,12 +50,12 @@ typedef struct { dnnl_memory_desc_t x, y, w, b, xa, ya, wa; dnnl_dims_t st, dil,
 
 struct sn_dnnl_conv {
 	sn_dnnl_conv_desc d;
-	descs s;                /* the memory objects' layouts point here or into pds */
+	descs s;                /* the layouts the primitives are made from */
 	dnnl_stream_t stream;
 	mem m[MAX_MEM];
 	int nm;
 	pass fwd, bwd;
-	dnnl_primitive_desc_t pds[8];   /* kept: the memory descriptors above point into them */
+	dnnl_primitive_desc_t pds[8];   /* kept while the handle lives (build_forward reads their layouts) */
 	int npd;
 	size_t db_off;          /* scratch offset of the bias gradient (backward) */
 	size_t packed_bytes;    /* the forward's weights in its layout (0: it reads OIHW) */
@@ -119,7 +119,7 @@ static int add_mem(sn_dnnl_conv *c, pass *p, const dnnl_memory_desc_t *md, int u
 	mem *m = &c->m[c->nm];
 	if (dnnl_memory_create(&m->m, md, engine, DNNL_MEMORY_NONE) != dnnl_success) return -1;
 	m->user = user;
-	m->md = md;
+	dnnl_memory_get_memory_desc(m->m, &m->md);   /* md may be a primitive descriptor's that goes */
 	m->made_by = -1;
 	m->pass = user < 0 ? p : NULL;
 	if (user < 0) {
@@ -146,13 +146,26 @@ static void arg(sn_dnnl_conv *c, pass *p, int st, int which, int mi)
 	s->args[s->nargs++] = (dnnl_exec_arg_t){which, c->m[mi].m};
 }
 
-/* A reorder step from memory a to memory b, adding into b when sum. */
+/* Scratch memory for a primitive's own scratchpad, bound to step st (none when empty). */
+static int scratchpad(sn_dnnl_conv *c, pass *p, dnnl_primitive_desc_t pd, int st)
+{
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	if (!md || !dnnl_memory_desc_get_size(md)) return 0;
+	int m = add_mem(c, p, md, -1);
+	if (m < 0) return -1;
+	arg(c, p, st, DNNL_ARG_SCRATCHPAD, m);
+	return 0;
+}
+
+/* A reorder step from memory a to memory b, adding into b when sum. Its scratchpad (Winograd's
+ * weight transform needs one as large as the weights) is the caller's scratch too. */
 static int add_reorder(sn_dnnl_conv *c, pass *p, int a, int b, int sum, int need, int acc)
 {
-	dnnl_primitive_attr_t attr = NULL;
-	dnnl_post_ops_t po = NULL;
+	dnnl_primitive_attr_t attr;
+	if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
+	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
 	if (sum) {
-		if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
+		dnnl_post_ops_t po = NULL;
 		dnnl_post_ops_create(&po);
 		dnnl_post_ops_append_sum(po, 1.0f);
 		dnnl_primitive_attr_set_post_ops(attr, po);
@@ -160,13 +173,15 @@ static int add_reorder(sn_dnnl_conv *c, pass *p, int a, int b, int sum, int need
 	}
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, c->m[a].md, engine, c->m[b].md, engine, attr);
-	if (attr) dnnl_primitive_attr_destroy(attr);
+	dnnl_primitive_attr_destroy(attr);
 	if (s != dnnl_success) return -1;
 	int st = add_step(p, pd, need, acc);
+	if (st >= 0) {
+		arg(c, p, st, DNNL_ARG_FROM, a);
+		arg(c, p, st, DNNL_ARG_TO, b);
+		if (scratchpad(c, p, pd, st)) st = -1;
+	}
 	dnnl_primitive_desc_destroy(pd);
-	if (st < 0) return -1;
-	arg(c, p, st, DNNL_ARG_FROM, a);
-	arg(c, p, st, DNNL_ARG_TO, b);
 	return st;
 }
 
@@ -232,17 +247,6 @@ static dnnl_primitive_attr_t conv_attr(int act)
 		dnnl_post_ops_destroy(po);
 	}
 	return attr;
-}
-
-/* Scratch memory for a conv primitive's own scratchpad, bound to step st (none when empty). */
-static int scratchpad(sn_dnnl_conv *c, pass *p, dnnl_primitive_desc_t pd, int st)
-{
-	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-	if (!md || !dnnl_memory_desc_get_size(md)) return 0;
-	int m = add_mem(c, p, md, -1);
-	if (m < 0) return -1;
-	arg(c, p, st, DNNL_ARG_SCRATCHPAD, m);
-	return 0;
 }
 
 /* A step that applies the activation act to memory m in place (oneDNN's clip, as conv_attr's). */

@@ -175,9 +175,10 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
  * 2.6x, 1 -> 32: 5.2x) and on planes smaller than its tiles (512 -> 512 at 2x2: 1.9x):
  * WINO_MIN_CHANNELS, WINO_MIN_PLANE. Its error against a double reference stayed within 2.9e-6
  * of the largest output (the direct conv's 2.5e-7 to 4.2e-7). It costs memory: its packed
- * weights are 16/9 (2x3) or 4 (4x3) times the weights, its scratch more (ResNet-18 at batch 32:
- * 92 MB against 51), and the first pass transforms them (512 -> 512: 38 ms for 2x3, 105 ms for
- * 4x3). Training keeps the direct conv (its weights change at every step).
+ * weights are 16/9 (2x3) or 4 (4x3) times the weights, its scratch more, and the transform that
+ * packs them as much again (slimnn bench ResNet-18, batch 1: arena 6.9 -> 21.5 MiB, peak RSS
+ * 112 -> 158 MiB; batch 32: 347 -> 459 MiB), and the first pass transforms them (512 -> 512:
+ * 38 ms for 2x3, 105 ms for 4x3). Training keeps the direct conv (its weights change at every step).
  * SLIMNN_CONV_WINOGRAD (sn_dnnl_set_winograd) overrides the rule: on takes Winograd for every
  * 3x3 stride-1 conv that oneDNN offers it for, off never. */
 #define WINO_MIN_CHANNELS 16
