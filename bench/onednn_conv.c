@@ -21,12 +21,20 @@
  *                    kernels (SLIMNN_CONV_ENGINE=own): inference forward, and one training step's
  *                    forward + backward (sn_graph_backward)
  *   slimnn-onednn:fwd / slimnn-onednn:train(f+b)   the same on slimnn's oneDNN path
+ *   wino weights-reorder   OIHW to oneDNN's Winograd weights (their transform: once per packing)
+ *   onednn:direct / onednn:wino   the direct forward slimnn runs (forward_training, blocked) and
+ *                    oneDNN's Winograd one (dnnl_convolution_winograd, forward_inference: the
+ *                    weights transformed by their reorder, once), both with the reorders of src
+ *                    and dst inside, timed alternately,
+ *                    then wino/direct and both's error against a double reference
+ *   onednn:wino-conv the Winograd conv alone
  * --min 1 reports the fastest run instead of the median (on a loaded machine); --slimnn-only 1
  * times slimnn alone, both engines in the order own, oneDNN, oneDNN, own (the better of each
- * engine's two figures).
+ * engine's two figures); --wino-only 1 the direct and Winograd forwards alone.
  * Each line: shape, what, ms, GFLOP/s (2 * MACs per pass / time; a training step counts 3 passes).
  */
 #include <immintrin.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +45,7 @@
 #include "kernels/dnnl_conv.h"
 #include "timing.h"
 
-static int T = 2, R = 15, best_of = 0, slimnn_only = 0;
+static int T = 2, R = 15, best_of = 0, slimnn_only = 0, wino_only = 0;
 
 static double bench_min(const double *t, int n)
 {
@@ -128,6 +136,7 @@ typedef struct {
 	int nargs;
 	dnnl_exec_arg_t args[6];
 	reorder pre[2], post;  /* before: src/ddst to the primitive's layout; after: result to plain */
+	float *y;              /* a forward's output */
 	int npre, has_post;
 	const char *impl;
 } job;
@@ -197,6 +206,122 @@ static void report(const char *shape, const char *what, const char *impl, double
 	fflush(stdout);
 }
 
+/* A conv's tensors in slimnn's layouts (and oneDNN's free choice), and their data. */
+typedef struct {
+	const dnnl_memory_desc_t *x, *y, *w, *b, *xa, *ya, *wa;
+	const dnnl_dim_t *st, *pad;
+	float *xd, *wd, *bd;
+} conv_io;
+
+/* The forward (prop) of alg into y: src and dst in NCHW (plain) or oneDNN's layouts with the
+ * reorders in j (blocked), the weights reordered once into wr's buffer (done here: a Winograd
+ * layout's reorder is its weight transform). 1 where oneDNN refuses the shape. */
+static int fwd_job(job *j, reorder *wr, const conv_io *io, dnnl_prop_kind_t prop, dnnl_alg_kind_t alg, int blocked,
+                   float *y)
+{
+	dnnl_convolution_desc_t cd;
+	dnnl_primitive_desc_t pd;
+	memset(j, 0, sizeof *j);
+	if (dnnl_convolution_forward_desc_init(&cd, prop, alg, blocked ? io->xa : io->x, io->wa, io->b,
+	                                       blocked ? io->ya : io->y, io->st, io->pad, io->pad) != dnnl_success ||
+	    dnnl_primitive_desc_create(&pd, &cd, NULL, eng, NULL) != dnnl_success)
+		return 1;
+	CHECK(dnnl_primitive_create(&j->p, pd));
+	dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &j->impl);
+	if (make_reorder(wr, io->w, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), io->wd, NULL)) return -1;
+	run_reorder(wr);
+	dnnl_memory_t bm;
+	CHECK(dnnl_memory_create(&bm, io->b, eng, io->bd));
+	dnnl_memory_t xm = bind(j, pd, dnnl_query_src_md, io->x, io->xd, 0);
+	dnnl_memory_t ym = bind(j, pd, dnnl_query_dst_md, io->y, y, 1);
+	j->y = y;
+	j->nargs = 4;
+	j->args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, xm};
+	j->args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, wr->to};
+	j->args[2] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bm};
+	j->args[3] = (dnnl_exec_arg_t){DNNL_ARG_DST, ym};
+	return 0;
+}
+
+/* The conv (padding k/2) in double, the reference both oneDNN forwards are measured against. */
+static void conv_ref(const conv_io *io, int N, int C, int H, int W, int O, int k, int s, double *y)
+{
+	const int p = k / 2, OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+	#pragma omp parallel for collapse(2) schedule(static)
+	for (int n = 0; n < N; n++)
+		for (int o = 0; o < O; o++)
+			for (int oy = 0; oy < OH; oy++)
+				for (int ox = 0; ox < OW; ox++) {
+					double a = io->bd[o];
+					for (int c = 0; c < C; c++)
+						for (int ky = 0; ky < k; ky++)
+							for (int kx = 0; kx < k; kx++) {
+								const int iy = oy * s - p + ky, ix = ox * s - p + kx;
+								if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+								a += (double)io->xd[(((size_t)n * C + c) * H + iy) * W + ix] *
+								     io->wd[(((size_t)o * C + c) * k + ky) * k + kx];
+							}
+					y[(((size_t)n * O + o) * OH + oy) * OW + ox] = a;
+				}
+}
+
+/* max |a - ref| / max |ref| */
+static double err_of(const float *a, const double *ref, size_t n)
+{
+	double e = 0, m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const double d = fabs(a[i] - ref[i]);
+		e = d > e ? d : e;
+		m = fabs(ref[i]) > m ? fabs(ref[i]) : m;
+	}
+	return m > 0 ? e / m : e;
+}
+
+/* oneDNN's Winograd forward (inference: the weights transformed once by their reorder) against
+ * its direct one (blocked, the reorders of src and dst timed with each), timed alternately
+ * (direct, wino, wino, direct: the better of each's two medians), and the error of both against
+ * a double reference. Measured 2026-12 on a Zen 4 (1 thread, CPU clock; see the end of the file
+ * for the figures). */
+static int bench_wino(const char *shape, const conv_io *io, int N, int C, int H, int W, int O, int k, int s,
+                      double flop)
+{
+	const int p = k / 2, OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+	const size_t ny = (size_t)N * O * OH * OW;
+	float *yd = malloc(ny * sizeof *yd), *yw = malloc(ny * sizeof *yw);
+	job d, j;
+	reorder dr, wr;
+	/* the direct forward slimnn runs (training: blocked jit kernels, see src/kernels/dnnl_conv.c) */
+	if (fwd_job(&d, &dr, io, dnnl_forward_training, dnnl_convolution_direct, 1, yd)) return -1;
+	const int rc = fwd_job(&j, &wr, io, dnnl_forward_inference, dnnl_convolution_winograd, 1, yw);
+	if (rc) {
+		report(shape, "onednn:wino", rc > 0 ? "refused" : "failed", 0, flop);
+		free(yd);
+		free(yw);
+		return rc < 0;
+	}
+	job wj = {.npre = 1, .pre = {wr}, .p = NULL};
+	report(shape, "wino weights-reorder", NULL, time_fn(run_reorders, &wj), flop);
+	double t[2] = {1e30, 1e30};   /* direct, wino */
+	for (int r = 0; r < 4; r++) {
+		const int wino = r == 1 || r == 2;
+		const double ms = time_fn(run_job, wino ? &j : &d);
+		if (ms < t[wino]) t[wino] = ms;
+	}
+	report(shape, "onednn:direct", d.impl, t[0], flop);
+	report(shape, "onednn:wino", j.impl, t[1], flop);
+	report(shape, "onednn:wino-conv", j.impl, time_fn(run_prim, &j), flop);
+	double *ref = malloc(ny * sizeof *ref);
+	run_job(&d);
+	run_job(&j);
+	conv_ref(io, N, C, H, W, O, k, s, ref);
+	printf("%-26s wino/direct time %.2f; max error / max |y| against double: direct %.2e, wino %.2e\n", shape,
+	       t[1] / t[0], err_of(yd, ref, ny), err_of(yw, ref, ny));
+	free(ref);
+	free(yd);
+	free(yw);
+	return 0;
+}
+
 static int bench_conv(int N, int C, int H, int W, int O, int k, int s)
 {
 	const int p = k / 2, OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
@@ -216,37 +341,23 @@ static int bench_conv(int N, int C, int H, int W, int O, int k, int s)
 	      *b = rnd(O), *dy = rnd((size_t)N * O * OH * OW), *dx = rnd((size_t)N * C * H * W),
 	      *dw = rnd((size_t)O * C * k * k), *db = rnd(O);
 
+	const conv_io io = {&x_nchw, &y_nchw, &w_oihw, &b_x, &x_any, &y_any, &w_any, st, pad, x, w, b};
+	if (wino_only) {
+		if (bench_wino(shape, &io, N, C, H, W, O, k, s, flop)) return -1;
+		goto done;
+	}
 	for (int blocked = 0; blocked < 2 && !slimnn_only; blocked++) {
 		/* forward */
-		dnnl_convolution_desc_t cd;
-		CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-		                                         blocked ? &x_any : &x_nchw, &w_any, &b_x,
-		                                         blocked ? &y_any : &y_nchw, st, pad, pad));
-		dnnl_primitive_desc_t fpd;
-		CHECK(dnnl_primitive_desc_create(&fpd, &cd, NULL, eng, NULL));
 		job j = {0};
-		CHECK(dnnl_primitive_create(&j.p, fpd));
-		dnnl_primitive_desc_query(fpd, dnnl_query_impl_info_str, 0, &j.impl);
-		/* weights reordered once, outside the timing */
-		const dnnl_memory_desc_t *wq = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
 		reorder wr;
-		make_reorder(&wr, &w_oihw, wq, w, NULL);
-		run_reorder(&wr);
+		if (fwd_job(&j, &wr, &io, dnnl_forward_inference, dnnl_convolution_direct, blocked, y)) return -1;
 		if (blocked) {
 			job wj = {.npre = 1, .pre = {wr}, .p = NULL};
 			report(shape, "weights-reorder", NULL, time_fn(run_reorders, &wj), flop);
 		}
-		dnnl_memory_t bm;
-		dnnl_memory_create(&bm, &b_x, eng, b);
-		dnnl_memory_t xm = bind(&j, fpd, dnnl_query_src_md, &x_nchw, x, 0);
-		dnnl_memory_t ym = bind(&j, fpd, dnnl_query_dst_md, &y_nchw, y, 1);
-		j.nargs = 4;
-		j.args[0] = (dnnl_exec_arg_t){DNNL_ARG_SRC, xm};
-		j.args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, wr.to};
-		j.args[2] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, bm};
-		j.args[3] = (dnnl_exec_arg_t){DNNL_ARG_DST, ym};
 		report(shape, blocked ? "onednn:blocked" : "onednn:plain", j.impl, time_fn(run_job, &j), flop);
 		if (blocked) report(shape, "onednn:blocked-conv", j.impl, time_fn(run_prim, &j), flop);
+		if (blocked && bench_wino(shape, &io, N, C, H, W, O, k, s, flop)) return -1;
 
 		/* backward data: hint is a forward_training pd */
 		dnnl_convolution_desc_t fd2, bdd, bwd;
@@ -333,6 +444,7 @@ static int bench_conv(int N, int C, int H, int W, int O, int k, int s)
 	sn_dnnl_set_mode(-1);
 	printf("%-26s own/onednn: forward %.2f, training %.2f; auto runs forward on %s, training on %s\n", shape,
 	       best[1][0] / best[0][0], best[1][1] / best[0][1], pick[0], pick[1]);
+done:
 	free(x); free(y); free(w); free(b); free(dy); free(dx); free(dw); free(db);
 	return 0;
 }
@@ -345,6 +457,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[a], "--threads")) T = atoi(argv[a + 1]);
 		else if (!strcmp(argv[a], "--min")) best_of = atoi(argv[a + 1]);
 		else if (!strcmp(argv[a], "--slimnn-only")) slimnn_only = atoi(argv[a + 1]);
+		else if (!strcmp(argv[a], "--wino-only")) wino_only = atoi(argv[a + 1]);
 		else if (!strcmp(argv[a], "--runs")) R = atoi(argv[a + 1]) > 64 ? 64 : atoi(argv[a + 1]) < 1 ? 1 : atoi(argv[a + 1]);
 		else return 2;
 	}

@@ -10,7 +10,8 @@
  * Inference plans pack the weights once: the same bytes as packing them every run, packed again
  * after a reshape (the weights may have changed), never in training plans. Linear runs oneDNN's
  * inner product in inference plans of several rows. The fused ReLU gives 0 for NaN on both
- * engines. */
+ * engines. Inference plans run 3x3 stride-1 convs on oneDNN's Winograd where the rule says and
+ * the CPU has AVX-512, within WINO_TOL of the direct conv. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -107,6 +108,15 @@ static void compare(const char *what, const dnnl_case *c, int batch, const float
 {
 	const double e = sn_test_maxrel(a, b, n);
 	CHECKF(e <= DNNL_TOL, "%s, batch %d of %d: %s off the own path's by %.3g", c->name, batch, c->batch, what, e);
+}
+
+/* oneDNN's Winograd needs AVX-512 (avx512_core): under an AVX2 cap (tests/run.sh) or on an
+ * AVX2-only CPU it offers none and the direct conv runs. */
+static int wino_here(void)
+{
+	const char *cap = getenv("ONEDNN_MAX_CPU_ISA");
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && !(cap && !strcmp(cap, "AVX2"));
 }
 
 TEST(conv_dnnl_matches_own_path)
@@ -234,7 +244,8 @@ TEST(conv_dnnl_choice)
 }
 
 /* oneDNN refusing a shape gives no handle (the conv then runs the own path): an output plane
- * that does not follow from the input, kernel and padding. */
+ * that does not follow from the input, kernel and padding; Winograd for a stride 2, for the
+ * backward, or without AVX-512 (the plan then asks for the direct conv). */
 TEST(conv_dnnl_refusal_gives_no_handle)
 {
 	if (!sn_dnnl_available()) {
@@ -246,6 +257,17 @@ TEST(conv_dnnl_refusal_gives_no_handle)
 	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_BACKWARD);
 	CHECK(c != NULL);
 	sn_dnnl_conv_free(c);
+	/* Winograd: for the forward only, 3x3 stride 1, on AVX-512 */
+	c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_WINOGRAD);
+	CHECK((c != NULL) == wino_here());
+	sn_dnnl_conv_free(c);
+	CHECK(sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_BACKWARD | SN_DNNL_WINOGRAD) == NULL);
+	d.sh = d.sw = 2;
+	d.oh = d.ow = 4;
+	CHECK((c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD)) != NULL);
+	sn_dnnl_conv_free(c);
+	CHECK(sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_WINOGRAD) == NULL);
+	d.sh = d.sw = 1;
 	d.oh = 9;
 	CHECK(sn_dnnl_conv_new(&d, SN_DNNL_FORWARD) == NULL);
 	CHECK(sn_dnnl_conv_new(&d, SN_DNNL_BACKWARD) == NULL);
@@ -312,18 +334,17 @@ static void fill(float *p, size_t n, uint64_t seed)
  * in its scratch. It packs on the first call only: a changed value that no sample sees stays
  * unseen (the check that fails if every call packed) until sn_dnnl_conv_unpack; new weights
  * throughout (the samples differ) or another weight pointer are packed again by themselves.
- * A second handle of the same layout shares the packed copy. */
-TEST(conv_dnnl_packed_weights_same_bytes)
+ * A second handle of the same layout shares the packed copy. All that for the direct conv and
+ * for Winograd (alg SN_DNNL_WINOGRAD), whose packing is its weight transform. */
+static void packed_same_bytes(unsigned alg)
 {
-	if (!sn_dnnl_available()) {
-		fprintf(stderr, "  skipped: oneDNN does not run here\n");
-		return;
-	}
 	const sn_dnnl_conv_desc d = {.n = 1, .c = 64, .h = 7, .w = 7, .o = 96, .oh = 7, .ow = 7, .kh = 3, .kw = 3, .sh = 1,
 	                             .sw = 1, .dh = 1, .dw = 1, .pt = 1, .pb = 1, .pl = 1, .pr = 1, .groups = 1, .bias = 1};
-	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED), *u = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD);
-	sn_dnnl_conv *twin = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED);
+	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED | alg),
+	             *u = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | alg);
+	sn_dnnl_conv *twin = sn_dnnl_conv_new(&d, SN_DNNL_FORWARD | SN_DNNL_PACKED | alg);
 	REQUIRE(c && u && twin);
+	CHECKF(!!strstr(sn_dnnl_conv_impl(c, 0), "wino") == !!alg, "%s", sn_dnnl_conv_impl(c, 0));
 	const size_t nx = 64 * 49, nw = 96 * 64 * 9, ny = 96 * 49, pb = sn_dnnl_conv_packed_bytes(c);
 	CHECKF(pb >= nw * sizeof(float), "packed weights of %zu bytes", pb);
 	CHECK(sn_dnnl_conv_ws(c) + pb <= sn_dnnl_conv_ws(u) + 64);
@@ -358,6 +379,16 @@ TEST(conv_dnnl_packed_weights_same_bytes)
 	sn_dnnl_conv_free(u);
 	free(x); free(w); free(w2); free(w3); free(b); free(ws);
 	for (int k = 0; k < 4; k++) free(y[k]);
+}
+
+TEST(conv_dnnl_packed_weights_same_bytes)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	packed_same_bytes(0);
+	if (wino_here()) packed_same_bytes(SN_DNNL_WINOGRAD);
 }
 
 /* oneDNN's brgemm inner product, which auto picks for Linear, needs AVX-512: under an AVX2 cap
@@ -398,9 +429,9 @@ static void nudge_weights(sn_graph *g)
 		if (g->tensor[i].kind == SN_TENSOR_PARAM && g->tensor[i].ndim >= 2) g->tensor[i].data[1] += 0.5f;
 }
 
-/* Inference plans pack a conv's and a Linear's weights once; sn_plan_reshape (what callers do
- * after changing the weights, even where the plan already fits) has them packed again, and the
- * plan then gives the bytes of a new plan. Training plans read the weights as they are at every
+/* Inference plans pack a conv's (here Winograd's, on AVX-512) and a Linear's weights once;
+ * sn_plan_reshape (what callers do after changing the weights, even where the plan already fits)
+ * has them packed again, and the plan then gives the bytes of a new plan. Training plans read the weights as they are at every
  * pass. Both agree with the own path, at the planned batch and a smaller one. */
 TEST(conv_dnnl_packed_weights_follow_reshape)
 {
@@ -422,6 +453,8 @@ TEST(conv_dnnl_packed_weights_follow_reshape)
 	REQUIRE(sn_plan_set_train(t, 0) == SN_OK);
 	CHECKF(sn_conv_dnnl_impl(p, &g->node[1]) && (!brgemm_here() || sn_conv_dnnl_impl(p, &g->node[3])),
 	       "the conv or the Linear of an inference plan does not run on oneDNN");
+	CHECKF(!!strstr(sn_conv_dnnl_impl(p, &g->node[1]), "wino") == wino_here(), "the inference plan's conv runs %s",
+	       sn_conv_dnnl_impl(p, &g->node[1]));
 	CHECKF(sn_conv_dnnl_impl(t, &g->node[1]) && !sn_conv_dnnl_impl(t, &g->node[3]),
 	       "a training plan: the conv should train on oneDNN, the Linear on sgemm");
 	for (int round = 0; round < 2; round++) {
@@ -535,4 +568,81 @@ TEST(conv_dnnl_fused_relu_nan)
 				sn_graph_free(g);
 			}
 	free(x);
+}
+
+/* Winograd's rounding against the direct conv's: bench_onednn measured its error at up to 2.9e-6
+ * of the largest output against a double reference (128 -> 128, F(4x4, 3x3)), the direct conv's
+ * up to 4.2e-7 (here the cases differ by up to 2e-6); the outputs of wrong code (a lost bias or
+ * activation, a wrong tile) are off by 1e-2 and more. */
+#define WINO_TOL 2e-5
+
+/* Inference plans run 3x3 stride-1 convs on oneDNN's Winograd where src/ops/conv.c's rule says
+ * (enough channels, planes of 4x4 and more), everywhere oneDNN offers it with
+ * SLIMNN_CONV_WINOGRAD=on (never for other kernels or strides), nowhere with off, and never in
+ * training plans; the plan names its code. Its outputs are not the direct conv's bytes (the
+ * check that it ran) but agree with them and with the own path within WINO_TOL, at the planned
+ * batch and image by image, with bias or without, with the fused ReLU and ReLU6 (which its
+ * kernels run as a step of their own). Without AVX-512 the direct conv runs instead. */
+TEST(conv_dnnl_winograd)
+{
+	if (!sn_dnnl_available()) {
+		fprintf(stderr, "  skipped: oneDNN does not run here\n");
+		return;
+	}
+	static const struct { dnnl_case c; int rule, fits; } cases[] = {
+		{{"16->24", "input x shape=16x9x11\nconv c out=24 k=3 pad=1\n", 2}, 1, 1},
+		{{"32->64 relu", "input x shape=32x14x14\nconv c out=64 k=3 pad=1 act=relu\n", 8}, 1, 1},
+		{{"64 relu6 nobias", "input x shape=64x10x10\nconv c out=64 k=3 pad=1 act=relu6 bias=0\n", 2}, 1, 1},
+		{{"128 4x3", "input x shape=128x28x28\nconv c out=128 k=3 pad=1\n", 1}, 1, 1},
+		{{"odd", "input x shape=17x9x9\nconv c out=19 k=3 pad=1\n", 3}, 1, 1},
+		{{"valid", "input x shape=24x12x12\nconv c out=32 k=3 pad=0\n", 2}, 1, 1},
+		{{"pad 1,0,1,0", "input x shape=24x12x12\nconv c out=32 k=3 pad=1,0,1,0 act=relu\n", 2}, 1, 1},
+		/* oneDNN 2.6 refuses Winograd with padding 2: the plan falls back to the direct conv */
+		{{"pad 0,2,1,0", "input x shape=24x12x12\nconv c out=32 k=3 pad=0,2,1,0\n", 2}, 1, 0},
+		{{"8->16", "input x shape=8x12x12\nconv c out=16 k=3 pad=1\n", 2}, 0, 1},
+		{{"3x3 plane", "input x shape=64x3x3\nconv c out=64 k=3 pad=1\n", 2}, 0, 1},
+		{{"stride2", "input x shape=32x12x12\nconv c out=32 k=3 stride=2 pad=1\n", 2}, 0, 0},
+		{{"k5", "input x shape=32x12x12\nconv c out=32 k=5 pad=2\n", 2}, 0, 0},
+	};
+	const int here = wino_here();
+	if (!here) fprintf(stderr, "  no Winograd here (AVX2 cap or no AVX-512): checking that the direct conv runs\n");
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		const dnnl_case *c = &cases[k].c;
+		for (int batch = c->batch; batch >= 1 && batch >= c->batch - 1; batch--) {
+			pass_out own, direct;
+			REQUIRE(run_case(c, SN_DNNL_OWN, 0, batch, &own) == 0);
+			sn_dnnl_set_winograd(SN_DNNL_WINO_OFF);
+			REQUIRE(run_case(c, SN_DNNL_ONEDNN, 0, batch, &direct) == 0);
+			CHECKF(direct.dnnl_convs == 1 && !strstr(direct.impl, "wino"), "%s: winograd off ran '%s'", c->name, direct.impl);
+			for (int mode = SN_DNNL_WINO_AUTO; mode <= SN_DNNL_WINO_ON; mode++) {
+				pass_out w;
+				sn_dnnl_set_winograd(mode);
+				REQUIRE(run_case(c, SN_DNNL_ONEDNN, 0, batch, &w) == 0);
+				const int want = here && cases[k].fits && (mode == SN_DNNL_WINO_ON || cases[k].rule);
+				CHECKF(w.dnnl_convs == 1 && !!strstr(w.impl, "wino") == want, "%s, winograd %s: ran '%s'", c->name,
+				       mode == SN_DNNL_WINO_ON ? "on" : "auto", w.impl);
+				if (want) CHECKF(memcmp(w.y, direct.y, w.ny * sizeof *w.y), "%s: Winograd gave the direct conv's bytes", c->name);
+				const double ed = sn_test_maxrel(w.y, direct.y, w.ny), eo = sn_test_maxrel(w.y, own.y, w.ny);
+				CHECKF(ed <= WINO_TOL && eo <= WINO_TOL, "%s, batch %d of %d: %s off the direct conv by %.3g, the own path by %.3g",
+				       c->name, batch, c->batch, w.impl, ed, eo);
+				free_out(&w);
+			}
+			/* training keeps the direct conv (the shape rule may keep it on the own path) */
+			pass_out t;
+			REQUIRE(run_case(c, SN_DNNL_ONEDNN, 1, batch, &t) == 0);
+			CHECKF(!strstr(t.impl, "wino"), "%s: a training plan ran '%s'", c->name, t.impl);
+			free_out(&t);
+			sn_dnnl_set_winograd(-1);
+			free_out(&own);
+			free_out(&direct);
+		}
+	}
+	/* the report names the code */
+	sn_graph *g = sn_test_net(cases[1].c.arch, 1);
+	REQUIRE(g);
+	char buf[160];
+	REQUIRE(sn_graph_plan(g, 1, 0) == SN_OK);
+	sn_node_path(g, &g->node[1], buf, sizeof buf);
+	CHECKF(!strncmp(buf, "oneDNN ", 7) && !!strstr(buf, "wino") == here, "the report says '%s'", buf);
+	sn_graph_free(g);
 }

@@ -28,7 +28,7 @@ typedef struct {
 	dnnl_memory_t m;
 	int user;               /* U_*, or -1: the scratch at off */
 	size_t off;
-	const dnnl_memory_desc_t *md;   /* its layout (owned by the primitive descriptor it came from) */
+	const dnnl_memory_desc_t *md;   /* its layout (the memory object's own) */
 	int made_by;            /* the memory a reorder step makes it from, or -1 */
 	const void *pass;       /* the pass whose scratch holds it (NULL: the caller's tensor) */
 } mem;
@@ -50,12 +50,12 @@ typedef struct { dnnl_memory_desc_t x, y, w, b, xa, ya, wa; dnnl_dims_t st, dil,
 
 struct sn_dnnl_conv {
 	sn_dnnl_conv_desc d;
-	descs s;                /* the memory objects' layouts point here or into pds */
+	descs s;                /* the layouts the primitives are made from */
 	dnnl_stream_t stream;
 	mem m[MAX_MEM];
 	int nm;
 	pass fwd, bwd;
-	dnnl_primitive_desc_t pds[8];   /* kept: the memory descriptors above point into them */
+	dnnl_primitive_desc_t pds[8];   /* kept while the handle lives (build_forward reads their layouts) */
 	int npd;
 	size_t db_off;          /* scratch offset of the bias gradient (backward) */
 	size_t packed_bytes;    /* the forward's weights in its layout (0: it reads OIHW) */
@@ -82,18 +82,33 @@ int sn_dnnl_available(void)
 	return engine_ok;
 }
 
-static int mode_set = -1;
-int sn_dnnl_mode(void)
+/* A choice from the environment variable var (names[i] gives i; unset or unknown: 0), read once
+ * into *set unless set since. */
+static int env_choice(int *set, const char *var, const char *const names[3])
 {
-	int m = __atomic_load_n(&mode_set, __ATOMIC_ACQUIRE);
+	int m = __atomic_load_n(set, __ATOMIC_ACQUIRE);
 	if (m >= 0) return m;
-	const char *e = getenv("SLIMNN_CONV_ENGINE");
-	m = !e || !*e || !strcmp(e, "auto") ? SN_DNNL_AUTO : !strcmp(e, "onednn") ? SN_DNNL_ONEDNN
-	    : !strcmp(e, "own") ? SN_DNNL_OWN : SN_DNNL_AUTO;
-	__atomic_store_n(&mode_set, m, __ATOMIC_RELEASE);
+	const char *e = getenv(var);
+	m = 0;
+	for (int i = 1; i < 3; i++)
+		if (e && !strcmp(e, names[i])) m = i;
+	__atomic_store_n(set, m, __ATOMIC_RELEASE);
 	return m;
 }
+
+static int mode_set = -1, wino_set = -1;
+int sn_dnnl_mode(void)
+{
+	static const char *const names[3] = {[SN_DNNL_AUTO] = "auto", [SN_DNNL_ONEDNN] = "onednn", [SN_DNNL_OWN] = "own"};
+	return env_choice(&mode_set, "SLIMNN_CONV_ENGINE", names);
+}
 void sn_dnnl_set_mode(int mode) { __atomic_store_n(&mode_set, mode < 0 ? -1 : mode, __ATOMIC_RELEASE); }
+int sn_dnnl_winograd(void)
+{
+	static const char *const names[3] = {[SN_DNNL_WINO_AUTO] = "auto", [SN_DNNL_WINO_ON] = "on", [SN_DNNL_WINO_OFF] = "off"};
+	return env_choice(&wino_set, "SLIMNN_CONV_WINOGRAD", names);
+}
+void sn_dnnl_set_winograd(int mode) { __atomic_store_n(&wino_set, mode < 0 ? -1 : mode, __ATOMIC_RELEASE); }
 
 static size_t align64(size_t x) { return (x + 63) & ~(size_t)63; }
 
@@ -104,7 +119,7 @@ static int add_mem(sn_dnnl_conv *c, pass *p, const dnnl_memory_desc_t *md, int u
 	mem *m = &c->m[c->nm];
 	if (dnnl_memory_create(&m->m, md, engine, DNNL_MEMORY_NONE) != dnnl_success) return -1;
 	m->user = user;
-	m->md = md;
+	dnnl_memory_get_memory_desc(m->m, &m->md);   /* md may be a primitive descriptor's that goes */
 	m->made_by = -1;
 	m->pass = user < 0 ? p : NULL;
 	if (user < 0) {
@@ -131,13 +146,26 @@ static void arg(sn_dnnl_conv *c, pass *p, int st, int which, int mi)
 	s->args[s->nargs++] = (dnnl_exec_arg_t){which, c->m[mi].m};
 }
 
-/* A reorder step from memory a to memory b, adding into b when sum. */
+/* Scratch memory for a primitive's own scratchpad, bound to step st (none when empty). */
+static int scratchpad(sn_dnnl_conv *c, pass *p, dnnl_primitive_desc_t pd, int st)
+{
+	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	if (!md || !dnnl_memory_desc_get_size(md)) return 0;
+	int m = add_mem(c, p, md, -1);
+	if (m < 0) return -1;
+	arg(c, p, st, DNNL_ARG_SCRATCHPAD, m);
+	return 0;
+}
+
+/* A reorder step from memory a to memory b, adding into b when sum. Its scratchpad (Winograd's
+ * weight transform needs one as large as the weights) is the caller's scratch too. */
 static int add_reorder(sn_dnnl_conv *c, pass *p, int a, int b, int sum, int need, int acc)
 {
-	dnnl_primitive_attr_t attr = NULL;
-	dnnl_post_ops_t po = NULL;
+	dnnl_primitive_attr_t attr;
+	if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
+	dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
 	if (sum) {
-		if (dnnl_primitive_attr_create(&attr) != dnnl_success) return -1;
+		dnnl_post_ops_t po = NULL;
 		dnnl_post_ops_create(&po);
 		dnnl_post_ops_append_sum(po, 1.0f);
 		dnnl_primitive_attr_set_post_ops(attr, po);
@@ -145,13 +173,15 @@ static int add_reorder(sn_dnnl_conv *c, pass *p, int a, int b, int sum, int need
 	}
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t s = dnnl_reorder_primitive_desc_create(&pd, c->m[a].md, engine, c->m[b].md, engine, attr);
-	if (attr) dnnl_primitive_attr_destroy(attr);
+	dnnl_primitive_attr_destroy(attr);
 	if (s != dnnl_success) return -1;
 	int st = add_step(p, pd, need, acc);
+	if (st >= 0) {
+		arg(c, p, st, DNNL_ARG_FROM, a);
+		arg(c, p, st, DNNL_ARG_TO, b);
+		if (scratchpad(c, p, pd, st)) st = -1;
+	}
 	dnnl_primitive_desc_destroy(pd);
-	if (st < 0) return -1;
-	arg(c, p, st, DNNL_ARG_FROM, a);
-	arg(c, p, st, DNNL_ARG_TO, b);
 	return st;
 }
 
@@ -202,7 +232,8 @@ static int keep_pd(sn_dnnl_conv *c, dnnl_primitive_desc_t pd)
 /* Attributes of a conv: scratch from the caller, and the fused activation (forward). ReLU is
  * clip(0, inf), which gives 0 for NaN on every oneDNN kernel, as slimnn's ReLU operator and own
  * kernels do; oneDNN's relu did in its JIT kernels (max(x, 0)) but let NaN through in its
- * im2col + GEMM and reference ones (x > 0 ? x : 0 * x). */
+ * im2col + GEMM and reference ones (x > 0 ? x : 0 * x), and in its Winograd ones (which take no
+ * clip): those run it as a step of its own (act_step). */
 static dnnl_primitive_attr_t conv_attr(int act)
 {
 	dnnl_primitive_attr_t attr;
@@ -218,15 +249,26 @@ static dnnl_primitive_attr_t conv_attr(int act)
 	return attr;
 }
 
-/* Scratch memory for a conv primitive's own scratchpad, bound to step st (none when empty). */
-static int scratchpad(sn_dnnl_conv *c, pass *p, dnnl_primitive_desc_t pd, int st)
+/* A step that applies the activation act to memory m in place (oneDNN's clip, as conv_attr's). */
+static int act_step(sn_dnnl_conv *c, pass *p, int m, int act)
 {
-	const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-	if (!md || !dnnl_memory_desc_get_size(md)) return 0;
-	int m = add_mem(c, p, md, -1);
-	if (m < 0) return -1;
-	arg(c, p, st, DNNL_ARG_SCRATCHPAD, m);
-	return 0;
+	dnnl_eltwise_desc_t ed;
+	dnnl_primitive_desc_t pd;
+	dnnl_primitive_attr_t attr = conv_attr(SN_KACT_NONE);
+	const int bad = !attr ||
+	                dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, dnnl_eltwise_clip, c->m[m].md, 0.0f,
+	                                               act == SN_KACT_RELU ? INFINITY : 6.0f) != dnnl_success ||
+	                dnnl_primitive_desc_create(&pd, &ed, attr, engine, NULL) != dnnl_success;
+	if (attr) dnnl_primitive_attr_destroy(attr);
+	if (bad) return -1;
+	const int st = add_step(p, pd, N_FWD, A_ANY);
+	if (st >= 0) {
+		arg(c, p, st, DNNL_ARG_SRC, m);
+		arg(c, p, st, DNNL_ARG_DST, m);
+	}
+	const int rc = st < 0 ? -1 : scratchpad(c, p, pd, st);
+	dnnl_primitive_desc_destroy(pd);
+	return rc;
 }
 
 static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
@@ -264,23 +306,25 @@ static void make_descs(const sn_dnnl_conv_desc *d, descs *s)
 }
 
 /* The forward pass: [reorder x] [pack w] conv [reorder y], where packing reorders w into the
- * handle's packed memory or the scratch past everything else (fwd.ws). Always oneDNN's training
- * forward (the same numbers): for inference oneDNN 2.6 picks its brgconv kernels in NHWC, and
- * the NCHW <-> NHWC transposes around them cost more than the blocked (nChw16c) reorders around
- * its jit kernels; the whole forward measured 1.16-1.36x slimnn's own path on the 3x3 convs of
- * bench/ that way against 1.04-1.10x. */
-static int build_forward(sn_dnnl_conv *c, descs *s)
+ * handle's packed memory or the scratch past everything else (fwd.ws). The direct conv is
+ * oneDNN's training forward (the same numbers): for inference oneDNN 2.6 picks its brgconv
+ * kernels in NHWC, and the NCHW <-> NHWC transposes around them cost more than the blocked
+ * (nChw16c) reorders around its jit kernels; the whole forward measured 1.16-1.36x slimnn's own
+ * path on the 3x3 convs of bench/ that way against 1.04-1.10x. Winograd is its inference forward:
+ * that one reads the weights transformed (the reorder that packs them does it). */
+static int build_forward(sn_dnnl_conv *c, descs *s, int wino)
 {
 	const sn_dnnl_conv_desc *d = &c->d;
 	dnnl_convolution_desc_t cd;
 	dnnl_inner_product_desc_t id;
 	if (d->inner ? dnnl_inner_product_forward_desc_init(&id, dnnl_forward_inference, &s->xa, &s->wa,
 	                                                    d->bias ? &s->b : NULL, &s->ya) != dnnl_success
-	             : dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &s->xa,
-	                                                          &s->wa, d->bias ? &s->b : NULL, &s->ya, s->st, s->dil,
-	                                                          s->pl, s->pr) != dnnl_success)
+	             : dnnl_dilated_convolution_forward_desc_init(&cd, wino ? dnnl_forward_inference : dnnl_forward_training,
+	                                                          wino ? dnnl_convolution_winograd : dnnl_convolution_direct,
+	                                                          &s->xa, &s->wa, d->bias ? &s->b : NULL, &s->ya, s->st,
+	                                                          s->dil, s->pl, s->pr) != dnnl_success)
 		return -1;
-	dnnl_primitive_attr_t attr = conv_attr(d->act);
+	dnnl_primitive_attr_t attr = conv_attr(wino ? SN_KACT_NONE : d->act);
 	dnnl_primitive_desc_t pd;
 	dnnl_status_t rc = dnnl_primitive_desc_create(&pd, d->inner ? (const_dnnl_op_desc_t)&id : (const_dnnl_op_desc_t)&cd,
 	                                              attr, engine, NULL);
@@ -307,7 +351,9 @@ static int build_forward(sn_dnnl_conv *c, descs *s)
 	arg(c, p, st, DNNL_ARG_WEIGHTS, wm);
 	if (d->bias) arg(c, p, st, DNNL_ARG_BIAS, bm);
 	arg(c, p, st, DNNL_ARG_DST, ym);
-	if (scratchpad(c, p, pd, st) || (ym != yu && add_reorder(c, p, ym, yu, 0, N_FWD, A_ANY) < 0)) return -1;
+	if (scratchpad(c, p, pd, st) || (wino && d->act != SN_KACT_NONE && act_step(c, p, ym, d->act)) ||
+	    (ym != yu && add_reorder(c, p, ym, yu, 0, N_FWD, A_ANY) < 0))
+		return -1;
 	const double macs = (double)d->n * d->o * d->oh * d->ow * (d->c / d->groups) * d->kh * d->kw;
 	const double moved = (dnnl_memory_desc_equal(xw, &s->x) ? 0 : (double)d->n * d->c * d->h * d->w) +
 	                     (ym == yu ? 0 : (double)d->n * d->o * d->oh * d->ow);
@@ -387,6 +433,7 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 {
 	if (!sn_dnnl_available() || d->groups < 1 || d->c % d->groups || d->o % d->groups) return NULL;
 	if (d->inner && ((what & SN_DNNL_BACKWARD) || d->groups != 1)) return NULL;
+	if ((what & SN_DNNL_WINOGRAD) && (d->inner || (what & SN_DNNL_BACKWARD))) return NULL;
 	sn_dnnl_conv *c = calloc(1, sizeof *c);
 	if (!c) return NULL;
 	c->d = *d;
@@ -397,8 +444,7 @@ sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what)
 	const int prev = omp_get_max_threads();
 	if (prev != c->threads) omp_set_num_threads(c->threads);
 	if (dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success) { free(c); return NULL; }
-	int fail = ((what & SN_DNNL_FORWARD) &&
-	            build_forward(c, &c->s)) ||
+	int fail = ((what & SN_DNNL_FORWARD) && build_forward(c, &c->s, (what & SN_DNNL_WINOGRAD) != 0)) ||
 	           ((what & SN_DNNL_BACKWARD) && build_backward(c, &c->s));
 	if (!fail && (what & SN_DNNL_PACKED) && c->packed_bytes) {
 		c->packed_owned = 1;

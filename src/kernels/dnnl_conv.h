@@ -35,7 +35,7 @@ typedef struct {
 	                         * oneDNN's inner product: the forward only */
 } sn_dnnl_conv_desc;
 
-enum { SN_DNNL_FORWARD = 1, SN_DNNL_BACKWARD = 2, SN_DNNL_PACKED = 4 };
+enum { SN_DNNL_FORWARD = 1, SN_DNNL_BACKWARD = 2, SN_DNNL_PACKED = 4, SN_DNNL_WINOGRAD = 8 };
 enum { SN_DNNL_SAMPLES = 64 };
 
 typedef struct sn_dnnl_conv sn_dnnl_conv;
@@ -44,7 +44,11 @@ typedef struct sn_dnnl_conv sn_dnnl_conv;
 int sn_dnnl_available(void);
 /* A handle for the passes in `what` (SN_DNNL_FORWARD, _BACKWARD; with SN_DNNL_PACKED the forward
  * keeps the weights packed), or NULL where oneDNN refuses the shape (or is not there, or memory
- * for the packed weights is not): the caller falls back to its own path. */
+ * for the packed weights is not): the caller falls back to its own path. With SN_DNNL_WINOGRAD
+ * (not with _BACKWARD) the forward is oneDNN's Winograd one (its inference forward, whose weight
+ * transform is their packing; a fused activation runs as a step after it), NULL where oneDNN has
+ * none for the shape (3x3 stride 1 on AVX-512 only): the caller asks again without. Other
+ * rounding than the direct conv's. */
 sn_dnnl_conv *sn_dnnl_conv_new(const sn_dnnl_conv_desc *d, unsigned what);
 void sn_dnnl_conv_free(sn_dnnl_conv *c);
 /* Scratch bytes a run needs (the largest of its passes), 64-byte aligned. */
@@ -65,10 +69,10 @@ const char *sn_dnnl_conv_impl(const sn_dnnl_conv *c, int backward);
 /* Multiply-adds per element that the forward reorders from or to NCHW (input and output):
  * where it is small, the reorders cost more than oneDNN's faster loops gain. */
 double sn_dnnl_conv_intensity(const sn_dnnl_conv *c);
-/* 1 when every conv of the handle runs one of oneDNN's direct JIT kernels, 0 where one falls
- * back to its im2col + GEMM ("gemm:jit", what slimnn's own path does already) or to its
- * reference loops; an inner product: 1 on its brgemm kernel (packed weights; its "gemm:jit" is
- * an sgemm like OpenBLAS's). */
+/* 1 when every conv of the handle runs one of oneDNN's direct (or Winograd) JIT kernels, 0
+ * where one falls back to its im2col + GEMM ("gemm:jit", what slimnn's own path does already) or
+ * to its reference loops; an inner product: 1 on its brgemm kernel (packed weights; its
+ * "gemm:jit" is an sgemm like OpenBLAS's). */
 int sn_dnnl_conv_direct(const sn_dnnl_conv *c);
 
 /* y [n x o x oh x ow] = act(conv(x, w) + bias); bias NULL where the desc has none. Packed or
@@ -85,4 +89,11 @@ void sn_dnnl_conv_backward(sn_dnnl_conv *c, const float *x, const float *w, cons
 enum { SN_DNNL_AUTO, SN_DNNL_ONEDNN, SN_DNNL_OWN };
 int sn_dnnl_mode(void);
 void sn_dnnl_set_mode(int mode);
+/* Whether inference plans run their 3x3 stride-1 convs on oneDNN's Winograd: SN_DNNL_WINO_AUTO
+ * (by shape, src/ops/conv.c; the default), _ON (wherever oneDNN offers it), _OFF (never). The
+ * default comes from SLIMNN_CONV_WINOGRAD (auto, on or off) when set; sn_dnnl_set_winograd(-1)
+ * goes back to it. */
+enum { SN_DNNL_WINO_AUTO, SN_DNNL_WINO_ON, SN_DNNL_WINO_OFF };
+int sn_dnnl_winograd(void);
+void sn_dnnl_set_winograd(int mode);
 #endif

@@ -202,6 +202,27 @@ static void dw_backward(sn_graph *g, sn_node *n, sn_plan *pl)
 #define DNNL_MIN_INTENSITY_TRAIN 8.0
 #define DNNL_MIN_PIXELS 100
 
+/* Inference plans run 3x3 stride-1 convs on oneDNN's Winograd (its F(4x4, 3x3) jit_wino_4x3 or
+ * F(2x2, 3x3) jit_fp32_wino_2x3, its pick; AVX-512 only, elsewhere the direct conv runs), with
+ * the weights transformed once when packed. Its fewer multiplies beat the direct conv, which
+ * runs near the FMA peak, by more than its transforms cost (bench_onednn --wino-only, src and
+ * dst reorders included, Zen 4, 1 thread, CPU clock): 128 -> 128 at 56x56 and 28x28 0.35-0.37x
+ * the direct conv's time (4x3), 64 -> 64 at 112x112 0.38x, at 56x56 0.52x (2x3), 256 -> 256 at
+ * 14x14 0.51x, 512 -> 512 at 7x7 0.74x, 32 -> 64 at 14x14 batch 32 0.62x, 16 -> 16 at 28x28
+ * 0.82x, 64 -> 64 at 7x7 0.87x and at 4x4 0.70x; at batch 32 ResNet-18's 64 -> 64 at 56x56 to
+ * 512 -> 512 at 7x7 0.40-0.50x (4x3). It lost with few input channels (8 -> 16: 1.55x, 3 -> 32:
+ * 2.6x, 1 -> 32: 5.2x) and on planes smaller than its tiles (512 -> 512 at 2x2: 1.9x):
+ * WINO_MIN_CHANNELS, WINO_MIN_PLANE. Its error against a double reference stayed within 2.9e-6
+ * of the largest output (the direct conv's 2.5e-7 to 4.2e-7). It costs memory: its packed
+ * weights are 16/9 (2x3) or 4 (4x3) times the weights, its scratch more, and the transform that
+ * packs them as much again (slimnn bench ResNet-18, batch 1: arena 6.9 -> 21.5 MiB, peak RSS
+ * 112 -> 158 MiB; batch 32: 347 -> 459 MiB), and the first pass transforms them (512 -> 512:
+ * 38 ms for 2x3, 105 ms for 4x3). Training keeps the direct conv (its weights change at every step).
+ * SLIMNN_CONV_WINOGRAD (sn_dnnl_set_winograd) overrides the rule: on takes Winograd for every
+ * 3x3 stride-1 conv that oneDNN offers it for, off never. */
+#define WINO_MIN_CHANNELS 16
+#define WINO_MIN_PLANE 4
+
 static sn_dnnl_conv_desc dnnl_desc(const sn_node *n, sn_shape in, int batch)
 {
 	const sn_conv_attr *a = &n->a.conv;
@@ -211,11 +232,30 @@ static sn_dnnl_conv_desc dnnl_desc(const sn_node *n, sn_shape in, int batch)
 	                           .bias = n->t[SN_T_BIAS] >= 0, .act = a->act};
 }
 
+/* Whether an inference plan tries Winograd for conv n (input `in`), by the rule above. */
+static int wino_wanted(const sn_node *n, sn_shape in)
+{
+	const sn_conv_attr *a = &n->a.conv;
+	const int mode = sn_dnnl_winograd();
+	if (mode == SN_DNNL_WINO_OFF || a->kh != 3 || a->kw != 3 || a->sh != 1 || a->sw != 1 || a->dh != 1 || a->dw != 1 ||
+	    a->groups != 1)
+		return 0;
+	return mode == SN_DNNL_WINO_ON || (in.c >= WINO_MIN_CHANNELS && a->out_c >= WINO_MIN_CHANNELS &&
+	                                   n->out.h >= WINO_MIN_PLANE && n->out.w >= WINO_MIN_PLANE);
+}
+
+/* A handle on Winograd where asked for and oneDNN offers it, else on the direct conv. */
+static sn_dnnl_conv *dnnl_new(const sn_dnnl_conv_desc *d, unsigned what, int wino)
+{
+	sn_dnnl_conv *c = wino ? sn_dnnl_conv_new(d, what | SN_DNNL_WINOGRAD) : NULL;
+	return c ? c : sn_dnnl_conv_new(d, what);
+}
+
 /* Decides, when the plan is made, whether this dense conv runs on oneDNN, and makes its
  * handles: one for the planned batch and, for passes over fewer images, one for a single image.
  * Not for padding other than zeros, nor sparse inference; SLIMNN_CONV_ENGINE=own|onednn (or
  * sn_dnnl_set_mode) overrides the shape rule. Where oneDNN refuses the shape, slimnn's own path
- * runs. */
+ * runs. Inference tries Winograd first where the rule above says. */
 static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 {
 	const sn_conv_attr *a = &n->a.conv;
@@ -225,8 +265,10 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	if (a->mode != SN_PAD_ZEROS && (a->pt || a->pb || a->pl || a->pr)) return;
 	if (mode == SN_DNNL_AUTO && pl->train && n->out.h * n->out.w < DNNL_MIN_PIXELS) return;
 	const unsigned what = SN_DNNL_FORWARD | (pl->train ? SN_DNNL_BACKWARD : SN_DNNL_PACKED);
-	sn_dnnl_conv_desc d = dnnl_desc(n, sn_in(g, n, 0)->out, pl->batch);
-	sn_dnnl_conv *c = sn_dnnl_conv_new(&d, what), *one = NULL;
+	const sn_shape in = sn_in(g, n, 0)->out;
+	const int wino = !pl->train && wino_wanted(n, in);
+	sn_dnnl_conv_desc d = dnnl_desc(n, in, pl->batch);
+	sn_dnnl_conv *c = dnnl_new(&d, what, wino), *one = NULL;
 	if (!c) return;
 	const double need = pl->train ? DNNL_MIN_INTENSITY_TRAIN
 	                    : sn_conv_pointwise(a) ? DNNL_MIN_INTENSITY_POINTWISE : DNNL_MIN_INTENSITY;
@@ -236,7 +278,7 @@ static void dnnl_plan(sn_graph *g, sn_node *n, sn_plan *pl)
 	}
 	if (pl->batch > 1) {
 		d.n = 1;
-		if (!(one = sn_dnnl_conv_new(&d, what))) {
+		if (!(one = dnnl_new(&d, what, wino))) {
 			sn_dnnl_conv_free(c);
 			return;
 		}
