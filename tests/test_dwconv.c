@@ -117,19 +117,36 @@ static double check_case(sn_isa isa, const dw_case *c, int act, sn_rng *r)
 	return worst;
 }
 
+/* every level up to the CPU's best */
 static int n_isas(sn_isa *isas)
 {
 	int n = 0;
-	isas[n++] = SN_ISA_SCALAR;
-	if (sn_dw_best_isa() == SN_ISA_AVX2) isas[n++] = SN_ISA_AVX2;
+	for (int k = SN_ISA_SCALAR; k <= (int)sn_dw_best_isa(); k++) isas[n++] = (sn_isa)k;
 	return n;
 }
 
-static const char *isa_name(sn_isa isa) { return isa == SN_ISA_AVX2 ? "avx2" : "scalar"; }
+/* the suffix of isa's kernels, or of those it borrows from AVX2: row kernels, stride-2 flat */
+static const char *isa_name(sn_isa isa) { return isa == SN_ISA_AVX512 ? "avx512vl" : isa == SN_ISA_AVX2 ? "avx2" : "scalar"; }
+static const char *row_isa_name(sn_isa isa) { return isa_name(isa == SN_ISA_AVX512 ? SN_ISA_AVX2 : isa); }
+
+/* c runs isa's flat kernel; AVX512's (row groups) where it measured faster: surely at the widths
+ * 7, 14 and 28 without dilation, never with it nor at stride 2 (AVX2's there) */
+static int runs_flat(sn_isa isa, const dw_case *c)
+{
+	const sn_conv_geom g = geom_of(c);
+	const char *got = sn_dw_kernel_name(isa, &g);
+	char own[64], avx2[64];
+	snprintf(own, sizeof own, "sn_f32_dwconv_flat_%dx%d__%s", c->kh, c->kw, isa_name(isa));
+	snprintf(avx2, sizeof avx2, "sn_f32_dwconv_flat_%dx%d__%s", c->kh, c->kw, row_isa_name(isa));
+	if (isa != SN_ISA_AVX512) return !strcmp(got, own);
+	const int plain = c->sh == 1 && c->dh == 1 && c->dw == 1;
+	if (plain && (c->w == 7 || c->w == 14 || c->w == 28)) return !strcmp(got, own);
+	return !strcmp(got, plain ? got : avx2) && (!strcmp(got, own) || !strcmp(got, avx2));
+}
 
 static void check_cases(const dw_case *cases, int n, const char *what)
 {
-	sn_isa isas[2];
+	sn_isa isas[3];
 	sn_rng r;
 	sn_rng_seed(&r, 7);
 	for (int k = 0, ni = n_isas(isas); k < ni; k++)
@@ -163,12 +180,12 @@ TEST(dwconv_fast_paths_match_reference)
 	};
 	const int n = (int)(sizeof cases / sizeof cases[0]);
 	/* each of them must run its specialised kernel, not the general one */
-	sn_isa isas[2];
+	sn_isa isas[3];
 	for (int k = 0, ni = n_isas(isas); k < ni; k++)
 		for (int i = 0; i < n; i++) {
 			const sn_dw_kernel *kn = sn_dw_select(isas[k], cases[i].kh, cases[i].kw, cases[i].sh, cases[i].sw);
 			char want[64];
-			snprintf(want, sizeof want, "sn_f32_dwconv_%dx%ds%d__%s", cases[i].kh, cases[i].kw, cases[i].sh, isa_name(isas[k]));
+			snprintf(want, sizeof want, "sn_f32_dwconv_%dx%ds%d__%s", cases[i].kh, cases[i].kw, cases[i].sh, row_isa_name(isas[k]));
 			CHECKF(!strcmp(kn->name, want), "case %d selects %s, expected %s", i, kn->name, want);
 		}
 	check_cases(cases, n, "fast path");
@@ -201,13 +218,11 @@ TEST(dwconv_flat_path_matches_reference)
 		}
 		if (case_valid(&c)) cases[i++] = c;
 	}
-	sn_isa isas[2];
+	sn_isa isas[3];
 	for (int k = 0, ni = n_isas(isas); k < ni; k++)
 		for (int i = 0; i < N; i++) {
 			const sn_conv_geom g = geom_of(&cases[i]);
-			char want[64];
-			snprintf(want, sizeof want, "sn_f32_dwconv_flat_%dx%d__%s", cases[i].kh, cases[i].kw, isa_name(isas[k]));
-			CHECKF(!strcmp(sn_dw_kernel_name(isas[k], &g), want), "case %d runs %s", i, sn_dw_kernel_name(isas[k], &g));
+			CHECKF(runs_flat(isas[k], &cases[i]), "case %d runs %s", i, sn_dw_kernel_name(isas[k], &g));
 		}
 	/* the stride-2 column that would read past its quarter row runs the row kernel */
 	const dw_case past = {9, 7, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1};
@@ -223,28 +238,31 @@ TEST(dwconv_flat_path_matches_reference)
 }
 
 /* One call over several planes equals one call per plane, on the flat path and the row path;
- * a NaN at a row's end reaches only the outputs whose taps read it, never the next row's first
- * (the flat path reads across row ends, masked). */
+ * a NaN at a row's end, and one at a row's start, reach only the outputs whose taps read them,
+ * never the neighbouring row's (the flat kernels read across row ends, masked). */
 TEST(dwconv_planes_per_call_and_nan_at_row_end)
 {
 	static const dw_case cases[] = {{6, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2}, {9, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 	                                {8, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, {9, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},
-	                                {7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}};
+	                                {7, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, {9, 28, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},
+	                                {14, 14, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2}, {7, 7, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},
+	                                {11, 13, 5, 5, 1, 1, 1, 1, 2, 2, 0, 4, 1}, {9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 2, 0, 1}};
 	enum { NC = sizeof cases / sizeof cases[0] };
 	sn_rng r;
 	sn_rng_seed(&r, 23);
-	sn_isa isas[2];
+	sn_isa isas[3];
 	for (int k = 0, ni = n_isas(isas); k < ni; k++)
 		for (int i = 0; i < NC; i++) {
 			const dw_case *c = &cases[i];
 			const sn_conv_geom g = geom_of(c);
 			enum { NX = 3 };
-			const size_t kk = 9, xn = (size_t)c->h * c->w, yn = (size_t)c->m * g.oh * g.ow;
+			const size_t kk = (size_t)c->kh * c->kw, xn = (size_t)c->h * c->w, yn = (size_t)c->m * g.oh * g.ow;
 			float *x = malloc(NX * xn * sizeof *x), *w = malloc(NX * c->m * kk * sizeof *w), *b = malloc(NX * c->m * sizeof *b);
 			float *y = malloc(NX * yn * sizeof *y), *y1 = malloc(NX * yn * sizeof *y1);
 			float *scratch = malloc(sn_f32_dwconv_buffer_size(&g, 0) * sizeof *scratch);
 			fill(&r, x, NX * xn, 2); fill(&r, w, NX * c->m * kk, 1); fill(&r, b, NX * c->m, 1);
 			x[xn + 2 * c->w + c->w - 1] = NAN;   /* plane 1, row 2, last column */
+			x[xn + 5 * c->w] = NAN;              /* row 5, first column */
 			sn_f32_dwconv_forward(isas[k], &g, x, w, b, NX, c->m, SN_FUSE_NONE, y, scratch);
 			for (int p = 0; p < NX; p++)
 				sn_f32_dwconv_forward(isas[k], &g, x + p * xn, w + p * c->m * kk, b + p * c->m, 1, c->m, SN_FUSE_NONE,
@@ -258,6 +276,37 @@ TEST(dwconv_planes_per_call_and_nan_at_row_end)
 			CHECKF(same, "%s case %d: the NaN reaches other outputs than the reference's", isa_name(isas[k]), i);
 			free(x); free(w); free(b); free(y); free(y1); free(scratch); free(yrf);
 		}
+}
+
+/* The flat kernels at the widths that matter (7, 14, 28: AVX512's has them as constants) and
+ * around them, on heights that leave every remainder of its row groups; padding 2 (or 1) split
+ * evenly or to one side; dilated columns and rows (AVX2's kernel there). */
+TEST(dwconv_flat_widths_and_heights)
+{
+	static const int widths[] = {1, 6, 7, 8, 9, 14, 16, 28, 31}, heights[] = {1, 2, 3, 4, 5, 6, 7, 9, 14, 28};
+	enum { NW = sizeof widths / sizeof widths[0], NH = sizeof heights / sizeof heights[0] };
+	dw_case cases[2 * NW * NH + 4 * NW];
+	int n = 0;
+	for (int k = 3; k <= 5; k += 2)
+		for (int a = 0; a < NW; a++)
+			for (int b = 0; b < NH; b++) {
+				const int p = k / 2, pl = (a + b) % 3 == 0 ? p : (a + b) % 3 == 1 ? 0 : 2 * p;
+				cases[n++] = (dw_case){heights[b], widths[a], k, k, 1, 1, 1, 1, p, p, pl, 2 * p - pl, 1 + (b == 3)};
+			}
+	for (int a = 0; a < NW; a++) {   /* dilation 2: in columns, in rows, both */
+		cases[n++] = (dw_case){9, widths[a], 5, 5, 1, 1, 1, 2, 2, 2, 4, 4, 1};
+		cases[n++] = (dw_case){12, widths[a], 5, 5, 1, 1, 2, 1, 4, 4, 2, 2, 1};
+		cases[n++] = (dw_case){10, widths[a], 5, 5, 1, 1, 2, 2, 3, 5, 6, 2, 1};
+		cases[n++] = (dw_case){7, widths[a], 3, 3, 1, 1, 2, 2, 2, 2, 1, 3, 1};
+	}
+	sn_isa isas[3];
+	for (int k = 0, ni = n_isas(isas); k < ni; k++)
+		for (int i = 0; i < n; i++) {
+			const sn_conv_geom g = geom_of(&cases[i]);
+			CHECKF(case_valid(&cases[i]) && runs_flat(isas[k], &cases[i]), "case %d runs %s", i,
+			       sn_dw_kernel_name(isas[k], &g));
+		}
+	check_cases(cases, n, "flat widths");
 }
 
 /* Any other shape: the general kernel, and the input gradient's phase kernels of strides 2-3;

@@ -14,6 +14,16 @@ int sn_cpu_avx2(void)
 	return have;
 }
 
+int sn_cpu_avx512vl(void)
+{
+	static int have = -1;
+	if (have < 0) {
+		__builtin_cpu_init();
+		have = sn_cpu_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+	}
+	return have;
+}
+
 int sn_cpu_avx512vnni(void)
 {
 	static int have = -1;

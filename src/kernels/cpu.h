@@ -11,6 +11,9 @@
 /* 1 when the CPU runs AVX2 and FMA, the *__avx2 kernels' instructions (they are compiled for
  * them whatever -march says), else 0. */
 int sn_cpu_avx2(void);
+/* 1 when the CPU runs AVX2 and FMA and AVX-512 F and VL (the *__avx512vl kernels': ymm vectors
+ * with 32 registers and mask registers), else 0. */
+int sn_cpu_avx512vl(void);
 /* 1 when the CPU runs AVX-512 F, BW, VL and VNNI (the *__avx512vnni kernels' instructions), or
  * AVX-VNNI (vpdpbusd on ymm, the *__avxvnni kernels' besides AVX2's), else 0. */
 int sn_cpu_avx512vnni(void);

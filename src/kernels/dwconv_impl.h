@@ -51,6 +51,7 @@ DW_INLINE V dw_act(V v, int act)
 	return act == SN_KACT_RELU6 ? VMIN(v, VSET1(6.0f)) : v;
 }
 
+#ifndef DW_FLAT_ROWS
 /* The taps of kernel rows [i0, i0+nr) x columns [j0, j0+nc) for output row oh. */
 DW_INLINE void dw_taps(const sn_dw_params *p, const float *x, int oh, const int SH, int i0, const int nr, int j0,
                        const int nc, const float **src)
@@ -268,6 +269,7 @@ DW_DEFINE(5x5s1, 5, 5, 1)
 DW_DEFINE(5x5s2, 5, 5, 2)
 DW_DEFINE(any, p->kh, p->kw, p->sh)
 
+
 /* Flat kernel (sn_dw_flat): the plane as one run of n = oh * ow outputs, whole vectors across row
  * ends. Tap (i, j) reads xf + p + row[i] + off[j]; a column that crosses the row's edge (mask[j])
  * is summed on its own and ANDed with its mask before joining the others, so no lane sees a
@@ -303,15 +305,114 @@ DW_INLINE void dw_flat(const sn_dw_flat *fp, const float *xf, const float *w, fl
 	for (; p < f->n; p += VN) dw_flat_vec(f, xf, wv, p, SN_MIN(VN, f->n - p), bias, y, KH, KW);
 }
 
+#define DW_FLAT(K) dw_flat(f, xf, w, bias, y, K, K)
+#endif
+
+/* Flat kernel walking rows (sn_dw_flat, stride 1): the vectors start at row starts, so that a
+ * vector's columns, and its masks, are the same on every row; the loop runs down each column of
+ * vectors with its masks fixed. Where dh == 1, R output rows at a time: their R + KH - 1 input
+ * rows are loaded once for all the R rows' taps (R * KW * KH FMAs for (R + KH - 1) * KW loads).
+ * Masked loads read zeros outside the row, so no lane sees a neighbouring row's value; the
+ * lanes past the row's end are not stored. x points at the first column's tap; col[j] is column
+ * j's offset from it, j where the columns are adjacent (dw == 1: a constant, so that every load
+ * addresses from a few registers). Needs 32 registers at R = 2 for 5x5 (KH * KW weights, 2R
+ * sums). */
+#define DW_FLAT_RMAX 4
+#ifndef DW_FLAT_CHAINS
+#define DW_FLAT_CHAINS(R) ((R) == 1 ? 4 : (R) == 2 ? 3 : 2)
+#endif
+DW_INLINE void dw_flat_rows_vec(const float *x, const int *row, const int *col, const int adj, const V *wv,
+                                const VM *m, const int R, const int n, float bias, int act, float *y, int ow,
+                                const int KH, const int KW)
+{
+	const int CH = DW_FLAT_CHAINS(R);
+	V a[DW_FLAT_RMAX][4];
+	DW_UNROLL(4)
+	for (int q = 0; q < R; q++) {
+		a[q][0] = VSET1(bias);
+		for (int h = 1; h < CH; h++) a[q][h] = VZERO();
+	}
+	DW_UNROLL(8)
+	for (int r = 0; r < KH + R - 1; r++)
+		DW_UNROLL(8)
+		for (int j = 0; j < KW; j++) {
+			/* R = 1: any dh (row[]); else rows one apart */
+			V xv = VLOADM(x + (R == 1 ? row[r] : r * ow) + (adj ? j : col[j]), m[j]);
+			DW_UNROLL(4)
+			for (int q = 0; q < R; q++) {
+				const int i = r - q, k = i * KW + j;
+				if (i >= 0 && i < KH) a[q][k % CH] = VFMA(wv[k], xv, a[q][k % CH]);
+			}
+		}
+	DW_UNROLL(4)
+	for (int q = 0; q < R; q++) {
+		for (int h = 1; h < CH; h++) a[q][0] = VADD(a[q][0], a[q][h]);
+		V v = dw_act(a[q][0], act);
+		if (n == VN) VSTORE(y + (size_t)q * ow, v);
+		else VSTOREN(y + (size_t)q * ow, v, n);
+	}
+}
+
+DW_INLINE void dw_flat_rows_adj(const sn_dw_flat *f, const float *xf, const V *wv, float bias, float *y,
+                                const int adj, const int ow, const int KH, const int KW, const int R)
+{
+	int row[5], col[5];
+	for (int i = 0; i < KH; i++) row[i] = f->row[i];
+	for (int j = 0; j < KW; j++) col[j] = f->off[j] - f->off[0];
+	const int oh = f->n / ow, act = f->act, rows = KH == 1 || row[1] == ow;
+	xf += f->off[0];
+	for (int c = 0; c < ow; c += VN) {
+		VM m[5];
+		const int n = SN_MIN(VN, ow - c);
+		for (int j = 0; j < KW; j++) m[j] = VMASK(-(c + f->off[j]), ow - (c + f->off[j]));
+		int t = 0;
+		if (rows) {
+			for (; t + R <= oh; t += R) {
+				const size_t p = (size_t)t * ow + c;
+				dw_flat_rows_vec(xf + p, row, col, adj, wv, m, R, n, bias, act, y + p, ow, KH, KW);
+			}
+			if (R > 2 && t + 2 <= oh) {
+				const size_t p = (size_t)t * ow + c;
+				dw_flat_rows_vec(xf + p, row, col, adj, wv, m, 2, n, bias, act, y + p, ow, KH, KW);
+				t += 2;
+			}
+		}
+		for (; t < oh; t++) {
+			const size_t p = (size_t)t * ow + c;
+			dw_flat_rows_vec(xf + p, row, col, adj, wv, m, 1, n, bias, act, y + p, ow, KH, KW);
+		}
+	}
+}
+
+DW_INLINE void dw_flat_rows(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y, const int KH,
+                            const int KW, const int R)
+{
+	V wv[25];
+	for (int k = 0; k < KH * KW; k++) wv[k] = VSET1(w[k]);
+	int adj = 1;
+	for (int j = 1; j < KW; j++) adj &= f->off[j] - f->off[0] == j;
+	/* the common widths as constants: every load then addresses from one register */
+	if (!adj) dw_flat_rows_adj(f, xf, wv, bias, y, 0, f->ow, KH, KW, R);
+	else if (f->ow == 28) dw_flat_rows_adj(f, xf, wv, bias, y, 1, 28, KH, KW, R);
+	else if (f->ow == 14) dw_flat_rows_adj(f, xf, wv, bias, y, 1, 14, KH, KW, R);
+	else if (f->ow == 7) dw_flat_rows_adj(f, xf, wv, bias, y, 1, 7, KH, KW, R);
+	else dw_flat_rows_adj(f, xf, wv, bias, y, 1, f->ow, KH, KW, R);
+}
+#ifdef DW_FLAT_ROWS
+#define DW_FLAT(K) dw_flat_rows(f, xf, w, bias, y, K, K, DW_FLAT_ROWS(K))
+#endif
+
 TARGET void NAME(sn_f32_dwconv_flat_3x3)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y)
 {
-	dw_flat(f, xf, w, bias, y, 3, 3);
+	DW_FLAT(3);
 }
 
 TARGET void NAME(sn_f32_dwconv_flat_5x5)(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y)
 {
-	dw_flat(f, xf, w, bias, y, 5, 5);
+	DW_FLAT(5);
 }
+
+#ifndef DW_FLAT_ROWS
 
 /* Zeros over dst[0, lo) and dst[hi, L), in whole vectors: the first may spill into [lo, hi),
  * written after, the last up to VN - 1 floats past L, into the phase's slack. */
@@ -401,3 +502,4 @@ TARGET void NAME(sn_f32_dw_quarters)(const sn_dw_quarters *k, const float *x, fl
 		}
 	}
 }
+#endif

@@ -73,8 +73,9 @@ void sn_ct_gemm(int M, int n, int K, int k0, int kn, const float *w, const float
  * without per-row work.
  * The input gradient runs the same forward micro-kernels: for each phase (a, b) of the padded
  * input coordinates it is a stride-1 correlation of dy with the taps that land in that phase,
- * flipped (for stride 1: dy with the flipped kernel). AVX-512 kernels are left out: nothing
- * here can run them. */
+ * flipped (for stride 1: dy with the flipped kernel). No zmm kernels: Zen 4 splits zmm
+ * operations in two, and they measured slower there; AVX512 (F and VL on ymm, for the 32
+ * registers and the mask registers) has the stride-1 flat kernels only. */
 typedef struct {
 	int kh, kw, sh, dh;     /* kernel, vertical stride and dilation (the horizontal ones live in coloff) */
 	int oh, ow;             /* output plane */
@@ -96,9 +97,11 @@ typedef struct {
  * every tap reads one quarter at a fixed offset. Where a column's offset within its row is not
  * 0, some outputs' taps of column j cross a row's edge: mask[j][p] is all ones where that
  * column lies inside the row (NULL: always). No masked loads and no per-row work, which dominate
- * rows of one or two vectors. */
+ * rows of one or two vectors. The AVX512 kernels (stride 1) walk rows instead, several at a
+ * time, with masked loads (mask registers): they need no mask arrays. */
 typedef struct {
 	int n;                  /* outputs: oh * ow */
+	int ow;                 /* outputs a row (the kernels that walk rows) */
 	int row[5];             /* per kernel row: offset in xf */
 	int off[5];             /* per kernel column: offset in xf */
 	const float *mask[5];   /* per kernel column: lane masks over [0, n) (bit patterns), or NULL */
@@ -118,7 +121,9 @@ typedef void (*sn_dw_fwd_fn)(const sn_dw_params *p, const float *x, const float 
 /* dw [kh x kw] += the weight gradient of one output channel from dy [oh x ow] */
 typedef void (*sn_dw_wgrad_fn)(const sn_dw_params *p, const float *x, const float *dy, float *dw);
 
-typedef enum { SN_ISA_SCALAR, SN_ISA_AVX2 } sn_isa;
+/* Each level runs the kernels of the levels below where it has none of its own: AVX512 (F and
+ * VL on ymm vectors) has only the stride-1 flat kernels. */
+typedef enum { SN_ISA_SCALAR, SN_ISA_AVX2, SN_ISA_AVX512 } sn_isa;
 typedef struct {
 	const char *name;       /* "sn_f32_dwconv_3x3s1__avx2"; the weight gradient is ..._wgrad_... */
 	int kh, kw, sh;         /* the shape it is specialised for; 0: any */
@@ -129,7 +134,7 @@ typedef struct {
 extern const sn_dw_kernel sn_dw_kernels[];
 extern const int sn_dw_n_kernels;
 
-sn_isa sn_dw_best_isa(void);                         /* AVX2+FMA when the CPU has them */
+sn_isa sn_dw_best_isa(void);                         /* the highest level the CPU runs */
 /* The specialised kernel of isa for this shape (sh == sw), else isa's general one. */
 const sn_dw_kernel *sn_dw_select(sn_isa isa, int kh, int kw, int sh, int sw);
 
@@ -145,6 +150,8 @@ void sn_f32_dwconv_flat_3x3__scalar(const sn_dw_flat *f, const float *xf, const 
 void sn_f32_dwconv_flat_3x3__avx2(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 void sn_f32_dwconv_flat_5x5__scalar(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 void sn_f32_dwconv_flat_5x5__avx2(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
+void sn_f32_dwconv_flat_3x3__avx512vl(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
+void sn_f32_dwconv_flat_5x5__avx512vl(const sn_dw_flat *f, const float *xf, const float *w, float bias, float *y);
 
 /* A packed plane: source column s of a row lands at padded column s + padl, in phase
  * (s + padl) % sw at (s + padl) / sw. Each phase is `phase` floats: the columns the kernels
