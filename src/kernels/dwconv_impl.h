@@ -269,7 +269,6 @@ DW_DEFINE(5x5s1, 5, 5, 1)
 DW_DEFINE(5x5s2, 5, 5, 2)
 DW_DEFINE(any, p->kh, p->kw, p->sh)
 
-
 /* Flat kernel (sn_dw_flat): the plane as one run of n = oh * ow outputs, whole vectors across row
  * ends. Tap (i, j) reads xf + p + row[i] + off[j]; a column that crosses the row's edge (mask[j])
  * is summed on its own and ANDed with its mask before joining the others, so no lane sees a
