@@ -75,14 +75,25 @@ void sn_test_random_images(sn_dataset *d, int n, int c, int h, int w, uint64_t s
 	for (int i = 0; i < n; i++) d->labels[i] = (int32_t)sn_rng_below(&r, 4);
 }
 
-float *sn_test_logits(sn_graph *g, const float *x, int n)
+/* a malloc'd copy of z, n rows of g's output (NULL where z is) */
+static float *copy_outputs(sn_graph *g, const float *z, int n)
 {
-	if (sn_graph_plan(g, n, 0)) return NULL;
 	const size_t k = (size_t)n * sn_shape_numel(sn_graph_output_shape(g));
-	const float *z = sn_graph_forward(g, x, n);
 	float *y = z ? malloc(k * sizeof *y) : NULL;
 	if (y) memcpy(y, z, k * sizeof *y);
 	return y;
+}
+
+float *sn_test_logits(sn_graph *g, const float *x, int n)
+{
+	if (sn_graph_plan(g, n, 0)) return NULL;
+	return copy_outputs(g, sn_graph_forward(g, x, n), n);
+}
+
+float *sn_test_plan_run(sn_graph *g, const float *x, int planned, int n, sn_plan **plan)
+{
+	sn_plan *p = *plan = sn_plan_new(g);
+	return copy_outputs(g, p && !sn_plan_reshape(p, planned, 0) ? sn_plan_forward(p, x, n) : NULL, n);
 }
 
 sn_tensor *sn_test_tensor(sn_graph *g, const char *name)

@@ -45,6 +45,9 @@ struct sn_graph *sn_test_zoo(const char *name, unsigned long long seed);
 int sn_test_kept_strongest(const sn_tensor *before, const sn_tensor *after, int rows, int cols, int *old_row);
 /* g planned for inference on a batch of n, run on x: a malloc'd copy of the outputs, or NULL */
 float *sn_test_logits(struct sn_graph *g, const float *x, int n);
+/* A new inference plan of g for `planned` rows, run on n rows of x: a malloc'd copy of the
+ * outputs (NULL on failure); *plan gets the plan (the caller frees it; NULL when out of memory). */
+float *sn_test_plan_run(struct sn_graph *g, const float *x, int planned, int n, struct sn_plan **plan);
 /* n random images of c x h x w bytes from seed, 4 random classes, normalised with mean 0.4 and
  * std 0.3 (calibration and training data for models with random weights); sn_dataset_free it */
 void sn_test_random_images(sn_dataset *d, int n, int c, int h, int w, uint64_t seed);

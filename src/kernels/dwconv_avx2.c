@@ -55,25 +55,16 @@ static inline TARGET float dw_hsum(__m256 v)
 	return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
-#define V __m256
-#define VN 8
-#define VZERO() _mm256_setzero_ps()
-#define VSET1(f) _mm256_set1_ps(f)
-#define VLOAD(p) _mm256_loadu_ps(p)
-#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#include "kernels/dwconv_ymm.h"
 #define VLOADN(p, n) _mm256_maskload_ps(p, dw_mask(n))
 #define VSTOREN(p, v, n) dw_store_n(p, v, n)
 #define VM __m256i
 #define VMASK(lo, hi) dw_range_mask(lo, hi)
 #define VLOADM(p, m) _mm256_maskload_ps(p, m)
 #define VDEINT2(p, m, e, o) dw_deint2(p, m, &(e), &(o))
-#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VADD(a, b) _mm256_add_ps(a, b)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
 #define VAND(a, m) _mm256_and_ps(a, m)
 #define VKEEP(v) __asm__("" : "+x"(v))
-#define VMAX(a, b) _mm256_max_ps(a, b)
-#define VMIN(a, b) _mm256_min_ps(a, b)
 #define VHSUM(v) dw_hsum(v)
 #define NAME(f) f##__avx2
 

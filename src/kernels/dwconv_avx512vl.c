@@ -17,20 +17,11 @@ static inline TARGET __mmask8 dw_kmask(int lo, int hi)
 	return (__mmask8)((1u << hi) - (1u << lo));
 }
 
-#define V __m256
-#define VN 8
-#define VZERO() _mm256_setzero_ps()
-#define VSET1(f) _mm256_set1_ps(f)
-#define VLOAD(p) _mm256_loadu_ps(p)
-#define VSTORE(p, v) _mm256_storeu_ps(p, v)
+#include "kernels/dwconv_ymm.h"
 #define VSTOREN(p, v, n) _mm256_mask_storeu_ps(p, dw_kmask(0, n), v)
 #define VM __mmask8
 #define VMASK(lo, hi) dw_kmask(lo, hi)
 #define VLOADM(p, m) _mm256_maskz_loadu_ps(m, p)
-#define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define VADD(a, b) _mm256_add_ps(a, b)
-#define VMAX(a, b) _mm256_max_ps(a, b)
-#define VMIN(a, b) _mm256_min_ps(a, b)
 #define NAME(f) f##__avx512vl
 /* output rows a step: 5x5, 4 (25 weights, 8 sums and a tap in registers, 2 weights spilled:
  * 40 loads for 100 FMAs); 3x3, 2 (measured faster than 3 or 4) */

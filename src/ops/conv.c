@@ -63,9 +63,7 @@ static int dw_threads(const sn_plan *pl, size_t per, size_t reserved)
 /* A 2x2 max-pool fused into the conv (sn_node_rt.writes_next): each thread's scratch ends with
  * room for this many output floats, which it pools from while they are in cache; the conv's own
  * output is never stored. At least one plane, at most one image's output, else DW_POOL_FLOATS. */
-#ifndef DW_POOL_FLOATS
 #define DW_POOL_FLOATS 32768
-#endif
 static size_t dw_pool_floats(const sn_node *n)
 {
 	const size_t ohw = (size_t)n->out.h * n->out.w;

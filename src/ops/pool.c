@@ -38,15 +38,17 @@ static void window(const sn_pool_attr *a, sn_shape in, int oh, int ow, int *h0, 
 	*div = a->count_include_pad ? full : (*h1 - *h0) * (*w1 - *w0);
 }
 
-/* MaxPool 2x2 over every plane: the output rows split into one contiguous range per thread. */
-static void maxpool2x2(const float *x, sn_shape in, sn_shape out, int planes, float *y, int32_t *arg)
+/* MaxPool 2x2 over every plane, of floats (arg: training's indices, or NULL) or of int8 (q8):
+ * the output rows split into one contiguous range per thread. */
+static void maxpool2x2(const void *x, sn_shape in, sn_shape out, int planes, int q8, void *y, int32_t *arg)
 {
-	const size_t rows = (size_t)planes * out.h;
+	const size_t rows = (size_t)planes * out.h, n = (size_t)planes * in.h * in.w;
 	#pragma omp parallel
 	{
 		const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
 		const size_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
-		sn_f32_maxpool2x2(x, in.h, in.w, out.h, out.w, r0, r1, x + (size_t)planes * in.h * in.w, y, arg);
+		if (q8) sn_s8_maxpool2x2(x, in.h, in.w, out.h, out.w, r0, r1, (const int8_t *)x + n, y);
+		else sn_f32_maxpool2x2(x, in.h, in.w, out.h, out.w, r0, r1, (const float *)x + n, y, arg);
 	}
 }
 
@@ -108,7 +110,7 @@ static void pool_forward(sn_graph *g, sn_node *n, sn_plan *plan)
 	float *Y = sn_rt(plan, n)->y;
 	const int planes = plan->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
 	int32_t *arg = sn_rt(plan, n)->saved;
-	if (is_max && is_2x2(a, in, out)) { maxpool2x2(X, in, out, planes, Y, arg); return; }
+	if (is_max && is_2x2(a, in, out)) { maxpool2x2(X, in, out, planes, 0, Y, arg); return; }
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		const float *x = X + (size_t)pl * in.h * in.w;
@@ -188,15 +190,7 @@ int sn_q8_op_pool(sn_graph *g, sn_node *n, sn_plan *plan, sn_action act)
 	const int8_t *X = sn_rt_in(plan, n, 0)->q;
 	int8_t *Y = sn_rt(plan, n)->q;
 	const int planes = plan->batch * in.c, is_max = n->op == SN_OP_MAXPOOL;
-	if (is_max && is_2x2(a, in, out)) {   /* the output rows split into one contiguous range per thread */
-		const size_t rows = (size_t)planes * out.h;
-		#pragma omp parallel
-		{
-			const size_t t = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
-			sn_s8_maxpool2x2(X, in.h, in.w, out.h, out.w, rows * t / nt, rows * (t + 1) / nt, X + (size_t)planes * in.h * in.w, Y);
-		}
-		return SN_OK;
-	}
+	if (is_max && is_2x2(a, in, out)) { maxpool2x2(X, in, out, planes, 1, Y, NULL); return SN_OK; }
 	#pragma omp parallel for schedule(static)
 	for (int pl = 0; pl < planes; pl++) {
 		const int8_t *x = X + (size_t)pl * in.h * in.w;
