@@ -11,3 +11,9 @@
 #define q8_wvec q8_wsplit
 
 #include "kernels/q8_gemm_simd.h"
+
+/* The Linear (q8_linear_simd.h): 3 rows by 2 vectors; the split quads take two registers each. */
+#define Q8_LMR 3
+#define Q8_LNV 2
+#define Q8_LINEAR sn_q8_linear__avx2
+#include "kernels/q8_linear_simd.h"

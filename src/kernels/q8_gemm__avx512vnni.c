@@ -20,3 +20,18 @@ typedef __m512i q8_w;
 #define q8_dot _mm512_dpbusd_epi32
 
 #include "kernels/q8_gemm_simd.h"
+
+/* The Linear (q8_linear_simd.h): 6 rows by 4 vectors, 24 accumulators, 4 weight vectors and a
+ * broadcast. */
+#define Q8_LMR 6
+#define Q8_LNV 4
+#define Q8_LINEAR sn_q8_linear__avx512vnni
+/* vpdpbusd in place: GCC 12 gives the intrinsic's accumulators a second register each, copied
+ * around the loop, and spills them past 16 */
+Q8Z Q8_INLINE __m512i q8_dot_acc(__m512i acc, __m512i x, __m512i w)
+{
+	__asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w));
+	return acc;
+}
+#define Q8_LDOT q8_dot_acc
+#include "kernels/q8_linear_simd.h"

@@ -17,3 +17,10 @@ typedef __m256i q8_w;
 #define q8_dot _mm256_dpbusd_avx_epi32
 
 #include "kernels/q8_gemm_simd.h"
+
+/* The Linear (q8_linear_simd.h): 4 rows by 3 vectors, 12 accumulators, 3 weight vectors and a
+ * broadcast. */
+#define Q8_LMR 4
+#define Q8_LNV 3
+#define Q8_LINEAR sn_q8_linear__avxvnni
+#include "kernels/q8_linear_simd.h"

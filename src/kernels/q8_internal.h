@@ -18,6 +18,7 @@ struct sn_q8_pack {
 	int8_t *a;                  /* [groups][ob][k4][SN_Q8_MR][4] */
 	int32_t *sumw;              /* out_c sums of each row's weights */
 	size_t bytes;
+	uint8_t *lin;               /* a Linear's pack (sn_q8_linear_pack_new): its layout below; a is NULL */
 };
 
 /* C = requant(corr + A B) for one panel: A the packed blocks of m rows, B the panel [k4][ldb][4]
@@ -38,6 +39,35 @@ typedef struct {
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
 /* The GEMV form (q8_gemm_simd.h's Q8_GEMV): n = 1, b one column's k4 quads (4 k4 bytes, x + 128),
  * ldb unused. */
+
+/* A Linear's weights (sn_q8_linear_pack_new), laid out for output channels in the vector lanes:
+ * the out channels rounded up to 16 in blocks of SN_Q8_LW (the last one what is left), each block
+ * [k4][width][4]: for every quad of taps, the 4 bytes of each channel side by side, so that one
+ * vector load gives 16 (or 8) channels' quads and a block's quads follow one another in memory.
+ * The bytes are w + 128 (unsigned: the vectors of vpdpbusd, the rows' quads of x the broadcast
+ * signed operand); channels past out and taps past k are 0 (no product). */
+#define SN_Q8_LW 64
+/* y = requant(corr + rowc + (W + 128) x) for rows of x [rows x k] (signed, as the layer has them),
+ * output channels [o0, o1) (o0 a multiple of 16; o1 too, or out), into y [rows x out]: that is
+ * the reference's bias + (x - x_zp) W with corr = bias - x_zp sum w and rowc = -128 sum x. */
+typedef struct {
+	int rows, k, out, o0, o1;
+	const int8_t *x;
+	const int8_t *last;         /* x's last row padded to whole quads when k % 4 (else NULL): the
+	                             * kernels read whole quads, a row's last one into the next row */
+	const uint8_t *w;           /* the pack's lin */
+	const int32_t *corr;        /* out rounded up to 16: bias - x_zp * sum w, 0 past out */
+	const int32_t *rowc;        /* rows: -128 * the row's sum */
+	const sn_q_mult *mult;      /* out (per_channel) or 1 */
+	int per_channel;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+} sn_q8_linear_args;
+typedef void (*sn_q8_linear_fn)(const sn_q8_linear_args *a);
+void sn_q8_linear__scalar(const sn_q8_linear_args *a);
+void sn_q8_linear__avx2(const sn_q8_linear_args *a);
+void sn_q8_linear__avxvnni(const sn_q8_linear_args *a);
+void sn_q8_linear__avx512vnni(const sn_q8_linear_args *a);
 
 /* One depthwise output plane y [oh x ow] from a padded int16 plane: output (oy, ox), tap (i, j)
  * reads plane[(oy * sh + i * dh) * ldp + ox * xs + j * tap], and taps j, j + 1 are the int16

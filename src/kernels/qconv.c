@@ -132,6 +132,7 @@ void sn_q8_pack_free(sn_q8_pack *pk)
 {
 	if (!pk) return;
 	free(pk->a);
+	free(pk->lin);
 	free(pk->sumw);
 	free(pk);
 }
@@ -508,90 +509,88 @@ const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
 
 /* ---------------------------------------------------------------- Linear */
 
+/* The Linear kernel of each instruction set, in the order of isas[] */
+static const sn_q8_linear_fn linear_fns[N_ISAS] = {sn_q8_linear__scalar, sn_q8_linear__avx2, sn_q8_linear__avxvnni,
+                                                    sn_q8_linear__avx512vnni};
+
+static int out16(int out) { return (out + 15) / 16 * 16; }
+
+sn_q8_pack *sn_q8_linear_pack_new(const int8_t *w, int out, int k)
+{
+	if (out < 1 || k < 1 || k > SN_Q8_MAX_TAPS) return NULL;
+	sn_q8_pack *pk = calloc(1, sizeof *pk);
+	if (!pk) return NULL;
+	pk->out_c = pk->og = out;
+	pk->groups = 1;
+	pk->k = k;
+	pk->k4 = (k + 3) / 4;
+	const size_t n = (size_t)out16(out) * pk->k4 * 4;
+	pk->lin = aligned_alloc(64, up64(n));
+	pk->sumw = malloc((size_t)out * sizeof *pk->sumw);
+	if (!pk->lin || !pk->sumw) { sn_q8_pack_free(pk); return NULL; }
+	memset(pk->lin, 0, n);
+	for (int o = 0; o < out; o++) {
+		const int b = o / SN_Q8_LW, width = SN_MIN(SN_Q8_LW, out16(out) - b * SN_Q8_LW);
+		uint8_t *blk = pk->lin + ((size_t)b * pk->k4 * SN_Q8_LW + (size_t)(o - b * SN_Q8_LW)) * 4;
+		int32_t s = 0;
+		for (int i = 0; i < k; i++) {
+			const int8_t v = w[(size_t)o * k + i];
+			blk[(size_t)(i / 4) * width * 4 + i % 4] = (uint8_t)(v + 128);
+			s += v;
+		}
+		pk->sumw[o] = s;
+	}
+	pk->bytes = sizeof *pk + n + (size_t)out * sizeof *pk->sumw;
+	return pk;
+}
+
+/* corr, rowc, and the padded copy of x's last row */
 size_t sn_q8_linear_ws(int rows, int k, int out)
 {
-	return up64((size_t)out * sizeof(int32_t)) + (size_t)sn_get_threads() * panel_bytes((k + 3) / 4);
+	return up64((size_t)out16(out) * sizeof(int32_t)) + up64((size_t)rows * sizeof(int32_t)) + up64((size_t)k + 4);
 }
 
-/* The panel of rows [r0, r0 + n) of x: quad q of row r is x[r][4q..4q+3] plus 128; taps past
- * k and rows past n hold 128 (x = 0). */
-static void linear_panel(const int8_t *x, int k, int r0, int n, uint8_t *panel)
+/* -128 times the sum of each row of x [rows x k] (the kernels' weights are w + 128). One clone per
+ * vector width, chosen when the library loads. */
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+static void row_sums(const int8_t *x, int rows, int k, int32_t *rowc)
 {
-	const int k4 = (k + 3) / 4;
-	for (int q = 0; q < k4; q++) memset(panel + (size_t)q * NT * 4 + 4 * n, 0x80, 4 * ((n + 15) / 16 * 16 - n));
-	for (int r = 0; r < n; r++) {
-		const int8_t *xr = x + (size_t)(r0 + r) * k;
-		uint8_t *d = panel + 4 * r;
-		for (int i = 0; i < k; i++) d[(size_t)(i / 4) * NT * 4 + i % 4] = (uint8_t)(xr[i] ^ 0x80);
-		for (int i = k; i < 4 * k4; i++) d[(size_t)(i / 4) * NT * 4 + i % 4] = 0x80;
-	}
-}
-
-/* Up to this many rows a Linear runs as one GEMV per row (its weights read once per row) rather
- * than as a GEMM whose panel is 16 columns wide however few rows fill it. */
-#define GEMV_ROWS 3
-static int use_gemv(const q8_isa *s, int rows) { return s->gemv && rows <= GEMV_ROWS; }
-
-/* Few rows: each row's quads (x + 128) into the scratch, then the output channels cut in parts
- * over the threads, each part a GEMV per row. */
-static void linear_gemv(const q8_isa *s, const int8_t *x, int rows, int k, int out, const sn_q8_conv *p,
-                        const sn_q8_pack *pk, int8_t *y, const int32_t *corr, uint8_t *xq)
-{
-	const int T = threads(), parts = SN_MIN(T, (out + 15) / 16);
-	const size_t k4b = 4 * (size_t)pk->k4;
 	for (int r = 0; r < rows; r++) {
-		for (int i = 0; i < k; i++) xq[r * k4b + i] = (uint8_t)(x[(size_t)r * k + i] ^ 0x80);
-		memset(xq + r * k4b + k, 0x80, k4b - (size_t)k);
-	}
-	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
-	for (int it = 0; it < rows * parts; it++) {
-		const int r = it / parts, part = it % parts;
-		int r0, r1;
-		row_part(out, part, parts, &r0, &r1);
-		if (r0 == r1) continue;
-		sn_q8_gemm_args a = gemm_args(p, pk, corr, 0, r0, r1);
-		a.n = 1;
-		a.b = xq + r * k4b;
-		a.y = y + (size_t)r * out + r0;
-		a.ldr = 1;
-		a.ldp = 1;
-		s->gemv(&a);
+		const int8_t *xr = x + (size_t)r * k;
+		int32_t s = 0;
+		for (int i = 0; i < k; i++) s += xr[i];
+		rowc[r] = (int32_t)(0u - 128u * (uint32_t)s);
 	}
 }
 
-/* The GEMM with rows and columns swapped: output channels are its rows, x's rows its columns,
- * stored transposed into y [rows x out]. */
+/* Work items: the output channels cut in up to T parts (whole blocks of the pack where there are
+ * enough, else vectors of 16), and the rows in as many bands as the threads left over: cutting
+ * the channels reads each weight once. The rows' sums first, on one thread: a pass over x as
+ * short as a barrier, which costs a time slice when another process holds a core. */
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
                   int8_t *y, void *ws)
 {
-	const q8_isa *s = isa();
-	if (use_gemv(s, rows)) {
-		corrections(p, pk, 128, ws);
-		linear_gemv(s, x, rows, k, out, p, pk, y, ws, (uint8_t *)ws + up64((size_t)out * sizeof(int32_t)));
-		return;
+	const sn_q8_linear_fn fn = linear_fns[isa() - isas];
+	const int T = threads(), V = out16(out) / 16, po = SN_MIN(T, V), pr = SN_MIN(SN_MAX(1, T / po), rows);
+	const int unit = V >= 4 * po ? SN_Q8_LW / 16 : 1, units = (V + unit - 1) / unit;
+	int32_t *corr = ws, *rowc = (int32_t *)((char *)ws + up64((size_t)out16(out) * sizeof *corr));
+	int8_t *last = k % 4 ? (int8_t *)rowc + up64((size_t)rows * sizeof *rowc) : NULL;
+	for (int o = 0; o < out16(out); o++) corr[o] = o < out ? sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, 0, pk->sumw[o]) : 0;
+	row_sums(x, rows, k, rowc);
+	if (last) {
+		memcpy(last, x + (size_t)(rows - 1) * k, (size_t)k);
+		memset(last + k, 0, 4 - (size_t)k % 4);
 	}
-	const int tiles = (rows + NT - 1) / NT, T = threads(), size = tile_size(rows, tiles);
-	const int parts = tiles >= T ? 1 : SN_MIN((T + tiles - 1) / tiles, (out + 7) / 8);
-	int32_t *corr = ws;
-	uint8_t *panels = (uint8_t *)ws + up64((size_t)out * sizeof *corr);
-	corrections(p, pk, 128, corr);
-	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
-	for (int it = 0; it < tiles * parts; it++) {
-		const int tile = it / parts, part = it % parts, p0 = tile * size, n = SN_MIN(size, rows - p0);
-		int r0, r1;
-		if (n <= 0) continue;
-		row_part(out, part, parts, &r0, &r1);
-		if (r0 == r1) continue;
-		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
-		linear_panel(x, k, p0, n, panel);
-		sn_q8_gemm_args a = gemm_args(p, pk, corr, 0, r0, r1);
-		a.n = n;
-		a.b = panel;
-		a.y = y + (size_t)p0 * out + r0;
-		a.ldr = 1;
-		a.ldp = (size_t)out;
-		s->gemm(&a);
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
+	for (int it = 0; it < po * pr; it++) {
+		const int part = it / pr, band = it % pr, r0 = rows * band / pr, r1 = rows * (band + 1) / pr;
+		const sn_q8_linear_args a = {
+			.rows = r1 - r0, .k = k, .out = out, .o0 = SN_MIN(out, 16 * unit * (units * part / po)),
+			.o1 = SN_MIN(out, 16 * unit * (units * (part + 1) / po)), .x = x + (size_t)r0 * k,
+			.last = r1 == rows ? last : NULL, .w = pk->lin, .corr = corr, .rowc = rowc + r0, .mult = p->mult,
+			.per_channel = p->per_channel, .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi, .y = y + (size_t)r0 * out};
+		if (a.rows > 0 && a.o0 < a.o1) fn(&a);
 	}
 }
 
-const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[use_gemv(isa(), rows) ? K_GEMV : K_LINEAR]; }
+const char *sn_q8_linear_kernel(int rows, int k, int out) { return isa()->kernel[K_LINEAR]; }

@@ -70,9 +70,11 @@ size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c);
  * groups, c / groups * kh * kw). */
 void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_c, const sn_q8_conv *p,
                 const sn_q8_pack *pk, int8_t *y, void *ws);
-/* Linear: y [rows x out] from x [rows x k] (row-major), the same arithmetic (p->w is [out][k],
- * pk its pack with groups 1): a GEMV per row for up to 3 rows on the vector paths, else the
- * GEMM. Same threading and scratch rules. */
+/* Linear: y [rows x out] from x [rows x k] (row-major), the same arithmetic (p->w is [out][k]),
+ * with pk = sn_q8_linear_pack_new(p->w, out, k): its own layout (the output channels in the
+ * vector lanes; sn_q8_conv_run cannot read it, nor sn_q8_linear a conv's pack). Same threading
+ * and scratch rules. */
+sn_q8_pack *sn_q8_linear_pack_new(const int8_t *w, int out, int k);
 size_t sn_q8_linear_ws(int rows, int k, int out);
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
                   int8_t *y, void *ws);
