@@ -280,6 +280,40 @@ TEST(q8_linear_matches_reference)
 	each_path(linear_random);
 }
 
+/* The Linear kernel's blocks and their tails: every row count up to past two register blocks (6
+ * rows on AVX-512, 4 on AVX-VNNI, 3 on AVX2) and around 32, output channels around the vectors of
+ * 16 and the pack's blocks of 64 (their tails stored masked), taps with every k % 4 (the last
+ * row's last quad read from a copy: x is exactly rows x k, so a read past it shows under ASan). */
+static void linear_blocks(const char *path, int *failures, int *cases)
+{
+	static const int outs[] = {1, 8, 15, 16, 17, 48, 63, 64, 65, 80, 127, 129, 200}, ks[] = {1, 2, 3, 4, 5, 7, 64, 301};
+	uint32_t s = 7;
+	int i = 0;
+	for (int rows = 1; rows <= 33; rows = rows < 14 ? rows + 1 : rows < 31 ? 31 : rows + 1)
+		for (size_t o = 0; o < sizeof outs / sizeof outs[0]; o++, i++) {
+			*failures += linear_case(rows, ks[i % 8], outs[o], &s, i % 5 == 4, path) != 0;
+			++*cases;
+		}
+}
+
+TEST(q8_linear_blocks_match_reference)
+{
+	each_path(linear_blocks);
+	/* and split over 3 threads: bands of rows when the vectors of channels are fewer than the
+	 * threads, vectors or whole blocks of channels when not */
+	const int was = sn_get_threads();
+	sn_set_threads(3);
+	int failures = 0, cases = 0;
+	uint32_t s = 3;
+	static const int shapes[][3] = {{32, 256, 10}, {5, 40, 20}, {2, 33, 40}, {9, 64, 48}, {32, 100, 200}, {7, 31, 1000},
+	                                {1, 1024, 300}, {200, 17, 65}};
+	for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++, cases++)
+		failures += linear_case(shapes[t][0], shapes[t][1], shapes[t][2], &s, t % 3 == 2, "best, 3 threads") != 0;
+	linear_blocks("best, 3 threads", &failures, &cases);
+	sn_set_threads(was);
+	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+}
+
 /* The int8 add (qjoin.h) against sn_q8_add_ref: 2 to SN_Q8_ADD_MAX inputs, lengths with every
  * tail of a vector, scales from equal to 2^12 apart, zero points and inputs at the ends, clamps of
  * fused activations. */
@@ -374,6 +408,13 @@ TEST(q8_kernel_names_and_paths)
 	CHECK(!sn_q8_pack_new(w, 1, 1, SN_Q8_MAX_TAPS + 1));
 	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3);
 	CHECK(pk && sn_q8_pack_bytes(pk) >= 6);
+	sn_q8_pack_free(pk);
+	CHECK(!sn_q8_linear_pack_new(w, 0, 3));
+	CHECK(!sn_q8_linear_pack_new(w, 2, 0));
+	CHECK(!sn_q8_linear_pack_new(w, 1, SN_Q8_MAX_TAPS + 1));
+	/* a Linear's pack: its channels rounded up to 16, its taps to 4 */
+	pk = sn_q8_linear_pack_new(w, 2, 3);
+	CHECK(pk && sn_q8_pack_bytes(pk) >= 16 * 4 && sn_q8_pack_bytes(pk) < 16 * 4 + 1024);
 	sn_q8_pack_free(pk);
 }
 
