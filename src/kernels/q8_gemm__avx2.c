@@ -5,10 +5,7 @@
 #define Q8_RB 1
 #define Q8_NV 2
 #define Q8_GEMM sn_q8_gemm__avx2
-#define Q8_GEMV sn_q8_gemv__avx2
 #define q8_xload(p) q8_xsplit(_mm256_loadu_si256((const __m256i *)(p)))
-#define q8_xbcast(x) q8_xsplit(_mm256_set1_epi32(x))
-#define q8_wvec q8_wsplit
 
 #include "kernels/q8_gemm_simd.h"
 

@@ -10,13 +10,10 @@
 #define Q8_RB 1
 #define Q8_NV 3
 #define Q8_GEMM sn_q8_gemm__avx512vnni
-#define Q8_GEMV sn_q8_gemv__avx512vnni
 typedef __m512i q8_x;
 typedef __m512i q8_w;
 #define q8_xload(p) _mm512_loadu_si512((const void *)(p))
 #define q8_wbcast _mm512_set1_epi32
-#define q8_xbcast _mm512_set1_epi32
-#define q8_wvec(v) (v)
 #define q8_dot _mm512_dpbusd_epi32
 
 #include "kernels/q8_gemm_simd.h"

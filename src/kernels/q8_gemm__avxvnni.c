@@ -7,13 +7,10 @@
 #define Q8_RB 1
 #define Q8_NV 3
 #define Q8_GEMM sn_q8_gemm__avxvnni
-#define Q8_GEMV sn_q8_gemv__avxvnni
 typedef __m256i q8_x;
 typedef __m256i q8_w;
 #define q8_xload(p) _mm256_loadu_si256((const __m256i *)(p))
 #define q8_wbcast _mm256_set1_epi32
-#define q8_xbcast _mm256_set1_epi32
-#define q8_wvec(v) (v)
 #define q8_dot _mm256_dpbusd_avx_epi32
 
 #include "kernels/q8_gemm_simd.h"

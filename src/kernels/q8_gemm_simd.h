@@ -6,10 +6,8 @@
  *                              of columns, what fits the registers with the loads
  *   q8_x, q8_xload(p)          one vector of columns' quads of the panel, as the product takes them
  *   q8_w, q8_wbcast(w)         one row's quad (4 signed bytes in an int32) in every lane
- *   q8_xbcast(x), q8_wvec(v)   for the GEMV: one column's quad in every lane, and a vector of
- *                              rows' quads (signed bytes) as the product takes them
  *   q8_dot(acc, x, w)          acc + the four products of each lane, exact in int32
- *   Q8_GEMM, Q8_GEMV           the functions' names.
+ *   Q8_GEMM                    the function's name.
  * The accumulators start at the rows' corrections; per quad, Q8_NV panel loads and 4 Q8_RB
  * broadcasts feed 4 Q8_RB Q8_NV products. Rows past m are computed (zero weights) but not
  * stored; columns past n are read from the panel's slack but not stored. */
@@ -64,37 +62,4 @@ Q8_TARGET void Q8_GEMM(const sn_q8_gemm_args *a)
 			if (Q8_RB > 1 && a->m - r0 > SN_Q8_MR) q8_blocks(a, r0, Q8_RB, p0, np);
 			else q8_blocks(a, r0, 1, p0, np);
 		}
-}
-
-/* One column (n = 1: a Linear on one row): vectors of Q8V_LANES rows, Q8V_LANES / 4 packed
- * blocks side by side (lane l is row 4 j + l % 4 of block j = l / 4), each quad of the column
- * broadcast; even and odd quads in two accumulators. The sums are requantized one by one (the
- * rows' multipliers differ between lanes), as the scalar kernel does. */
-Q8_TARGET void Q8_GEMV(const sn_q8_gemm_args *a)
-{
-	const size_t next = (size_t)a->k4 * SN_Q8_MR * 4;
-	const int per = Q8V_LANES / SN_Q8_MR, blocks = (a->m + SN_Q8_MR - 1) / SN_Q8_MR;
-	for (int b0 = 0; b0 < blocks; b0 += per) {
-		const int nb = blocks - b0 < per ? blocks - b0 : per, r0 = b0 * SN_Q8_MR;
-		const int8_t *w = a->a + (size_t)b0 * next;
-		q8v acc0 = q8v_set1(0), acc1 = q8v_set1(0);
-		int q = 0;
-		for (; q + 1 < a->k4; q += 2) {
-			int32_t x0, x1;
-			memcpy(&x0, a->b + 4 * (size_t)q, 4);
-			memcpy(&x1, a->b + 4 * (size_t)q + 4, 4);
-			acc0 = q8_dot(acc0, q8_xbcast(x0), q8_wvec(q8v_quads(w + (size_t)q * 16, next, nb)));
-			acc1 = q8_dot(acc1, q8_xbcast(x1), q8_wvec(q8v_quads(w + (size_t)q * 16 + 16, next, nb)));
-		}
-		if (q < a->k4) {
-			int32_t x0;
-			memcpy(&x0, a->b + 4 * (size_t)q, 4);
-			acc0 = q8_dot(acc0, q8_xbcast(x0), q8_wvec(q8v_quads(w + (size_t)q * 16, next, nb)));
-		}
-		int32_t t[Q8V_LANES];
-		q8v_storeu(t, q8v_add(acc0, acc1));
-		const int rows = a->m - r0 < Q8V_LANES ? a->m - r0 : Q8V_LANES;
-		for (int l = 0; l < rows; l++)
-			a->y[(size_t)(r0 + l) * a->ldr] = sn_q8_out((uint32_t)a->corr[r0 + l] + (uint32_t)t[l], a, r0 + l);
-	}
 }

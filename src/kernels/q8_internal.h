@@ -37,8 +37,6 @@ typedef struct {
 	size_t ldr, ldp;
 } sn_q8_gemm_args;
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
-/* The GEMV form (q8_gemm_simd.h's Q8_GEMV): n = 1, b one column's k4 quads (4 k4 bytes, x + 128),
- * ldb unused. */
 
 /* A Linear's weights (sn_q8_linear_pack_new), laid out for output channels in the vector lanes:
  * the out channels rounded up to 16 in blocks of SN_Q8_LW (the last one what is left), each block
@@ -196,7 +194,6 @@ void sn_q8_dwrow__scalar(const int8_t *x, int n, int16_t *row);
 #define SN_Q8_DECLARE(isa)                                                 \
 	void sn_q8_dwrow__##isa(const int8_t *x, int n, int16_t *row);         \
 	void sn_q8_gemm__##isa(const sn_q8_gemm_args *a);                      \
-	void sn_q8_gemv__##isa(const sn_q8_gemm_args *a);                      \
 	void sn_q8_dwconv_3x3__##isa(const sn_q8_dw_args *a);                  \
 	void sn_q8_dwconv_5x5__##isa(const sn_q8_dw_args *a);                  \
 	void sn_q8_dwconv_any__##isa(const sn_q8_dw_args *a);

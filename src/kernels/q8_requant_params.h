@@ -1,6 +1,6 @@
 /* The constants of the vector requantization (q8_requant_ymm.h, q8_requant_zmm.h), written once
  * for both widths. Every constant is a vector with a value per int32 lane, so a lane may have
- * its own multiplier and shifts (the channel-vectorised depthwise, the GEMV: lanes are output
+ * its own multiplier and shifts (the channel-vectorised depthwise, the Linear: lanes are output
  * channels); the kernels whose lanes share one multiplier (a row of outputs) make the broadcast
  * case, rq_make, whose vectors the compiler keeps as one register each.
  *

@@ -107,14 +107,6 @@ Q8Y_AVX2 Q8_INLINE void q8y_i16_row(const int8_t *x, int n, int16_t *row)
 	memcpy(row + i, u, (size_t)(n - i) * sizeof *u);
 }
 
-/* nb <= 2 chunks of 16 bytes at p, p + stride side by side (zeros for missing ones) */
-Q8Y_AVX2 Q8_INLINE __m256i q8y_quads(const int8_t *p, size_t stride, int nb)
-{
-	const __m128i lo = _mm_loadu_si128((const __m128i *)p);
-	const __m128i hi = nb > 1 ? _mm_loadu_si128((const __m128i *)(p + stride)) : _mm_setzero_si128();
-	return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-}
-
 /* the names the width-generic kernels (q8_gemm_simd.h, q8_dwconv_simd.h) use */
 typedef __m256i q8v;
 #define Q8V_LANES 8
@@ -127,7 +119,6 @@ typedef __m256i q8v;
 #define q8v_set1 _mm256_set1_epi32
 #define q8v_widen q8y_widen
 #define q8v_i16_row q8y_i16_row
-#define q8v_quads q8y_quads
 #define q8v_add _mm256_add_epi32
 #define q8v_storeu(p, v) _mm256_storeu_si256((__m256i *)(p), v)
 #define q8v_sub _mm256_sub_epi32

@@ -81,16 +81,6 @@ Q8Z Q8_INLINE void q8z_i16_row(const int8_t *x, int n, int16_t *row)
 	}
 }
 
-/* nb <= 4 chunks of 16 bytes at p, p + stride, ... side by side (zeros for missing ones) */
-Q8Z Q8_INLINE __m512i q8z_quads(const int8_t *p, size_t stride, int nb)
-{
-	__m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
-	if (nb > 1) v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(p + stride)), 1);
-	else v = _mm512_inserti32x4(v, _mm_setzero_si128(), 1);
-	v = _mm512_inserti32x4(v, nb > 2 ? _mm_loadu_si128((const __m128i *)(p + 2 * stride)) : _mm_setzero_si128(), 2);
-	return _mm512_inserti32x4(v, nb > 3 ? _mm_loadu_si128((const __m128i *)(p + 3 * stride)) : _mm_setzero_si128(), 3);
-}
-
 typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define Q8V_LANES 16
 #define q8v_rq q8z_rq
@@ -102,7 +92,6 @@ typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define q8v_set1 _mm512_set1_epi32
 #define q8v_widen q8z_widen
 #define q8v_i16_row q8z_i16_row
-#define q8v_quads q8z_quads
 #define q8v_storeu(p, v) _mm512_storeu_si512((void *)(p), v)
 #define q8v_add _mm512_add_epi32
 #define q8v_sub _mm512_sub_epi32

@@ -11,13 +11,13 @@
 
 /* ---------------------------------------------------------------- instruction sets */
 
-enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY, K_GEMV,
-       K_C16 = K_GEMV + 1 - K_DW3S1,   /* + a depthwise kind: its channel-vectorised kernel */
+enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY,
+       K_C16 = K_DWANY + 1 - K_DW3S1,   /* + a depthwise kind: its channel-vectorised kernel */
        K_N = K_C16 + K_DWANY + 1 };
 #define KERNEL_NAMES(isa)                                                                           \
 	{"q8_conv_gemm__" #isa, "q8_linear_gemm__" #isa, "q8_dwconv_3x3s1__" #isa, "q8_dwconv_3x3s2__" #isa, \
-	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa, "q8_linear_gemv__" #isa, \
-	 "q8_dwconv_3x3s1_c16__" #isa, "q8_dwconv_3x3s2_c16__" #isa, "q8_dwconv_5x5s1_c16__" #isa,           \
+	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa,                    \
+	 "q8_dwconv_3x3s1_c16__" #isa, "q8_dwconv_3x3s2_c16__" #isa, "q8_dwconv_5x5s1_c16__" #isa,      \
 	 "q8_dwconv_5x5s2_c16__" #isa, "q8_dwconv_any_c16__" #isa}
 
 typedef struct {
@@ -30,7 +30,6 @@ typedef struct {
 	const char *add_name;
 	int dw_step;                /* outputs per step of the depthwise kernels (0: one at a time) */
 	sn_q8_dwrow_fn dwrow;
-	sn_q8_gemm_fn gemv;         /* a Linear of few rows, one row at a time (NULL: the GEMM) */
 	void (*dwc16)(const sn_q8_dwc16_args *);   /* the channel-vectorised depthwise (NULL: none) */
 	sn_q8_spmm_fn spmm;
 	sn_q8_spmm_panel_fn spmm_panel;
@@ -42,15 +41,15 @@ static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, NULL, SPMM(scalar)},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, SPMM(scalar)},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
-	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, sn_q8_gemv__avx2, NULL, SPMM(avx2)},
+	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, NULL, SPMM(avx2)},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
-	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, sn_q8_gemv__avxvnni,
-	 NULL, SPMM(avxvnni)},   /* no VNNI in an add */
+	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, NULL,
+	 SPMM(avxvnni)},   /* no VNNI in an add */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
-	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_gemv__avx512vnni, sn_q8_dwconv_c16__avx512vnni,
+	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_dwconv_c16__avx512vnni,
 	 SPMM(avx512vnni)},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))

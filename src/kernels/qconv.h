@@ -79,7 +79,7 @@ size_t sn_q8_linear_ws(int rows, int k, int out);
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
                   int8_t *y, void *ws);
 /* The kernel sn_q8_conv_run / sn_q8_linear would run on this CPU, for reports, XNNPACK style:
- * "q8_conv_gemm__avx512vnni", "q8_dwconv_3x3s1__avx2", "q8_linear_gemv__avx512vnni",
+ * "q8_conv_gemm__avx512vnni", "q8_dwconv_3x3s1__avx2", "q8_linear_gemm__avx512vnni",
  * "q8_linear_gemm__scalar". */
 const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c);
 const char *sn_q8_linear_kernel(int rows, int k, int out);
