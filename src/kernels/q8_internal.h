@@ -51,8 +51,9 @@ typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
 typedef struct {
 	int rows, k, out, o0, o1;
 	const int8_t *x;
-	const int8_t *last;         /* x's last row padded to whole quads when k % 4 (else NULL): the
-	                             * kernels read whole quads, a row's last one into the next row */
+	const int8_t *last;         /* when k % 4 (else NULL), rows [last0, rows) of x padded to whole */
+	int last0;                  /* quads, 4 k4 bytes apart: the kernels read whole quads, a row's
+	                             * last one into the next rows, and these would read past x */
 	const uint8_t *w;           /* the pack's lin */
 	const int32_t *corr;        /* out rounded up to 16: bias - x_zp * sum w, 0 past out */
 	const int32_t *rowc;        /* rows: -128 * the row's sum */

@@ -7,7 +7,7 @@
  * weights (w + 128, unsigned) are the vectors, a row's quad of x (signed, as the layer has it:
  * no panel) the broadcast; per quad of taps, Q8_LNV loads and Q8_LMR broadcasts feed Q8_LMR Q8_LNV
  * products, and each row's outputs are one run of bytes. A row's last quad reaches past k into
- * the next row (zero weights; the last row's from a copy, a->last): no tail in the loop, whose
+ * the next row (zero weights; the last rows' from a copy, a->last): no tail in the loop, whose
  * accumulators a tail after it made GCC copy and spill. Vectors past `out` are computed (zero
  * weights) but not stored. */
 
@@ -23,7 +23,8 @@ Q8_TARGET Q8_INLINE void q8l_block(const sn_q8_linear_args *a, int r0, const int
 	q8v acc[Q8_LMR][Q8_LNV];
 	const int8_t *x[Q8_LMR];
 	for (int r = 0; r < MR; r++) {
-		x[r] = a->last && r0 + r == a->rows - 1 ? a->last : a->x + (size_t)(r0 + r) * a->k;
+		x[r] = a->last && r0 + r >= a->last0 ? a->last + (size_t)(r0 + r - a->last0) * 4 * ((a->k + 3) / 4)
+		                                     : a->x + (size_t)(r0 + r) * a->k;
 		const q8v c = q8v_set1(a->rowc[r0 + r]);
 		for (int v = 0; v < NV; v++) acc[r][v] = q8v_add(q8v_load(a->corr + o + Q8V_LANES * v), c);
 	}

@@ -509,8 +509,9 @@ const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
 /* ---------------------------------------------------------------- Linear */
 
 /* The Linear kernel of each instruction set, in the order of isas[] */
-static const sn_q8_linear_fn linear_fns[N_ISAS] = {sn_q8_linear__scalar, sn_q8_linear__avx2, sn_q8_linear__avxvnni,
-                                                    sn_q8_linear__avx512vnni};
+static const sn_q8_linear_fn linear_fns[] = {sn_q8_linear__scalar, sn_q8_linear__avx2, sn_q8_linear__avxvnni,
+                                             sn_q8_linear__avx512vnni};
+_Static_assert(sizeof linear_fns / sizeof linear_fns[0] == N_ISAS, "a Linear kernel for each instruction set");
 
 static int out16(int out) { return (out + 15) / 16 * 16; }
 
@@ -543,10 +544,19 @@ sn_q8_pack *sn_q8_linear_pack_new(const int8_t *w, int out, int k)
 	return pk;
 }
 
-/* corr, rowc, and the padded copy of x's last row */
+/* The rows at the end of x [rows x k] whose last whole quad reaches past x: the 4 k4 - k bytes
+ * after a row lie in the rows after it. */
+static int tail_rows(int rows, int k)
+{
+	const int over = 4 * ((k + 3) / 4) - k;
+	return SN_MIN(rows, (over + k - 1) / k);
+}
+
+/* corr, rowc, and the padded copy of x's tail rows */
 size_t sn_q8_linear_ws(int rows, int k, int out)
 {
-	return up64((size_t)out16(out) * sizeof(int32_t)) + up64((size_t)rows * sizeof(int32_t)) + up64((size_t)k + 4);
+	return up64((size_t)out16(out) * sizeof(int32_t)) + up64((size_t)rows * sizeof(int32_t)) +
+	       up64((size_t)tail_rows(rows, k) * 4 * ((k + 3) / 4));
 }
 
 /* -128 times the sum of each row of x [rows x k] (the kernels' weights are w + 128). One clone per
@@ -569,16 +579,18 @@ static void row_sums(const int8_t *x, int rows, int k, int32_t *rowc)
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
                   int8_t *y, void *ws)
 {
+	if (rows < 1) return;
 	const sn_q8_linear_fn fn = linear_fns[isa() - isas];
 	const int T = threads(), V = out16(out) / 16, po = SN_MIN(T, V), pr = SN_MIN(SN_MAX(1, T / po), rows);
 	const int unit = V >= 4 * po ? SN_Q8_LW / 16 : 1, units = (V + unit - 1) / unit;
 	int32_t *corr = ws, *rowc = (int32_t *)((char *)ws + up64((size_t)out16(out) * sizeof *corr));
-	int8_t *last = k % 4 ? (int8_t *)rowc + up64((size_t)rows * sizeof *rowc) : NULL;
+	const int nt = tail_rows(rows, k), k4b = 4 * pk->k4;
+	int8_t *last = nt ? (int8_t *)rowc + up64((size_t)rows * sizeof *rowc) : NULL;
 	for (int o = 0; o < out16(out); o++) corr[o] = o < out ? sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, 0, pk->sumw[o]) : 0;
 	row_sums(x, rows, k, rowc);
-	if (last) {
-		memcpy(last, x + (size_t)(rows - 1) * k, (size_t)k);
-		memset(last + k, 0, 4 - (size_t)k % 4);
+	for (int r = 0; r < nt; r++) {
+		memcpy(last + (size_t)r * k4b, x + (size_t)(rows - nt + r) * k, (size_t)k);
+		memset(last + (size_t)r * k4b + k, 0, (size_t)(k4b - k));
 	}
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
 	for (int it = 0; it < po * pr; it++) {
@@ -586,7 +598,7 @@ void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p
 		const sn_q8_linear_args a = {
 			.rows = r1 - r0, .k = k, .out = out, .o0 = SN_MIN(out, 16 * unit * (units * part / po)),
 			.o1 = SN_MIN(out, 16 * unit * (units * (part + 1) / po)), .x = x + (size_t)r0 * k,
-			.last = r1 == rows ? last : NULL, .w = pk->lin, .corr = corr, .rowc = rowc + r0, .mult = p->mult,
+			.last = last, .last0 = rows - nt - r0, .w = pk->lin, .corr = corr, .rowc = rowc + r0, .mult = p->mult,
 			.per_channel = p->per_channel, .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi, .y = y + (size_t)r0 * out};
 		if (a.rows > 0 && a.o0 < a.o1) fn(&a);
 	}

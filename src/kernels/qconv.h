@@ -35,7 +35,10 @@ void sn_q8_linear_ref(const int8_t *x, int rows, int k, int out, const sn_q8_con
  *    bytes and adds four products into int32 without saturation: the input goes in shifted to
  *    unsigned (x + 128), so sum (x + 128) w = sum x w + 128 sum w, and the per-channel constant
  *    bias - (x_zp + 128) sum w (computed per call from the pack's sums of w) makes it the
- *    reference's bias + sum (x - x_zp) w. AVX2 has no exact byte product (vpmaddubsw saturates
+ *    reference's bias + sum (x - x_zp) w. The Linear swaps the roles (its weights are the
+ *    vectors, a row's quad of x the broadcast): the weights go in shifted (w + 128), so
+ *    sum x (w + 128) = sum x w + 128 sum x, and bias - x_zp sum w - 128 sum x (the row's sum,
+ *    per call) is the constant. AVX2 has no exact byte product (vpmaddubsw saturates
  *    its pair sums: 255 * 127 * 2 > 32767): it splits the same quads into even and odd bytes
  *    widened to int16 and uses vpmaddwd, whose pair sums are exact in int32. The depthwise
  *    kernels use vpmaddwd (or VNNI's vpdpwssd) on int16 pairs of taps. Everything wraps modulo
@@ -50,7 +53,7 @@ void sn_q8_linear_ref(const int8_t *x, int rows, int k, int out, const sn_q8_con
  *    rounding right shift with its threshold, the clamp before the zero point is added.
  * tests/test_qkernels.c checks every path this CPU runs against the references byte for byte. */
 typedef struct sn_q8_pack sn_q8_pack;   /* one layer's weights packed for the fast paths */
-/* Packs weights w [out_c][k] (k = c/groups*kh*kw, the layout of sn_q8_conv.w) of a layer with
+/* Packs weights w [out_c][k] (k = c/groups*kh*kw, the layout of sn_q8_conv.w) of a conv with
  * `groups` groups, and their per-output-channel sums. NULL when out of memory or the shape is
  * invalid (out_c not a multiple of groups, k outside [1, SN_Q8_MAX_TAPS]). The pack does not
  * keep a pointer to w. */
@@ -71,9 +74,11 @@ size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c);
 void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_c, const sn_q8_conv *p,
                 const sn_q8_pack *pk, int8_t *y, void *ws);
 /* Linear: y [rows x out] from x [rows x k] (row-major), the same arithmetic (p->w is [out][k]),
- * with pk = sn_q8_linear_pack_new(p->w, out, k): its own layout (the output channels in the
- * vector lanes; sn_q8_conv_run cannot read it, nor sn_q8_linear a conv's pack). Same threading
- * and scratch rules. */
+ * with pk = sn_q8_linear_pack_new(p->w, out, k): its own layout, the output channels in the
+ * vector lanes (sn_q8_conv_run cannot read it, nor sn_q8_linear a conv's pack; NULL as
+ * sn_q8_pack_new's); one kernel for every batch, x read as it is (no panel). Splits the output
+ * channels over the threads (then the rows, when the channels are fewer than 16 per thread);
+ * scratch: sn_q8_linear_ws bytes, 64-aligned, whatever the threads. */
 sn_q8_pack *sn_q8_linear_pack_new(const int8_t *w, int out, int k);
 size_t sn_q8_linear_ws(int rows, int k, int out);
 void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p, const sn_q8_pack *pk,
