@@ -328,7 +328,7 @@ static int bench_q8conv(const char *c, const char *spec, const bench_opts *o)
 	const uint64_t macs = (uint64_t)n * cout * g.oh * g.ow * (uint64_t)(cin / grp) * k * k;
 	q8_layer l;
 	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2, NULL);
-	const size_t ws = (sn_q8_conv_ws(&g, grp, cout) + 64) / 64 * 64;
+	const size_t ws = (sn_q8_conv_ws(&g, grp, cout, 0) + 64) / 64 * 64;
 	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
 	q8_conv_ctx ctx = {&l, &g, n, grp, cout, ws, 0};
 	if (!rc) q8_each_path(c, macs, q8_conv_once, &ctx, q8_conv_name, o);
@@ -394,7 +394,7 @@ static int q8_sparse_layer(const char *c, const char *text, int n, size_t nx, in
 	const sn_tensor *w = rc ? NULL : &g->tensor[g->node[g->n_node - 1].t[SN_T_WEIGHT]];
 	if (!rc) rc = q8_make(&l, nx, rows, 1, cols, ny, o->seed + 2, w->data);
 	if (!rc && !(l.sp = sn_q8_spmm_pack(l.w, rows, cols))) rc = sn_seterr(SN_ENOMEM, "out of memory for the sparse pack");
-	const size_t ws = rc ? 0 : (SN_MAX(linear ? sn_q8_linear_ws(n, cols, rows) : sn_q8_conv_ws(geom, 1, rows), sn_q8_spmm_ws(l.sp, ny / rows)) + 64) / 64 * 64;
+	const size_t ws = rc ? 0 : (SN_MAX(linear ? sn_q8_linear_ws(n, cols, rows) : sn_q8_conv_ws(geom, 1, rows, 0), sn_q8_spmm_ws(l.sp, ny / rows)) + 64) / 64 * 64;
 	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
 	q8_conv_ctx cd = {&l, geom, n, 1, rows, ws, 0}, cs = {&l, geom, n, 1, rows, ws, 1};
 	q8_linear_ctx ld = {&l, n, cols, rows, 0}, ls = {&l, n, cols, rows, 1};

@@ -35,6 +35,11 @@ Q8_TARGET Q8_INLINE void q8_block(const sn_q8_gemm_args *a, int r0, const int RB
 			for (int t = 0; t < NV; t++) acc[r][t] = q8_dot(acc[r][t], x[t], wb);
 		}
 	}
+	if (a->acc) {   /* raw sums for a fused pool (q8_internal.h) */
+		for (int r = 0; r < rows; r++)
+			for (int t = 0; t < NV; t++) q8v_storeu(a->acc + (size_t)(r0 + r) * a->ldr + p0 + Q8V_LANES * t, acc[r][t]);
+		return;
+	}
 	for (int r = 0; r < rows; r++) {
 		const q8v_rq rq = q8v_rq_make(a->mult[a->per_channel ? r0 + r : 0], a->y_zp, a->lo, a->hi);
 		int8_t *y = a->y + (size_t)(r0 + r) * a->ldr + (size_t)p0 * a->ldp;

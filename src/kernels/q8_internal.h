@@ -34,6 +34,9 @@ typedef struct {
 	int32_t y_zp, lo, hi;
 	int8_t *y;
 	size_t ldr, ldp;
+	int32_t *acc;               /* non-NULL (GEMM only, ldp = 1): the sums corr + A B, not requantized,
+	                             * to acc[r * ldr + p]; whole vectors, so up to n rounded up to a
+	                             * vector's lanes (ldr must leave room) */
 } sn_q8_gemm_args;
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
 /* The GEMV form (q8_gemm_simd.h's Q8_GEMV): n = 1, b one column's k4 quads (4 k4 bytes, x + 128),
@@ -61,8 +64,33 @@ typedef struct {
 	sn_q_mult mult;
 	int32_t y_zp, lo, hi;
 	int8_t *y;
+	int32_t *acc;               /* non-NULL: the sums corr + taps, not requantized, to acc[oy * ow + ox]
+	                             * instead of y; whole steps of two vectors, so a row's last one runs
+	                             * into the next row (written again after it) and the last row's up to
+	                             * SN_Q8_POOL_SLACK past oh * ow */
 } sn_q8_dw_args;
 typedef void (*sn_q8_dw_fn)(const sn_q8_dw_args *a);
+
+/* A 2x2 stride-2 max-pool fused into the conv before it: the conv leaves its sums unrequantized
+ * (acc above), and y[py * pw + px] = requant(the largest of the sums at rows 2 py, 2 py + 1 (ld
+ * apart), columns 2 px, 2 px + 1) for py < ph, px < pw. These are the bytes of pooling the
+ * requantized outputs, because requantization never decreases (a multiplier >= 0, roundings
+ * and a clamp that keep order): the largest sum gives the largest output. A quarter of the
+ * requantizations, and the conv's output is never stored. The vector kernels read whole vectors:
+ * up to SN_Q8_POOL_SLACK int32 past (2 ph - 1) ld + 2 pw. */
+#define SN_Q8_POOL_SLACK 64
+typedef struct {
+	const int32_t *acc;
+	size_t ld;
+	int ph, pw;
+	sn_q_mult mult;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+} sn_q8_pool_args;
+typedef void (*sn_q8_pool_fn)(const sn_q8_pool_args *a);
+void sn_q8_pool__scalar(const sn_q8_pool_args *a);
+void sn_q8_pool__avx2(const sn_q8_pool_args *a);           /* the AVX-VNNI path runs it too */
+void sn_q8_pool__avx512vnni(const sn_q8_pool_args *a);
 
 /* The channel-vectorised depthwise convolution (q8_dwconv_c16__avx512vnni.c): a block of up to
  * 16 channels of a layer with one output per input channel, zero padding, no dilation, stride

@@ -9,13 +9,17 @@
  * x_scale * w_scale[o] / y_scale per output channel (or one), and the output's zero point and
  * clamp (qmath.h: sn_q_act_range fuses ReLU and ReLU6). The accumulator holds bias + the sum of
  * (x - x_zp) * w over c/groups * kh * kw taps: at most 255 * 127 each, so layers with more than
- * 65,000 taps per output could overflow int32 and must stay float. */
+ * 65,000 taps per output could overflow int32 and must stay float.
+ * pool (convolutions only): y is the 2x2 stride-2 max-pool of the output instead, [out_c x oh / 2
+ * x ow / 2] (an odd last row or column dropped, as MaxPool2d(2) does), the output itself never
+ * stored; sn_q8_conv_run takes it only where sn_q8_conv_pools says it fuses it. */
 typedef struct {
 	const int8_t *w;
 	const int32_t *bias;
 	const sn_q_mult *mult;
 	int per_channel;
 	int32_t x_zp, y_zp, lo, hi;
+	int pool;
 } sn_q8_conv;
 
 #define SN_Q8_MAX_TAPS 65000
@@ -57,9 +61,13 @@ typedef struct sn_q8_pack sn_q8_pack;   /* one layer's weights packed for the fa
 sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k);
 void sn_q8_pack_free(sn_q8_pack *pk);
 size_t sn_q8_pack_bytes(const sn_q8_pack *pk);
-/* Scratch bytes sn_q8_conv_run needs for one image of geometry g (0 allowed), for as many threads
- * as sn_get_threads() says now: ask again after sn_set_threads. */
-size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c);
+/* Scratch bytes sn_q8_conv_run needs for one image of geometry g (0 allowed), with a fused pool
+ * or not, for as many threads as sn_get_threads() says now: ask again after sn_set_threads. */
+size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool);
+/* 1 where sn_q8_conv_run can pool a layer of this shape in its own pass (sn_q8_conv.pool): at
+ * least 2x2 outputs, and every GEMM-shaped layer whose two output rows fit a panel (ow <= 256),
+ * every depthwise one but those of the channel-vectorised kernel (faster unfused). */
+int sn_q8_conv_pools(const sn_conv_geom *g, int groups, int out_c);
 /* Exactly sn_q8_conv_ref's bytes, fast (named _run: C gives types and functions one name space,
  * and sn_q8_conv is the layer's type): one image x [c x h x w] -> y [out_c x oh x ow]. Chooses
  * at run time among AVX-512 VNNI, AVX-VNNI, AVX2 and portable C, and a direct depthwise path for
