@@ -76,14 +76,15 @@ static void *scratch(size_t n)
 	return ws;
 }
 
-/* A random geometry: depthwise (kind 1), 1x1 (kind 2) or anything (kind 0). */
+/* A random geometry: depthwise (kind 1), 1x1 (kind 2), stride 1 with groups of 4 channels and
+ * more than one tap (kind 3: the quad planes, qconv.c) or anything (kind 0). */
 static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 {
 	sn_conv_geom g;
 	for (;;) {
 		memset(&g, 0, sizeof g);
 		*groups = kind == 1 ? 0 : lcg(s) % 3 ? 1 : pick(s, 2, 3);
-		const int cg = kind == 1 ? 1 : pick(s, 1, 19);
+		const int cg = kind == 1 ? 1 : kind == 3 ? 4 * pick(s, 1, 5) : pick(s, 1, 19);
 		g.c = kind == 1 ? pick(s, 1, 9) : cg * *groups;
 		if (kind == 1) *groups = g.c;
 		*oc = kind == 1 ? g.c * pick(s, 1, 2) : pick(s, 1, 21) * *groups;
@@ -96,6 +97,10 @@ static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 			g.kw = k ? k : pick(s, 1, 5);
 			g.sh = g.sw = pick(s, 1, kind == 1 ? 2 : 3);
 			if (lcg(s) % 4 == 0) g.sw = pick(s, 1, 3);
+			if (kind == 3) {
+				g.sh = g.sw = 1;
+				if (g.kh * g.kw == 1) g.kw = 2;
+			}
 			g.dh = lcg(s) % 3 ? 1 : 2;
 			g.dw = lcg(s) % 3 ? 1 : 2;
 		}
@@ -113,9 +118,10 @@ static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 
 /* A layer with its pack (`groups` groups, k taps) and ws_bytes of scratch; y prefilled with
  * garbage. 0, or -1 when out of memory (said; the layer freed). */
-static int case_setup(layer *L, size_t nx, int oc, int groups, int k, size_t ny, size_t ws_bytes, uint32_t *s, int extreme)
+static int case_setup(layer *L, size_t nx, int oc, int groups, int k, int taps, size_t ny, size_t ws_bytes, uint32_t *s,
+                      int extreme)
 {
-	if (layer_make(L, nx, (size_t)oc * k, oc, ny, s, extreme) || !(L->pk = sn_q8_pack_new(L->w, oc, groups, k)) ||
+	if (layer_make(L, nx, (size_t)oc * k, oc, ny, s, extreme) || !(L->pk = sn_q8_pack_new(L->w, oc, groups, k, taps)) ||
 	    !(L->ws = scratch(ws_bytes))) {
 		fprintf(stderr, "  out of memory\n");
 		layer_free(L);
@@ -144,7 +150,9 @@ static int conv_case_pool(const sn_conv_geom *g, int groups, int oc, uint32_t *s
 	pool = pool && sn_q8_conv_pools(g, groups, oc);
 	const size_t ny = (size_t)oc * (pool ? (size_t)(g->oh / 2) * (g->ow / 2) : (size_t)g->oh * g->ow);
 	layer L;
-	if (case_setup(&L, (size_t)g->c * g->h * g->w, oc, groups, k, ny, sn_q8_conv_ws(g, groups, oc, pool), s, extreme)) return 1;
+	if (case_setup(&L, (size_t)g->c * g->h * g->w, oc, groups, k, g->kh * g->kw, ny, sn_q8_conv_ws(g, groups, oc, pool), s,
+	               extreme))
+		return 1;
 	L.p.pool = pool;
 	sn_q8_conv_ref(L.x, g, groups, oc, &L.p, L.ref);
 	sn_q8_conv_run(L.x, g, groups, oc, &L.p, L.pk, L.y, L.ws);
@@ -163,7 +171,7 @@ static int linear_case(int rows, int k, int out, uint32_t *s, int extreme, const
 {
 	const size_t ny = (size_t)rows * out;
 	layer L;
-	if (case_setup(&L, (size_t)rows * k, out, 1, k, ny, sn_q8_linear_ws(rows, k, out), s, extreme)) return 1;
+	if (case_setup(&L, (size_t)rows * k, out, 1, k, 1, ny, sn_q8_linear_ws(rows, k, out), s, extreme)) return 1;
 	sn_q8_linear_ref(L.x, rows, k, out, &L.p, L.ref);
 	sn_q8_linear(L.x, rows, k, out, &L.p, L.pk, L.y, L.ws);
 	char what[128];
@@ -202,6 +210,31 @@ static void conv_random(const char *path, int *failures, int *cases)
 TEST(q8_conv_matches_reference)
 {
 	each_path(conv_random);
+}
+
+/* The quad planes (stride 1, groups of 4 channels): every padding mode, dilations, groups, rows
+ * from 1 to 40 columns (the columns past ow a row computes and drops), pooled or not, on one
+ * thread and three (a single image's rows over threads) */
+static void conv_quads(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 31;
+	for (int t = 0; t < 80; t++) {
+		int groups, oc;
+		const sn_conv_geom g = random_geom(&s, 3, &groups, &oc);
+		*failures += conv_case_pool(&g, groups, oc, &s, t % 6 == 5, t % 2, path) != 0;
+		++*cases;
+	}
+}
+
+TEST(q8_conv_quad_planes_match_reference)
+{
+	each_path(conv_quads);
+	const int was = sn_get_threads();
+	sn_set_threads(3);
+	int failures = 0, cases = 0;
+	conv_quads("best, 3 threads", &failures, &cases);
+	sn_set_threads(was);
+	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
 }
 
 /* The shapes of the benchmarks, smaller: a stem, a depthwise and a pointwise layer, a 3x3. */
@@ -428,10 +461,11 @@ TEST(q8_kernel_names_and_paths)
 	}
 	sn_q8_force_path(NULL);
 	const int8_t w[6] = {1, 2, 3, 4, 5, 6};
-	CHECK(!sn_q8_pack_new(w, 3, 2, 2));    /* out_c not a multiple of groups */
-	CHECK(!sn_q8_pack_new(w, 2, 1, 0));
-	CHECK(!sn_q8_pack_new(w, 1, 1, SN_Q8_MAX_TAPS + 1));
-	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3);
+	CHECK(!sn_q8_pack_new(w, 3, 2, 2, 1));    /* out_c not a multiple of groups */
+	CHECK(!sn_q8_pack_new(w, 2, 1, 0, 1));
+	CHECK(!sn_q8_pack_new(w, 1, 1, SN_Q8_MAX_TAPS + 1, 1));
+	CHECK(!sn_q8_pack_new(w, 1, 1, 6, 4));    /* taps not dividing k */
+	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3, 1);
 	CHECK(pk && sn_q8_pack_bytes(pk) >= 6);
 	sn_q8_pack_free(pk);
 }

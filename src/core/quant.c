@@ -106,7 +106,8 @@ static int derive_layer(sn_graph *g, sn_node *n)
 	q->bias = malloc((size_t)rows * sizeof *q->bias);
 	q->mult = malloc((size_t)rows * sizeof *q->mult);
 	const int groups = n->op == SN_OP_CONV ? n->a.conv.groups : 1;
-	q->pack = q->bias && q->mult ? sn_q8_pack_new(q->w, rows, groups, (int)(t->n / (size_t)rows)) : NULL;
+	const int taps = n->op == SN_OP_CONV ? n->a.conv.kh * n->a.conv.kw : 1;
+	q->pack = q->bias && q->mult ? sn_q8_pack_new(q->w, rows, groups, (int)(t->n / (size_t)rows), taps) : NULL;
 	if (!q->pack) return sn_seterr(SN_ENOMEM, "out of memory");
 	const double sx = in->q->y.scale;
 	for (int o = 0; o < rows; o++) {

@@ -14,6 +14,10 @@
 #define SN_Q8_MR 4
 struct sn_q8_pack {
 	int out_c, groups, k, k4;   /* k4 = ceil(k / 4) quads */
+	int cq;                     /* 0: quad q holds taps 4q..4q+3 of [c/groups][kh][kw] in order; else
+	                             * (channels per group a multiple of 4) the taps per channel: quad q
+	                             * holds tap q % cq of channels 4 (q / cq)..+3, what a run of pixels
+	                             * of 4 channels interleaved gives (qconv.c's quad planes) */
 	int og, ob;                 /* rows per group, blocks per group */
 	int8_t *a;                  /* [groups][ob][k4][SN_Q8_MR][4] */
 	int32_t *sumw;              /* out_c sums of each row's weights */
@@ -34,6 +38,8 @@ typedef struct {
 	int32_t y_zp, lo, hi;
 	int8_t *y;
 	size_t ldr, ldp;
+	const int32_t *boff;        /* non-NULL (GEMM only): quad q of column p at b[boff[q] + 4 p] instead
+	                             * (qconv.c's quad planes: B read in place, no panel) */
 	int32_t *acc;               /* non-NULL (GEMM only, ldp = 1): the sums corr + A B, not requantized,
 	                             * to acc[r * ldr + p]; whole vectors, so up to n rounded up to a
 	                             * vector's lanes (ldr must leave room) */

@@ -54,11 +54,11 @@ void sn_q8_linear_ref(const int8_t *x, int rows, int k, int out, const sn_q8_con
  *    rounding right shift with its threshold, the clamp before the zero point is added.
  * tests/test_qkernels.c checks every path this CPU runs against the references byte for byte. */
 typedef struct sn_q8_pack sn_q8_pack;   /* one layer's weights packed for the fast paths */
-/* Packs weights w [out_c][k] (k = c/groups*kh*kw, the layout of sn_q8_conv.w) of a layer with
- * `groups` groups, and their per-output-channel sums. NULL when out of memory or the shape is
- * invalid (out_c not a multiple of groups, k outside [1, SN_Q8_MAX_TAPS]). The pack does not
- * keep a pointer to w. */
-sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k);
+/* Packs weights w [out_c][k] (k = c/groups * taps, taps = kh * kw, the layout of sn_q8_conv.w;
+ * a Linear: taps 1) of a layer with `groups` groups, and their per-output-channel sums. NULL
+ * when out of memory or the shape is invalid (out_c not a multiple of groups, k outside [1,
+ * SN_Q8_MAX_TAPS] or not a multiple of taps). The pack does not keep a pointer to w. */
+sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k, int taps);
 void sn_q8_pack_free(sn_q8_pack *pk);
 size_t sn_q8_pack_bytes(const sn_q8_pack *pk);
 /* Scratch bytes sn_q8_conv_run needs for one image of geometry g (0 allowed), with a fused pool
@@ -75,7 +75,7 @@ int sn_q8_conv_pools(const sn_conv_geom *g, int groups, int out_c);
  * padding mode); the rest runs as a GEMM over im2col tiles. Splits its work over OpenMP
  * threads (sn_get_threads()) when called outside a parallel region, like sn_gemm does;
  * allocates nothing. ws: sn_q8_conv_ws bytes, 64-aligned. pk: sn_q8_pack_new(p->w, out_c,
- * groups, c / groups * kh * kw). */
+ * groups, c / groups * kh * kw, kh * kw). */
 void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_c, const sn_q8_conv *p,
                 const sn_q8_pack *pk, int8_t *y, void *ws);
 /* Linear: y [rows x out] from x [rows x k] (row-major), the same arithmetic (p->w is [out][k],
