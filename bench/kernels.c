@@ -228,9 +228,10 @@ static void q8_free(q8_layer *l)
 	sn_q8_spmm_free(l->sp);
 }
 
-/* x: nx values, weights [out][k] in `groups` groups (0: a Linear's, its own pack; wf: those float
- * weights quantized per output channel, else random), y: ny values */
-static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny, uint64_t seed, const float *wf)
+/* x: nx values, weights [out][k] (k = channels per group x taps) in `groups` groups (0: a
+ * Linear's, its own pack; wf: those float weights quantized per output channel, else random), y:
+ * ny values */
+static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, int taps, size_t ny, uint64_t seed, const float *wf)
 {
 	sn_rng r;
 	sn_rng_seed(&r, seed);
@@ -253,7 +254,7 @@ static int q8_make(q8_layer *l, size_t nx, int out, int groups, int k, size_t ny
 		l->mult[o] = sn_q_multiplier(1.0 / (64.0 * sqrt((double)k) * (1.0 + sn_rng_uniform(&r))));
 	}
 	l->p = (sn_q8_conv){.w = l->w, .bias = l->bias, .mult = l->mult, .per_channel = 1, .x_zp = 3, .y_zp = -5, .lo = -128, .hi = 127};
-	l->pk = groups ? sn_q8_pack_new(l->w, out, groups, k) : sn_q8_linear_pack_new(l->w, out, k);
+	l->pk = groups ? sn_q8_pack_new(l->w, out, groups, k, taps) : sn_q8_linear_pack_new(l->w, out, k);
 	return l->pk ? SN_OK : sn_seterr(SN_ENOMEM, "out of memory for the packed weights");
 }
 
@@ -327,8 +328,8 @@ static int bench_q8conv(const char *c, const char *spec, const bench_opts *o)
 	g.ow = (g.w + 2 * (k / 2) - k) / s + 1;
 	const uint64_t macs = (uint64_t)n * cout * g.oh * g.ow * (uint64_t)(cin / grp) * k * k;
 	q8_layer l;
-	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2, NULL);
-	const size_t ws = (sn_q8_conv_ws(&g, grp, cout) + 64) / 64 * 64;
+	rc = q8_make(&l, (size_t)n * cin * g.h * g.w, cout, grp, cin / grp * k * k, k * k, (size_t)n * cout * g.oh * g.ow, o->seed + 2, NULL);
+	const size_t ws = (sn_q8_conv_ws(&g, grp, cout, 0) + 64) / 64 * 64;
 	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
 	q8_conv_ctx ctx = {&l, &g, n, grp, cout, ws, 0};
 	if (!rc) q8_each_path(c, macs, q8_conv_once, &ctx, q8_conv_name, o);
@@ -352,7 +353,7 @@ static int bench_q8linear(const char *c, const char *spec, const bench_opts *o)
 	free(xf);
 	sn_graph_free(g);
 	q8_layer l = {0};
-	if (!rc) rc = q8_make(&l, (size_t)n * k, out, 0, k, (size_t)n * out, o->seed + 2, NULL);
+	if (!rc) rc = q8_make(&l, (size_t)n * k, out, 0, k, 1, (size_t)n * out, o->seed + 2, NULL);
 	if (!rc && !(l.ws = aligned_alloc(64, (sn_q8_linear_ws(n, k, out) + 64) / 64 * 64)))
 		rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
 	q8_linear_ctx ctx = {&l, n, k, out, 0};
@@ -392,9 +393,9 @@ static int q8_sparse_layer(const char *c, const char *text, int n, size_t nx, in
 	if (!rc && rel_diff(dense, yf, nyf) > 1e-5) rc = sn_seterr(SN_EINVAL, "the sparse output differs from the dense one");
 	q8_layer l = {0};
 	const sn_tensor *w = rc ? NULL : &g->tensor[g->node[g->n_node - 1].t[SN_T_WEIGHT]];
-	if (!rc) rc = q8_make(&l, nx, rows, !linear, cols, ny, o->seed + 2, w->data);
+	if (!rc) rc = q8_make(&l, nx, rows, !linear, cols, 1, ny, o->seed + 2, w->data);
 	if (!rc && !(l.sp = sn_q8_spmm_pack(l.w, rows, cols))) rc = sn_seterr(SN_ENOMEM, "out of memory for the sparse pack");
-	const size_t ws = rc ? 0 : (SN_MAX(linear ? sn_q8_linear_ws(n, cols, rows) : sn_q8_conv_ws(geom, 1, rows), sn_q8_spmm_ws(l.sp, ny / rows)) + 64) / 64 * 64;
+	const size_t ws = rc ? 0 : (SN_MAX(linear ? sn_q8_linear_ws(n, cols, rows) : sn_q8_conv_ws(geom, 1, rows, 0), sn_q8_spmm_ws(l.sp, ny / rows)) + 64) / 64 * 64;
 	if (!rc && !(l.ws = aligned_alloc(64, ws * sn_get_threads()))) rc = sn_seterr(SN_ENOMEM, "out of memory for the scratch");
 	q8_conv_ctx cd = {&l, geom, n, 1, rows, ws, 0}, cs = {&l, geom, n, 1, rows, ws, 1};
 	q8_linear_ctx ld = {&l, n, cols, rows, 0}, ls = {&l, n, cols, rows, 1};

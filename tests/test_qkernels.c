@@ -76,14 +76,15 @@ static void *scratch(size_t n)
 	return ws;
 }
 
-/* A random geometry: depthwise (kind 1), 1x1 (kind 2) or anything (kind 0). */
+/* A random geometry: depthwise (kind 1), 1x1 (kind 2), stride 1 with groups of 4 channels and
+ * more than one tap (kind 3: the quad planes, qconv.c) or anything (kind 0). */
 static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 {
 	sn_conv_geom g;
 	for (;;) {
 		memset(&g, 0, sizeof g);
 		*groups = kind == 1 ? 0 : lcg(s) % 3 ? 1 : pick(s, 2, 3);
-		const int cg = kind == 1 ? 1 : pick(s, 1, 19);
+		const int cg = kind == 1 ? 1 : kind == 3 ? 4 * pick(s, 1, 5) : pick(s, 1, 19);
 		g.c = kind == 1 ? pick(s, 1, 9) : cg * *groups;
 		if (kind == 1) *groups = g.c;
 		*oc = kind == 1 ? g.c * pick(s, 1, 2) : pick(s, 1, 21) * *groups;
@@ -96,6 +97,10 @@ static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 			g.kw = k ? k : pick(s, 1, 5);
 			g.sh = g.sw = pick(s, 1, kind == 1 ? 2 : 3);
 			if (lcg(s) % 4 == 0) g.sw = pick(s, 1, 3);
+			if (kind == 3) {
+				g.sh = g.sw = 1;
+				if (g.kh * g.kw == 1) g.kw = 2;
+			}
 			g.dh = lcg(s) % 3 ? 1 : 2;
 			g.dw = lcg(s) % 3 ? 1 : 2;
 		}
@@ -113,10 +118,11 @@ static sn_conv_geom random_geom(uint32_t *s, int kind, int *groups, int *oc)
 
 /* A layer with its pack (`groups` groups, k taps; groups 0: a Linear's pack) and ws_bytes of
  * scratch; y prefilled with garbage. 0, or -1 when out of memory (said; the layer freed). */
-static int case_setup(layer *L, size_t nx, int oc, int groups, int k, size_t ny, size_t ws_bytes, uint32_t *s, int extreme)
+static int case_setup(layer *L, size_t nx, int oc, int groups, int k, int taps, size_t ny, size_t ws_bytes, uint32_t *s,
+                      int extreme)
 {
 	if (layer_make(L, nx, (size_t)oc * k, oc, ny, s, extreme) ||
-	    !(L->pk = groups ? sn_q8_pack_new(L->w, oc, groups, k) : sn_q8_linear_pack_new(L->w, oc, k)) ||
+	    !(L->pk = groups ? sn_q8_pack_new(L->w, oc, groups, k, taps) : sn_q8_linear_pack_new(L->w, oc, k)) ||
 	    !(L->ws = scratch(ws_bytes))) {
 		fprintf(stderr, "  out of memory\n");
 		layer_free(L);
@@ -137,27 +143,36 @@ static int verdict(layer *L, size_t ny, const char *path, const char *what)
 	return i < ny;
 }
 
-/* The fast convolution against the reference on one layer; 0 when identical. */
-static int conv_case(const sn_conv_geom *g, int groups, int oc, uint32_t *s, int extreme, const char *path)
+/* The fast convolution against the reference on one layer, with a 2x2 max-pool fused where
+ * `pool` asks and the kernels can (sn_q8_conv_pools); 0 when identical. */
+static int conv_case_pool(const sn_conv_geom *g, int groups, int oc, uint32_t *s, int extreme, int pool, const char *path)
 {
 	const int k = g->c / groups * g->kh * g->kw;
-	const size_t ny = (size_t)oc * g->oh * g->ow;
+	pool = pool && sn_q8_conv_pools(g, groups, oc);
+	const size_t ny = (size_t)oc * (pool ? (size_t)(g->oh / 2) * (g->ow / 2) : (size_t)g->oh * g->ow);
 	layer L;
-	if (case_setup(&L, (size_t)g->c * g->h * g->w, oc, groups, k, ny, sn_q8_conv_ws(g, groups, oc), s, extreme)) return 1;
+	if (case_setup(&L, (size_t)g->c * g->h * g->w, oc, groups, k, g->kh * g->kw, ny, sn_q8_conv_ws(g, groups, oc, pool), s,
+	               extreme))
+		return 1;
+	L.p.pool = pool;
 	sn_q8_conv_ref(L.x, g, groups, oc, &L.p, L.ref);
 	sn_q8_conv_run(L.x, g, groups, oc, &L.p, L.pk, L.y, L.ws);
 	char what[256];
-	snprintf(what, sizeof what, "%s: c=%d %dx%d k=%dx%d s=%d,%d d=%d,%d pad=%d,%d mode=%d groups=%d out=%d",
-	         sn_q8_conv_kernel(g, groups, oc), g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl,
-	         g->mode, groups, oc);
+	snprintf(what, sizeof what, "%s%s: c=%d %dx%d k=%dx%d s=%d,%d d=%d,%d pad=%d,%d mode=%d groups=%d out=%d",
+	         sn_q8_conv_kernel(g, groups, oc), pool ? " + 2x2 max-pool" : "", g->c, g->h, g->w, g->kh, g->kw, g->sh, g->sw,
+	         g->dh, g->dw, g->pt, g->pl, g->mode, groups, oc);
 	return verdict(&L, ny, path, what);
+}
+static int conv_case(const sn_conv_geom *g, int groups, int oc, uint32_t *s, int extreme, const char *path)
+{
+	return conv_case_pool(g, groups, oc, s, extreme, 0, path);
 }
 
 static int linear_case(int rows, int k, int out, uint32_t *s, int extreme, const char *path)
 {
 	const size_t ny = (size_t)rows * out;
 	layer L;
-	if (case_setup(&L, (size_t)rows * k, out, 0, k, ny, sn_q8_linear_ws(rows, k, out), s, extreme)) return 1;
+	if (case_setup(&L, (size_t)rows * k, out, 0, k, 1, ny, sn_q8_linear_ws(rows, k, out), s, extreme)) return 1;
 	sn_q8_linear_ref(L.x, rows, k, out, &L.p, L.ref);
 	sn_q8_linear(L.x, rows, k, out, &L.p, L.pk, L.y, L.ws);
 	char what[128];
@@ -198,6 +213,31 @@ TEST(q8_conv_matches_reference)
 	each_path(conv_random);
 }
 
+/* The quad planes (stride 1, groups of 4 channels): every padding mode, dilations, groups, rows
+ * from 1 to 40 columns (the columns past ow a row computes and drops), pooled or not, on one
+ * thread and three (a single image's rows over threads) */
+static void conv_quads(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 31;
+	for (int t = 0; t < 80; t++) {
+		int groups, oc;
+		const sn_conv_geom g = random_geom(&s, 3, &groups, &oc);
+		*failures += conv_case_pool(&g, groups, oc, &s, t % 6 == 5, t % 2, path) != 0;
+		++*cases;
+	}
+}
+
+TEST(q8_conv_quad_planes_match_reference)
+{
+	each_path(conv_quads);
+	const int was = sn_get_threads();
+	sn_set_threads(3);
+	int failures = 0, cases = 0;
+	conv_quads("best, 3 threads", &failures, &cases);
+	sn_set_threads(was);
+	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+}
+
 /* The shapes of the benchmarks, smaller: a stem, a depthwise and a pointwise layer, a 3x3. */
 static void conv_shapes(const char *path, int *failures, int *cases)
 {
@@ -221,6 +261,57 @@ static void conv_shapes(const char *path, int *failures, int *cases)
 TEST(q8_conv_bench_shapes_match_reference)
 {
 	each_path(conv_shapes);
+}
+
+/* A 2x2 max-pool fused into the conv (sn_q8_conv.pool) against the reference's requantize, then
+ * pool: random layers of every kind (odd sizes drop a row or column), the baseline CNN's two
+ * convs, rows too wide for one panel of pairs (ow 60, 130, 256), a depthwise layer with a
+ * multiplier in both plane layouts, extremes (ties, clamps). */
+static void conv_pooled(const char *path, int *failures, int *cases)
+{
+	uint32_t s = 909;
+	for (int t = 0; t < 120; t++) {
+		int groups, oc;
+		const sn_conv_geom g = random_geom(&s, t % 3, &groups, &oc);
+		if (!sn_q8_conv_pools(&g, groups, oc)) continue;
+		*failures += conv_case_pool(&g, groups, oc, &s, t % 5 == 4, 1, path) != 0;
+		++*cases;
+	}
+	static const int shapes[][7] = {{1, 28, 28, 32, 3, 1, 0}, {32, 14, 14, 64, 3, 1, 0}, {3, 9, 60, 5, 3, 1, 0},
+	                                {2, 5, 131, 4, 3, 1, 0}, {2, 4, 256, 9, 1, 1, 0}, {4, 17, 15, 8, 3, 4, 1},
+	                                {2, 64, 64, 4, 5, 2, 1}, {8, 7, 7, 24, 1, 1, 0}};
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		const int *v = shapes[i], pad = v[4] / 2;
+		sn_conv_geom g = {.c = v[0], .h = v[1], .w = v[2], .kh = v[4], .kw = v[4], .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+		                  .pt = pad, .pl = pad};
+		g.oh = g.h + 2 * pad - g.kh + 1;
+		g.ow = g.w + 2 * pad - g.kw + 1;
+		const int groups = v[6] ? g.c : 1;
+		CHECKF(sn_q8_conv_pools(&g, groups, v[3]), "no pool fused into c=%d %dx%d out=%d", g.c, g.h, g.w, v[3]);
+		for (int e = 0; e < 2; e++) {
+			*failures += conv_case_pool(&g, groups, v[3], &s, e, 1, path) != 0;
+			++*cases;
+		}
+	}
+}
+
+TEST(q8_conv_pooled_matches_reference)
+{
+	each_path(conv_pooled);
+	const int was = sn_get_threads();   /* and a single image's tiles and channels over threads */
+	sn_set_threads(3);
+	int failures = 0, cases = 0;
+	conv_pooled("best, 3 threads", &failures, &cases);
+	sn_set_threads(was);
+	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+	/* where it is not fused: rows wider than a panel of pairs, a single row, the channel-vectorised
+	 * depthwise shapes */
+	const sn_conv_geom wide = {.c = 2, .h = 4, .w = 257, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = 4, .ow = 257};
+	const sn_conv_geom row = {.c = 2, .h = 1, .w = 8, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = 1, .ow = 8};
+	const sn_conv_geom dw = {.c = 32, .h = 14, .w = 14, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+	                         .pt = 1, .pl = 1, .oh = 14, .ow = 14};
+	CHECK(!sn_q8_conv_pools(&wide, 1, 3) && !sn_q8_conv_pools(&row, 1, 3) && !sn_q8_conv_pools(&dw, 32, 32));
+	CHECK(sn_q8_conv_pools(&dw, 32, 64));   /* a multiplier: the plane kernels */
 }
 
 /* Depthwise layers of one output per channel with zero padding and no dilation (the shapes of
@@ -403,10 +494,11 @@ TEST(q8_kernel_names_and_paths)
 	}
 	sn_q8_force_path(NULL);
 	const int8_t w[6] = {1, 2, 3, 4, 5, 6};
-	CHECK(!sn_q8_pack_new(w, 3, 2, 2));    /* out_c not a multiple of groups */
-	CHECK(!sn_q8_pack_new(w, 2, 1, 0));
-	CHECK(!sn_q8_pack_new(w, 1, 1, SN_Q8_MAX_TAPS + 1));
-	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3);
+	CHECK(!sn_q8_pack_new(w, 3, 2, 2, 1));    /* out_c not a multiple of groups */
+	CHECK(!sn_q8_pack_new(w, 2, 1, 0, 1));
+	CHECK(!sn_q8_pack_new(w, 1, 1, SN_Q8_MAX_TAPS + 1, 1));
+	CHECK(!sn_q8_pack_new(w, 1, 1, 6, 4));    /* taps not dividing k */
+	sn_q8_pack *pk = sn_q8_pack_new(w, 2, 1, 3, 1);
 	CHECK(pk && sn_q8_pack_bytes(pk) >= 6);
 	sn_q8_pack_free(pk);
 	CHECK(!sn_q8_linear_pack_new(w, 0, 3));

@@ -36,17 +36,20 @@ const char *sn_node_path(const sn_graph *g, const sn_node *n, char *buf, size_t 
 	const float *y = sn_plan_output(g->plan, (int)(n - g->node));   /* as the graph's own plan runs it */
 	const int in_place = n->n_in && y && y == sn_plan_output(g->plan, n->in[0]);
 	const sn_op_def *d = sn_op_get(n->op);
+	const int by_input = plan_rt(g, n) && plan_rt(g, n)->by_input;
 	if (sn_node_runs_int8(n)) {   /* quantized models: the int8 kernels (src/ops/q8_conv.c) */
 		const sn_shape in = g->node[n->in[0]].out;
 		const sn_conv_geom ge = n->op == SN_OP_CONV ? sn_node_conv_geom(n, in) : (sn_conv_geom){0};
-		snprintf(buf, len, "int8 %s", sn_sparse_q8(g, n, g->plan->batch) ? sn_q8_spmm_kernel()
-		                              : n->op == SN_OP_CONV ? sn_q8_conv_kernel(&ge, n->a.conv.groups, n->a.conv.out_c)
-		                              : n->op == SN_OP_LINEAR ? sn_q8_linear_kernel(g->plan->batch, in.c, n->out.c)
-		                              : d->path ? d->path : "elementwise");
+		snprintf(buf, len, "int8 %s%s", by_input ? "in the conv before it"
+		                                : sn_sparse_q8(g, n, g->plan->batch) ? sn_q8_spmm_kernel()
+		                                : n->op == SN_OP_CONV ? sn_q8_conv_kernel(&ge, n->a.conv.groups, n->a.conv.out_c)
+		                                : n->op == SN_OP_LINEAR ? sn_q8_linear_kernel(g->plan->batch, in.c, n->out.c)
+		                                : d->path ? d->path : "elementwise",
+		         plan_rt(g, n) && plan_rt(g, n)->writes_next ? " + 2x2 max-pool" : "");
 		return buf;
 	}
 	const char *s = in_place && d->path_in_place ? d->path_in_place : d->path ? d->path : "elementwise";
-	if (plan_rt(g, n) && plan_rt(g, n)->by_input) s = "in the conv before it";
+	if (by_input) s = "in the conv before it";
 	switch (n->op) {   /* the kernels picked per shape and sparsity */
 	case SN_OP_CONV: conv_path(g, n, buf, len); return buf;
 	case SN_OP_LINEAR:

@@ -364,7 +364,7 @@ static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, int
 		/* a pool fused into its conv is written while the conv runs */
 		buf[i] = (sn_membuf){out_bytes(pl, i, batch, aliased), 0, pl->rt[i].by_input ? g->node[i].in[0] : i, i};
 		buf[N + i] = (sn_membuf){sn_align(pl->rt[i].saved_bytes), 0, 0, N};
-		buf[2 * N + i] = (sn_membuf){q_bytes(pl, i, batch), 0, i, i};
+		buf[2 * N + i] = (sn_membuf){q_bytes(pl, i, batch), 0, pl->rt[i].by_input ? g->node[i].in[0] : i, i};
 	}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {
@@ -455,8 +455,9 @@ static int mark_dtypes(sn_plan *pl, int train, int keep, int fake)
 }
 
 /* Layers whose output the layer before them writes (a 2x2 max-pool after a depthwise conv,
- * which pools its planes from its scratch: ops/conv.c), where that layer's output is read by
- * nothing else and so is never stored. Float inference plans that keep no outputs. */
+ * which pools its planes from its scratch, or after an int8 conv, which pools its sums:
+ * ops/conv.c), where that layer's output is read by nothing else and so is never stored; both
+ * in float or both in int8. Inference plans that keep no outputs, without fake quantization. */
 int sn_plan_fuse_pools = 1;   /* core/internal.h */
 static void fuse_into_inputs(sn_plan *pl, const int *consumers)
 {
@@ -465,9 +466,12 @@ static void fuse_into_inputs(sn_plan *pl, const int *consumers)
 		const sn_node *n = &g->node[i];
 		const sn_op_def *d = sn_op_get(n->op);
 		const int c = n->n_in == 1 ? n->in[0] : 0;
-		if (!d->fuses_into_input || c == 0 || consumers[c] != 1 || !d->fuses_into_input(g, n)) continue;
+		if (!d->fuses_into_input || c == 0 || consumers[c] != 1 || pl->rt[c].q8 != pl->rt[i].q8 ||
+		    !d->fuses_into_input(g, n))
+			continue;
 		pl->rt[c].writes_next = i;
 		pl->rt[c].need_f = 0;
+		pl->rt[c].need_q = 0;
 		pl->rt[i].by_input = 1;
 	}
 }
@@ -533,7 +537,7 @@ int sn_plan_reshape(sn_plan *pl, int batch, unsigned flags)
 	/* in place only where no output is read afterwards in its own right (int8 layers keep theirs) */
 	const int alias = !int8 && (train || !(flags & SN_PLAN_KEEP_OUTPUTS));
 	for (int i = 1; i < N && alias; i++) aliased[i] = (char)can_alias(g, &g->node[i], consumers, aliased);
-	if (!train && !keep && !int8 && sn_plan_fuse_pools) fuse_into_inputs(pl, consumers);
+	if (!train && !keep && !fake && sn_plan_fuse_pools) fuse_into_inputs(pl, consumers);
 	size_t ws = 0;
 	for (int i = 0; i < N; i++) {
 		sn_node *n = &g->node[i];

@@ -179,6 +179,7 @@ const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n);   /* a depth
 /* 1 when conv n can write the output of the 2x2 max-pool after it (its depthwise path pools its
  * planes from its scratch): the max-pool's fuses_into_input asks. */
 int sn_conv_can_pool(const sn_graph *g, const sn_node *n);
+int sn_q8_conv_can_pool(const sn_graph *g, const sn_node *n);   /* the same for an int8 conv */
 /* The oneDNN implementation plan p runs dense conv n on ("brgconv:avx512_core"), or NULL where
  * it runs slimnn's own im2col + GEMM (for reports). */
 const char *sn_conv_dnnl_impl(const sn_plan *p, const sn_node *n);

@@ -106,9 +106,9 @@ static int derive_layer(sn_graph *g, sn_node *n)
 	q->bias = malloc((size_t)rows * sizeof *q->bias);
 	q->mult = malloc((size_t)rows * sizeof *q->mult);
 	const int groups = n->op == SN_OP_CONV ? n->a.conv.groups : 1;
-	const int k = (int)(t->n / (size_t)rows);
+	const int k = (int)(t->n / (size_t)rows), taps = n->op == SN_OP_CONV ? n->a.conv.kh * n->a.conv.kw : 1;
 	q->pack = !q->bias || !q->mult ? NULL : n->op == SN_OP_LINEAR ? sn_q8_linear_pack_new(q->w, rows, k)
-	                                                               : sn_q8_pack_new(q->w, rows, groups, k);
+	                                                               : sn_q8_pack_new(q->w, rows, groups, k, taps);
 	if (!q->pack) return sn_seterr(SN_ENOMEM, "out of memory");
 	const double sx = in->q->y.scale;
 	for (int o = 0; o < rows; o++) {

@@ -15,7 +15,8 @@ void sn_q8_dwconv_any__scalar(const sn_q8_dw_args *a)
 					if (j + 1 < a->kw) acc += (uint32_t)(v[1] * a->w[i * a->kw + j + 1]);
 				}
 			}
-			a->y[(size_t)oy * a->ow + ox] = sn_q8_out(acc, &rq, 0);
+			if (a->acc) a->acc[(size_t)oy * a->ow + ox] = (int32_t)acc;
+			else a->y[(size_t)oy * a->ow + ox] = sn_q8_out(acc, &rq, 0);
 		}
 }
 

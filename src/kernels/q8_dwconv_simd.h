@@ -31,6 +31,12 @@ Q8_TARGET Q8_INLINE void q8_dw(const sn_q8_dw_args *a, const int KH, const int K
 				}
 			}
 			const int n = a->ow - ox;
+			if (a->acc) {   /* raw sums for a fused pool (q8_internal.h) */
+				int32_t *t = a->acc + (size_t)oy * a->ow + ox;
+				if (SPLIT) q8v_storeu_pairs32(t, acc0, acc1);
+				else { q8v_storeu(t, acc0); q8v_storeu(t + L, acc1); }
+				continue;
+			}
 			if (SPLIT) {
 				q8v_store_pairs(y + ox, q8v_requant(acc0, &rq), q8v_requant(acc1, &rq), n < 2 * L ? n : 2 * L);
 				continue;

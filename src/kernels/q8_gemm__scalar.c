@@ -12,10 +12,11 @@ void sn_q8_gemm__scalar(const sn_q8_gemm_args *a)
 			uint32_t acc = (uint32_t)a->corr[r];
 			for (int q = 0; q < a->k4; q++) {
 				const int8_t *wq = w + (size_t)q * SN_Q8_MR * 4;
-				const uint8_t *bq = b + (size_t)q * a->ldb * 4;
+				const uint8_t *bq = b + (a->boff ? (size_t)a->boff[q] : (size_t)q * a->ldb * 4);
 				for (int j = 0; j < 4; j++) acc += (uint32_t)(bq[j] * wq[j]);
 			}
-			a->y[r * a->ldr + p * a->ldp] = sn_q8_out(acc, a, r);
+			if (a->acc) a->acc[r * a->ldr + p] = (int32_t)acc;
+			else a->y[r * a->ldr + p * a->ldp] = sn_q8_out(acc, a, r);
 		}
 	}
 }

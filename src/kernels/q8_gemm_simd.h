@@ -22,8 +22,9 @@ Q8_TARGET Q8_INLINE void q8_block(const sn_q8_gemm_args *a, int r0, const int RB
 		for (int t = 0; t < NV; t++) acc[r][t] = q8v_set1(a->corr[r0 + (r < rows ? r : 0)]);
 	const size_t next = (size_t)a->k4 * SN_Q8_MR * 4;   /* from one packed block to the next */
 	const int8_t *w = a->a + (size_t)(r0 / SN_Q8_MR) * next;
-	const uint8_t *b = a->b + (size_t)p0 * 4;
-	for (int q = 0; q < a->k4; q++, w += SN_Q8_MR * 4, b += (size_t)a->ldb * 4) {
+	const uint8_t *b0 = a->b + (size_t)p0 * 4;
+	for (int q = 0; q < a->k4; q++, w += SN_Q8_MR * 4) {
+		const uint8_t *b = b0 + (a->boff ? (size_t)a->boff[q] : (size_t)q * a->ldb * 4);
 		q8_x x[Q8_NV];
 		for (int t = 0; t < NV; t++) x[t] = q8_xload(b + 4 * Q8V_LANES * t);
 		for (int r = 0; r < R; r++) {
@@ -32,6 +33,11 @@ Q8_TARGET Q8_INLINE void q8_block(const sn_q8_gemm_args *a, int r0, const int RB
 			const q8_w wb = q8_wbcast(wr);
 			for (int t = 0; t < NV; t++) acc[r][t] = q8_dot(acc[r][t], x[t], wb);
 		}
+	}
+	if (a->acc) {   /* raw sums for a fused pool (q8_internal.h) */
+		for (int r = 0; r < rows; r++)
+			for (int t = 0; t < NV; t++) q8v_storeu(a->acc + (size_t)(r0 + r) * a->ldr + p0 + Q8V_LANES * t, acc[r][t]);
+		return;
 	}
 	for (int r = 0; r < rows; r++) {
 		const q8v_rq rq = q8v_rq_make(a->mult[a->per_channel ? r0 + r : 0], a->y_zp, a->lo, a->hi);

@@ -14,6 +14,10 @@
 #define SN_Q8_MR 4
 struct sn_q8_pack {
 	int out_c, groups, k, k4;   /* k4 = ceil(k / 4) quads */
+	int cq;                     /* 0: quad q holds taps 4q..4q+3 of [c/groups][kh][kw] in order; else
+	                             * (channels per group a multiple of 4) the taps per channel: quad q
+	                             * holds tap q % cq of channels 4 (q / cq)..+3, what a run of pixels
+	                             * of 4 channels interleaved gives (qconv.c's quad planes) */
 	int og, ob;                 /* rows per group, blocks per group */
 	int8_t *a;                  /* [groups][ob][k4][SN_Q8_MR][4] */
 	int32_t *sumw;              /* out_c sums of each row's weights */
@@ -35,6 +39,11 @@ typedef struct {
 	int32_t y_zp, lo, hi;
 	int8_t *y;
 	size_t ldr, ldp;
+	const int32_t *boff;        /* non-NULL (GEMM only): quad q of column p at b[boff[q] + 4 p] instead
+	                             * (qconv.c's quad planes: B read in place, no panel) */
+	int32_t *acc;               /* non-NULL (GEMM only, ldp = 1): the sums corr + A B, not requantized,
+	                             * to acc[r * ldr + p]; whole vectors, so up to n rounded up to a
+	                             * vector's lanes (ldr must leave room) */
 } sn_q8_gemm_args;
 typedef void (*sn_q8_gemm_fn)(const sn_q8_gemm_args *a);
 
@@ -90,8 +99,33 @@ typedef struct {
 	sn_q_mult mult;
 	int32_t y_zp, lo, hi;
 	int8_t *y;
+	int32_t *acc;               /* non-NULL: the sums corr + taps, not requantized, to acc[oy * ow + ox]
+	                             * instead of y; whole steps of two vectors, so a row's last one runs
+	                             * into the next row (written again after it) and the last row's up to
+	                             * SN_Q8_POOL_SLACK past oh * ow */
 } sn_q8_dw_args;
 typedef void (*sn_q8_dw_fn)(const sn_q8_dw_args *a);
+
+/* A 2x2 stride-2 max-pool fused into the conv before it: the conv leaves its sums unrequantized
+ * (acc above), and y[py * pw + px] = requant(the largest of the sums at rows 2 py, 2 py + 1 (ld
+ * apart), columns 2 px, 2 px + 1) for py < ph, px < pw. These are the bytes of pooling the
+ * requantized outputs, because requantization never decreases (a multiplier >= 0, roundings
+ * and a clamp that keep order): the largest sum gives the largest output. A quarter of the
+ * requantizations, and the conv's output is never stored. The vector kernels read whole vectors:
+ * up to SN_Q8_POOL_SLACK int32 past (2 ph - 1) ld + 2 pw. */
+#define SN_Q8_POOL_SLACK 64
+typedef struct {
+	const int32_t *acc;
+	size_t ld;
+	int ph, pw;
+	sn_q_mult mult;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+} sn_q8_pool_args;
+typedef void (*sn_q8_pool_fn)(const sn_q8_pool_args *a);
+void sn_q8_pool__scalar(const sn_q8_pool_args *a);
+void sn_q8_pool__avx2(const sn_q8_pool_args *a);           /* the AVX-VNNI path runs it too */
+void sn_q8_pool__avx512vnni(const sn_q8_pool_args *a);
 
 /* The channel-vectorised depthwise convolution (q8_dwconv_c16__avx512vnni.c): a block of up to
  * 16 channels of a layer with one output per input channel, zero padding, no dilation, stride

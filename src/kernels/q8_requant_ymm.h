@@ -107,6 +107,24 @@ Q8Y_AVX2 Q8_INLINE void q8y_i16_row(const int8_t *x, int n, int16_t *row)
 	memcpy(row + i, u, (size_t)(n - i) * sizeof *u);
 }
 
+/* Stores 16 int32 whose even ones are in `even`, odd ones in `odd`, to p[0..16) in order */
+Q8Y_AVX2 Q8_INLINE void q8y_storeu_pairs32(int32_t *p, __m256i even, __m256i odd)
+{
+	const __m256i lo = _mm256_unpacklo_epi32(even, odd), hi = _mm256_unpackhi_epi32(even, odd);
+	_mm256_storeu_si256((__m256i *)p, _mm256_permute2x128_si256(lo, hi, 0x20));
+	_mm256_storeu_si256((__m256i *)(p + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
+/* The maxima of the 8 adjacent pairs of the 16 lanes a, b: lane i of the result is the larger of
+ * lanes 2i and 2i + 1 of a then b */
+Q8Y_AVX2 Q8_INLINE __m256i q8y_pair_max(__m256i a, __m256i b)
+{
+	const __m256 fa = _mm256_castsi256_ps(a), fb = _mm256_castsi256_ps(b);
+	const __m256i even = _mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0x88));   /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+	const __m256i odd = _mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0xdd));
+	return _mm256_permute4x64_epi64(_mm256_max_epi32(even, odd), 0xd8);
+}
+
 /* the names the width-generic kernels (q8_gemm_simd.h, q8_dwconv_simd.h) use */
 typedef __m256i q8v;
 #define Q8V_LANES 8
@@ -124,4 +142,7 @@ typedef __m256i q8v;
 #define q8v_sub _mm256_sub_epi32
 #define q8v_slli _mm256_slli_epi32
 #define q8v_load(p) _mm256_loadu_si256((const __m256i *)(p))
+#define q8v_max _mm256_max_epi32
+#define q8v_pair_max q8y_pair_max
+#define q8v_storeu_pairs32 q8y_storeu_pairs32
 #endif

@@ -81,6 +81,24 @@ Q8Z Q8_INLINE void q8z_i16_row(const int8_t *x, int n, int16_t *row)
 	}
 }
 
+/* Stores 32 int32 whose even ones are in `even`, odd ones in `odd`, to p[0..32) in order */
+Q8Z Q8_INLINE void q8z_storeu_pairs32(int32_t *p, __m512i even, __m512i odd)
+{
+	const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+	const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+	_mm512_storeu_si512((void *)p, _mm512_permutex2var_epi32(even, lo, odd));
+	_mm512_storeu_si512((void *)(p + 16), _mm512_permutex2var_epi32(even, hi, odd));
+}
+
+/* The maxima of the 16 adjacent pairs of the 32 lanes a, b: lane i of the result is the larger
+ * of lanes 2i and 2i + 1 of a then b */
+Q8Z Q8_INLINE __m512i q8z_pair_max(__m512i a, __m512i b)
+{
+	const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	return _mm512_max_epi32(_mm512_permutex2var_epi32(a, even, b), _mm512_permutex2var_epi32(a, odd, b));
+}
+
 typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define Q8V_LANES 16
 #define q8v_rq q8z_rq
@@ -97,4 +115,7 @@ typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define q8v_sub _mm512_sub_epi32
 #define q8v_slli _mm512_slli_epi32
 #define q8v_load(p) _mm512_loadu_si512((const void *)(p))
+#define q8v_max _mm512_max_epi32
+#define q8v_pair_max q8z_pair_max
+#define q8v_storeu_pairs32 q8z_storeu_pairs32
 #endif

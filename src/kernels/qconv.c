@@ -34,6 +34,7 @@ typedef struct {
 	sn_q8_spmm_fn spmm;
 	sn_q8_spmm_panel_fn spmm_panel;
 	const char *spmm_name;
+	sn_q8_pool_fn pool;         /* a fused 2x2 max-pool's requantization */
 } q8_isa;
 #define SPMM(isa) sn_q8_spmm__##isa, sn_q8_spmm_panel__##isa, "q8_spmm__" #isa
 
@@ -41,16 +42,17 @@ static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, SPMM(scalar)},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, SPMM(scalar), sn_q8_pool__scalar},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
-	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, NULL, SPMM(avx2)},
+	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, NULL, SPMM(avx2),
+	 sn_q8_pool__avx2},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
 	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, NULL,
-	 SPMM(avxvnni)},   /* no VNNI in an add */
+	 SPMM(avxvnni), sn_q8_pool__avx2},   /* no VNNI in an add or a pool */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
 	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_dwconv_c16__avx512vnni,
-	 SPMM(avx512vnni)},
+	 SPMM(avx512vnni), sn_q8_pool__avx512vnni},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -96,15 +98,16 @@ sn_q8_spmm_fn sn_q8_spmm_path(sn_q8_spmm_panel_fn *panel, const char **name)
 
 /* ---------------------------------------------------------------- packing */
 
-sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k)
+sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k, int taps)
 {
-	if (out_c < 1 || groups < 1 || out_c % groups || k < 1 || k > SN_Q8_MAX_TAPS) return NULL;
+	if (out_c < 1 || groups < 1 || out_c % groups || k < 1 || k > SN_Q8_MAX_TAPS || taps < 1 || k % taps) return NULL;
 	sn_q8_pack *pk = calloc(1, sizeof *pk);
 	if (!pk) return NULL;
 	pk->out_c = out_c;
 	pk->groups = groups;
 	pk->k = k;
 	pk->k4 = (k + 3) / 4;
+	pk->cq = taps > 1 && k / taps % 4 == 0 ? taps : 0;
 	pk->og = out_c / groups;
 	pk->ob = (pk->og + SN_Q8_MR - 1) / SN_Q8_MR;
 	const size_t na = (size_t)groups * pk->ob * pk->k4 * SN_Q8_MR * 4;
@@ -118,7 +121,9 @@ sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k)
 		int32_t s = 0;
 		for (int i = 0; i < k; i++) {
 			const int8_t v = w[(size_t)o * k + i];
-			blk[(size_t)(i / 4) * SN_Q8_MR * 4 + i % 4] = v;
+			const int c = i / taps, tap = i % taps;   /* channel quads: quad (c / 4, tap), byte c % 4 */
+			if (pk->cq) blk[(size_t)(c / 4 * taps + tap) * SN_Q8_MR * 4 + c % 4] = v;
+			else blk[(size_t)(i / 4) * SN_Q8_MR * 4 + i % 4] = v;
 			s += v;
 		}
 		pk->sumw[o] = s;
@@ -143,6 +148,9 @@ size_t sn_q8_pack_bytes(const sn_q8_pack *pk) { return pk ? pk->bytes : 0; }
 /* Pixels (conv) or rows (Linear) per panel: 6 vectors of 16; the panel of a 3x3 conv over 128
  * channels (110 KiB) stays in L2 while every block of output channels reads it. */
 #define NT 96
+/* The widest panel: a fused pool's tiles are whole pairs of output rows (conv_tiles), so it
+ * fuses where 2 ow fit. */
+#define NT_POOL_MAX 512
 static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
 /* columns per panel when n are cut in `tiles`: even shares, whole vectors of 16 (the last
  * panel of 196 pixels is 36, not 4) */
@@ -192,6 +200,19 @@ static size_t padded_bytes(const sn_conv_geom *g) { return up64((size_t)g->c * p
  * holds [pad_rows][pad_cols], the input at (r - pt, col - pl) through the padding mode, zp
  * where zero padding lies. Built once per image: a tap's input for a run of output columns is
  * then a run of bytes (stride sw), whatever the padding. */
+/* d[i] = s[i] ^ 0x80 for i < n, in words of 8 where there are 8 (rows of 14 or 28 are too short
+ * for a compiler's vectorised loop) */
+static inline void xor_row(uint8_t *d, const uint8_t *s, int n)
+{
+	const uint64_t m = 0x8080808080808080u;
+	uint64_t v;
+	if (n < 8) { for (int i = 0; i < n; i++) d[i] = s[i] ^ 0x80; return; }
+	for (int i = 0; i + 8 < n; i += 8) { memcpy(&v, s + i, 8); v ^= m; memcpy(d + i, &v, 8); }
+	memcpy(&v, s + n - 8, 8);
+	v ^= m;
+	memcpy(d + n - 8, &v, 8);
+}
+
 static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, int8_t zp, uint8_t *xp)
 {
 	const int R = pad_rows(g), C = (int)pad_cols(g);
@@ -210,7 +231,7 @@ static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, in
 				const int ix = sn_pad_index(col - g->pl, g->w, g->mode);
 				out[col] = ix < 0 ? zpu : (uint8_t)xr[ix + g->pl] ^ 0x80;
 			}
-			for (int col = a; col < b; col++) out[col] = (uint8_t)xr[col] ^ 0x80;
+			xor_row(out + a, (const uint8_t *)xr + a, b - a);
 		}
 }
 
@@ -241,23 +262,24 @@ static inline __attribute__((always_inline)) void quad_runs(uint32_t *d, const u
 	}
 }
 
-/* The panel [k4][NT][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
- * pixel p holds im2col rows 4q..4q+3 at p, plus 128 (unsigned), read from xp (pad_input's
+/* The panel [k4][ldb][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
+ * pixel p holds im2col rows 4q..4q+3 at p (cq: the pack's channel quads), plus 128 (unsigned), read from xp (pad_input's
  * planes, or NULL where the layer reads x directly). Taps past k and pixels past n up to a
  * multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). For each quad
  * and output row the four taps are four runs of bytes: a loop that vectorises. One clone per
  * vector width, chosen when the library loads. */
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-static void conv_panel(const int8_t *x, const uint8_t *xp, const sn_conv_geom *g, int c0, int cg, int p0, int n, uint8_t *panel)
+static void conv_panel(const int8_t *x, const uint8_t *xp, const sn_conv_geom *g, int c0, int cg, int cq, int p0, int n,
+                       int ldb, uint8_t *panel)
 {
-	uint8_t fill[2 * NT + 32];   /* a tap past k, read as quad_runs reads a run */
+	uint8_t fill[2 * NT_POOL_MAX + 32];   /* a tap past k, read as quad_runs reads a run */
 	memset(fill, 0x80, sizeof fill);
 	const int kk = g->kh * g->kw, k = cg * kk, hw = g->h * g->w;
 	const size_t C = pad_cols(g), plane = (size_t)pad_rows(g) * C;
 	for (int q = 0; q < (k + 3) / 4; q++) {
-		uint32_t *d = (uint32_t *)(panel + (size_t)q * NT * 4);   /* the panel is 64-aligned */
+		uint32_t *d = (uint32_t *)(panel + (size_t)q * ldb * 4);   /* the panel is 64-aligned */
 		if (!xp) {   /* 1x1: rows of x, shifted to unsigned here */
-			static const int8_t zeros[NT];
+			static const int8_t zeros[NT_POOL_MAX];
 			const int8_t *rp[4];
 			for (int t = 0; t < 4; t++) rp[t] = 4 * q + t < k ? x + (size_t)(c0 + 4 * q + t) * hw + p0 : zeros;
 			for (int p = 0; p < n; p++)
@@ -265,9 +287,9 @@ static void conv_panel(const int8_t *x, const uint8_t *xp, const sn_conv_geom *g
 				        (uint32_t)(uint8_t)rp[3][p] << 24) ^ 0x80808080u;
 		} else {
 			size_t off[4];   /* tap t of the quad at output (0, 0); SIZE_MAX: past k */
-			for (int t = 0; t < 4; t++) {
-				const int kt = 4 * q + t, tap = kt % kk;
-				off[t] = kt >= k ? SIZE_MAX : (size_t)(c0 + kt / kk) * plane + (size_t)(tap / g->kw) * g->dh * C + (size_t)(tap % g->kw) * g->dw;
+			for (int t = 0; t < 4; t++) {   /* the pack's order of taps (sn_q8_pack.cq) */
+				const int kt = 4 * q + t, c = cq ? 4 * (q / cq) + t : kt / kk, tap = cq ? q % cq : kt % kk;
+				off[t] = !cq && kt >= k ? SIZE_MAX : (size_t)(c0 + c) * plane + (size_t)(tap / g->kw) * g->dh * C + (size_t)(tap % g->kw) * g->dw;
 			}
 			int oy = p0 / g->ow, q0 = p0 % g->ow;
 			for (int done = 0; done < n; oy++, q0 = 0) {
@@ -327,11 +349,20 @@ static size_t dw_plane_bytes(const sn_conv_geom *g, int flat)
 {
 	return up64(((size_t)pad_rows(g) * dw_ldp(g, flat) + (flat ? dw_slack(g) : 0)) * sizeof(int16_t));
 }
-static size_t dw_thread_bytes_of(const sn_conv_geom *g, int flat)
+/* A plane's sums for a fused pool (sn_q8_dw_args.acc), in either layout */
+static size_t dw_acc_bytes(const sn_conv_geom *g)
 {
-	return dw_plane_bytes(g, flat) + up64(dw_ucols(g, flat) * sizeof(int16_t)) + (flat ? up64((size_t)g->oh * dw_q(g)) : 0);
+	return up64(((size_t)g->oh * SN_MAX(dw_q(g), (size_t)g->ow) + SN_Q8_POOL_SLACK) * sizeof(int32_t));
 }
-static size_t dw_thread_bytes(const sn_conv_geom *g) { return SN_MAX(dw_thread_bytes_of(g, 0), dw_thread_bytes_of(g, 1)); }
+static size_t dw_thread_bytes_of(const sn_conv_geom *g, int flat, int pool)
+{
+	const size_t out = pool ? dw_acc_bytes(g) : flat ? up64((size_t)g->oh * dw_q(g)) : 0;
+	return dw_plane_bytes(g, flat) + up64(dw_ucols(g, flat) * sizeof(int16_t)) + out;
+}
+static size_t dw_thread_bytes(const sn_conv_geom *g, int pool)
+{
+	return SN_MAX(dw_thread_bytes_of(g, 0, pool), dw_thread_bytes_of(g, 1, pool));
+}
 /* The flat layout when its steps of `step` outputs are fewer than the rows layout's (step 0:
  * the portable path, which runs output by output: rows). */
 static int dw_flat(const sn_conv_geom *g, int step)
@@ -387,10 +418,10 @@ static int dw_kind(const sn_conv_geom *g)
 }
 
 /* The channel-vectorised kernel where the instruction set has one and the layer fits it (one
- * output per channel; q8_internal.h). */
-static int use_c16(const q8_isa *s, const sn_conv_geom *g, int out_c)
+ * output per channel; q8_internal.h), unless a pool is fused: the plane kernels pool. */
+static int use_c16(const q8_isa *s, const sn_conv_geom *g, int out_c, int pool)
 {
-	return s->dwc16 && out_c == g->c && sn_q8_dwc16_fits(g);
+	return s->dwc16 && !pool && out_c == g->c && sn_q8_dwc16_fits(g);
 }
 
 /* Work items: (block of 16 channels, band of output rows); bands only when the blocks are too
@@ -421,30 +452,38 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
                    int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
-	if (use_c16(s, g, out_c)) { dwconv_c16(s, x, g, p, pk, y, ws); return; }
+	if (use_c16(s, g, out_c, p->pool)) { dwconv_c16(s, x, g, p, pk, y, ws); return; }
 	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads(), flat = dw_flat(g, s->dw_step);
 	const sn_q8_dw_fn fn = kind == K_DWANY ? s->dwany : kind <= K_DW3S2 ? s->dw3 : s->dw5;
-	const size_t per = dw_thread_bytes(g), plane_bytes = dw_plane_bytes(g, flat), ldp = dw_ldp(g, flat), Q = dw_q(g);
+	const size_t per = dw_thread_bytes(g, p->pool), plane_bytes = dw_plane_bytes(g, flat), ldp = dw_ldp(g, flat), Q = dw_q(g);
 	const size_t ucols = dw_ucols(g, flat), u_bytes = up64(ucols * sizeof(int16_t));
+	/* a fused pool: the rows of whole windows (not an odd last one), pooled from the sums */
+	const int ph = g->oh / 2, pw = g->ow / 2, oh = p->pool ? 2 * ph : g->oh;
+	const size_t yplane = p->pool ? (size_t)ph * pw : (size_t)g->oh * g->ow;
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
 	for (int c = 0; c < g->c; c++) {
 		char *mine = (char *)ws + (size_t)omp_get_thread_num() * per;
 		int16_t *plane = (int16_t *)mine, *u = (int16_t *)(mine + plane_bytes);
 		int8_t *t = (int8_t *)(mine + plane_bytes + u_bytes);   /* flat: the outputs of every column */
+		int32_t *acc = p->pool ? (int32_t *)t : NULL;             /* or a pool's sums */
 		dw_plane(x + (size_t)c * g->h * g->w, g, ldp, ucols, flat ? dw_slack(g) : 0, (int16_t)p->x_zp, s->dwrow, plane, u);
 		for (int m = 0; m < mul; m++) {
 			const int o = c * mul + m;
-			int8_t *yo = y + (size_t)o * g->oh * g->ow;
+			int8_t *yo = y + (size_t)o * yplane;
 			const sn_q8_dw_args a = {
 				.kh = g->kh, .kw = g->kw, .sh = g->sh, .dh = g->dh, .xs = g->sw == 1 && !dw_pairs(g) ? 1 : 2,
 				.tap = dw_pairs(g) ? 2 * g->dw : 1,
-				.oh = flat ? 1 : g->oh, .ow = flat ? (int)(g->oh * Q) : g->ow, .plane = plane, .ldp = ldp,
+				.oh = flat ? 1 : oh, .ow = flat ? (int)(oh * Q) : g->ow, .plane = plane, .ldp = ldp,
 				.w = p->w + (size_t)o * kk,
 				.corr = sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, 0, pk->sumw[o]),
 				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
-				.y = flat ? t : yo};
+				.y = flat ? t : yo, .acc = acc};
 			fn(&a);
-			if (flat)
+			if (acc) {
+				const sn_q8_pool_args pa = {.acc = acc, .ld = flat ? Q : (size_t)g->ow, .ph = ph, .pw = pw, .mult = a.mult,
+				                            .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi, .y = yo};
+				s->pool(&pa);
+			} else if (flat)
 				for (int oy = 0; oy < g->oh; oy++) memcpy(yo + (size_t)oy * g->ow, t + (size_t)oy * Q, (size_t)g->ow);
 		}
 	}
@@ -452,47 +491,210 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
 
 /* ---------------------------------------------------------------- convolution */
 
-static size_t panel_bytes(int k4) { return up64((size_t)k4 * NT * 4) + 64; }   /* + quad_runs' slack */
+static size_t panel_cols_bytes(int k4, int cols) { return up64((size_t)k4 * cols * 4) + 64; }   /* + quad_runs' slack */
 
-size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c)
+/* ---------------------------------------------------------------- quad planes
+ * A stride-1 conv whose groups have a multiple of 4 channels reads its input in place, without
+ * a panel: each quad of channels becomes one padded plane of words (the 4 channels' bytes of a
+ * pixel side by side, plus 128), and the pack's channel quads (sn_q8_pack.cq) make quad
+ * (channel quad, tap) of output pixel (oy, ox) the word at (oy + i dh, ox + j dw) of that plane.
+ * Counted "flat", p = oy C + ox over the padded width C, that is word p + (i dh C + j dw) of
+ * the plane: every quad of a run of outputs is a run of words, at a fixed offset per quad
+ * (sn_q8_gemm_args.boff). The GEMM computes C - ow columns per row more than it keeps, and the
+ * quads are built once per image (a panel: once per tile and part, per output row). */
+static int reads_quads(const sn_conv_geom *g, int groups)
+{
+	return g->kh * g->kw > 1 && g->c / groups % 4 == 0 && g->sh == 1 && g->sw == 1;
+}
+/* words of one quad plane: the padded plane, the reach of the last row's taps and vectors */
+static size_t quad_plane_words(const sn_conv_geom *g)
+{
+	return ((size_t)pad_rows(g) * pad_cols(g) + (size_t)(g->kw - 1) * g->dw + 64 + 15) / 16 * 16;
+}
+static size_t quad_bytes(const sn_conv_geom *g) { return up64((size_t)(g->c / 4) * quad_plane_words(g) * 4); }
+
+/* Quad planes [cq0, cq1) from xp (pad_input's planes, whose slack covers quad_runs' reads) */
+static void quad_planes(const uint8_t *xp, const sn_conv_geom *g, int cq0, int cq1, uint32_t *xq)
+{
+	const size_t plane = (size_t)pad_rows(g) * pad_cols(g);
+	for (int cq = cq0; cq < cq1; cq++) {
+		const uint8_t *s[4];
+		for (int t = 0; t < 4; t++) s[t] = xp + (size_t)(4 * cq + t) * plane;
+		quad_runs(xq + (size_t)cq * quad_plane_words(g), s, (int)plane, 1);
+	}
+}
+
+/* quad q's offset in bytes from its group's first plane (taps: the pack's cq) */
+static void quad_offsets(const sn_conv_geom *g, int k4, int taps, int32_t *boff)
+{
+	const size_t C = pad_cols(g);
+	for (int q = 0; q < k4; q++) {
+		const int tap = q % taps;
+		boff[q] = (int32_t)(((size_t)(q / taps) * quad_plane_words(g) + (size_t)(tap / g->kw) * g->dh * C +
+		                     (size_t)(tap % g->kw) * g->dw) * 4);
+	}
+}
+
+/* ---------------------------------------------------------------- convolution */
+
+/* The GEMM's tiles: `tiles` runs of `size` columns (the last one shorter) of the first P, for
+ * panels `ldb` wide, over rows of W columns (the quad planes: C, whose columns past ow are
+ * computed and dropped; else ow). A fused pool's are whole pairs of rows (an odd last row is not
+ * computed), the others any columns. */
+typedef struct { int P, size, tiles, ldb, W; } conv_tiles;
+static conv_tiles tiles_of(const sn_conv_geom *g, int pool, int quads)
+{
+	conv_tiles t = {.W = quads ? (int)pad_cols(g) : g->ow};
+	if (!pool) {
+		t.P = g->oh * t.W;
+		t.tiles = (t.P + NT - 1) / NT;
+		t.size = tile_size(t.P, t.tiles);
+		t.ldb = NT;
+		return t;
+	}
+	const int unit = 2 * t.W, units = g->oh / 2, fit = SN_MAX(1, NT / unit);
+	t.tiles = (units + fit - 1) / fit;
+	t.size = (units + t.tiles - 1) / t.tiles * unit;
+	t.P = units * unit;
+	t.ldb = SN_MAX(NT, (t.size + 15) / 16 * 16);
+	return t;
+}
+/* Output channels per GEMM call where its outputs go through scratch (a fused pool's sums, the
+ * quad planes' rows): they stay in L1 until pooled or copied. */
+#define CHUNK_ROWS 16
+static size_t acc_ld(const conv_tiles *t) { return (size_t)t->ldb + SN_Q8_POOL_SLACK; }
+static size_t gemm_thread_bytes(const conv_tiles *t, int k4, int pool, int quads)
+{
+	const size_t out = pool ? up64(CHUNK_ROWS * acc_ld(t) * sizeof(int32_t)) : quads ? up64(CHUNK_ROWS * (size_t)t->ldb) : 0;
+	return (quads ? 0 : panel_cols_bytes(k4, t->ldb)) + out;
+}
+/* scratch for one image before the threads' parts: corrections, the padded input, the quad
+ * planes and their offsets */
+static size_t conv_shared_bytes(const sn_conv_geom *g, int groups, int out_c)
+{
+	const int quads = reads_quads(g, groups);
+	const size_t k4 = (size_t)g->c / groups * g->kh * g->kw / 4;
+	return up64((size_t)out_c * sizeof(int32_t)) + (reads_direct(g) ? 0 : padded_bytes(g)) +
+	       (quads ? quad_bytes(g) + up64(k4 * sizeof(int32_t)) : 0);
+}
+
+int sn_q8_conv_pools(const sn_conv_geom *g, int groups, int out_c)
+{
+	if (g->oh < 2 || g->ow < 2) return 0;
+	if (is_depthwise(g, groups, out_c)) return !(out_c == g->c && sn_q8_dwc16_fits(g));   /* that kernel pools not */
+	return reads_quads(g, groups) || 2 * g->ow <= NT_POOL_MAX;
+}
+
+size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool)
 {
 	const size_t T = (size_t)sn_get_threads();
 	if (is_depthwise(g, groups, out_c))   /* either depthwise kernel: a path may be forced later */
-		return T * SN_MAX(dw_thread_bytes(g), out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0);
-	const int k = g->c / groups * g->kh * g->kw;
-	return up64((size_t)out_c * sizeof(int32_t)) + (reads_direct(g) ? 0 : padded_bytes(g)) + T * panel_bytes((k + 3) / 4);
+		return T * SN_MAX(dw_thread_bytes(g, pool), out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0);
+	const int k = g->c / groups * g->kh * g->kw, quads = reads_quads(g, groups);
+	const conv_tiles t = tiles_of(g, pool, quads);
+	return conv_shared_bytes(g, groups, out_c) + T * gemm_thread_bytes(&t, (k + 3) / 4, pool, quads);
 }
 
-/* Work items: (group, pixel tile, part of the group's output channels); a layer with fewer
- * groups x tiles than threads cuts each group's channels in parts (each builds its panel). */
+/* n bytes from s to d, in words of 8 where there are 8 (the rows of 14 or 28 outputs a quad
+ * plane's GEMM leaves are too short for memcpy's call) */
+static inline void copy_row(int8_t *d, const int8_t *s, int n)
+{
+	if (n < 8) { for (int i = 0; i < n; i++) d[i] = s[i]; return; }
+	uint64_t v;
+	for (int i = 0; i + 8 < n; i += 8) { memcpy(&v, s + i, 8); memcpy(d + i, &v, 8); }
+	memcpy(&v, s + n - 8, 8);
+	memcpy(d + n - 8, &v, 8);
+}
+
+/* Output channels [r0, r1) of group grp over one tile (`tile`: the GEMM's operands for its n
+ * columns from column p0), CHUNK_ROWS a GEMM call through scratch: with a fused pool, each
+ * channel's sums pooled (the tile: whole pairs of rows); else (the quad planes) requantized,
+ * the columns below ow of each row kept. */
+static void gemm_chunks(const q8_isa *s, const sn_q8_gemm_args *tile, const conv_tiles *tl, const sn_conv_geom *g,
+                        const sn_q8_conv *p, const sn_q8_pack *pk, const int32_t *corr, int grp, int r0, int r1, int p0,
+                        void *scratch, int8_t *y)
+{
+	const int ph = g->oh / 2, pw = g->ow / 2, W = tl->W, n = tile->n;
+	for (int r = r0; r < r1; r += CHUNK_ROWS) {
+		sn_q8_gemm_args a = gemm_args(p, pk, corr, grp, r, SN_MIN(r1, r + CHUNK_ROWS));
+		a.n = tile->n;
+		a.ldb = tile->ldb;
+		a.b = tile->b;
+		a.boff = tile->boff;
+		if (p->pool) { a.acc = scratch; a.ldr = acc_ld(tl); }
+		else { a.y = scratch; a.ldr = (size_t)tl->ldb; a.ldp = 1; }
+		s->gemm(&a);
+		for (int i = 0; i < a.m; i++) {
+			const int o = grp * pk->og + r + i;
+			if (p->pool) {
+				const sn_q8_pool_args pa = {.acc = a.acc + i * a.ldr, .ld = (size_t)W, .ph = n / (2 * W), .pw = pw,
+				                            .mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo,
+				                            .hi = p->hi, .y = y + ((size_t)o * ph + p0 / (2 * W)) * pw};
+				s->pool(&pa);
+				continue;
+			}
+			for (int oy = p0 / W; oy * W < p0 + n; oy++) {   /* the part of row oy in the tile, below ow */
+				const int c0 = SN_MAX(p0 - oy * W, 0), c1 = SN_MIN(SN_MIN(g->ow, W), p0 + n - oy * W);
+				if (c1 > c0) copy_row(y + ((size_t)o * g->oh + oy) * g->ow + c0, a.y + i * a.ldr + (oy * W + c0 - p0), c1 - c0);
+			}
+		}
+	}
+}
+
+/* Work items: (group, tile, part of the group's output channels); a layer with fewer groups x
+ * tiles than threads cuts each group's channels in parts (each builds its panel). */
 void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_c, const sn_q8_conv *p,
                 const sn_q8_pack *pk, int8_t *y, void *ws)
 {
 	if (is_depthwise(g, groups, out_c)) { dwconv(x, g, out_c, p, pk, y, ws); return; }
 	const q8_isa *s = isa();
-	const int P = g->oh * g->ow, cg = g->c / groups, tiles = (P + NT - 1) / NT, T = threads(), size = tile_size(P, tiles);
+	const int quads = reads_quads(g, groups);
+	const conv_tiles tl = tiles_of(g, p->pool, quads);
+	const int P = g->oh * g->ow, cg = g->c / groups, tiles = tl.tiles, T = threads(), size = tl.size;
 	const int parts = groups * tiles >= T ? 1 : SN_MIN((T + groups * tiles - 1) / (groups * tiles), (pk->og + 7) / 8);
+	const size_t per = gemm_thread_bytes(&tl, pk->k4, p->pool, quads);
 	int32_t *corr = ws;
 	uint8_t *xp = reads_direct(g) ? NULL : (uint8_t *)ws + up64((size_t)out_c * sizeof *corr);
-	uint8_t *panels = (uint8_t *)ws + up64((size_t)out_c * sizeof *corr) + (xp ? padded_bytes(g) : 0);
+	uint32_t *xq = quads ? (uint32_t *)(xp + padded_bytes(g)) : NULL;
+	int32_t *boff = quads ? (int32_t *)((char *)xq + quad_bytes(g)) : NULL;
+	uint8_t *mine0 = (uint8_t *)ws + conv_shared_bytes(g, groups, out_c);
 	corrections(p, pk, 128, corr);
+	if (quads) quad_offsets(g, pk->k4, pk->cq, boff);
 	if (xp) {
-		#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
-		for (int c = 0; c < g->c; c++) pad_input(x, g, c, c + 1, (int8_t)p->x_zp, xp);
+		#pragma omp parallel num_threads(T) if (T > 1)
+		{
+			#pragma omp for schedule(static)
+			for (int c = 0; c < g->c; c++) pad_input(x, g, c, c + 1, (int8_t)p->x_zp, xp);
+			if (quads) {   /* after every plane: a quad plane's runs read on into the next plane */
+				#pragma omp for schedule(static)
+				for (int cq = 0; cq < g->c / 4; cq++) quad_planes(xp, g, cq, cq + 1, xq);
+			}
+		}
 	}
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(dynamic)
 	for (int it = 0; it < groups * tiles * parts; it++) {
 		const int grp = it / (tiles * parts), tile = it / parts % tiles, part = it % parts;
-		const int p0 = tile * size, n = SN_MIN(size, P - p0);
+		const int p0 = tile * size, n = SN_MIN(size, tl.P - p0);
 		int r0, r1;
 		if (n <= 0) continue;
 		row_part(pk->og, part, parts, &r0, &r1);
 		if (r0 == r1) continue;
-		uint8_t *panel = panels + (size_t)omp_get_thread_num() * panel_bytes(pk->k4);
-		conv_panel(x, xp, g, grp * cg, cg, p0, n, panel);
+		uint8_t *mine = mine0 + (size_t)omp_get_thread_num() * per;
 		sn_q8_gemm_args a = gemm_args(p, pk, corr, grp, r0, r1);
 		a.n = n;
-		a.b = panel;
+		a.ldb = tl.ldb;
+		if (quads) {
+			a.b = (const uint8_t *)(xq + (size_t)grp * (cg / 4) * quad_plane_words(g)) + (size_t)p0 * 4;
+			a.boff = boff;
+		} else {
+			conv_panel(x, xp, g, grp * cg, cg, pk->cq, p0, n, tl.ldb, mine);
+			a.b = mine;
+			mine += panel_cols_bytes(pk->k4, tl.ldb);
+		}
+		if (p->pool || quads) {
+			gemm_chunks(s, &a, &tl, g, p, pk, corr, grp, r0, r1, p0, mine, y);
+			continue;
+		}
 		a.y = y + (size_t)(grp * pk->og + r0) * P + p0;
 		a.ldr = (size_t)P;
 		a.ldp = 1;
@@ -503,7 +705,7 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
 {
 	if (!is_depthwise(g, groups, out_c)) return isa()->kernel[K_CONV];
-	return isa()->kernel[dw_kind(g) + (use_c16(isa(), g, out_c) ? K_C16 : 0)];
+	return isa()->kernel[dw_kind(g) + (use_c16(isa(), g, out_c, 0) ? K_C16 : 0)];
 }
 
 /* ---------------------------------------------------------------- Linear */

@@ -9,13 +9,17 @@
  * x_scale * w_scale[o] / y_scale per output channel (or one), and the output's zero point and
  * clamp (qmath.h: sn_q_act_range fuses ReLU and ReLU6). The accumulator holds bias + the sum of
  * (x - x_zp) * w over c/groups * kh * kw taps: at most 255 * 127 each, so layers with more than
- * 65,000 taps per output could overflow int32 and must stay float. */
+ * 65,000 taps per output could overflow int32 and must stay float.
+ * pool (convolutions only): y is the 2x2 stride-2 max-pool of the output instead, [out_c x oh / 2
+ * x ow / 2] (an odd last row or column dropped, as MaxPool2d(2) does), the output itself never
+ * stored; sn_q8_conv_run takes it only where sn_q8_conv_pools says it fuses it. */
 typedef struct {
 	const int8_t *w;
 	const int32_t *bias;
 	const sn_q_mult *mult;
 	int per_channel;
 	int32_t x_zp, y_zp, lo, hi;
+	int pool;
 } sn_q8_conv;
 
 #define SN_Q8_MAX_TAPS 65000
@@ -53,16 +57,21 @@ void sn_q8_linear_ref(const int8_t *x, int rows, int k, int out, const sn_q8_con
  *    rounding right shift with its threshold, the clamp before the zero point is added.
  * tests/test_qkernels.c checks every path this CPU runs against the references byte for byte. */
 typedef struct sn_q8_pack sn_q8_pack;   /* one layer's weights packed for the fast paths */
-/* Packs weights w [out_c][k] (k = c/groups*kh*kw, the layout of sn_q8_conv.w) of a conv with
- * `groups` groups, and their per-output-channel sums. NULL when out of memory or the shape is
- * invalid (out_c not a multiple of groups, k outside [1, SN_Q8_MAX_TAPS]). The pack does not
- * keep a pointer to w. */
-sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k);
+/* Packs weights w [out_c][k] (k = c/groups * taps, taps = kh * kw, the layout of sn_q8_conv.w)
+ * of a conv with `groups` groups, and their per-output-channel sums. NULL when out of memory or
+ * the shape is invalid (out_c not a multiple of groups, k outside [1, SN_Q8_MAX_TAPS] or not a
+ * multiple of taps). The pack does not keep a pointer to w. A Linear has its own:
+ * sn_q8_linear_pack_new below. */
+sn_q8_pack *sn_q8_pack_new(const int8_t *w, int out_c, int groups, int k, int taps);
 void sn_q8_pack_free(sn_q8_pack *pk);
 size_t sn_q8_pack_bytes(const sn_q8_pack *pk);
-/* Scratch bytes sn_q8_conv_run needs for one image of geometry g (0 allowed), for as many threads
- * as sn_get_threads() says now: ask again after sn_set_threads. */
-size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c);
+/* Scratch bytes sn_q8_conv_run needs for one image of geometry g (0 allowed), with a fused pool
+ * or not, for as many threads as sn_get_threads() says now: ask again after sn_set_threads. */
+size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool);
+/* 1 where sn_q8_conv_run can pool a layer of this shape in its own pass (sn_q8_conv.pool): at
+ * least 2x2 outputs, and every GEMM-shaped layer whose two output rows fit a panel (ow <= 256),
+ * every depthwise one but those of the channel-vectorised kernel (faster unfused). */
+int sn_q8_conv_pools(const sn_conv_geom *g, int groups, int out_c);
 /* Exactly sn_q8_conv_ref's bytes, fast (named _run: C gives types and functions one name space,
  * and sn_q8_conv is the layer's type): one image x [c x h x w] -> y [out_c x oh x ow]. Chooses
  * at run time among AVX-512 VNNI, AVX-VNNI, AVX2 and portable C, and a direct depthwise path for
@@ -70,7 +79,7 @@ size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c);
  * padding mode); the rest runs as a GEMM over im2col tiles. Splits its work over OpenMP
  * threads (sn_get_threads()) when called outside a parallel region, like sn_gemm does;
  * allocates nothing. ws: sn_q8_conv_ws bytes, 64-aligned. pk: sn_q8_pack_new(p->w, out_c,
- * groups, c / groups * kh * kw). */
+ * groups, c / groups * kh * kw, kh * kw). */
 void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_c, const sn_q8_conv *p,
                 const sn_q8_pack *pk, int8_t *y, void *ws);
 /* Linear: y [rows x out] from x [rows x k] (row-major), the same arithmetic (p->w is [out][k]),

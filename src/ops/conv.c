@@ -11,6 +11,7 @@
  * runs the conv on oneDNN instead, forward and backward, and keeps no col. */
 #include <omp.h>
 #include "core/internal.h"
+#include "core/quant.h"
 #include "core/sparse.h"
 #include "kernels/dnnl_conv.h"
 #include "kernels/maxpool2x2.h"
@@ -72,7 +73,9 @@ static size_t dw_pool_floats(const sn_node *n)
 
 int sn_conv_can_pool(const sn_graph *g, const sn_node *n)
 {
-	return n->op == SN_OP_CONV && sn_conv_dw_direct(&n->a.conv, g->node[n->in[0]].out.c);
+	if (n->op != SN_OP_CONV) return 0;
+	if (sn_node_runs_int8(n)) return sn_q8_conv_can_pool(g, n);
+	return sn_conv_dw_direct(&n->a.conv, g->node[n->in[0]].out.c);
 }
 
 /* nx input planes (nm outputs each) of one work item through t (cap floats), a call over as many

@@ -183,7 +183,7 @@ int sn_op_pool(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
  * requantizes the mean with x_scale / (y_scale * divisor). */
 int sn_q8_op_pool(sn_graph *g, sn_node *n, sn_plan *plan, sn_action act)
 {
-	if (act != SN_ACT_FORWARD) return SN_OK;
+	if (act != SN_ACT_FORWARD || sn_rt(plan, n)->by_input) return SN_OK;   /* by_input: the conv pooled its sums */
 	const sn_pool_attr *a = &n->a.pool;
 	const sn_shape in = sn_in(g, n, 0)->out, out = n->out;
 	const sn_qparams xq = sn_in(g, n, 0)->q->y, yq = n->q->y;

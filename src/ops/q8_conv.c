@@ -13,23 +13,33 @@ static sn_q8_conv layer(const sn_graph *g, const sn_node *n)
 	                    .x_zp = g->node[n->in[0]].q->y.zero_point, .y_zp = q->y.zero_point, .lo = q->lo, .hi = q->hi};
 }
 
+/* Its int8 kernels pool where sn_q8_conv_pools says they gain; the sparse one never does. */
+int sn_q8_conv_can_pool(const sn_graph *g, const sn_node *n)
+{
+	const sn_conv_geom ge = sn_node_conv_geom(n, g->node[n->in[0]].out);
+	return n->impl != SN_IMPL_SPARSE && sn_q8_conv_pools(&ge, n->a.conv.groups, n->a.conv.out_c);
+}
+
 int sn_q8_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action act)
 {
 	const sn_shape in = sn_in(g, n, 0)->out;
 	const sn_conv_geom ge = sn_node_conv_geom(n, in);
 	const int groups = n->a.conv.groups, out_c = n->a.conv.out_c, B = pl->batch;
 	const sn_q8_spmm *sp = sn_sparse_q8(g, n, B);   /* a pruned 1x1 conv: the sparse kernel */
+	/* a 2x2 max-pool after it that it writes (sn_conv_can_pool): its output is the pool's */
+	const sn_node *pool = sn_rt(pl, n)->writes_next ? &g->node[sn_rt(pl, n)->writes_next] : NULL;
 	const size_t P = (size_t)n->out.h * n->out.w;
-	const size_t per = sn_align(SN_MAX(sn_q8_conv_ws(&ge, groups, out_c), sp ? sn_q8_spmm_ws(sp, P) : 0));
+	const size_t per = sn_align(SN_MAX(sn_q8_conv_ws(&ge, groups, out_c, !!pool), sp ? sn_q8_spmm_ws(sp, P) : 0));
 	if (act == SN_ACT_SIZES) {
 		sn_rt(pl, n)->ws_bytes = per * (size_t)(B > 1 ? sn_get_threads() : 1);
 		return SN_OK;
 	}
 	if (act != SN_ACT_FORWARD) return SN_OK;
-	const sn_q8_conv p = layer(g, n);
+	sn_q8_conv p = layer(g, n);
+	p.pool = !!pool;
 	const int8_t *X = sn_rt_in(pl, n, 0)->q;
-	int8_t *Y = sn_rt(pl, n)->q;
-	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(n->out);
+	int8_t *Y = pool ? sn_rt(pl, pool)->q : sn_rt(pl, n)->q;
+	const size_t xs = sn_shape_numel(in), ys = sn_shape_numel(pool ? pool->out : n->out);
 	unsigned char *ws = (unsigned char *)pl->ws;
 	if (B == 1) {   /* outside any parallel region: the kernel splits the image over the threads (an
 	                 * inactive region around it would make each call start a nested team) */
