@@ -103,13 +103,15 @@ TEST(q8_sparse_selection_follows_mode_and_rows)
 	sn_graph *h = pruned_int8();
 	REQUIRE(h);
 	char buf[128];
-	/* AUTO: 92 % zeros is past every int8 crossover but the few rows' one: the Linears run the
-	 * dense kernel on one row, the sparse kernel on a batch */
+	/* AUTO: 92 % zeros is past every int8 crossover but those of up to 8 rows: the Linears run
+	 * the dense kernel on one row and on 8, the sparse kernel on 9 */
 	CHECK(sn_graph_select_sparse(h, SN_SPARSE_AUTO) == 4);
 	REQUIRE(sn_graph_plan(h, 1, 0) == SN_OK);
 	CHECK(strstr(path_of(h, "c1", buf, sizeof buf), "q8_spmm__"));
 	CHECK(strstr(path_of(h, "fc1", buf, sizeof buf), "q8_linear_gemm__"));
 	REQUIRE(sn_graph_plan(h, 8, 0) == SN_OK);
+	CHECK(strstr(path_of(h, "fc1", buf, sizeof buf), "q8_linear_gemm__"));
+	REQUIRE(sn_graph_plan(h, 9, 0) == SN_OK);
 	CHECK(strstr(path_of(h, "fc1", buf, sizeof buf), "q8_spmm__"));
 	/* preparing an int8 model picks its kernels */
 	sn_prepare_report rep;

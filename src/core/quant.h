@@ -28,7 +28,8 @@ struct sn_qnode {
 	int32_t lo, hi;                    /* the output clamp: int8 range, or a fused ReLU's / ReLU6's */
 	struct sn_q8_pack *pack;           /* the weights packed for the fast kernels */
 	struct sn_q8_spmm *spmm;           /* and for the sparse one, where sn_graph_select_sparse chose it */
-	int spmm_few_rows;                 /* a Linear runs it on a few rows too (core/sparse.c) */
+	double spmm_zeros;                 /* its weights' fraction of zeros (1: forced), which says on how
+	                                    * few rows a Linear runs it (core/sparse.c) */
 	/* quantization-aware training (core/qat.c): the observer's moving range of the output */
 	int observed;
 	float obs_lo, obs_hi;

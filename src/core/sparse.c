@@ -42,12 +42,16 @@ static double crossover(const sn_node *n, int rows, int cols)
  * round to 0) against the int8 dense path, measured single-threaded with bench_kernels'
  * q8sparse: and q8sparselinear: cases (docs/quantize.md): a 1x1 conv goes sparse from Q8_CONV of
  * its weights zero (the sparse kernel tied the dense GEMM at 0-20 % over 64 and 256 channels, 7x7
- * and 28x28 pixels, and won everywhere from 30 %), a Linear from Q8_LINEAR (crossovers 80 % at a
- * batch of 32, 85-90 % at 4 to 16 rows); on at most Q8_FEW_ROWS rows (a plan's batch, known per
- * plan: sn_sparse_q8) the dense GEMV wins up to 97 %. */
+ * and 28x28 pixels, and won everywhere from 30 %), a Linear from Q8_LINEAR on more than 8 rows
+ * (1280 -> 1000, 2026-12-07, Zen 4: even at 90 % on 16 rows, sparse 1.6x faster on 32), on 5-8
+ * rows from Q8_MID_ROWS_ZEROS (8 rows: dense at 90 %, sparse 1.3x at 96 %) and on at most 4 from
+ * Q8_FEW_ROWS_ZEROS (4 rows: dense 1.25x at 96 %, sparse 1.2x at 98 %; 1 row: sparse from 99 %).
+ * The rows are a plan's batch, known per plan: sn_sparse_q8. */
 #define Q8_CONV 0.3
 #define Q8_LINEAR 0.9
-#define Q8_FEW_ROWS 3
+#define Q8_MID_ROWS 8
+#define Q8_MID_ROWS_ZEROS 0.95
+#define Q8_FEW_ROWS 4
 #define Q8_FEW_ROWS_ZEROS 0.98
 
 static size_t zeros(const float *w, size_t n)
@@ -75,7 +79,7 @@ static int select_q8(sn_node *n, sn_sparse_mode mode, int rows, int cols)
 	if (mode == SN_SPARSE_AUTO && (double)zeros_q8(q->w, count) < at * (double)count) return 0;
 	if (!(q->spmm = sn_q8_spmm_pack(q->w, rows, cols)))
 		return sn_seterr(SN_ENOMEM, "out of memory packing the int8 sparse weights of '%s' (%d x %d)", n->name, rows, cols);
-	q->spmm_few_rows = mode == SN_SPARSE_FORCE || (double)zeros_q8(q->w, count) >= Q8_FEW_ROWS_ZEROS * (double)count;
+	q->spmm_zeros = mode == SN_SPARSE_FORCE ? 1.0 : (double)zeros_q8(q->w, count) / (double)count;
 	n->impl = SN_IMPL_SPARSE;
 	return 1;
 }
@@ -86,7 +90,9 @@ const sn_q8_spmm *sn_sparse_q8(const sn_graph *g, const sn_node *n, int batch)
 	int rows, cols;
 	sn_q8_spmm_shape(n->q->spmm, &rows, &cols);
 	if (rows != n->out.c || cols != g->node[n->in[0]].out.c) return NULL;
-	if (n->op == SN_OP_LINEAR && batch <= Q8_FEW_ROWS && !n->q->spmm_few_rows) return NULL;
+	if (n->op == SN_OP_LINEAR && batch <= Q8_MID_ROWS &&
+	    n->q->spmm_zeros < (batch <= Q8_FEW_ROWS ? Q8_FEW_ROWS_ZEROS : Q8_MID_ROWS_ZEROS))
+		return NULL;
 	return n->q->spmm;
 }
 
