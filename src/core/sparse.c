@@ -42,15 +42,13 @@ static double crossover(const sn_node *n, int rows, int cols)
  * round to 0) against the int8 dense path, measured single-threaded with bench_kernels'
  * q8sparse: and q8sparselinear: cases (docs/quantize.md): a 1x1 conv goes sparse from Q8_CONV of
  * its weights zero (the sparse kernel tied the dense GEMM at 0-20 % over 64 and 256 channels, 7x7
- * and 28x28 pixels, and won everywhere from 30 %), a Linear from Q8_LINEAR on more than 8 rows
- * (1280 -> 1000, 2026-12-07, Zen 4: even at 90 % on 16 rows, sparse 1.6x faster on 32), on 5-8
- * rows from Q8_MID_ROWS_ZEROS (8 rows: dense at 90 %, sparse 1.3x at 96 %) and on at most 4 from
+ * and 28x28 pixels, and won everywhere from 30 %), a Linear from Q8_LINEAR on more than 4 rows
+ * (1280 -> 1000, 2026-12-07, Zen 4; 1 thread: even at 90 % on 16 rows, sparse 1.3x at 96 % on 8;
+ * 2 threads, 32 rows: dense 1.6x at 90 %, sparse 1.2x at 96 %) and on at most Q8_FEW_ROWS from
  * Q8_FEW_ROWS_ZEROS (4 rows: dense 1.25x at 96 %, sparse 1.2x at 98 %; 1 row: sparse from 99 %).
  * The rows are a plan's batch, known per plan: sn_sparse_q8. */
 #define Q8_CONV 0.3
-#define Q8_LINEAR 0.9
-#define Q8_MID_ROWS 8
-#define Q8_MID_ROWS_ZEROS 0.95
+#define Q8_LINEAR 0.95
 #define Q8_FEW_ROWS 4
 #define Q8_FEW_ROWS_ZEROS 0.98
 
@@ -90,9 +88,7 @@ const sn_q8_spmm *sn_sparse_q8(const sn_graph *g, const sn_node *n, int batch)
 	int rows, cols;
 	sn_q8_spmm_shape(n->q->spmm, &rows, &cols);
 	if (rows != n->out.c || cols != g->node[n->in[0]].out.c) return NULL;
-	if (n->op == SN_OP_LINEAR && batch <= Q8_MID_ROWS &&
-	    n->q->spmm_zeros < (batch <= Q8_FEW_ROWS ? Q8_FEW_ROWS_ZEROS : Q8_MID_ROWS_ZEROS))
-		return NULL;
+	if (n->op == SN_OP_LINEAR && batch <= Q8_FEW_ROWS && n->q->spmm_zeros < Q8_FEW_ROWS_ZEROS) return NULL;
 	return n->q->spmm;
 }
 
