@@ -196,23 +196,25 @@ static int reads_direct(const sn_conv_geom *g)
 }
 static size_t padded_bytes(const sn_conv_geom *g) { return up64((size_t)g->c * pad_rows(g) * pad_cols(g) + 32); }   /* + quad_runs' slack */
 
-/* Channels [c0, c1) of x padded as the taps read them, plus 128 (unsigned): plane c of xp
- * holds [pad_rows][pad_cols], the input at (r - pt, col - pl) through the padding mode, zp
- * where zero padding lies. Built once per image: a tap's input for a run of output columns is
- * then a run of bytes (stride sw), whatever the padding. */
-/* d[i] = s[i] ^ 0x80 for i < n, in words of 8 where there are 8 (rows of 14 or 28 are too short
- * for a compiler's vectorised loop) */
-static inline void xor_row(uint8_t *d, const uint8_t *s, int n)
+/* d[i] = s[i] ^ flip for i < n, in words of 8 where there are 8 (the last one overlapping):
+ * rows of 14 or 28 bytes are too short for a compiler's vectorised loop or a memcpy call */
+static inline void xor_row(void *dst, const void *src, int n, uint8_t flip)
 {
-	const uint64_t m = 0x8080808080808080u;
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+	const uint64_t m = flip * 0x0101010101010101u;
 	uint64_t v;
-	if (n < 8) { for (int i = 0; i < n; i++) d[i] = s[i] ^ 0x80; return; }
+	if (n < 8) { for (int i = 0; i < n; i++) d[i] = s[i] ^ flip; return; }
 	for (int i = 0; i + 8 < n; i += 8) { memcpy(&v, s + i, 8); v ^= m; memcpy(d + i, &v, 8); }
 	memcpy(&v, s + n - 8, 8);
 	v ^= m;
 	memcpy(d + n - 8, &v, 8);
 }
 
+/* Channels [c0, c1) of x padded as the taps read them, plus 128 (unsigned): plane c of xp
+ * holds [pad_rows][pad_cols], the input at (r - pt, col - pl) through the padding mode, zp
+ * where zero padding lies. Built once per image: a tap's input for a run of output columns is
+ * then a run of bytes (stride sw), whatever the padding. */
 static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, int8_t zp, uint8_t *xp)
 {
 	const int R = pad_rows(g), C = (int)pad_cols(g);
@@ -231,7 +233,7 @@ static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, in
 				const int ix = sn_pad_index(col - g->pl, g->w, g->mode);
 				out[col] = ix < 0 ? zpu : (uint8_t)xr[ix + g->pl] ^ 0x80;
 			}
-			xor_row(out + a, (const uint8_t *)xr + a, b - a);
+			xor_row(out + a, xr + a, b - a, 0x80);
 		}
 }
 
@@ -263,8 +265,8 @@ static inline __attribute__((always_inline)) void quad_runs(uint32_t *d, const u
 }
 
 /* The panel [k4][ldb][4] of pixels [p0, p0 + n) for input channels [c0, c0 + cg): quad q of
- * pixel p holds im2col rows 4q..4q+3 at p (cq: the pack's channel quads), plus 128 (unsigned), read from xp (pad_input's
- * planes, or NULL where the layer reads x directly). Taps past k and pixels past n up to a
+ * pixel p holds im2col rows 4q..4q+3 at p (cq: the pack's channel quads), plus 128 (unsigned),
+ * read from xp (pad_input's planes, or NULL where the layer reads x directly). Taps past k and pixels past n up to a
  * multiple of 16 hold 128 (x = 0: they meet zero weights, or are never stored). For each quad
  * and output row the four taps are four runs of bytes: a loop that vectorises. One clone per
  * vector width, chosen when the library loads. */
@@ -595,17 +597,6 @@ size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool)
 	return conv_shared_bytes(g, groups, out_c) + T * gemm_thread_bytes(&t, (k + 3) / 4, pool, quads);
 }
 
-/* n bytes from s to d, in words of 8 where there are 8 (the rows of 14 or 28 outputs a quad
- * plane's GEMM leaves are too short for memcpy's call) */
-static inline void copy_row(int8_t *d, const int8_t *s, int n)
-{
-	if (n < 8) { for (int i = 0; i < n; i++) d[i] = s[i]; return; }
-	uint64_t v;
-	for (int i = 0; i + 8 < n; i += 8) { memcpy(&v, s + i, 8); memcpy(d + i, &v, 8); }
-	memcpy(&v, s + n - 8, 8);
-	memcpy(d + n - 8, &v, 8);
-}
-
 /* Output channels [r0, r1) of group grp over one tile (`tile`: the GEMM's operands for its n
  * columns from column p0), CHUNK_ROWS a GEMM call through scratch: with a fused pool, each
  * channel's sums pooled (the tile: whole pairs of rows); else (the quad planes) requantized,
@@ -635,7 +626,7 @@ static void gemm_chunks(const q8_isa *s, const sn_q8_gemm_args *tile, const conv
 			}
 			for (int oy = p0 / W; oy * W < p0 + n; oy++) {   /* the part of row oy in the tile, below ow */
 				const int c0 = SN_MAX(p0 - oy * W, 0), c1 = SN_MIN(SN_MIN(g->ow, W), p0 + n - oy * W);
-				if (c1 > c0) copy_row(y + ((size_t)o * g->oh + oy) * g->ow + c0, a.y + i * a.ldr + (oy * W + c0 - p0), c1 - c0);
+				if (c1 > c0) xor_row(y + ((size_t)o * g->oh + oy) * g->ow + c0, a.y + i * a.ldr + (oy * W + c0 - p0), c1 - c0, 0);
 			}
 		}
 	}
