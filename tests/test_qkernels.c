@@ -194,6 +194,17 @@ static void each_path(void (*fn)(const char *path, int *failures, int *cases))
 	sn_q8_force_path(NULL);
 }
 
+/* fn on the best path with 3 threads: a single image's work split over them */
+static void on_three_threads(void (*fn)(const char *path, int *failures, int *cases))
+{
+	const int was = sn_get_threads();
+	sn_set_threads(3);
+	int failures = 0, cases = 0;
+	fn("best, 3 threads", &failures, &cases);
+	sn_set_threads(was);
+	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+}
+
 static void conv_random(const char *path, int *failures, int *cases)
 {
 	uint32_t s = 2024;
@@ -230,12 +241,7 @@ static void conv_quads(const char *path, int *failures, int *cases)
 TEST(q8_conv_quad_planes_match_reference)
 {
 	each_path(conv_quads);
-	const int was = sn_get_threads();
-	sn_set_threads(3);
-	int failures = 0, cases = 0;
-	conv_quads("best, 3 threads", &failures, &cases);
-	sn_set_threads(was);
-	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+	on_three_threads(conv_quads);
 }
 
 /* The shapes of the benchmarks, smaller: a stem, a depthwise and a pointwise layer, a 3x3. */
@@ -298,12 +304,7 @@ static void conv_pooled(const char *path, int *failures, int *cases)
 TEST(q8_conv_pooled_matches_reference)
 {
 	each_path(conv_pooled);
-	const int was = sn_get_threads();   /* and a single image's tiles and channels over threads */
-	sn_set_threads(3);
-	int failures = 0, cases = 0;
-	conv_pooled("best, 3 threads", &failures, &cases);
-	sn_set_threads(was);
-	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+	on_three_threads(conv_pooled);   /* a single image's tiles and channels over threads */
 	/* where it is not fused: rows wider than a panel of pairs, a single row, the channel-vectorised
 	 * depthwise shapes */
 	const sn_conv_geom wide = {.c = 2, .h = 4, .w = 257, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = 4, .ow = 257};
@@ -343,12 +344,7 @@ TEST(q8_depthwise_blocks_match_reference)
 {
 	each_path(dw_blocks);
 	/* and split over threads: bands of rows when the blocks are fewer than the threads */
-	const int was = sn_get_threads();
-	sn_set_threads(3);
-	int failures = 0, cases = 0;
-	dw_blocks("best, 3 threads", &failures, &cases);
-	sn_set_threads(was);
-	CHECKF(failures == 0, "%d of %d layers differ from the reference on 3 threads", failures, cases);
+	on_three_threads(dw_blocks);
 }
 
 static void linear_random(const char *path, int *failures, int *cases)

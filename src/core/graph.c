@@ -361,10 +361,10 @@ static size_t plan_reused(const sn_plan *pl, int batch, const char *aliased, int
 	for (int i = 0; i < N; i++) {
 		owner[i] = aliased[i] ? owner[g->node[i].in[0]] : i;
 		host[i] = -1;
-		/* a pool fused into its conv is written while the conv runs */
-		buf[i] = (sn_membuf){out_bytes(pl, i, batch, aliased), 0, pl->rt[i].by_input ? g->node[i].in[0] : i, i};
+		const int first = pl->rt[i].by_input ? g->node[i].in[0] : i;   /* a fused pool is written while its conv runs */
+		buf[i] = (sn_membuf){out_bytes(pl, i, batch, aliased), 0, first, i};
 		buf[N + i] = (sn_membuf){sn_align(pl->rt[i].saved_bytes), 0, 0, N};
-		buf[2 * N + i] = (sn_membuf){q_bytes(pl, i, batch), 0, pl->rt[i].by_input ? g->node[i].in[0] : i, i};
+		buf[2 * N + i] = (sn_membuf){q_bytes(pl, i, batch), 0, first, i};
 	}
 	for (int i = 0; i < N; i++)
 		for (int k = 0; k < g->node[i].n_in; k++) {

@@ -176,8 +176,8 @@ int sn_q8_op_relu(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);       /* a
 int sn_op_input(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 int sn_op_conv(sn_graph *g, sn_node *n, sn_plan *pl, sn_action a);
 const char *sn_conv_dw_kernel(const sn_graph *g, const sn_node *n);   /* a depthwise conv's kernel, for reports */
-/* 1 when conv n can write the output of the 2x2 max-pool after it (its depthwise path pools its
- * planes from its scratch): the max-pool's fuses_into_input asks. */
+/* 1 when conv n can write the output of the 2x2 max-pool after it (its float depthwise path pools
+ * its planes from its scratch, its int8 kernels their sums): the max-pool's fuses_into_input asks. */
 int sn_conv_can_pool(const sn_graph *g, const sn_node *n);
 int sn_q8_conv_can_pool(const sn_graph *g, const sn_node *n);   /* the same for an int8 conv */
 /* The oneDNN implementation plan p runs dense conv n on ("brgconv:avx512_core"), or NULL where

@@ -35,6 +35,7 @@ typedef struct {
 	sn_q8_spmm_panel_fn spmm_panel;
 	const char *spmm_name;
 	sn_q8_pool_fn pool;         /* a fused 2x2 max-pool's requantization */
+	sn_q8_linear_fn linear;
 } q8_isa;
 #define SPMM(isa) sn_q8_spmm__##isa, sn_q8_spmm_panel__##isa, "q8_spmm__" #isa
 
@@ -42,17 +43,18 @@ static int have_c(void) { return 1; }
 
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
-	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, SPMM(scalar), sn_q8_pool__scalar},
+	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, SPMM(scalar), sn_q8_pool__scalar,
+	 sn_q8_linear__scalar},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
 	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, NULL, SPMM(avx2),
-	 sn_q8_pool__avx2},
+	 sn_q8_pool__avx2, sn_q8_linear__avx2},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
 	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, NULL,
-	 SPMM(avxvnni), sn_q8_pool__avx2},   /* no VNNI in an add or a pool */
+	 SPMM(avxvnni), sn_q8_pool__avx2, sn_q8_linear__avxvnni},   /* no VNNI in an add or a pool */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
 	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_dwconv_c16__avx512vnni,
-	 SPMM(avx512vnni), sn_q8_pool__avx512vnni},
+	 SPMM(avx512vnni), sn_q8_pool__avx512vnni, sn_q8_linear__avx512vnni},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -701,11 +703,6 @@ const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
 
 /* ---------------------------------------------------------------- Linear */
 
-/* The Linear kernel of each instruction set, in the order of isas[] */
-static const sn_q8_linear_fn linear_fns[] = {sn_q8_linear__scalar, sn_q8_linear__avx2, sn_q8_linear__avxvnni,
-                                             sn_q8_linear__avx512vnni};
-_Static_assert(sizeof linear_fns / sizeof linear_fns[0] == N_ISAS, "a Linear kernel for each instruction set");
-
 static int out16(int out) { return (out + 15) / 16 * 16; }
 
 sn_q8_pack *sn_q8_linear_pack_new(const int8_t *w, int out, int k)
@@ -773,13 +770,14 @@ void sn_q8_linear(const int8_t *x, int rows, int k, int out, const sn_q8_conv *p
                   int8_t *y, void *ws)
 {
 	if (rows < 1) return;
-	const sn_q8_linear_fn fn = linear_fns[isa() - isas];
+	const sn_q8_linear_fn fn = isa()->linear;
 	const int T = threads(), V = out16(out) / 16, po = SN_MIN(T, V), pr = SN_MIN(SN_MAX(1, T / po), rows);
 	const int unit = V >= 4 * po ? SN_Q8_LW / 16 : 1, units = (V + unit - 1) / unit;
 	int32_t *corr = ws, *rowc = (int32_t *)((char *)ws + up64((size_t)out16(out) * sizeof *corr));
 	const int nt = tail_rows(rows, k), k4b = 4 * pk->k4;
 	int8_t *last = nt ? (int8_t *)rowc + up64((size_t)rows * sizeof *rowc) : NULL;
-	for (int o = 0; o < out16(out); o++) corr[o] = o < out ? sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, 0, pk->sumw[o]) : 0;
+	corrections(p, pk, 0, corr);
+	for (int o = out; o < out16(out); o++) corr[o] = 0;
 	row_sums(x, rows, k, rowc);
 	for (int r = 0; r < nt; r++) {
 		memcpy(last + (size_t)r * k4b, x + (size_t)(rows - nt + r) * k, (size_t)k);
