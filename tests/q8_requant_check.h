@@ -5,8 +5,9 @@
  *
  * Each trial gives every lane its own multiplier (2^-32 to 2^8: right shifts, none, left
  * shifts that saturate), or all lanes one (rq_make, the kernels' rows); zero points at the ends
- * and between; the int8 clamp, a ReLU's and a ReLU6's (lo >= zp: the one-rounding form); and
- * accumulators from the whole int32 range, small ones, and the ties of each lane's right shift. */
+ * and between; the int8 clamp, a ReLU's and a ReLU6's (lo >= zp: the one-rounding form), or none
+ * (the add's inputs: int32 out); and accumulators from the whole int32 range, small ones, and the
+ * ties of each lane's right shift. An output is its lane saturated to int8, as the stores do. */
 #include <stdlib.h>
 #include "kernels/qmath.h"
 #include "test.h"
@@ -44,21 +45,28 @@ RQ_TARGET static int rq_trial(uint32_t *s, int lanes_differ)
 	static const int32_t zps[] = {-128, 127, 0};
 	const int32_t zp = rq_lcg(s) % 2 ? zps[rq_lcg(s) % 3] : (int32_t)(rq_lcg(s) % 256) - 128;
 	int32_t lo = -128, hi = 127;
-	switch (rq_lcg(s) % 3) {
+	const int wide = rq_lcg(s) % 8 == 0;   /* the add's inputs: zero point 0, no clamp, int32 out */
+	switch (wide ? 3 : rq_lcg(s) % 3) {
 	case 1: lo = zp; break;                                              /* ReLU */
 	case 2: lo = zp; hi = zp + (int32_t)(rq_lcg(s) % (uint32_t)(128 - zp)); break;   /* ReLU6 */
+	case 3: lo = INT32_MIN; hi = INT32_MAX; break;
 	}
-	const RQ_TYPE q = lanes_differ ? RQ_LANES_FN(m, n, zp, lo, hi) : RQ_MAKE_FN(m[0], zp, lo, hi);
+	const int32_t z = wide ? 0 : zp;
+	const RQ_TYPE q = lanes_differ ? RQ_LANES_FN(m, n, z, lo, hi) : RQ_MAKE_FN(m[0], z, lo, hi);
 	int bad = 0;
 	for (int rep = 0; rep < 8; rep++) {
 		int32_t acc[RQ_LANES], out[RQ_LANES];
 		for (int l = 0; l < RQ_LANES; l++) acc[l] = rq_random_acc(s, m[l < n ? l : 0]);
 		RQ_STORE(out, RQ_APPLY(RQ_LOADV(acc), &q));
 		for (int l = 0; l < RQ_LANES; l++) {
-			const int32_t want = sn_q_output(acc[l], m[l < n ? l : 0], zp, lo, hi);
-			if (out[l] != want && bad++ < 3)
+			const sn_q_mult ml = m[l < n ? l : 0];
+			/* an output is the lane saturated to int8, as the kernels' stores do; the add's
+			 * inputs take the lane as it is */
+			const int32_t got = wide ? out[l] : out[l] < -128 ? -128 : out[l] > 127 ? 127 : out[l];
+			const int32_t want = wide ? sn_q_requant(acc[l], ml) : sn_q_output(acc[l], ml, z, lo, hi);
+			if (got != want && bad++ < 3)
 				fprintf(stderr, "  lane %d: acc %d, mult %d shift %d, zp %d, [%d, %d]: %d, expected %d\n", l, acc[l],
-				        m[l < n ? l : 0].mult, m[l < n ? l : 0].shift, zp, lo, hi, out[l], want);
+				        ml.mult, ml.shift, z, lo, hi, got, want);
 		}
 	}
 	return bad;

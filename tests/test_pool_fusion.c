@@ -115,8 +115,10 @@ TEST(pool_fusion_int8_convs)
 	            "relu6 a\nmaxpool p k=2\nconv pw out=4 k=1\n", "dw", "p", 1, 1);
 	check_dtype("int8 strided 1x1", "input x shape=8x12x12\nconv c out=12 k=1 stride=2\nmaxpool p k=2\nconv d out=2 k=1\n",
 	            "c", "p", 1, 1);
-	check_dtype("int8 channel-vectorised depthwise", "input x shape=16x14x14\nconv c0 out=16 k=1\n"
+	check_dtype("int8 channel-vectorised depthwise (12 wide)", "input x shape=16x12x12\nconv c0 out=16 k=1\n"
 	            "conv dw groups=16 out=16 k=3 pad=1\nmaxpool p k=2\nconv pw out=4 k=1\n", "dw", "p", 0, 1);
+	check_dtype("int8 depthwise 14 wide", "input x shape=16x14x14\nconv c0 out=16 k=1\n"
+	            "conv dw groups=16 out=16 k=3 pad=1\nmaxpool p k=2\nconv pw out=4 k=1\n", "dw", "p", 1, 1);
 	check_dtype("int8 conv read twice", "input x shape=8x10x10\nconv c out=8 k=3 pad=1\nmaxpool p k=2\n"
 	            "maxpool q in=c k=2\nadd out in=p,q\n", "c", "p", 0, 1);
 }

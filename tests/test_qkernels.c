@@ -309,10 +309,13 @@ TEST(q8_conv_pooled_matches_reference)
 	 * depthwise shapes */
 	const sn_conv_geom wide = {.c = 2, .h = 4, .w = 257, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = 4, .ow = 257};
 	const sn_conv_geom row = {.c = 2, .h = 1, .w = 8, .kh = 1, .kw = 1, .sh = 1, .sw = 1, .dh = 1, .dw = 1, .oh = 1, .ow = 8};
-	const sn_conv_geom dw = {.c = 32, .h = 14, .w = 14, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
-	                         .pt = 1, .pl = 1, .oh = 14, .ow = 14};
+	const sn_conv_geom dw = {.c = 32, .h = 13, .w = 13, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1, .dw = 1,
+	                         .pt = 1, .pl = 1, .oh = 13, .ow = 13};
 	CHECK(!sn_q8_conv_pools(&wide, 1, 3) && !sn_q8_conv_pools(&row, 1, 3) && !sn_q8_conv_pools(&dw, 32, 32));
 	CHECK(sn_q8_conv_pools(&dw, 32, 64));   /* a multiplier: the plane kernels */
+	sn_conv_geom dw14 = dw;                 /* 14 wide: the plane kernels */
+	dw14.w = dw14.h = dw14.ow = dw14.oh = 14;
+	CHECK(sn_q8_conv_pools(&dw14, 32, 32));
 }
 
 /* Depthwise layers of one output per channel with zero padding and no dilation (the shapes of
@@ -345,6 +348,45 @@ TEST(q8_depthwise_blocks_match_reference)
 	each_path(dw_blocks);
 	/* and split over threads: bands of rows when the blocks are fewer than the threads */
 	on_three_threads(dw_blocks);
+}
+
+/* Depthwise layers on the VNNI paths' planes of bytes (q8_dwquad_simd.h): outputs 14 to 140
+ * wide, so that both the rows (a step past a row's end, several steps a row) and the flat
+ * layout run; strides 1 and 2, kernels 3x3, 5x5 and others (1x4, 7x2, 2x7: one or two quads a
+ * row, lone taps), vertical dilation, every padding mode, one or two outputs per channel, a
+ * fused 2x2 max-pool (the sums stored in whole steps), extreme values. On a path without the
+ * kernel they run its depthwise kernels all the same. */
+static void dw_quads(const char *path, int *failures, int *cases)
+{
+	static const int shapes[][2] = {{3, 3}, {5, 5}, {1, 4}, {7, 2}, {2, 7}, {3, 3}};
+	uint32_t s = 777;
+	for (int t = 0; t < 48; t++) {
+		sn_conv_geom g = {.c = pick(&s, 1, 6), .h = pick(&s, 3, 24), .w = t % 4 == 0 ? pick(&s, 66, 140) : pick(&s, 16, 60),
+		                  .kh = shapes[t % 6][0], .kw = shapes[t % 6][1], .dw = 1, .dh = t % 7 == 3 ? 2 : 1};
+		g.sh = g.sw = 1 + t % 2;
+		g.mode = t % 5 == 4 ? pick(&s, 1, 3) : SN_KPAD_ZEROS;
+		g.pt = pick(&s, 0, g.kh / 2 * g.dh);
+		g.pl = pick(&s, 0, g.kw / 2);
+		const int pb = pick(&s, 0, g.pt), pr = pick(&s, 0, g.pl), ext_h = g.dh * (g.kh - 1);
+		if (g.h + g.pt + pb - ext_h < 1 || (g.mode != SN_KPAD_ZEROS && (g.pt >= g.h || pb >= g.h))) continue;
+		g.oh = (g.h + g.pt + pb - ext_h - 1) / g.sh + 1;
+		g.ow = (g.w + g.pl + pr - g.kw) / g.sw + 1;
+		if (g.ow < 14) continue;
+		const int oc = g.c * (t % 3 == 2 ? 2 : 1);
+		const char *kernel = sn_q8_conv_kernel(&g, g.c, oc);
+		if ((!strcmp(path, "avx512vnni") || !strcmp(path, "avxvnni")) && !strstr(kernel, "_quad__")) {
+			fprintf(stderr, "  %s: a %dx%d stride-%d depthwise layer %d wide runs %s\n", path, g.kh, g.kw, g.sh, g.ow, kernel);
+			++*failures;
+		}
+		*failures += conv_case_pool(&g, g.c, oc, &s, t % 4 == 1, t % 3 == 0, path) != 0;
+		++*cases;
+	}
+}
+
+TEST(q8_depthwise_quads_match_reference)
+{
+	each_path(dw_quads);
+	on_three_threads(dw_quads);
 }
 
 static void linear_random(const char *path, int *failures, int *cases)
@@ -479,9 +521,16 @@ TEST(q8_kernel_names_and_paths)
 		const char *path = sn_q8_path_name(i);
 		if (sn_q8_force_path(path)) continue;
 		char want[64];
-		/* depthwise: the channel-vectorised kernel where the path has one (AVX-512 VNNI) */
-		snprintf(want, sizeof want, "q8_dwconv_3x3s2%s__%s", strcmp(path, "avx512vnni") ? "" : "_c16", path);
+		/* depthwise 5 wide: the channel-vectorised kernel where the path has one (AVX-512 VNNI),
+		 * else the plane of bytes (VNNI) or of int16 pairs; 9 wide, the plane of bytes */
+		const int vnni = strstr(path, "vnni") != NULL;
+		snprintf(want, sizeof want, "q8_dwconv_3x3s2%s__%s", !strcmp(path, "avx512vnni") ? "_c16" : vnni ? "_quad" : "", path);
 		CHECKF(!strcmp(sn_q8_conv_kernel(&dw, 8, 8), want), "%s, expected %s", sn_q8_conv_kernel(&dw, 8, 8), want);
+		sn_conv_geom wide = dw;
+		wide.w = 33;
+		wide.ow = 17;
+		snprintf(want, sizeof want, "q8_dwconv_3x3s2%s__%s", vnni ? "_quad" : "", path);
+		CHECKF(!strcmp(sn_q8_conv_kernel(&wide, 8, 8), want), "%s, expected %s", sn_q8_conv_kernel(&wide, 8, 8), want);
 		snprintf(want, sizeof want, "q8_conv_gemm__%s", path);
 		CHECKF(!strcmp(sn_q8_conv_kernel(&full, 1, 8), want), "%s, expected %s", sn_q8_conv_kernel(&full, 1, 8), want);
 		snprintf(want, sizeof want, "q8_linear_gemm__%s", path);   /* one kernel for every batch */

@@ -10,3 +10,11 @@
 #define q8_pdot _mm256_dpwssd_avx_epi32
 
 #include "kernels/q8_dwconv_simd.h"
+
+/* The plane of bytes (q8_dwquad_simd.h): vpdpbusd, four taps a lane; 32 outputs a step (stride
+ * 2: 16). */
+#define Q8_DWQ3 sn_q8_dwconv_3x3_quad__avxvnni
+#define Q8_DWQ5 sn_q8_dwconv_5x5_quad__avxvnni
+#define Q8_DWQANY sn_q8_dwconv_any_quad__avxvnni
+#define q8_qdot _mm256_dpbusd_avx_epi32
+#include "kernels/q8_dwquad_simd.h"

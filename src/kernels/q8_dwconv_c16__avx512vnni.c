@@ -144,13 +144,13 @@ Q8Z Q8_INLINE void dwc16(const sn_q8_dwc16_args *a, const int KH, const int KW)
 					for (int u = 0; u < NX; u++) acc[u] = _mm512_dpwssd_epi32(acc[u], _mm512_load_si512(e + u), wv[i][jp]);
 				}
 			for (int u = 0; u < NX; u++)
-				_mm_store_si128((__m128i *)(stage + 16 * ((size_t)ox + u)), _mm512_cvtepi32_epi8(q8z_requant(acc[u], &rq)));
+				_mm_store_si128((__m128i *)(stage + 16 * ((size_t)ox + u)), _mm512_cvtsepi32_epi8(q8z_requant(acc[u], &rq)));
 		}
 		for (; ox < g->ow; ox++) {
 			__m512i acc = corr;
 			for (int i = 0; i < kh; i++)
 				for (int jp = 0; jp < pairs; jp++) acc = _mm512_dpwssd_epi32(acc, _mm512_load_si512(row[i] + ox + 2 * jp / sw), wv[i][jp]);
-			_mm_store_si128((__m128i *)(stage + 16 * (size_t)ox), _mm512_cvtepi32_epi8(q8z_requant(acc, &rq)));
+			_mm_store_si128((__m128i *)(stage + 16 * (size_t)ox), _mm512_cvtsepi32_epi8(q8z_requant(acc, &rq)));
 		}
 		store_row(a, oy, stage);
 	}

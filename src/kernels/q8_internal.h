@@ -152,6 +152,45 @@ int sn_q8_dwc16_fits(const sn_conv_geom *g);     /* the shapes above */
 size_t sn_q8_dwc16_scratch(const sn_conv_geom *g);
 void sn_q8_dwconv_c16__avx512vnni(const sn_q8_dwc16_args *a);
 
+/* One depthwise output plane from a plane of bytes, four taps a lane (the VNNI kernels,
+ * q8_dwquad_simd.h). The plane is pad_input's (qconv.c): rows of C bytes, x + 128 (unsigned),
+ * x_zp + 128 on zero padding, so corr = bias - (x_zp + 128) sum w. Counted over the padded width,
+ * p = oy C + ox, output p's tap (i, j) is byte s p + i dh C + j (s = sh = sw, 1 or 2, no
+ * horizontal dilation). The kernel computes outputs p in [oy C, oy C + ow) for oy < oh, to
+ * y[oy ldy + ox] (or their sums to acc[oy ldy + ox]); with oh = 1 and ow = the rows times C it
+ * runs the whole plane as one row ("flat", the outputs past each row's end computed and dropped).
+ * Whole steps of 4 vectors (stride 2: 2) of loads: the plane has slack past its last row (qconv.c:
+ * dwq_slack); the int8 outputs are stored masked, the sums in whole steps (a row's last one runs
+ * into the next row, written again after it, and the last one up to SN_Q8_POOL_SLACK past). */
+typedef struct {
+	int kh, kw, sh, dh;
+	int oh, ow;
+	const uint8_t *plane;
+	size_t C, ldy;
+	const int8_t *w;            /* kh * kw */
+	int32_t corr;
+	sn_q_mult mult;
+	int32_t y_zp, lo, hi;
+	int8_t *y;
+	int32_t *acc;
+} sn_q8_dwq_args;
+typedef void (*sn_q8_dwq_fn)(const sn_q8_dwq_args *a);
+#define SN_Q8_DWQ_DECLARE(isa)                                   \
+	void sn_q8_dwconv_3x3_quad__##isa(const sn_q8_dwq_args *a); \
+	void sn_q8_dwconv_5x5_quad__##isa(const sn_q8_dwq_args *a); \
+	void sn_q8_dwconv_any_quad__##isa(const sn_q8_dwq_args *a);
+SN_Q8_DWQ_DECLARE(avxvnni)
+SN_Q8_DWQ_DECLARE(avx512vnni)
+
+/* Taps (i, 4 q) .. (i, 4 q + 3) of a depthwise kernel [kh x kw] as the bytes of a 32-bit lane
+ * (the first in the low byte), 0 past the row's end. */
+static inline int32_t sn_q8_tap_quad(const int8_t *w, int i, int q, int kw)
+{
+	uint32_t v = 0;
+	for (int t = 0; t < 4 && 4 * q + t < kw; t++) v |= (uint32_t)(uint8_t)w[i * kw + 4 * q + t] << 8 * t;
+	return (int32_t)v;
+}
+
 /* Taps (i, 2 jp) and (i, 2 jp + 1) of a depthwise kernel [kh x kw] as the int16 pair of a
  * 32-bit lane (the first in the low half), 0 for the partner of a lone last tap. */
 static inline int32_t sn_q8_tap_pair(const int8_t *w, int i, int jp, int kw)

@@ -42,18 +42,27 @@ typedef struct {
 	Q8RQ_VEC left, over, under;     /* left shift counts and the inputs that do not saturate */
 	Q8RQ_VEC right, rmask, rhalf;   /* right shift counts, the remainder's mask and half of it */
 	int has_left, has_right;        /* some lane shifts (the others' counts are 0) */
+	int clamp;                      /* 0: the clamp is the int8 range (or none) and x + zp cannot
+	                                 * overflow, so it is left to the stores, which saturate */
 	int fast;                       /* every lane has the one-rounding form: */
 	Q8RQ_VEC k_e, k_o;              /* 2^30 + 2^(30 + r) (+ Q8RQ_BIAS64), in the int64 lanes of even, odd */
 	Q8RQ_VEC s_e, s_o;              /* 31 + r, likewise */
 	Q8RQ_VEC unbias;                /* Q8RQ_BIAS64 >> (31 + r), taken off in int32 (wrapping) */
 } Q8RQ(rq);
 
+/* The clamp [lo, hi] is no narrower than int8, and zp + the requantized value stays in int32:
+ * zp is 0, or every lane shifts right (then |value| < 2^30). */
+static inline int Q8RQ(no_clamp)(int32_t zp, int32_t lo, int32_t hi, int shifts_right)
+{
+	return lo <= -128 && hi >= 127 && (zp == 0 || shifts_right);
+}
+
 /* Every lane with multiplier m, clamp [lo, hi], zero point zp. */
 Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_make)(sn_q_mult m, int32_t zp, int32_t lo, int32_t hi)
 {
 	const sn_q8_rq_lane c = sn_q8_rq_lane_of(m, Q8RQ_BIAS64);
 	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = c.left == 0 && lo >= zp,
-	              .mult_e = Q8RQ_SET1(c.mult), .mult_o = Q8RQ_SET1(c.mult)};
+	              .mult_e = Q8RQ_SET1(c.mult), .mult_o = Q8RQ_SET1(c.mult), .clamp = !Q8RQ(no_clamp)(zp, lo, hi, c.left == 0 && c.right > 0)};
 	if (q.fast) {   /* the kernels make one per row of outputs: only what this form reads */
 		q.k_e = q.k_o = Q8RQ_SET1_64(c.k64);
 		q.s_e = q.s_o = Q8RQ_SET1_64(c.shift64);
@@ -77,6 +86,7 @@ Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_lanes)(const sn_q_mult *m, int n, int32_t
 	int32_t v[8][Q8RQ_LANES];   /* mult, left, over, under, right, rmask, unbias, rhalf */
 	int64_t k[2][Q8RQ_LANES / 2], s[2][Q8RQ_LANES / 2];   /* [even, odd lanes][lane / 2] */
 	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = lo >= zp};
+	int shifts_right = 1;   /* every lane */
 	for (int l = 0; l < Q8RQ_LANES; l++) {
 		const sn_q8_rq_lane c = sn_q8_rq_lane_of(m[l < n ? l : 0], Q8RQ_BIAS64);
 		v[0][l] = c.mult;
@@ -92,7 +102,9 @@ Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_lanes)(const sn_q_mult *m, int n, int32_t
 		q.fast &= c.left == 0;
 		q.has_left |= c.left > 0;
 		q.has_right |= c.right > 0;
+		shifts_right &= c.left == 0 && c.right > 0;
 	}
+	q.clamp = !Q8RQ(no_clamp)(zp, lo, hi, shifts_right);
 	q.mult_e = Q8RQ_LOAD(v[0]);
 	q.mult_o = Q8RQ_SRLI64(q.mult_e, 32);
 	q.left = Q8RQ_LOAD(v[1]);

@@ -24,7 +24,8 @@
 #define Q8RQ_TARGET Q8Y_AVX2
 #include "kernels/q8_requant_params.h"
 
-/* the int8 outputs of 8 accumulators, as int32 lanes in [-128, 127] */
+/* the int8 outputs of 8 accumulators as int32 lanes, each output the lane saturated to int8
+ * (q8_requant_params.h's clamp; the stores saturate) */
 Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 {
 	__m256i x = acc;
@@ -32,7 +33,7 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 		const __m256i even = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
 		const __m256i odd = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
 		x = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->unbias);
-		return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
+		return q->clamp ? _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp) : _mm256_add_epi32(x, q->zp);
 	}
 	if (q->has_left) {
 		x = _mm256_sllv_epi32(acc, q->left);
@@ -48,10 +49,10 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 		const __m256i threshold = _mm256_sub_epi32(q->rhalf, _mm256_srai_epi32(x, 31));   /* + 1 below 0 */
 		x = _mm256_sub_epi32(_mm256_srav_epi32(x, q->right), _mm256_cmpgt_epi32(rem, threshold));
 	}
-	return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp);
+	return q->clamp ? _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp) : _mm256_add_epi32(x, q->zp);
 }
 
-/* 8 outputs (int32 lanes in [-128, 127]) as the low 8 bytes */
+/* 8 outputs (int32 lanes, saturated) as the low 8 bytes */
 Q8Y_AVX2 Q8_INLINE __m128i q8y_bytes(__m256i v)
 {
 	const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -66,7 +67,7 @@ Q8Y_AVX2 Q8_INLINE void q8y_put(int8_t *y, __m128i b, int n)
 	memcpy(y, t, n);
 }
 
-/* Stores n <= 8 outputs (int32 lanes in [-128, 127]) to y[0], y[step], ... */
+/* Stores n <= 8 outputs (int32 lanes, saturated) to y[0], y[step], ... */
 Q8Y_AVX2 Q8_INLINE void q8y_store(int8_t *y, size_t step, __m256i v, int n)
 {
 	const __m128i b = q8y_bytes(v);
@@ -115,6 +116,33 @@ Q8Y_AVX2 Q8_INLINE void q8y_storeu_pairs32(int32_t *p, __m256i even, __m256i odd
 	_mm256_storeu_si256((__m256i *)(p + 8), _mm256_permute2x128_si256(lo, hi, 0x31));
 }
 
+/* The outputs of a run of 32 held by four vectors, r[v] lane l being output 4 l + v (the byte
+ * depthwise kernels at stride 1): the 128-bit lanes pack to bytes r0 r1 r2 r3 (saturating,
+ * as every store of outputs), a shuffle puts each lane's 4 x 4 bytes in order. n <= 32 stored. */
+Q8Y_AVX2 Q8_INLINE void q8y_store_quads(int8_t *y, const __m256i r[4], int n)
+{
+	const __m256i order = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+	const __m256i b = _mm256_shuffle_epi8(_mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3])), order);
+	if (n >= 32) { _mm256_storeu_si256((__m256i *)y, b); return; }
+	int8_t t[32];
+	_mm256_storeu_si256((__m256i *)t, b);
+	memcpy(y, t, (size_t)n);
+}
+
+/* The same run's 32 int32 to p[0..32) in order: per 128-bit lane, 4 x 4 unpacks give the
+ * groups of 4 outputs; the lanes then go in order */
+Q8Y_AVX2 Q8_INLINE void q8y_storeu_quads32(int32_t *p, const __m256i r[4])
+{
+	const __m256i a = _mm256_unpacklo_epi32(r[0], r[1]), b = _mm256_unpacklo_epi32(r[2], r[3]);
+	const __m256i c = _mm256_unpackhi_epi32(r[0], r[1]), d = _mm256_unpackhi_epi32(r[2], r[3]);
+	const __m256i e0 = _mm256_unpacklo_epi64(a, b), e1 = _mm256_unpackhi_epi64(a, b);   /* outputs 0-3, 4-7 (and 16-19, 20-23) */
+	const __m256i e2 = _mm256_unpacklo_epi64(c, d), e3 = _mm256_unpackhi_epi64(c, d);   /* 8-11, 12-15 (24-27, 28-31) */
+	_mm256_storeu_si256((__m256i *)p, _mm256_permute2x128_si256(e0, e1, 0x20));
+	_mm256_storeu_si256((__m256i *)(p + 8), _mm256_permute2x128_si256(e2, e3, 0x20));
+	_mm256_storeu_si256((__m256i *)(p + 16), _mm256_permute2x128_si256(e0, e1, 0x31));
+	_mm256_storeu_si256((__m256i *)(p + 24), _mm256_permute2x128_si256(e2, e3, 0x31));
+}
+
 /* The maxima of the 8 adjacent pairs of the 16 lanes a, b: lane i of the result is the larger of
  * lanes 2i and 2i + 1 of a then b */
 Q8Y_AVX2 Q8_INLINE __m256i q8y_pair_max(__m256i a, __m256i b)
@@ -145,4 +173,6 @@ typedef __m256i q8v;
 #define q8v_max _mm256_max_epi32
 #define q8v_pair_max q8y_pair_max
 #define q8v_storeu_pairs32 q8y_storeu_pairs32
+#define q8v_store_quads q8y_store_quads
+#define q8v_storeu_quads32 q8y_storeu_quads32
 #endif

@@ -1,5 +1,6 @@
 /* qmath.h's requantization on 16 int32 lanes (AVX-512), the same steps as q8_requant_ymm.h
- * says, with mask registers for the selections; for the zmm int8 kernels. */
+ * says, with mask registers for the selections; for the zmm int8 kernels. Each output is its
+ * lane saturated to int8, as the stores (vpmovsdb) do. */
 #ifndef SN_KERNELS_Q8_REQUANT_ZMM_H
 #define SN_KERNELS_Q8_REQUANT_ZMM_H
 #include <immintrin.h>
@@ -27,7 +28,7 @@ Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 		const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
 		const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
 		x = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);   /* odd lanes from the low halves */
-		return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
+		return q->clamp ? _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp) : _mm512_add_epi32(x, q->zp);
 	}
 	if (q->has_left) {
 		x = _mm512_sllv_epi32(acc, q->left);
@@ -44,13 +45,13 @@ Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 		x = _mm512_srav_epi32(x, q->right);
 		x = _mm512_mask_add_epi32(x, _mm512_cmpgt_epi32_mask(rem, threshold), x, _mm512_set1_epi32(1));
 	}
-	return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp);
+	return q->clamp ? _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp) : _mm512_add_epi32(x, q->zp);
 }
 
-/* Stores n <= 16 outputs (int32 lanes in [-128, 127]) to y[0], y[step], ... */
+/* Stores n <= 16 outputs (int32 lanes, saturated) to y[0], y[step], ... */
 Q8Z Q8_INLINE void q8z_store(int8_t *y, size_t step, __m512i v, int n)
 {
-	const __m128i b = _mm512_cvtepi32_epi8(v);
+	const __m128i b = _mm512_cvtsepi32_epi8(v);
 	if (step == 1) { _mm_mask_storeu_epi8(y, (__mmask16)((1u << n) - 1), b); return; }
 	int8_t t[16];
 	_mm_storeu_si128((__m128i *)t, b);
@@ -60,7 +61,7 @@ Q8Z Q8_INLINE void q8z_store(int8_t *y, size_t step, __m512i v, int n)
 /* Stores n <= 32 outputs whose even ones are in `even`, odd ones in `odd`, to y[0..n) */
 Q8Z Q8_INLINE void q8z_store_pairs(int8_t *y, __m512i even, __m512i odd, int n)
 {
-	const __m128i e = _mm512_cvtepi32_epi8(even), o = _mm512_cvtepi32_epi8(odd);
+	const __m128i e = _mm512_cvtsepi32_epi8(even), o = _mm512_cvtsepi32_epi8(odd);
 	const __mmask32 m = n >= 32 ? 0xffffffffu : (1u << n) - 1;
 	_mm_mask_storeu_epi8(y, (__mmask16)m, _mm_unpacklo_epi8(e, o));
 	_mm_mask_storeu_epi8(y + 16, (__mmask16)(m >> 16), _mm_unpackhi_epi8(e, o));
@@ -88,6 +89,30 @@ Q8Z Q8_INLINE void q8z_storeu_pairs32(int32_t *p, __m512i even, __m512i odd)
 	const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
 	_mm512_storeu_si512((void *)p, _mm512_permutex2var_epi32(even, lo, odd));
 	_mm512_storeu_si512((void *)(p + 16), _mm512_permutex2var_epi32(even, hi, odd));
+}
+
+/* The outputs of a run of 64 held by four vectors, r[v] lane l being output 4 l + v (the byte
+ * depthwise kernels at stride 1): the 128-bit lanes pack to bytes r0 r1 r2 r3 (saturating,
+ * as every store of outputs), a shuffle puts each lane's 4 x 4 bytes in order. n <= 64 stored. */
+Q8Z Q8_INLINE void q8z_store_quads(int8_t *y, const __m512i r[4], int n)
+{
+	const __m512i order = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+	const __m512i b = _mm512_packs_epi16(_mm512_packs_epi32(r[0], r[1]), _mm512_packs_epi32(r[2], r[3]));
+	_mm512_mask_storeu_epi8(y, n >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << n) - 1, _mm512_shuffle_epi8(b, order));
+}
+
+/* The same run's 64 int32 to p[0..64) in order: lanes interleaved r0 with r2, r1 with r3, and
+ * the two results with each other */
+Q8Z Q8_INLINE void q8z_storeu_quads32(int32_t *p, const __m512i r[4])
+{
+	const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+	const __m512i hi = _mm512_add_epi32(lo, _mm512_set1_epi32(8));
+	const __m512i e0 = _mm512_permutex2var_epi32(r[0], lo, r[2]), e1 = _mm512_permutex2var_epi32(r[0], hi, r[2]);
+	const __m512i f0 = _mm512_permutex2var_epi32(r[1], lo, r[3]), f1 = _mm512_permutex2var_epi32(r[1], hi, r[3]);
+	_mm512_storeu_si512((void *)p, _mm512_permutex2var_epi32(e0, lo, f0));
+	_mm512_storeu_si512((void *)(p + 16), _mm512_permutex2var_epi32(e0, hi, f0));
+	_mm512_storeu_si512((void *)(p + 32), _mm512_permutex2var_epi32(e1, lo, f1));
+	_mm512_storeu_si512((void *)(p + 48), _mm512_permutex2var_epi32(e1, hi, f1));
 }
 
 /* The maxima of the 16 adjacent pairs of the 32 lanes a, b: lane i of the result is the larger
@@ -118,4 +143,6 @@ typedef __m512i q8v;   /* as q8_requant_ymm.h's */
 #define q8v_max _mm512_max_epi32
 #define q8v_pair_max q8z_pair_max
 #define q8v_storeu_pairs32 q8z_storeu_pairs32
+#define q8v_store_quads q8z_store_quads
+#define q8v_storeu_quads32 q8z_storeu_quads32
 #endif

@@ -13,12 +13,15 @@
 
 enum { K_CONV, K_LINEAR, K_DW3S1, K_DW3S2, K_DW5S1, K_DW5S2, K_DWANY,
        K_C16 = K_DWANY + 1 - K_DW3S1,   /* + a depthwise kind: its channel-vectorised kernel */
-       K_N = K_C16 + K_DWANY + 1 };
+       K_QUAD = 2 * K_C16,              /* + a depthwise kind: its kernel on a plane of bytes */
+       K_N = K_QUAD + K_DWANY + 1 };
 #define KERNEL_NAMES(isa)                                                                           \
 	{"q8_conv_gemm__" #isa, "q8_linear_gemm__" #isa, "q8_dwconv_3x3s1__" #isa, "q8_dwconv_3x3s2__" #isa, \
 	 "q8_dwconv_5x5s1__" #isa, "q8_dwconv_5x5s2__" #isa, "q8_dwconv_any__" #isa,                    \
 	 "q8_dwconv_3x3s1_c16__" #isa, "q8_dwconv_3x3s2_c16__" #isa, "q8_dwconv_5x5s1_c16__" #isa,      \
-	 "q8_dwconv_5x5s2_c16__" #isa, "q8_dwconv_any_c16__" #isa}
+	 "q8_dwconv_5x5s2_c16__" #isa, "q8_dwconv_any_c16__" #isa, "q8_dwconv_3x3s1_quad__" #isa,              \
+	 "q8_dwconv_3x3s2_quad__" #isa, "q8_dwconv_5x5s1_quad__" #isa, "q8_dwconv_5x5s2_quad__" #isa,       \
+	 "q8_dwconv_any_quad__" #isa}
 
 typedef struct {
 	const char *name;
@@ -36,7 +39,9 @@ typedef struct {
 	const char *spmm_name;
 	sn_q8_pool_fn pool;         /* a fused 2x2 max-pool's requantization */
 	sn_q8_linear_fn linear;
+	sn_q8_dwq_fn dwq3, dwq5, dwqany;   /* the depthwise kernels on a plane of bytes (NULL: none) */
 } q8_isa;
+#define DWQ(isa) sn_q8_dwconv_3x3_quad__##isa, sn_q8_dwconv_5x5_quad__##isa, sn_q8_dwconv_any_quad__##isa
 #define SPMM(isa) sn_q8_spmm__##isa, sn_q8_spmm_panel__##isa, "q8_spmm__" #isa
 
 static int have_c(void) { return 1; }
@@ -44,17 +49,17 @@ static int have_c(void) { return 1; }
 static const q8_isa isas[] = {   /* best last */
 	{"scalar", have_c, sn_q8_gemm__scalar, sn_q8_dwconv_any__scalar, sn_q8_dwconv_any__scalar,
 	 sn_q8_dwconv_any__scalar, KERNEL_NAMES(scalar), sn_q8_add_ref, "q8_add__scalar", 0, sn_q8_dwrow__scalar, NULL, SPMM(scalar), sn_q8_pool__scalar,
-	 sn_q8_linear__scalar},
+	 sn_q8_linear__scalar, NULL, NULL, NULL},
 	{"avx2", sn_cpu_avx2, sn_q8_gemm__avx2, sn_q8_dwconv_3x3__avx2, sn_q8_dwconv_5x5__avx2, sn_q8_dwconv_any__avx2,
 	 KERNEL_NAMES(avx2), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avx2, NULL, SPMM(avx2),
-	 sn_q8_pool__avx2, sn_q8_linear__avx2},
+	 sn_q8_pool__avx2, sn_q8_linear__avx2, NULL, NULL, NULL},
 	{"avxvnni", sn_cpu_avxvnni, sn_q8_gemm__avxvnni, sn_q8_dwconv_3x3__avxvnni, sn_q8_dwconv_5x5__avxvnni,
 	 sn_q8_dwconv_any__avxvnni, KERNEL_NAMES(avxvnni), sn_q8_add__avx2, "q8_add__avx2", 16, sn_q8_dwrow__avxvnni, NULL,
-	 SPMM(avxvnni), sn_q8_pool__avx2, sn_q8_linear__avxvnni},   /* no VNNI in an add or a pool */
+	 SPMM(avxvnni), sn_q8_pool__avx2, sn_q8_linear__avxvnni, DWQ(avxvnni)},   /* no VNNI in an add or a pool */
 	{"avx512vnni", sn_cpu_avx512vnni, sn_q8_gemm__avx512vnni, sn_q8_dwconv_3x3__avx512vnni,
 	 sn_q8_dwconv_5x5__avx512vnni, sn_q8_dwconv_any__avx512vnni, KERNEL_NAMES(avx512vnni), sn_q8_add__avx512vnni,
 	 "q8_add__avx512vnni", 32, sn_q8_dwrow__avx512vnni, sn_q8_dwconv_c16__avx512vnni,
-	 SPMM(avx512vnni), sn_q8_pool__avx512vnni, sn_q8_linear__avx512vnni},
+	 SPMM(avx512vnni), sn_q8_pool__avx512vnni, sn_q8_linear__avx512vnni, DWQ(avx512vnni)},
 };
 #define N_ISAS ((int)(sizeof isas / sizeof isas[0]))
 static int forced = -1;
@@ -421,12 +426,99 @@ static int dw_kind(const sn_conv_geom *g)
 	return K_DWANY;
 }
 
-/* The channel-vectorised kernel where the instruction set has one and the layer fits it (one
- * output per channel; q8_internal.h), unless a pool is fused: the plane kernels pool. */
-static int use_c16(const q8_isa *s, const sn_conv_geom *g, int out_c, int pool)
+/* The layers of the channel-vectorised kernel (one output per channel; q8_internal.h) on outputs
+ * narrower than 14, where a plane's setup outweighs its few steps (7x7 outputs of 960 channels:
+ * 0.054 ms against the plane of bytes' 0.071, one thread, Zen 4, 2026-12-07); it pools not, and
+ * runs faster unfused. */
+static int c16_shape(const sn_conv_geom *g, int out_c) { return out_c == g->c && g->ow < 14 && sn_q8_dwc16_fits(g); }
+/* That kernel where the instruction set has one, unless a pool is fused: the plane kernels pool. */
+static int use_c16(const q8_isa *s, const sn_conv_geom *g, int out_c, int pool) { return s->dwc16 && !pool && c16_shape(g, out_c); }
+
+/* After a depthwise plane kernel ran for output channel yo: a fused pool requantizes the pooled
+ * sums acc (their rows Q apart when flat, else ow), or the flat outputs t (rows Q apart) go to
+ * y's rows; t and acc NULL: the kernel wrote y itself. */
+static void dw_out(const q8_isa *s, const sn_conv_geom *g, const sn_q8_conv *p, sn_q_mult mult, const int32_t *acc,
+                   const int8_t *t, size_t Q, int8_t *yo)
 {
-	return s->dwc16 && !pool && out_c == g->c && sn_q8_dwc16_fits(g);
+	if (acc) {
+		const sn_q8_pool_args pa = {.acc = acc, .ld = t ? Q : (size_t)g->ow, .ph = g->oh / 2, .pw = g->ow / 2, .mult = mult,
+		                            .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi, .y = yo};
+		s->pool(&pa);
+	} else if (t)
+		for (int oy = 0; oy < g->oh; oy++) xor_row(yo + (size_t)oy * g->ow, t + (size_t)oy * Q, g->ow, 0);
 }
+
+/* ---------------------------------------------------------------- depthwise planes of bytes */
+
+/* The kernels on a plane of bytes (sn_q8_dwq_args) where the instruction set has them (VNNI) and
+ * the taps of a row are consecutive bytes (no horizontal dilation; is_depthwise: sh == sw),
+ * except where the channel-vectorised kernel runs. */
+static int use_quads(const q8_isa *s, const sn_conv_geom *g, int out_c, int pool)
+{
+	return s->dwq3 && g->dw == 1 && !use_c16(s, g, out_c, pool);
+}
+/* Outputs a step of the widest kernel (4 vectors of 16 lanes); bytes read past the plane's last
+ * row (q8_internal.h): a step at the stride, a row (stride 2's flat outputs past the last row
+ * read one further), the quads' reach and a vector. */
+enum { DWQ_STEP = 64 };
+static size_t dwq_slack(const sn_conv_geom *g) { return (size_t)g->sh * (DWQ_STEP + pad_cols(g)) + 4 * (size_t)g->kw + 72; }
+static size_t dwq_plane_bytes(const sn_conv_geom *g) { return up64((size_t)pad_rows(g) * pad_cols(g) + dwq_slack(g)); }
+static size_t dwq_thread_bytes(const sn_conv_geom *g, int pool)
+{
+	return dwq_plane_bytes(g) + (pool ? dw_acc_bytes(g) : up64((size_t)g->oh * pad_cols(g)));
+}
+
+/* One channel's plane of bytes: pad_input's, and its slack. With zero padding (the common
+ * case, and small planes, where pad_input's per-row work shows) the whole plane is filled with
+ * the padding first and the input rows copied in. */
+static void dwq_plane(const int8_t *xc, const sn_conv_geom *g, int8_t zp, uint8_t *plane)
+{
+	const size_t C = pad_cols(g), R = (size_t)pad_rows(g);
+	if (g->mode != SN_KPAD_ZEROS) {
+		pad_input(xc, g, 0, 1, zp, plane);
+		memset(plane + R * C, (uint8_t)zp ^ 0x80, dwq_slack(g));
+		return;
+	}
+	memset(plane, (uint8_t)zp ^ 0x80, R * C + dwq_slack(g));
+	const int r0 = SN_MAX(0, g->pt), r1 = (int)SN_MIN(R, (size_t)g->pt + g->h);   /* rows holding input rows */
+	const int c0 = SN_MIN((int)C, g->pl), n = SN_MAX(0, SN_MIN((int)C, g->pl + g->w) - c0);
+	for (int r = r0; r < r1; r++) xor_row(plane + (size_t)r * C + c0, xc + (size_t)(r - g->pt) * g->w + (c0 - g->pl), n, 0x80);
+}
+
+/* The kernel on a plane of bytes, channel by channel: pad_input's plane of the channel (plus
+ * 128), read by the out_c / c outputs of the channel; by rows, or flat (the flat outputs go to
+ * a scratch row, then the real ones to y) when its steps are fewer. */
+static void dwconv_quads(const q8_isa *s, const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q8_conv *p,
+                         const sn_q8_pack *pk, int8_t *y, void *ws)
+{
+	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads();
+	const sn_q8_dwq_fn fn = kind == K_DWANY ? s->dwqany : kind <= K_DW3S2 ? s->dwq3 : s->dwq5;
+	const size_t C = pad_cols(g), per = dwq_thread_bytes(g, p->pool), plane_bytes = dwq_plane_bytes(g);
+	const int step = (4 / g->sh) * (s->dw_step / 2);   /* dw_step: two vectors of lanes */
+	const int flat = ((size_t)g->oh * C + step - 1) / step < (size_t)g->oh * ((g->ow + step - 1) / step);
+	const int ph = g->oh / 2, pw = g->ow / 2, oh = p->pool ? 2 * ph : g->oh;
+	const size_t yplane = p->pool ? (size_t)ph * pw : (size_t)g->oh * g->ow;
+	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
+	for (int c = 0; c < g->c; c++) {
+		uint8_t *plane = (uint8_t *)ws + (size_t)omp_get_thread_num() * per;
+		int8_t *t = (int8_t *)(plane + plane_bytes);   /* flat: the outputs of every column */
+		int32_t *acc = p->pool ? (int32_t *)t : NULL;   /* or a pool's sums */
+		dwq_plane(x + (size_t)c * g->h * g->w, g, (int8_t)p->x_zp, plane);
+		for (int m = 0; m < mul; m++) {
+			const int o = c * mul + m;
+			int8_t *yo = y + (size_t)o * yplane;
+			const sn_q8_dwq_args a = {
+				.kh = g->kh, .kw = g->kw, .sh = g->sh, .dh = g->dh, .oh = flat ? 1 : oh,
+				.ow = flat ? (int)(oh * C) : g->ow, .plane = plane, .C = C, .ldy = flat ? oh * C : (size_t)g->ow,
+				.w = p->w + (size_t)o * kk, .corr = sn_q8_corr(p->bias ? p->bias[o] : 0, p->x_zp, 128, pk->sumw[o]),
+				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
+				.y = flat ? t : yo, .acc = acc};
+			fn(&a);
+			dw_out(s, g, p, a.mult, acc, flat ? t : NULL, C, yo);
+		}
+	}
+}
+
 
 /* Work items: (block of 16 channels, band of output rows); bands only when the blocks are too
  * few to keep the threads busy (each band builds its first kh - 1 input rows again). */
@@ -456,6 +548,7 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
                    int8_t *y, void *ws)
 {
 	const q8_isa *s = isa();
+	if (use_quads(s, g, out_c, p->pool)) { dwconv_quads(s, x, g, out_c, p, pk, y, ws); return; }
 	if (use_c16(s, g, out_c, p->pool)) { dwconv_c16(s, x, g, p, pk, y, ws); return; }
 	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads(), flat = dw_flat(g, s->dw_step);
 	const sn_q8_dw_fn fn = kind == K_DWANY ? s->dwany : kind <= K_DW3S2 ? s->dw3 : s->dw5;
@@ -483,12 +576,7 @@ static void dwconv(const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q
 				.mult = p->mult[p->per_channel ? o : 0], .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi,
 				.y = flat ? t : yo, .acc = acc};
 			fn(&a);
-			if (acc) {
-				const sn_q8_pool_args pa = {.acc = acc, .ld = flat ? Q : (size_t)g->ow, .ph = ph, .pw = pw, .mult = a.mult,
-				                            .y_zp = p->y_zp, .lo = p->lo, .hi = p->hi, .y = yo};
-				s->pool(&pa);
-			} else if (flat)
-				for (int oy = 0; oy < g->oh; oy++) memcpy(yo + (size_t)oy * g->ow, t + (size_t)oy * Q, (size_t)g->ow);
+			dw_out(s, g, p, a.mult, acc, flat ? t : NULL, Q, yo);
 		}
 	}
 }
@@ -585,15 +673,17 @@ static size_t conv_shared_bytes(const sn_conv_geom *g, int groups, int out_c)
 int sn_q8_conv_pools(const sn_conv_geom *g, int groups, int out_c)
 {
 	if (g->oh < 2 || g->ow < 2) return 0;
-	if (is_depthwise(g, groups, out_c)) return !(out_c == g->c && sn_q8_dwc16_fits(g));   /* that kernel pools not */
+	if (is_depthwise(g, groups, out_c)) return !c16_shape(g, out_c);   /* that kernel pools not */
 	return reads_quads(g, groups) || 2 * g->ow <= NT_POOL_MAX;
 }
 
 size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool)
 {
 	const size_t T = (size_t)sn_get_threads();
-	if (is_depthwise(g, groups, out_c))   /* either depthwise kernel: a path may be forced later */
-		return T * SN_MAX(dw_thread_bytes(g, pool), out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0);
+	if (is_depthwise(g, groups, out_c)) {   /* any depthwise kernel: a path may be forced later */
+		const size_t c16 = out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0;
+		return T * SN_MAX(SN_MAX(dw_thread_bytes(g, pool), c16), g->dw == 1 ? dwq_thread_bytes(g, pool) : 0);
+	}
 	const int k = g->c / groups * g->kh * g->kw, quads = reads_quads(g, groups);
 	const conv_tiles t = tiles_of(g, pool, quads);
 	return conv_shared_bytes(g, groups, out_c) + T * gemm_thread_bytes(&t, (k + 3) / 4, pool, quads);
@@ -698,7 +788,7 @@ void sn_q8_conv_run(const int8_t *x, const sn_conv_geom *g, int groups, int out_
 const char *sn_q8_conv_kernel(const sn_conv_geom *g, int groups, int out_c)
 {
 	if (!is_depthwise(g, groups, out_c)) return isa()->kernel[K_CONV];
-	return isa()->kernel[dw_kind(g) + (use_c16(isa(), g, out_c, 0) ? K_C16 : 0)];
+	return isa()->kernel[dw_kind(g) + (use_quads(isa(), g, out_c, 0) ? K_QUAD : use_c16(isa(), g, out_c, 0) ? K_C16 : 0)];
 }
 
 /* ---------------------------------------------------------------- Linear */

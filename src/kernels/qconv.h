@@ -70,7 +70,8 @@ size_t sn_q8_pack_bytes(const sn_q8_pack *pk);
 size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool);
 /* 1 where sn_q8_conv_run can pool a layer of this shape in its own pass (sn_q8_conv.pool): at
  * least 2x2 outputs, and every GEMM-shaped layer whose two output rows fit a panel (ow <= 256),
- * every depthwise one but those of the channel-vectorised kernel (faster unfused). */
+ * every depthwise one but those of the channel-vectorised kernel (outputs narrower than 14 of
+ * one per channel: faster unfused). */
 int sn_q8_conv_pools(const sn_conv_geom *g, int groups, int out_c);
 /* Exactly sn_q8_conv_ref's bytes, fast (named _run: C gives types and functions one name space,
  * and sn_q8_conv is the layer's type): one image x [c x h x w] -> y [out_c x oh x ow]. Chooses
