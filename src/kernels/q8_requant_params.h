@@ -7,15 +7,17 @@
  * The including header defines Q8RQ_VEC (the vector type), Q8RQ_LANES, Q8RQ_SET1 and
  * Q8RQ_SET1_64 (broadcasts of an int32 and an int64), Q8RQ_LOAD (an unaligned load),
  * Q8RQ_SRLI64 (a logical right shift of the int64 lanes), Q8RQ(name) (the names: rq, rq_make,
- * rq_lanes), Q8RQ_TARGET, and Q8RQ_BIAS64 (what its one-rounding form adds to keep the 64-bit
- * sums >= 0: 0 where the vectors shift int64 arithmetically).
+ * rq_lanes), Q8RQ_TARGET, and Q8RQ_BIAS64 (a uint64_t: what its one-rounding form adds to keep
+ * the 64-bit sums >= 0, 2^63; 0 where the vectors shift int64 arithmetically).
  *
- * The one-rounding form (fast): without a left shift and with a clamp at or above the zero
- * point (a fused ReLU or ReLU6), qmath.h's two roundings are one:
- *   rdivpot(floor((a m + 2^30) / 2^31), r) = floor((a m + 2^30 + 2^(30 + r)) / 2^(31 + r))
- * (nested floors of divisions by integers compose), except on the ties of the right shift below
- * zero, which qmath.h rounds away from zero and this form up: there the exact result is <= -1
- * and this one <= 0, and both clamp to lo - zp >= 0. r = 0 adds no 2^(30 + r). The sum is below
+ * The one-rounding form (fast): without a left shift, qmath.h's two roundings are one,
+ *   rdivpot(floor((a m + 2^30) / 2^31), r) = floor((a m + 2^30 + 2^(30 + r) - c) / 2^(31 + r)),
+ * with c = 2^31 where a m < 0 and r > 0, else 0: srdhm is floor((a m + 2^30) / 2^31) whatever
+ * the sign, and rdivpot(x, r) is floor((x + 2^(r-1)) / 2^r) for x >= 0 and floor((x + 2^(r-1)
+ * - 1) / 2^r) below (ties away from zero); nested floors of divisions by integers compose, and
+ * where a m < 0 but srdhm gives 0 (a m >= -2^30) both forms give 0. r = 0 adds no 2^(30 + r)
+ * and no c. With a clamp at or above the zero point (a fused ReLU or ReLU6) c is left out: it
+ * moves only results below zero, and those clamp to lo - zp >= 0 either way. The sum is below
  * 2^62 + 2^61 + 2^30 in magnitude: exact in int64. */
 #ifndef SN_KERNELS_Q8_REQUANT_LANE
 #define SN_KERNELS_Q8_REQUANT_LANE
@@ -24,15 +26,18 @@ typedef struct {
 	int32_t mult, left, right;    /* the shifts apart: at most one is non-zero */
 	int32_t over, under;          /* left shift: the largest and smallest inputs that do not saturate */
 	int32_t rmask;                /* right shift: the remainder's mask (half of it is the threshold) */
-	int64_t k64, shift64;         /* one-rounding form: 2^30 + 2^(30 + r) (+ bias) and 31 + r */
+	int64_t k64, shift64;         /* one-rounding form: 2^30 + 2^(30 + r) (+ bias, wrapping) and 31 + r */
+	int64_t c64;                  /* and its c: 2^31 where r > 0 */
+	int32_t unbias;               /* bias >> (31 + r), taken off in int32 (wrapping) */
 } sn_q8_rq_lane;
 
-static inline sn_q8_rq_lane sn_q8_rq_lane_of(sn_q_mult m, int64_t bias64)
+static inline sn_q8_rq_lane sn_q8_rq_lane_of(sn_q_mult m, uint64_t bias64)
 {
 	const int l = m.shift > 0 ? m.shift : 0, r = m.shift > 0 ? 0 : -m.shift;
+	const uint64_t k = ((uint64_t)1 << 30) + (r ? (uint64_t)1 << (30 + r) : 0) + bias64;
 	return (sn_q8_rq_lane){.mult = m.mult, .left = l, .right = r, .over = INT32_MAX >> l, .under = INT32_MIN >> l,
-	                       .rmask = (int32_t)(((int64_t)1 << r) - 1),
-	                       .k64 = ((int64_t)1 << 30) + (r ? (int64_t)1 << (30 + r) : 0) + bias64, .shift64 = 31 + r};
+	                       .rmask = (int32_t)(((int64_t)1 << r) - 1), .k64 = (int64_t)k, .shift64 = 31 + r,
+	                       .c64 = r ? (int64_t)1 << 31 : 0, .unbias = (int32_t)(uint32_t)(bias64 >> (31 + r))};
 }
 #endif
 
@@ -47,6 +52,8 @@ typedef struct {
 	int fast;                       /* every lane has the one-rounding form: */
 	Q8RQ_VEC k_e, k_o;              /* 2^30 + 2^(30 + r) (+ Q8RQ_BIAS64), in the int64 lanes of even, odd */
 	Q8RQ_VEC s_e, s_o;              /* 31 + r, likewise */
+	int below;                      /* some lane's c is not 0 (no ReLU clamp, r > 0): */
+	Q8RQ_VEC c_e, c_o;              /* c where a m < 0, likewise */
 	Q8RQ_VEC unbias;                /* Q8RQ_BIAS64 >> (31 + r), taken off in int32 (wrapping) */
 } Q8RQ(rq);
 
@@ -61,12 +68,14 @@ static inline int Q8RQ(no_clamp)(int32_t zp, int32_t lo, int32_t hi, int shifts_
 Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_make)(sn_q_mult m, int32_t zp, int32_t lo, int32_t hi)
 {
 	const sn_q8_rq_lane c = sn_q8_rq_lane_of(m, Q8RQ_BIAS64);
-	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = c.left == 0 && lo >= zp,
+	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = c.left == 0,
 	              .mult_e = Q8RQ_SET1(c.mult), .mult_o = Q8RQ_SET1(c.mult), .clamp = !Q8RQ(no_clamp)(zp, lo, hi, c.left == 0 && c.right > 0)};
 	if (q.fast) {   /* the kernels make one per row of outputs: only what this form reads */
 		q.k_e = q.k_o = Q8RQ_SET1_64(c.k64);
 		q.s_e = q.s_o = Q8RQ_SET1_64(c.shift64);
-		q.unbias = Q8RQ_SET1((int32_t)(uint32_t)(Q8RQ_BIAS64 >> c.shift64));
+		q.unbias = Q8RQ_SET1(c.unbias);
+		q.below = lo < zp && c.c64;
+		q.c_e = q.c_o = Q8RQ_SET1_64(q.below ? c.c64 : 0);
 		return q;
 	}
 	q.left = Q8RQ_SET1(c.left);
@@ -84,8 +93,8 @@ Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_make)(sn_q_mult m, int32_t zp, int32_t lo
 Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_lanes)(const sn_q_mult *m, int n, int32_t zp, int32_t lo, int32_t hi)
 {
 	int32_t v[8][Q8RQ_LANES];   /* mult, left, over, under, right, rmask, unbias, rhalf */
-	int64_t k[2][Q8RQ_LANES / 2], s[2][Q8RQ_LANES / 2];   /* [even, odd lanes][lane / 2] */
-	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = lo >= zp};
+	int64_t k[2][Q8RQ_LANES / 2], s[2][Q8RQ_LANES / 2], cc[2][Q8RQ_LANES / 2];   /* [even, odd lanes][lane / 2] */
+	Q8RQ(rq) q = {.zp = Q8RQ_SET1(zp), .lo = Q8RQ_SET1(lo - zp), .hi = Q8RQ_SET1(hi - zp), .fast = 1};
 	int shifts_right = 1;   /* every lane */
 	for (int l = 0; l < Q8RQ_LANES; l++) {
 		const sn_q8_rq_lane c = sn_q8_rq_lane_of(m[l < n ? l : 0], Q8RQ_BIAS64);
@@ -95,10 +104,12 @@ Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_lanes)(const sn_q_mult *m, int n, int32_t
 		v[3][l] = c.under;
 		v[4][l] = c.right;
 		v[5][l] = c.rmask;
-		v[6][l] = (int32_t)(uint32_t)(Q8RQ_BIAS64 >> c.shift64);
+		v[6][l] = c.unbias;
 		v[7][l] = c.rmask >> 1;
 		k[l % 2][l / 2] = c.k64;
 		s[l % 2][l / 2] = c.shift64;
+		cc[l % 2][l / 2] = lo < zp ? c.c64 : 0;
+		q.below |= cc[l % 2][l / 2] != 0;
 		q.fast &= c.left == 0;
 		q.has_left |= c.left > 0;
 		q.has_right |= c.right > 0;
@@ -118,6 +129,8 @@ Q8RQ_TARGET Q8_INLINE Q8RQ(rq) Q8RQ(rq_lanes)(const sn_q_mult *m, int n, int32_t
 	q.k_o = Q8RQ_LOAD(k[1]);
 	q.s_e = Q8RQ_LOAD(s[0]);
 	q.s_o = Q8RQ_LOAD(s[1]);
+	q.c_e = Q8RQ_LOAD(cc[0]);
+	q.c_o = Q8RQ_LOAD(cc[1]);
 	return q;
 }
 #undef Q8RQ_VEC

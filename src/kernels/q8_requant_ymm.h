@@ -19,7 +19,7 @@
 #define Q8RQ_SET1_64 _mm256_set1_epi64x
 #define Q8RQ_LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
 #define Q8RQ_SRLI64 _mm256_srli_epi64
-#define Q8RQ_BIAS64 ((int64_t)1 << 62)   /* AVX2 shifts int64 logically only */
+#define Q8RQ_BIAS64 ((uint64_t)1 << 63)   /* AVX2 shifts int64 logically only */
 #define Q8RQ(name) q8y_##name
 #define Q8RQ_TARGET Q8Y_AVX2
 #include "kernels/q8_requant_params.h"
@@ -30,8 +30,14 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 {
 	__m256i x = acc;
 	if (q->fast) {   /* q8_requant_params.h: one rounding, even and odd lanes in int64 */
-		const __m256i even = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
-		const __m256i odd = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
+		const __m256i pe = _mm256_mul_epi32(acc, q->mult_e), po = _mm256_mul_epi32(_mm256_srli_epi64(acc, 32), q->mult_o);
+		__m256i se = _mm256_add_epi64(pe, q->k_e), so = _mm256_add_epi64(po, q->k_o);
+		if (q->below) {
+			const __m256i zero = _mm256_setzero_si256();
+			se = _mm256_sub_epi64(se, _mm256_and_si256(_mm256_cmpgt_epi64(zero, pe), q->c_e));
+			so = _mm256_sub_epi64(so, _mm256_and_si256(_mm256_cmpgt_epi64(zero, po), q->c_o));
+		}
+		const __m256i even = _mm256_srlv_epi64(se, q->s_e), odd = _mm256_srlv_epi64(so, q->s_o);
 		x = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->unbias);
 		return q->clamp ? _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp) : _mm256_add_epi32(x, q->zp);
 	}

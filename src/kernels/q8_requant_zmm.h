@@ -16,7 +16,7 @@
 #define Q8RQ_SET1_64 _mm512_set1_epi64
 #define Q8RQ_LOAD(p) _mm512_loadu_si512((const void *)(p))
 #define Q8RQ_SRLI64 _mm512_srli_epi64
-#define Q8RQ_BIAS64 ((int64_t)0)   /* vpsraq */
+#define Q8RQ_BIAS64 ((uint64_t)0)   /* vpsraq */
 #define Q8RQ(name) q8z_##name
 #define Q8RQ_TARGET Q8Z
 #include "kernels/q8_requant_params.h"
@@ -25,8 +25,14 @@ Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 {
 	__m512i x = acc;
 	if (q->fast) {   /* q8_requant_params.h: one rounding, even and odd lanes in int64 */
-		const __m512i even = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, q->mult_e), q->k_e), q->s_e);
-		const __m512i odd = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult_o), q->k_o), q->s_o);
+		const __m512i pe = _mm512_mul_epi32(acc, q->mult_e), po = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), q->mult_o);
+		__m512i se = _mm512_add_epi64(pe, q->k_e), so = _mm512_add_epi64(po, q->k_o);
+		if (q->below) {
+			const __m512i zero = _mm512_setzero_si512();
+			se = _mm512_mask_sub_epi64(se, _mm512_cmplt_epi64_mask(pe, zero), se, q->c_e);
+			so = _mm512_mask_sub_epi64(so, _mm512_cmplt_epi64_mask(po, zero), so, q->c_o);
+		}
+		const __m512i even = _mm512_srav_epi64(se, q->s_e), odd = _mm512_srav_epi64(so, q->s_o);
 		x = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);   /* odd lanes from the low halves */
 		return q->clamp ? _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp) : _mm512_add_epi32(x, q->zp);
 	}
