@@ -24,6 +24,13 @@
 #define Q8RQ_TARGET Q8Y_AVX2
 #include "kernels/q8_requant_params.h"
 
+/* The requantized lanes x: clamped to [lo, hi] (less the zero point) where the stores cannot
+ * do it, plus the zero point */
+Q8Y_AVX2 Q8_INLINE __m256i q8y_offset(__m256i x, const q8y_rq *q)
+{
+	return q->clamp ? _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp) : _mm256_add_epi32(x, q->zp);
+}
+
 /* the int8 outputs of 8 accumulators as int32 lanes, each output the lane saturated to int8
  * (q8_requant_params.h's clamp; the stores saturate) */
 Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
@@ -39,7 +46,7 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 		}
 		const __m256i even = _mm256_srlv_epi64(se, q->s_e), odd = _mm256_srlv_epi64(so, q->s_o);
 		x = _mm256_sub_epi32(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA), q->unbias);
-		return q->clamp ? _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp) : _mm256_add_epi32(x, q->zp);
+		return q8y_offset(x, q);
 	}
 	if (q->has_left) {
 		x = _mm256_sllv_epi32(acc, q->left);
@@ -55,7 +62,7 @@ Q8Y_AVX2 Q8_INLINE __m256i q8y_requant(__m256i acc, const q8y_rq *q)
 		const __m256i threshold = _mm256_sub_epi32(q->rhalf, _mm256_srai_epi32(x, 31));   /* + 1 below 0 */
 		x = _mm256_sub_epi32(_mm256_srav_epi32(x, q->right), _mm256_cmpgt_epi32(rem, threshold));
 	}
-	return q->clamp ? _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(x, q->lo), q->hi), q->zp) : _mm256_add_epi32(x, q->zp);
+	return q8y_offset(x, q);
 }
 
 /* 8 outputs (int32 lanes, saturated) as the low 8 bytes */

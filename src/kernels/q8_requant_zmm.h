@@ -21,6 +21,13 @@
 #define Q8RQ_TARGET Q8Z
 #include "kernels/q8_requant_params.h"
 
+/* The requantized lanes x: clamped to [lo, hi] (less the zero point) where the stores cannot
+ * do it, plus the zero point */
+Q8Z Q8_INLINE __m512i q8z_offset(__m512i x, const q8z_rq *q)
+{
+	return q->clamp ? _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp) : _mm512_add_epi32(x, q->zp);
+}
+
 Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 {
 	__m512i x = acc;
@@ -34,7 +41,7 @@ Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 		}
 		const __m512i even = _mm512_srav_epi64(se, q->s_e), odd = _mm512_srav_epi64(so, q->s_o);
 		x = _mm512_mask_shuffle_epi32(even, 0xAAAA, odd, _MM_PERM_CCAA);   /* odd lanes from the low halves */
-		return q->clamp ? _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp) : _mm512_add_epi32(x, q->zp);
+		return q8z_offset(x, q);
 	}
 	if (q->has_left) {
 		x = _mm512_sllv_epi32(acc, q->left);
@@ -51,7 +58,7 @@ Q8Z Q8_INLINE __m512i q8z_requant(__m512i acc, const q8z_rq *q)
 		x = _mm512_srav_epi32(x, q->right);
 		x = _mm512_mask_add_epi32(x, _mm512_cmpgt_epi32_mask(rem, threshold), x, _mm512_set1_epi32(1));
 	}
-	return q->clamp ? _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(x, q->lo), q->hi), q->zp) : _mm512_add_epi32(x, q->zp);
+	return q8z_offset(x, q);
 }
 
 /* Stores n <= 16 outputs (int32 lanes, saturated) to y[0], y[step], ... */

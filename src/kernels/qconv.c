@@ -228,6 +228,14 @@ static void pad_input(const int8_t *x, const sn_conv_geom *g, int c0, int c1, in
 	const uint8_t zpu = (uint8_t)zp ^ 0x80;
 	/* columns [a, b) read the row itself; the others the padding */
 	const int a = SN_MIN(C, g->pl), b = SN_MAX(a, SN_MIN(C, g->pl + g->w));
+	if (g->mode == SN_KPAD_ZEROS) {   /* the planes filled with the padding, the input rows copied in */
+		const int r0 = SN_MIN(R, g->pt), r1 = SN_MIN(R, g->pt + g->h);
+		memset(xp + (size_t)c0 * R * C, zpu, (size_t)(c1 - c0) * R * C);
+		for (int c = c0; c < c1; c++)
+			for (int r = r0; r < r1; r++)
+				xor_row(xp + ((size_t)c * R + r) * C + a, x + ((size_t)c * g->h + r - g->pt) * g->w + (a - g->pl), b - a, 0x80);
+		return;
+	}
 	for (int c = c0; c < c1; c++)
 		for (int r = 0; r < R; r++) {
 			uint8_t *out = xp + ((size_t)c * R + r) * C;
@@ -468,42 +476,26 @@ static size_t dwq_thread_bytes(const sn_conv_geom *g, int pool)
 	return dwq_plane_bytes(g) + (pool ? dw_acc_bytes(g) : up64((size_t)g->oh * pad_cols(g)));
 }
 
-/* One channel's plane of bytes: pad_input's, and its slack. With zero padding (the common
- * case, and small planes, where pad_input's per-row work shows) the whole plane is filled with
- * the padding first and the input rows copied in. */
-static void dwq_plane(const int8_t *xc, const sn_conv_geom *g, int8_t zp, uint8_t *plane)
-{
-	const size_t C = pad_cols(g), R = (size_t)pad_rows(g);
-	if (g->mode != SN_KPAD_ZEROS) {
-		pad_input(xc, g, 0, 1, zp, plane);
-		memset(plane + R * C, (uint8_t)zp ^ 0x80, dwq_slack(g));
-		return;
-	}
-	memset(plane, (uint8_t)zp ^ 0x80, R * C + dwq_slack(g));
-	const int r0 = SN_MAX(0, g->pt), r1 = (int)SN_MIN(R, (size_t)g->pt + g->h);   /* rows holding input rows */
-	const int c0 = SN_MIN((int)C, g->pl), n = SN_MAX(0, SN_MIN((int)C, g->pl + g->w) - c0);
-	for (int r = r0; r < r1; r++) xor_row(plane + (size_t)r * C + c0, xc + (size_t)(r - g->pt) * g->w + (c0 - g->pl), n, 0x80);
-}
-
 /* The kernel on a plane of bytes, channel by channel: pad_input's plane of the channel (plus
- * 128), read by the out_c / c outputs of the channel; by rows, or flat (the flat outputs go to
- * a scratch row, then the real ones to y) when its steps are fewer. */
+ * 128) and its slack, read by the out_c / c outputs of the channel; by rows, or flat (the flat
+ * outputs go to a scratch row, then the real ones to y) when its steps are fewer. */
 static void dwconv_quads(const q8_isa *s, const int8_t *x, const sn_conv_geom *g, int out_c, const sn_q8_conv *p,
                          const sn_q8_pack *pk, int8_t *y, void *ws)
 {
 	const int kind = dw_kind(g), mul = out_c / g->c, kk = g->kh * g->kw, T = threads();
 	const sn_q8_dwq_fn fn = kind == K_DWANY ? s->dwqany : kind <= K_DW3S2 ? s->dwq3 : s->dwq5;
 	const size_t C = pad_cols(g), per = dwq_thread_bytes(g, p->pool), plane_bytes = dwq_plane_bytes(g);
-	const int step = (4 / g->sh) * (s->dw_step / 2);   /* dw_step: two vectors of lanes */
-	const int flat = ((size_t)g->oh * C + step - 1) / step < (size_t)g->oh * ((g->ow + step - 1) / step);
+	const int flat = dw_flat(g, (4 / g->sh) * (s->dw_step / 2));   /* dw_step: two vectors of lanes */
 	const int ph = g->oh / 2, pw = g->ow / 2, oh = p->pool ? 2 * ph : g->oh;
 	const size_t yplane = p->pool ? (size_t)ph * pw : (size_t)g->oh * g->ow;
+	for (int i = 0; i < T; i++)   /* the planes' slack, which pad_input leaves as it is */
+		memset((uint8_t *)ws + (size_t)i * per + (size_t)pad_rows(g) * C, (uint8_t)p->x_zp ^ 0x80, dwq_slack(g));
 	#pragma omp parallel for num_threads(T) if (T > 1) schedule(static)
 	for (int c = 0; c < g->c; c++) {
 		uint8_t *plane = (uint8_t *)ws + (size_t)omp_get_thread_num() * per;
 		int8_t *t = (int8_t *)(plane + plane_bytes);   /* flat: the outputs of every column */
 		int32_t *acc = p->pool ? (int32_t *)t : NULL;   /* or a pool's sums */
-		dwq_plane(x + (size_t)c * g->h * g->w, g, (int8_t)p->x_zp, plane);
+		pad_input(x + (size_t)c * g->h * g->w, g, 0, 1, (int8_t)p->x_zp, plane);
 		for (int m = 0; m < mul; m++) {
 			const int o = c * mul + m;
 			int8_t *yo = y + (size_t)o * yplane;
@@ -518,7 +510,6 @@ static void dwconv_quads(const q8_isa *s, const int8_t *x, const sn_conv_geom *g
 		}
 	}
 }
-
 
 /* Work items: (block of 16 channels, band of output rows); bands only when the blocks are too
  * few to keep the threads busy (each band builds its first kh - 1 input rows again). */
@@ -681,7 +672,7 @@ size_t sn_q8_conv_ws(const sn_conv_geom *g, int groups, int out_c, int pool)
 {
 	const size_t T = (size_t)sn_get_threads();
 	if (is_depthwise(g, groups, out_c)) {   /* any depthwise kernel: a path may be forced later */
-		const size_t c16 = out_c == g->c && sn_q8_dwc16_fits(g) ? up64(sn_q8_dwc16_scratch(g)) : 0;
+		const size_t c16 = c16_shape(g, out_c) ? up64(sn_q8_dwc16_scratch(g)) : 0;
 		return T * SN_MAX(SN_MAX(dw_thread_bytes(g, pool), c16), g->dw == 1 ? dwq_thread_bytes(g, pool) : 0);
 	}
 	const int k = g->c / groups * g->kh * g->kw, quads = reads_quads(g, groups);
